@@ -1,0 +1,292 @@
+//! A `campaigns/ID.toml` file in, a resolved [`Campaign`] out: its subject and intro per
+//! language, its template, the updates it carries (listed, or chosen by dates and tags) and the
+//! audience rules, each checked against the project's updates, lists and languages.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::{normalize_tag, parse_toml, Config};
+use crate::problems::Problems;
+use crate::updates::Updates;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignFile {
+    id: Option<String>,
+    #[serde(default = "default_template")]
+    template: String,
+    /// Each contact gets only the updates that match their interests.
+    #[serde(default)]
+    digest: bool,
+    subject: BTreeMap<String, String>,
+    /// A short Markdown note per language, placed above the updates.
+    #[serde(default)]
+    intro: BTreeMap<String, String>,
+    updates: UpdateSelection,
+    audience: AudienceSpec,
+}
+
+fn default_template() -> String {
+    "newsletter".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct UpdateSelection {
+    /// Slugs, in the order they appear in the message.
+    #[serde(default)]
+    include: Vec<String>,
+    from: Option<toml::value::Datetime>,
+    to: Option<toml::value::Datetime>,
+    /// With from/to: keep only updates that carry one of these tags.
+    #[serde(default)]
+    interests: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceSpec {
+    /// Contact list files in the lists folder.
+    pub lists: Vec<String>,
+    /// Lists whose addresses never receive this campaign.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Only contacts who get one of these languages (empty: all).
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[serde(default)]
+    pub interests_any: Vec<String>,
+    #[serde(default)]
+    pub interests_all: Vec<String>,
+    #[serde(default)]
+    pub interests_none: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: String,
+    pub path: PathBuf,
+    pub template: String,
+    pub digest: bool,
+    pub subject: BTreeMap<String, String>,
+    /// Intro per language, as HTML and as text.
+    pub intro_html: BTreeMap<String, String>,
+    pub intro_text: BTreeMap<String, String>,
+    /// Updates in the order the message shows them.
+    pub updates: Vec<String>,
+    pub audience: AudienceSpec,
+    /// The languages a recipient of this campaign may get.
+    pub languages: Vec<String>,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn date_of(dt: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
+    let d = dt.date?;
+    chrono::NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32)
+}
+
+/// Finds a campaign file by id or path: `2026-11`, `2026-11.toml` or `campaigns/2026-11.toml`.
+pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
+    let as_path = Path::new(name);
+    if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    let dir = config.campaigns_dir();
+    let file = dir.join(if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") });
+    if file.is_file() {
+        return Ok(file);
+    }
+    let known = list_files(config).unwrap_or_default();
+    let names: Vec<String> = known
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    Err(Error::Refused(format!(
+        "no campaign \"{name}\" in {}: {}",
+        dir.display(),
+        if names.is_empty() { "the folder has no campaign files".to_string() } else { format!("campaigns there are {}", names.join(", ")) }
+    )))
+}
+
+/// Every campaign file of the project, sorted by name.
+pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
+    let dir = config.campaigns_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io("read the campaigns folder", &dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and resolves a campaign, adding every problem found to `p`.
+pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -> Option<Campaign> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            p.error(path, None, format!("cannot read: {e}"));
+            return None;
+        }
+    };
+    let file: CampaignFile = parse_toml(&text, path, p)?;
+    let line = |key: &str| {
+        text.lines()
+            .position(|l| {
+                let t = l.trim_start();
+                t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
+            })
+            .map(|i| i + 1)
+    };
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let id = file.id.clone().unwrap_or(stem);
+    if !valid_id(&id) {
+        p.error(path, line("id"), format!(
+            "campaign id \"{id}\" may hold only letters, digits, '-', '_' and '.' (at most 64): it goes into Message-IDs and the journal"));
+    }
+
+    let supported = &config.languages.supported;
+    let mut languages: Vec<String> = Vec::new();
+    if file.audience.languages.is_empty() {
+        languages = supported.clone();
+    }
+    for raw in &file.audience.languages {
+        match crate::language::code_of(raw).filter(|c| supported.contains(c)) {
+            Some(c) => languages.push(c),
+            None => p.error(path, line("languages"), format!(
+                "unknown language \"{raw}\" in [audience] languages: the config supports {}", supported.join(", "))),
+        }
+    }
+
+    for (lang, subject) in &file.subject {
+        if !supported.contains(lang) {
+            p.error(path, line(lang), format!("subject for \"{lang}\", which the config does not support ({})", supported.join(", ")));
+        } else if subject.trim().is_empty() {
+            p.error(path, line(lang), format!("subject for \"{lang}\" is empty"));
+        }
+    }
+    for lang in &languages {
+        if !file.subject.contains_key(lang) {
+            p.error(path, None, format!(
+                "missing translation: no subject for \"{lang}\"; add `{lang} = \"...\"` under [subject], or limit [audience] languages"));
+        }
+    }
+    for lang in file.intro.keys() {
+        if !supported.contains(lang) {
+            p.error(path, None, format!("intro for \"{lang}\", which the config does not support"));
+        }
+    }
+    if !file.intro.is_empty() {
+        for lang in &languages {
+            if !file.intro.contains_key(lang) {
+                p.error(path, None, format!("missing translation: [intro] has no \"{lang}\" text while other languages have one"));
+            }
+        }
+    }
+
+    // Updates: listed ones in the given order, or those in a date range, newest first.
+    let sel = &file.updates;
+    let mut slugs: Vec<String> = Vec::new();
+    if !sel.include.is_empty() && (sel.from.is_some() || sel.to.is_some()) {
+        p.error(path, line("include"), "[updates] takes either `include` or `from`/`to`, not both");
+    }
+    if !sel.include.is_empty() {
+        for slug in &sel.include {
+            if updates.by_slug.contains_key(slug) {
+                if !slugs.contains(slug) {
+                    slugs.push(slug.clone());
+                }
+            } else {
+                p.error(path, line("include"), format!(
+                    "no update \"{slug}\" in {}: its files would be {slug}.LANG.md", config.updates_dir().display()));
+            }
+        }
+    } else if sel.from.is_some() || sel.to.is_some() {
+        let from = sel.from.as_ref().and_then(date_of);
+        let to = sel.to.as_ref().and_then(date_of);
+        if sel.from.is_some() && from.is_none() || sel.to.is_some() && to.is_none() {
+            p.error(path, line("from"), "[updates] from and to must be plain dates such as 2026-11-01");
+        }
+        let tags: Vec<String> = sel.interests.iter().map(|t| normalize_tag(t)).collect();
+        let mut found: Vec<(chrono::NaiveDate, String)> = updates
+            .by_slug
+            .keys()
+            .filter_map(|slug| {
+                let u = updates.any(slug)?;
+                let in_range = from.is_none_or(|f| u.date >= f) && to.is_none_or(|t| u.date <= t);
+                let tagged = tags.is_empty() || u.interests.iter().any(|i| tags.contains(i));
+                (in_range && tagged).then(|| (u.date, slug.clone()))
+            })
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        slugs = found.into_iter().map(|(_, s)| s).collect();
+        if slugs.is_empty() {
+            p.error(path, line("from"), "no update falls in this date range (and tags): the mailing would be empty");
+        }
+    } else {
+        p.error(path, None, "[updates] selects nothing: list slugs in `include`, or give `from` and `to` dates");
+    }
+    for slug in &slugs {
+        for lang in &languages {
+            if updates.get(slug, lang).is_none() {
+                p.error(path, line("include"), format!(
+                    "missing translation: update \"{slug}\" has no \"{lang}\" version; write {}/{slug}.{lang}.md, or limit [audience] languages",
+                    config.updates_dir().display()));
+            }
+        }
+    }
+
+    let aud = &file.audience;
+    if aud.lists.is_empty() {
+        p.error(path, line("lists"), "[audience] lists is empty: name at least one CSV file of the lists folder");
+    }
+    for list in aud.lists.iter().chain(&aud.exclude) {
+        let f = config.lists_dir().join(list);
+        if !f.is_file() {
+            p.error(path, line(if aud.lists.contains(list) { "lists" } else { "exclude" }), format!("no contact list {}", f.display()));
+        }
+    }
+    let mut audience = aud.clone();
+    for (key, tags) in [
+        ("interests_any", &mut audience.interests_any),
+        ("interests_all", &mut audience.interests_all),
+        ("interests_none", &mut audience.interests_none),
+    ] {
+        for t in tags.iter_mut() {
+            *t = normalize_tag(t);
+            if !config.knows_interest(t) {
+                p.error(path, line(key), format!("unknown interest \"{t}\": the config declares [{}]", config.interests.join(", ")));
+            }
+        }
+    }
+    audience.languages = languages.clone();
+
+    let mut intro_html = BTreeMap::new();
+    let mut intro_text = BTreeMap::new();
+    for (lang, md) in &file.intro {
+        let html = crate::updates::markdown_to_html(md);
+        intro_text.insert(lang.clone(), crate::updates::html_to_text(&html));
+        intro_html.insert(lang.clone(), html);
+    }
+
+    Some(Campaign {
+        id,
+        path: path.to_path_buf(),
+        template: file.template,
+        digest: file.digest,
+        subject: file.subject,
+        intro_html,
+        intro_text,
+        updates: slugs,
+        audience,
+        languages,
+    })
+}

@@ -1,0 +1,421 @@
+//! `bulletin.toml` in, a validated [`Config`] out: sender identity, languages, interests, folder
+//! paths (resolved against the config file's folder), and the SMTP and rate settings of `send`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::problems::Problems;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Tags that updates, campaigns and contacts may use. Empty means any tag is accepted.
+    #[serde(default)]
+    pub interests: Vec<String>,
+    pub sender: Sender,
+    pub languages: Languages,
+    #[serde(default)]
+    pub paths: Paths,
+    #[serde(default)]
+    pub unsubscribe: Unsubscribe,
+    pub smtp: Option<Smtp>,
+    #[serde(default)]
+    pub rate: Rate,
+
+    /// The folder holding the config file; every relative path is read against it.
+    #[serde(skip)]
+    pub root: PathBuf,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sender {
+    pub name: String,
+    pub address: String,
+    pub reply_to: Option<String>,
+    pub organisation: String,
+    pub postal_address: String,
+    pub website: Option<String>,
+    /// `List-Id` value; defaults to `bulletin.` + the sender's domain.
+    pub list_id: Option<String>,
+    /// Domain of generated Message-IDs; defaults to the sender's domain.
+    pub message_id_domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Contacts with no usable language get the default language.
+    #[default]
+    Default,
+    /// Contacts with no usable language get every supported language in one message.
+    Bilingual,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Languages {
+    pub supported: Vec<String>,
+    pub default: String,
+    #[serde(default)]
+    pub fallback: Fallback,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    pub templates: PathBuf,
+    pub lists: PathBuf,
+    pub updates: PathBuf,
+    pub campaigns: PathBuf,
+    pub journal: PathBuf,
+    pub preview: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            templates: "templates".into(),
+            lists: "lists".into(),
+            updates: "updates".into(),
+            campaigns: "campaigns".into(),
+            journal: "bulletin.sqlite".into(),
+            preview: "preview".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {
+    /// Per-recipient link; `{email}`, `{campaign}` and `{token}` are replaced (URL-encoded).
+    pub url: Option<String>,
+    /// Address for mail-based unsubscribing, offered beside the link in `List-Unsubscribe`.
+    pub mailto: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    #[default]
+    Starttls,
+    /// No encryption: allowed to a loopback relay, or elsewhere only with `allow_insecure`.
+    Plain,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    pub username: Option<String>,
+    /// Name of the environment variable that holds the password.
+    pub password_env: Option<String>,
+    /// A command whose first line of output is the password (`pass show smtp/relay`).
+    pub password_command: Option<String>,
+    /// Permits `security = "plain"` to a relay that is not on this machine.
+    #[serde(default)]
+    pub allow_insecure: bool,
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Name given in EHLO; defaults to this machine's host name.
+    pub helo_name: Option<String>,
+}
+
+fn default_connections() -> usize {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+}
+
+impl Default for Rate {
+    fn default() -> Self {
+        Self {
+            per_second: 10.0,
+            burst: 10,
+            per_hour: None,
+            per_day: None,
+        }
+    }
+}
+
+/// The 1-based line of a byte offset in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads a TOML document into `T`, turning a syntax error or an unknown key into a problem that
+/// names the file and the line.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+    problems: &mut Problems,
+) -> Option<T> {
+    match toml::from_str::<T>(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let mut msg = e.message().trim().to_string();
+            if msg.starts_with("unknown field `password`") {
+                msg.push_str(
+                    "; passwords never go in files: name an environment variable with \
+                     `password_env` or a command with `password_command`",
+                );
+            } else if msg.starts_with("unknown field") {
+                msg.push_str("; check the spelling, or remove the key");
+            }
+            problems.error(file, line, msg);
+            None
+        }
+    }
+}
+
+fn is_lang_code(s: &str) -> bool {
+    s.len() == 2 && s.chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// A tag as the project writes it: lower case, words joined by hyphens.
+pub fn normalize_tag(raw: &str) -> String {
+    let lowered = raw.trim().to_lowercase();
+    let mut out = String::with_capacity(lowered.len());
+    for word in lowered.split(|c: char| c.is_whitespace() || c == '_' || c == '-') {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+pub fn valid_address(addr: &str) -> bool {
+    addr.parse::<lettre::Address>().is_ok()
+}
+
+pub fn domain_of(addr: &str) -> &str {
+    addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost")
+}
+
+impl Config {
+    /// Loads and validates the config file, listing every mistake found.
+    pub fn load(file: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Refused(format!(
+                    "no config file at {}: run bulletin in a project folder, pass --config FILE, \
+                     or create a project with `bulletin init DIR`",
+                    file.display()
+                ))
+            } else {
+                Error::io("read", file, e)
+            }
+        })?;
+        let mut problems = Problems::new();
+        let Some(mut config) = parse_toml::<Config>(&text, file, &mut problems) else {
+            return Err(Error::Invalid(problems));
+        };
+        let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+        config.root = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.file = file.to_path_buf();
+        config.validate(&text, &mut problems);
+        problems.into_result()?;
+        Ok(config)
+    }
+
+    fn validate(&mut self, text: &str, p: &mut Problems) {
+        let file = self.file.clone();
+        // Points at the line where a key is written, so the user can find it.
+        let line = |key: &str| {
+            text.lines()
+                .position(|l| {
+                    let t = l.trim_start();
+                    t.starts_with(key)
+                        && t[key.len()..].trim_start().starts_with('=')
+                })
+                .map(|i| i + 1)
+        };
+        let langs = &mut self.languages;
+        langs.supported = langs.supported.iter().map(|s| s.trim().to_lowercase()).collect();
+        langs.default = langs.default.trim().to_lowercase();
+        if langs.supported.is_empty() {
+            p.error(&file, line("supported"), "[languages] supported is empty: list at least one language code, such as [\"en\", \"fr\"]");
+        }
+        for code in &langs.supported {
+            if !is_lang_code(code) {
+                let hint = crate::language::code_of(code)
+                    .map(|c| format!(" (did you mean \"{c}\"?)"))
+                    .unwrap_or_default();
+                p.error(&file, line("supported"), format!("\"{code}\" is not a two-letter language code{hint}"));
+            }
+        }
+        if !langs.supported.contains(&langs.default) {
+            p.error(&file, line("default"), format!(
+                "the default language \"{}\" is not among the supported ones ({}): add it to `supported` or pick one of them",
+                langs.default, langs.supported.join(", ")));
+        }
+        // Put the default first: it leads bilingual messages whose contact named no order.
+        if let Some(i) = langs.supported.iter().position(|c| *c == langs.default) {
+            let d = langs.supported.remove(i);
+            langs.supported.insert(0, d);
+        }
+
+        let s = &self.sender;
+        if !valid_address(&s.address) {
+            p.error(&file, line("address"), format!("sender address \"{}\" is not a valid e-mail address", s.address));
+        }
+        if let Some(r) = &s.reply_to {
+            if !valid_address(r) {
+                p.error(&file, line("reply_to"), format!("reply_to \"{r}\" is not a valid e-mail address"));
+            }
+        }
+        if s.name.trim().is_empty() {
+            p.error(&file, line("name"), "sender name is empty: write the name recipients should see in From");
+        }
+        if s.postal_address.trim().is_empty() {
+            p.error(&file, line("postal_address"), "postal_address is empty: anti-spam laws (CAN-SPAM) and filters expect the sender's postal address in every mailing");
+        }
+
+        let mut seen = Vec::new();
+        for t in &self.interests {
+            let n = normalize_tag(t);
+            if n != *t {
+                p.error(&file, line("interests"), format!("interest \"{t}\" should be written \"{n}\" (lower case, words joined by hyphens)"));
+            }
+            if seen.contains(&n) {
+                p.error(&file, line("interests"), format!("interest \"{t}\" is listed twice"));
+            }
+            seen.push(n);
+        }
+
+        if let Some(u) = &self.unsubscribe.url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                p.error(&file, line("url"), "unsubscribe url must start with https:// (or http://)");
+            }
+        }
+        if let Some(m) = &self.unsubscribe.mailto {
+            if !valid_address(m) {
+                p.error(&file, line("mailto"), format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"));
+            }
+        }
+
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.trim().is_empty() {
+                p.error(&file, line("host"), "[smtp] host is empty");
+            }
+            if smtp.connections == 0 || smtp.connections > 64 {
+                p.error(&file, line("connections"), "[smtp] connections must be between 1 and 64");
+            }
+            if smtp.timeout_secs == 0 {
+                p.error(&file, line("timeout_secs"), "[smtp] timeout_secs must be at least 1");
+            }
+            if smtp.password_env.is_some() && smtp.password_command.is_some() {
+                p.error(&file, line("password_command"), "[smtp] give either password_env or password_command, not both");
+            }
+            if (smtp.password_env.is_some() || smtp.password_command.is_some()) && smtp.username.is_none() {
+                p.error(&file, line("username"), "[smtp] a password source is set but no username: add `username`");
+            }
+        }
+        let r = &self.rate;
+        if !(r.per_second > 0.0 && r.per_second.is_finite()) {
+            p.error(&file, line("per_second"), "[rate] per_second must be a number above 0");
+        }
+        if r.burst == 0 {
+            p.error(&file, line("burst"), "[rate] burst must be at least 1");
+        }
+        if r.per_hour == Some(0) || r.per_day == Some(0) {
+            p.error(&file, None, "[rate] per_hour and per_day, when given, must be at least 1");
+        }
+    }
+
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        if rel.is_absolute() {
+            rel.to_path_buf()
+        } else {
+            self.root.join(rel)
+        }
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.path(&self.paths.templates)
+    }
+    pub fn lists_dir(&self) -> PathBuf {
+        self.path(&self.paths.lists)
+    }
+    pub fn updates_dir(&self) -> PathBuf {
+        self.path(&self.paths.updates)
+    }
+    pub fn campaigns_dir(&self) -> PathBuf {
+        self.path(&self.paths.campaigns)
+    }
+    pub fn journal_path(&self) -> PathBuf {
+        self.path(&self.paths.journal)
+    }
+    pub fn preview_dir(&self) -> PathBuf {
+        self.path(&self.paths.preview)
+    }
+
+    pub fn list_id(&self) -> String {
+        self.sender
+            .list_id
+            .clone()
+            .unwrap_or_else(|| format!("bulletin.{}", domain_of(&self.sender.address)))
+    }
+
+    pub fn message_id_domain(&self) -> String {
+        self.sender
+            .message_id_domain
+            .clone()
+            .unwrap_or_else(|| domain_of(&self.sender.address).to_string())
+    }
+
+    /// Whether a tag is one the project declared (any tag is, when none are declared).
+    pub fn knows_interest(&self, tag: &str) -> bool {
+        self.interests.is_empty() || self.interests.iter().any(|t| t == tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalized() {
+        assert_eq!(normalize_tag(" Small Arms "), "small-arms");
+        assert_eq!(normalize_tag("peace_operations"), "peace-operations");
+        assert_eq!(normalize_tag("LANDMINES"), "landmines");
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let mut p = Problems::new();
+        let text = "[sender]\nname = \"x\"\nfrm = \"y\"\n";
+        let r: Option<Config> = parse_toml(text, Path::new("b.toml"), &mut p);
+        assert!(r.is_none());
+        let e = &p.0[0];
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("unknown field `frm`"), "{}", e.message);
+    }
+}

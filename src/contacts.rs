@@ -1,0 +1,439 @@
+//! A CSV contact list as it really arrives (Excel or CRM export: any of three delimiters, UTF-8,
+//! UTF-16 or Windows-1252, CRLF, quoted newlines) in, typed [`Contact`]s out, with every bad row
+//! named by file and line, or set aside as a reject when the user asks to skip bad rows.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::normalize_tag;
+use crate::language::{parse_choice, LanguageChoice};
+use crate::problems::Problems;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Contact {
+    /// Lower-cased: addresses are compared and stored without case.
+    pub email: String,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub organisation: String,
+    pub language_raw: String,
+    pub languages: LanguageChoice,
+    pub interests: Vec<String>,
+    /// Every column of the row, under its header as written, in file order.
+    pub fields: Vec<(Arc<str>, String)>,
+    pub list: Arc<str>,
+    pub line: usize,
+}
+
+impl Contact {
+    /// The name to greet and to show in `To`: the full name, else first and last name joined.
+    pub fn display_name(&self) -> String {
+        if !self.name.is_empty() {
+            return self.name.clone();
+        }
+        let joined = format!("{} {}", self.first_name, self.last_name);
+        joined.trim().to_string()
+    }
+}
+
+/// A row that could not be used, kept whole so it can be fixed and loaded again.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    pub list: Arc<str>,
+    pub line: usize,
+    pub reason: String,
+    pub header: Arc<Vec<String>>,
+    pub record: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactList {
+    pub path: PathBuf,
+    /// The file name, as campaigns refer to it.
+    pub name: Arc<str>,
+    pub encoding: &'static str,
+    pub delimiter: u8,
+    pub columns: Vec<String>,
+    pub contacts: Vec<Contact>,
+    pub rejects: Vec<Reject>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Email,
+    Name,
+    FirstName,
+    LastName,
+    Language,
+    Interests,
+    Organisation,
+    Other,
+}
+
+fn role_of(header: &str) -> Role {
+    let h: String = header
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    let h = h.split_whitespace().collect::<Vec<_>>().join(" ");
+    match h.as_str() {
+        "email" | "e mail" | "email address" | "e mail address" | "mail" | "courriel"
+        | "adresse e mail" | "adresse email" | "adresse électronique" | "adresse electronique" => Role::Email,
+        "name" | "full name" | "nom complet" | "contact name" | "display name" => Role::Name,
+        "first name" | "firstname" | "given name" | "prénom" | "prenom" => Role::FirstName,
+        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom" => Role::LastName,
+        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language" | "langue préférée" => Role::Language,
+        "interests" | "interest" | "topics" | "tags" | "intérêts" | "interets" | "thèmes" | "themes" => Role::Interests,
+        "organisation" | "organization" | "org" | "company" | "institution" | "organisme" => Role::Organisation,
+        _ => Role::Other,
+    }
+}
+
+/// Decodes a file's bytes the way the program that wrote it meant them.
+pub fn decode(bytes: &[u8]) -> (String, &'static str) {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return (String::from_utf8_lossy(rest).into_owned(), "UTF-8 (BOM)");
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        // Excel's "Unicode text" export.
+        let (text, enc, _) = encoding_rs::UTF_16LE.decode(bytes);
+        return (text.into_owned(), if enc == encoding_rs::UTF_16BE { "UTF-16BE" } else { "UTF-16LE" });
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), "UTF-8"),
+        // French-locale Excel writes Windows-1252 ("Excel CSV"); no other legacy encoding is common
+        // in these lists, and every byte sequence decodes, so this cannot fail.
+        Err(_) => (encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(), "Windows-1252"),
+    }
+}
+
+/// Counts each candidate delimiter outside quotes in the header line and picks the most frequent.
+fn detect_delimiter(text: &str) -> u8 {
+    let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in header.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for c in counts.iter_mut() {
+                if c.0 == b {
+                    c.1 += 1;
+                }
+            }
+        }
+    }
+    // Ties (a one-column file) go to the comma, the format's namesake.
+    counts.iter().rev().max_by_key(|c| c.1).filter(|c| c.1 > 0).map(|c| c.0).unwrap_or(b',')
+}
+
+fn delimiter_name(d: u8) -> &'static str {
+    match d {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "comma",
+    }
+}
+
+/// Splits an interests cell on whichever of `;`, `|`, `,` is not the file's delimiter.
+pub fn split_interests(cell: &str, delimiter: u8) -> Vec<String> {
+    let seps: Vec<char> = [';', '|', ',']
+        .into_iter()
+        .filter(|c| *c as u32 != delimiter as u32)
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for part in cell.split(&seps[..]) {
+        let t = normalize_tag(part);
+        if !t.is_empty() && !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// Removes what people paste around an address: spaces, `mailto:`, angle brackets, a trailing dot.
+fn clean_address(raw: &str) -> (String, Option<String>) {
+    let mut s = raw.trim().trim_matches('\u{a0}').trim();
+    let mut name = None;
+    if let (Some(open), true) = (s.rfind('<'), s.ends_with('>')) {
+        let n = s[..open].trim().trim_matches('"').trim();
+        if !n.is_empty() {
+            name = Some(n.to_string());
+        }
+        s = &s[open + 1..s.len() - 1];
+    }
+    let s = s.trim();
+    let s = s.strip_prefix("mailto:").or_else(|| s.strip_prefix("MAILTO:")).unwrap_or(s);
+    (s.trim().to_lowercase(), name)
+}
+
+/// The reason an address cannot be used, or `None` when it can.
+pub fn address_problem(addr: &str) -> Option<String> {
+    if addr.is_empty() {
+        return Some("the email cell is empty".into());
+    }
+    if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!("\"{addr}\" is not an e-mail address (it contains a space)"));
+    }
+    if addr.parse::<lettre::Address>().is_err() {
+        return Some(format!("\"{addr}\" is not a valid e-mail address"));
+    }
+    let domain = addr.rsplit('@').next().unwrap_or("");
+    if !domain.contains('.') || domain.ends_with('.') || domain.starts_with('.') || domain.contains("..") {
+        return Some(format!("\"{addr}\" has no valid domain after the @"));
+    }
+    None
+}
+
+/// Loads one contact list. Bad rows go to `problems` as errors naming file and line, and are kept
+/// as rejects; the caller decides whether they stop the command.
+pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Result<ContactList> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
+    let (text, encoding) = decode(&bytes);
+    drop(bytes);
+    // One line end everywhere: the CSV reader then counts lines as an editor shows them.
+    let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
+    let delimiter = detect_delimiter(&text);
+    let name: Arc<str> = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .into();
+    let mut list = ContactList {
+        path: path.to_path_buf(),
+        name: name.clone(),
+        encoding,
+        delimiter,
+        columns: Vec::new(),
+        contacts: Vec::new(),
+        rejects: Vec::new(),
+    };
+
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+
+    // The header is the first row with any text in it.
+    let (header_line, header) = loop {
+        match records.next() {
+            None => {
+                problems.error(path, None, "the list is empty: it needs a header row with an `email` column, then one row per contact");
+                return Ok(list);
+            }
+            Some(Err(e)) => {
+                let line = e.position().map(|p| p.line() as usize);
+                problems.error(path, line, format!("cannot read the header row: {e}"));
+                return Ok(list);
+            }
+            Some(Ok(r)) if r.iter().all(|f| f.trim().is_empty()) => continue,
+            Some(Ok(r)) => break (r.position().map(|p| p.line() as usize).unwrap_or(1), r),
+        }
+    };
+    let columns: Vec<String> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').trim().to_string()).collect();
+    let roles: Vec<Role> = columns.iter().map(|c| role_of(c)).collect();
+    let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
+    let field_names: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
+    list.columns = columns.clone();
+
+    let Some(email_col) = roles.iter().position(|r| *r == Role::Email) else {
+        problems.error(
+            path,
+            Some(header_line),
+            format!(
+                "no `email` column: the header row ({} delimited) reads [{}]; name the column of addresses `email`",
+                delimiter_name(delimiter),
+                columns.join(" | ")
+            ),
+        );
+        return Ok(list);
+    };
+    for role in [Role::Email, Role::Language, Role::Interests, Role::Name] {
+        if roles.iter().filter(|r| **r == role).count() > 1 {
+            problems.warning(path, Some(header_line), format!("several columns mean {role:?}; the first one is used"));
+        }
+    }
+    let col = |role: Role| roles.iter().position(|r| *r == role);
+    let (c_name, c_first, c_last, c_lang, c_int, c_org) = (
+        col(Role::Name),
+        col(Role::FirstName),
+        col(Role::LastName),
+        col(Role::Language),
+        col(Role::Interests),
+        col(Role::Organisation),
+    );
+
+    for rec in records {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize);
+                problems.error(path, line, format!("cannot read this row: {e}; check its quotes"));
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let record: Vec<String> = rec.iter().map(str::to_string).collect();
+        let mut reject = |reason: String, problems: &mut Problems| {
+            problems.error(path, Some(line), reason.clone());
+            list.rejects.push(Reject {
+                list: name.clone(),
+                line,
+                reason,
+                header: header_names.clone(),
+                record: record.clone(),
+            });
+        };
+        let extra_filled = record.iter().skip(columns.len()).any(|f| !f.trim().is_empty());
+        if extra_filled {
+            reject(
+                format!(
+                    "this row has {} fields but the header has {}: a value probably holds an unquoted {}",
+                    record.len(),
+                    columns.len(),
+                    delimiter_name(delimiter)
+                ),
+                problems,
+            );
+            continue;
+        }
+        let get = |c: Option<usize>| c.and_then(|i| record.get(i)).map(|s| s.trim()).unwrap_or("");
+        let (email, name_in_address) = clean_address(get(Some(email_col)));
+        if let Some(why) = address_problem(&email) {
+            reject(why, problems);
+            continue;
+        }
+        let lang_raw = get(c_lang).to_string();
+        let contact = Contact {
+            languages: parse_choice(&lang_raw, supported),
+            language_raw: lang_raw,
+            email,
+            name: if get(c_name).is_empty() { name_in_address.unwrap_or_default() } else { get(c_name).to_string() },
+            first_name: get(c_first).to_string(),
+            last_name: get(c_last).to_string(),
+            organisation: get(c_org).to_string(),
+            interests: split_interests(get(c_int), delimiter),
+            fields: field_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), record.get(i).map(|s| s.trim().to_string()).unwrap_or_default()))
+                .collect(),
+            list: name.clone(),
+            line,
+        };
+        list.contacts.push(contact);
+    }
+    Ok(list)
+}
+
+/// Writes rejected rows as a CSV that can be fixed and loaded again: where each came from, why it
+/// was set aside, then its cells under the header of its list.
+pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("write rejects", path, e);
+    let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    let width = rejects.iter().map(|r| r.header.len().max(r.record.len())).max().unwrap_or(0);
+    let mut head = vec!["list".to_string(), "line".into(), "reason".into()];
+    head.extend((0..width).map(|i| format!("column_{}", i + 1)));
+    w.write_record(&head).map_err(|e| io(e.into()))?;
+    let mut last_header: Option<&Arc<Vec<String>>> = None;
+    for r in rejects {
+        // Each list's header is written once before its rows, so the cells stay readable.
+        if last_header.is_none_or(|h| !Arc::ptr_eq(h, &r.header)) {
+            let mut row = vec![r.list.to_string(), String::new(), "(header)".into()];
+            row.extend(r.header.iter().cloned());
+            row.resize(3 + width, String::new());
+            w.write_record(&row).map_err(|e| io(e.into()))?;
+            last_header = Some(&r.header);
+        }
+        let mut row = vec![r.list.to_string(), r.line.to_string(), r.reason.clone()];
+        row.extend(r.record.iter().cloned());
+        row.resize(3 + width, String::new());
+        w.write_record(&row).map_err(|e| io(e.into()))?;
+    }
+    w.flush().map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sup() -> Vec<String> {
+        vec!["en".into(), "fr".into()]
+    }
+
+    fn load_bytes(bytes: &[u8]) -> (ContactList, Problems) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, bytes).unwrap();
+        let mut probs = Problems::new();
+        let l = load(&p, &sup(), &mut probs).unwrap();
+        (l, probs)
+    }
+
+    #[test]
+    fn detects_delimiters() {
+        assert_eq!(detect_delimiter("email;name;\"a,b\"\n"), b';');
+        assert_eq!(detect_delimiter("email\tname\n"), b'\t');
+        assert_eq!(detect_delimiter("email,name\n"), b',');
+        assert_eq!(detect_delimiter("email\n"), b',');
+    }
+
+    #[test]
+    fn reads_windows_1252_semicolons_crlf() {
+        let bytes = b"E-mail;Pr\xe9nom;Nom;Langue;Int\xe9r\xeats\r\n ANNE@Example.ORG ;H\xe9l\xe8ne;Dupr\xe9;Fran\xe7ais;small arms, landmines\r\n";
+        let (l, p) = load_bytes(bytes);
+        assert!(p.is_empty(), "{p}");
+        assert_eq!(l.encoding, "Windows-1252");
+        let c = &l.contacts[0];
+        assert_eq!(c.email, "anne@example.org");
+        assert_eq!(c.display_name(), "Hélène Dupré");
+        assert_eq!(c.languages.codes, vec!["fr"]);
+        assert_eq!(c.interests, vec!["small-arms", "landmines"]);
+        assert_eq!(c.line, 2);
+    }
+
+    #[test]
+    fn reads_bom_quoted_newlines_and_names_lines() {
+        let text = "\u{feff}email,name,note\n\"a@example.org\",\"Doe, Jane\",\"two\nlines\"\nnot-an-address,Bob,x\n";
+        let (l, p) = load_bytes(text.as_bytes());
+        assert_eq!(l.contacts.len(), 1);
+        assert_eq!(l.contacts[0].name, "Doe, Jane");
+        assert_eq!(l.contacts[0].fields[2].1, "two\nlines");
+        let e: Vec<_> = p.errors().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(4), "quoted newline counts as a line");
+        assert_eq!(l.rejects.len(), 1);
+    }
+
+    #[test]
+    fn missing_email_column_is_named() {
+        let (_, p) = load_bytes(b"mail address,name\nx@example.org,X\n");
+        assert!(p.has_errors());
+        assert!(p.to_string().contains("no `email` column"), "{p}");
+    }
+
+    #[test]
+    fn interests_split_on_what_is_not_the_delimiter() {
+        assert_eq!(split_interests("a;b|c", b','), vec!["a", "b", "c"]);
+        assert_eq!(split_interests("Small Arms, Peace Operations", b';'), vec!["small-arms", "peace-operations"]);
+    }
+
+    #[test]
+    fn addresses_are_cleaned_and_checked() {
+        assert_eq!(clean_address(" <MAILTO:X@Y.org> ").0, "x@y.org");
+        assert_eq!(clean_address("Jane Doe <jane@example.org>"), ("jane@example.org".into(), Some("Jane Doe".into())));
+        assert!(address_problem("jane@example").is_some());
+        assert!(address_problem("jane doe@example.org").is_some());
+        assert!(address_problem("jane@example.org").is_none());
+    }
+}

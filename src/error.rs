@@ -1,0 +1,43 @@
+//! Typed errors of the library: the caller tells apart bad input (a list of problems to show the
+//! user) from I/O failures and from refusals that protect the user's files.
+
+use std::path::PathBuf;
+
+use crate::problems::Problems;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The project's files hold mistakes; every one found is listed, each naming its file and line.
+    #[error("{0}")]
+    Invalid(Problems),
+
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A folder or file that bulletin will not touch, so that nothing of the user's is lost.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<Problems> for Error {
+    fn from(p: Problems) -> Self {
+        Error::Invalid(p)
+    }
+}

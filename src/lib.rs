@@ -1,0 +1,21 @@
+//! bulletin: project updates and contact lists in, one personal newsletter per contact out.
+//!
+//! The pipeline runs in stages, one module each: [`config`] → [`contacts`] + [`updates`] +
+//! [`campaign`] → [`audience`] → [`render`] → [`compose`] → [`preview`] (or, later, `send`).
+//! [`project`] loads a whole project folder through those stages for the commands to use.
+
+pub mod audience;
+pub mod campaign;
+pub mod compose;
+pub mod config;
+pub mod contacts;
+pub mod error;
+pub mod language;
+pub mod preview;
+pub mod problems;
+pub mod project;
+pub mod render;
+pub mod scaffold;
+pub mod updates;
+
+pub use error::{Error, Result};

@@ -1,0 +1,188 @@
+//! A project folder and a campaign name in, a [`Prepared`] campaign out: config, updates, the
+//! campaign, its contact lists, the selected audience and a checked renderer, with every problem
+//! of the files involved collected on the way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::audience::{self, Audience};
+use crate::campaign::{self, Campaign};
+use crate::config::Config;
+use crate::contacts::{self, ContactList, Reject};
+use crate::problems::{Problems, Severity};
+use crate::render::Renderer;
+use crate::updates::{self, Updates};
+use crate::{Error, Result};
+
+pub struct Prepared {
+    pub config: Config,
+    pub updates: Updates,
+    pub campaign: Campaign,
+    pub lists: HashMap<String, ContactList>,
+    pub audience: Audience,
+    pub renderer: Renderer,
+    /// Warnings, and with `skip_invalid` the bad rows set aside.
+    pub problems: Problems,
+    pub rejects: Vec<Reject>,
+}
+
+/// Loads a list and adds summaries of what it holds that the project does not know.
+fn load_list(config: &Config, path: &Path, p: &mut Problems) -> Result<ContactList> {
+    let mut list = contacts::load(path, &config.languages.supported, p)?;
+    let aliases = crate::render::interest_aliases(config);
+    for c in &mut list.contacts {
+        let mut mapped: Vec<String> = Vec::with_capacity(c.interests.len());
+        for i in c.interests.drain(..) {
+            let tag = match aliases.get(&i) {
+                Some(t) if !config.knows_interest(&i) || config.interests.is_empty() => t.clone(),
+                _ => i,
+            };
+            if !mapped.contains(&tag) {
+                mapped.push(tag);
+            }
+        }
+        c.interests = mapped;
+    }
+    let mut unknown_interests: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut unsupported: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &list.contacts {
+        for i in &c.interests {
+            if !config.knows_interest(i) {
+                *unknown_interests.entry(i).or_default() += 1;
+            }
+        }
+        if c.languages.is_empty() && !c.language_raw.trim().is_empty() {
+            *unsupported.entry(c.language_raw.trim()).or_default() += 1;
+        }
+    }
+    let fmt = |m: &BTreeMap<&str, usize>| m.iter().map(|(k, n)| format!("\"{k}\" ×{n}")).collect::<Vec<_>>().join(", ");
+    if !unknown_interests.is_empty() {
+        p.warning(path, None, format!(
+            "interests the config does not declare (no update or filter uses them; add them to `interests` or fix the spelling): {}",
+            fmt(&unknown_interests)));
+    }
+    if !unsupported.is_empty() {
+        let what = match config.languages.fallback {
+            crate::config::Fallback::Default => format!("the default language ({})", config.languages.default),
+            crate::config::Fallback::Bilingual => "the bilingual message".to_string(),
+        };
+        p.warning(path, None, format!("languages not supported, these contacts get {what}: {}", fmt(&unsupported)));
+    }
+    Ok(list)
+}
+
+/// Every CSV file of the lists folder.
+pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
+    let dir = config.lists_dir();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io("read the lists folder", &dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Prepares a campaign for preview or sending. Bad rows stop it unless `skip_invalid`, in which
+/// case they are set aside as rejects and reported as warnings.
+pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Result<Prepared> {
+    let mut p = Problems::new();
+    let path = campaign::locate(&config, campaign_name)?;
+    let updates = updates::load(&config, &mut p)?;
+    let campaign = campaign::load(&path, &config, &updates, &mut p);
+    let Some(campaign) = campaign else {
+        return Err(Error::Invalid(p));
+    };
+    let mut lists = HashMap::new();
+    let mut rejects = Vec::new();
+    for name in campaign.audience.lists.iter().chain(&campaign.audience.exclude) {
+        let file = config.lists_dir().join(name);
+        if lists.contains_key(name) || !file.is_file() {
+            continue;
+        }
+        let mut lp = Problems::new();
+        let list = load_list(&config, &file, &mut lp)?;
+        if skip_invalid {
+            // A row that was set aside is no longer an error; the file-wide ones still are.
+            for prob in &mut lp.0 {
+                let is_row = list.rejects.iter().any(|r| Some(r.line) == prob.line);
+                if prob.severity == Severity::Error && is_row {
+                    prob.severity = Severity::Warning;
+                    prob.message = format!("skipped: {}", prob.message);
+                }
+            }
+            rejects.extend(list.rejects.iter().cloned());
+        }
+        p.extend(lp);
+        lists.insert(name.clone(), list);
+    }
+    let renderer = Renderer::new(&config, &campaign, &updates, &mut p);
+    let p = p.into_result()?;
+    let Some(renderer) = renderer else {
+        return Err(Error::Refused("the templates could not be loaded".into()));
+    };
+    let audience = audience::select(&config, &campaign, &lists, &updates);
+    Ok(Prepared {
+        config,
+        updates,
+        campaign,
+        lists,
+        audience,
+        renderer,
+        problems: p,
+        rejects,
+    })
+}
+
+/// Checks the whole project, or one campaign: config, every list, every update, each campaign
+/// with its templates and translations. Returns every problem found.
+pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
+    let mut p = Problems::new();
+    let updates = updates::load(config, &mut p)?;
+    for file in list_files(config)? {
+        load_list(config, &file, &mut p)?;
+    }
+    let campaigns = match campaign_name {
+        Some(name) => vec![campaign::locate(config, name)?],
+        None => campaign::list_files(config)?,
+    };
+    for path in campaigns {
+        if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
+            Renderer::new(config, &c, &updates, &mut p);
+        }
+    }
+    Ok(p)
+}
+
+/// A message that could not be produced, naming the recipient's list row.
+#[derive(Debug, thiserror::Error)]
+#[error("{list}:{line} ({email}): {message}")]
+pub struct MessageError {
+    pub list: String,
+    pub line: usize,
+    pub email: String,
+    pub message: String,
+}
+
+impl Prepared {
+    /// Renders and composes one recipient's message: the single path shared by preview and send.
+    pub fn message(
+        &self,
+        r: &audience::Recipient,
+        date: std::time::SystemTime,
+        nonce: &str,
+    ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError> {
+        let err = |message: String| MessageError {
+            list: r.contact.list.to_string(),
+            line: r.contact.line,
+            email: r.contact.email.clone(),
+            message,
+        };
+        let id = &self.campaign.id;
+        let unsub = crate::compose::unsubscribe_url(&self.config, id, &r.contact.email);
+        let rendered = self.renderer.render(r, unsub.as_deref()).map_err(|e| err(e.to_string()))?;
+        let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
+        let composed = crate::compose::compose(&self.config, id, r, &rendered, date, &mid).map_err(|e| err(e.to_string()))?;
+        Ok((rendered, composed))
+    }
+}

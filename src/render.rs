@@ -1,0 +1,462 @@
+//! Templates, translations and a campaign in, a [`Renderer`] out that turns one recipient into
+//! the subject, HTML body (CSS inlined) and plain-text body of their message. Every template and
+//! translation problem is found when the renderer is built, before any message is written.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use tera::{Context, Tera};
+
+use crate::audience::Recipient;
+use crate::campaign::Campaign;
+use crate::config::Config;
+use crate::language::{format_date, native_name};
+use crate::problems::Problems;
+use crate::updates::Updates;
+
+/// What a recipient's message says, before it is made into MIME.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+pub struct Renderer {
+    tera: Tera,
+    /// Per language: the HTML and text template names that its messages start from.
+    html_template: BTreeMap<String, String>,
+    text_template: BTreeMap<String, String>,
+    /// Per language, built once: translations, and each of the campaign's updates.
+    strings: BTreeMap<String, Value>,
+    update_values: BTreeMap<String, Vec<Value>>,
+    inliner: css_inline::CSSInliner<'static>,
+    sender: Value,
+    campaign_id: String,
+    campaign_intro: BTreeMap<String, (String, String)>,
+}
+
+/// Where in a template source a tera error points: its "--> LINE:COL" marker.
+fn line_in_tera_error(msg: &str) -> Option<usize> {
+    let at = msg.find("--> ")?;
+    let rest = &msg[at + 4..];
+    rest.split(':').next()?.trim().parse().ok()
+}
+
+/// The whole chain of a tera error in one line: tera keeps the useful part in its sources.
+pub fn tera_error_text(e: &tera::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        parts.push(s.to_string());
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Finds the first line of `source` that uses `needle`, to point at the likely culprit of an
+/// error that tera reports without a line (a variable missing at render time).
+fn line_using(source: &str, needle: &str) -> Option<usize> {
+    source.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+fn date_filter(default_lang: String) -> impl tera::Filter {
+    move |value: &Value, args: &HashMap<String, Value>| -> tera::Result<Value> {
+        let lang = args.get("lang").and_then(Value::as_str).unwrap_or(&default_lang);
+        let s = value.as_str().ok_or_else(|| tera::Error::msg("the date filter takes a date such as \"2026-11-24\""))?;
+        let day = s.get(..10).unwrap_or(s);
+        let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|_| tera::Error::msg(format!("the date filter cannot read \"{s}\" as a date (YYYY-MM-DD)")))?;
+        Ok(Value::String(format_date(d, lang)))
+    }
+}
+
+/// Collects the dotted key paths of a translation table ("footer.unsubscribe").
+fn key_paths(v: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, val) in v {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match val {
+            toml::Value::Table(t) => key_paths(t, &path, out),
+            _ => out.push(path),
+        }
+    }
+}
+
+fn load_i18n(config: &Config, p: &mut Problems) -> BTreeMap<String, (PathBuf, toml::Table)> {
+    let dir = config.templates_dir().join("i18n");
+    let mut out = BTreeMap::new();
+    for lang in &config.languages.supported {
+        let file = dir.join(format!("{lang}.toml"));
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(_) => {
+                p.error(&file, None, format!(
+                    "missing translation file for \"{lang}\": copy {}/{}.toml and translate its strings",
+                    dir.display(), config.languages.default));
+                continue;
+            }
+        };
+        if let Some(table) = crate::config::parse_toml::<toml::Table>(&text, &file, p) {
+            out.insert(lang.clone(), (file, table));
+        }
+    }
+    // Every language must translate every string the default language has, and no more.
+    if let Some((def_file, def)) = out.get(&config.languages.default) {
+        let mut want = Vec::new();
+        key_paths(def, "", &mut want);
+        for (lang, (file, table)) in &out {
+            if lang == &config.languages.default {
+                continue;
+            }
+            let mut have = Vec::new();
+            key_paths(table, "", &mut have);
+            for k in want.iter().filter(|k| !have.contains(k)) {
+                p.error(file, None, format!("missing translation: \"{k}\" is in {} but not here", def_file.display()));
+            }
+            for k in have.iter().filter(|k| !want.contains(k)) {
+                p.warning(file, None, format!("\"{k}\" is not in {}: is it misspelt?", def_file.display()));
+            }
+        }
+    }
+    out
+}
+
+/// Translated interest labels as contacts type them ("Mines terrestres") mapped to their tag
+/// ("landmines"), read from every language's `[interests]` table.
+pub fn interest_aliases(config: &Config) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for lang in &config.languages.supported {
+        let file = config.templates_dir().join("i18n").join(format!("{lang}.toml"));
+        let Some(table) = std::fs::read_to_string(&file).ok().and_then(|t| t.parse::<toml::Table>().ok()) else {
+            continue;
+        };
+        if let Some(toml::Value::Table(labels)) = table.get("interests") {
+            for (tag, label) in labels {
+                if let Some(l) = label.as_str() {
+                    out.insert(crate::config::normalize_tag(l), tag.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn toml_to_json(t: &toml::Table) -> Value {
+    serde_json::to_value(t).unwrap_or(Value::Null)
+}
+
+impl Renderer {
+    /// Compiles the project's templates for a campaign and checks that each language's message
+    /// can be rendered. Every problem found is added to `p`; `None` when the renderer is unusable.
+    pub fn new(config: &Config, campaign: &Campaign, updates: &Updates, p: &mut Problems) -> Option<Renderer> {
+        let dir = config.templates_dir();
+        let mut sources: Vec<(String, PathBuf, String)> = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                p.error(&dir, None, format!("cannot read the templates folder: {e}"));
+                return None;
+            }
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !(name.ends_with(".html") || name.ends_with(".txt")) {
+                continue;
+            }
+            match std::fs::read_to_string(&path) {
+                Ok(src) => sources.push((name, path, src)),
+                Err(e) => p.error(&path, None, format!("cannot read: {e}")),
+            }
+        }
+        sources.sort();
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html", ".htm"]);
+        tera.register_filter("date", date_filter(config.languages.default.clone()));
+        // Compiled one by one first, so each syntax error names its own file and line.
+        let mut ok = true;
+        for (name, path, src) in &sources {
+            let mut probe = Tera::default();
+            if let Err(e) = probe.add_raw_template(name, src) {
+                let text = tera_error_text(&e);
+                // An `extends` of a template not yet added is fine here; the full load checks it.
+                if !text.contains("doesn't exist") {
+                    p.error(path, line_in_tera_error(&text), format!("template does not compile: {text}"));
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, _, s)| (n.clone(), s.clone()))) {
+            p.error(&dir, None, format!("templates do not fit together: {}", tera_error_text(&e)));
+            return None;
+        }
+        let find = |name: &str| sources.iter().find(|(n, _, _)| n == name);
+
+        let mut html_template = BTreeMap::new();
+        let mut text_template = BTreeMap::new();
+        for lang in &campaign.languages {
+            for (ext, map) in [("html", &mut html_template), ("txt", &mut text_template)] {
+                let own = format!("{}.{lang}.{ext}", campaign.template);
+                let shared = format!("{}.{ext}", campaign.template);
+                if find(&own).is_some() {
+                    map.insert(lang.clone(), own);
+                } else if find(&shared).is_some() {
+                    map.insert(lang.clone(), shared);
+                } else {
+                    p.error(&campaign.path, None, format!(
+                        "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
+                        campaign.template, dir.join(&shared).display(), dir.join(&own).display()));
+                    ok = false;
+                }
+            }
+        }
+        for (lang, subject) in &campaign.subject {
+            let name = format!("subject.{lang}");
+            if let Err(e) = tera.add_raw_template(&name, subject) {
+                p.error(&campaign.path, None, format!("subject for \"{lang}\" does not compile: {}", tera_error_text(&e)));
+                ok = false;
+            }
+        }
+
+        let i18n = load_i18n(config, p);
+        let mut strings = BTreeMap::new();
+        let mut update_values = BTreeMap::new();
+        for lang in &config.languages.supported {
+            let table = i18n.get(lang).map(|(_, t)| toml_to_json(t)).unwrap_or_else(|| json!({}));
+            let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
+            let list: Vec<Value> = campaign
+                .updates
+                .iter()
+                .filter_map(|slug| updates.get(slug, lang))
+                .map(|u| {
+                    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+                    let label = |t: &String| labels.get(t).and_then(Value::as_str).unwrap_or(t).to_string();
+                    if let Value::Object(m) = &mut v {
+                        m.insert("date_text".into(), Value::String(format_date(u.date, lang)));
+                        m.insert("interest_labels".into(), json!(u.interests.iter().map(label).collect::<Vec<_>>()));
+                        m.insert("anchor".into(), Value::String(format!("{}-{lang}", u.slug)));
+                    }
+                    v
+                })
+                .collect();
+            strings.insert(lang.clone(), table);
+            update_values.insert(lang.clone(), list);
+        }
+        let s = &config.sender;
+        let sender = json!({
+            "name": s.name, "address": s.address, "reply_to": s.reply_to.clone().unwrap_or_else(|| s.address.clone()),
+            "organisation": s.organisation, "postal_address": s.postal_address,
+            "website": s.website.clone().unwrap_or_default(),
+        });
+        let campaign_intro = campaign
+            .intro_html
+            .iter()
+            .map(|(l, h)| (l.clone(), (h.clone(), campaign.intro_text.get(l).cloned().unwrap_or_default())))
+            .collect();
+        let inliner = css_inline::CSSInliner::options()
+            .load_remote_stylesheets(false)
+            // Media queries cannot be inlined; clients that read <style> still get them.
+            .keep_style_tags(true)
+            .build();
+        if !ok {
+            return None;
+        }
+        let r = Renderer {
+            tera,
+            html_template,
+            text_template,
+            strings,
+            update_values,
+            inliner,
+            sender,
+            campaign_id: campaign.id.clone(),
+            campaign_intro,
+        };
+        r.preflight(campaign, &sources, p);
+        Some(r)
+    }
+
+    /// Renders a sample message in each language, and a bilingual one, so that a variable a
+    /// template uses but no message provides is reported now, with the line that uses it.
+    fn preflight(&self, campaign: &Campaign, sources: &[(String, PathBuf, String)], p: &mut Problems) {
+        let sample = crate::contacts::Contact {
+            email: "sample@example.org".into(),
+            name: "Sample Contact".into(),
+            first_name: "Sample".into(),
+            last_name: "Contact".into(),
+            organisation: String::new(),
+            language_raw: String::new(),
+            languages: Default::default(),
+            interests: Vec::new(),
+            fields: Vec::new(),
+            list: "sample".into(),
+            line: 0,
+        };
+        let mut combos: Vec<Vec<String>> = campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+        if campaign.languages.len() > 1 {
+            combos.push(campaign.languages.clone());
+        }
+        for langs in combos {
+            let r = Recipient {
+                contact: sample.clone(),
+                langs,
+                updates: (0..campaign.updates.len()).collect(),
+                lists: Vec::new(),
+                language_note: None,
+            };
+            if let Err(e) = self.render(&r, Some("https://example.org/unsubscribe")) {
+                let (name, text) = match &e {
+                    RenderError::Template { template, message } => (template.clone(), message.clone()),
+                    RenderError::Css(m) => (String::new(), m.clone()),
+                };
+                let src = sources.iter().find(|(n, _, _)| *n == name);
+                let line = src.and_then(|(_, _, s)| {
+                    let var = text.split('`').nth(1)?;
+                    line_using(s, var)
+                });
+                let path = src.map(|(_, p, _)| p.clone()).unwrap_or_else(|| campaign.path.clone());
+                p.error(&path, line, format!("template fails for a {} message: {text}", r.langs.join("+")));
+                return;
+            }
+        }
+    }
+
+    fn contact_value(c: &crate::contacts::Contact, lang: &str) -> Value {
+        let mut fields = Map::new();
+        let mut m = Map::new();
+        for (k, v) in &c.fields {
+            fields.insert(k.to_string(), Value::String(v.clone()));
+            // Also reachable as contact.job_title for a column "Job Title".
+            let key: String = k
+                .to_lowercase()
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            if !key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit()) {
+                m.insert(key, Value::String(v.clone()));
+            }
+        }
+        m.insert("email".into(), Value::String(c.email.clone()));
+        m.insert("name".into(), Value::String(c.display_name()));
+        m.insert("first_name".into(), Value::String(c.first_name.clone()));
+        m.insert("last_name".into(), Value::String(c.last_name.clone()));
+        m.insert("organisation".into(), Value::String(c.organisation.clone()));
+        m.insert("interests".into(), json!(c.interests));
+        m.insert("language".into(), Value::String(lang.to_string()));
+        m.insert("fields".into(), Value::Object(fields));
+        Value::Object(m)
+    }
+
+    /// Renders one recipient's message. `unsubscribe_url` is the recipient's own link, if any.
+    pub fn render(&self, r: &Recipient, unsubscribe_url: Option<&str>) -> Result<Rendered, RenderError> {
+        let primary = r.langs[0].as_str();
+        let contact = Self::contact_value(&r.contact, primary);
+        let mut sections = Vec::with_capacity(r.langs.len());
+        let mut subjects = Vec::with_capacity(r.langs.len());
+        for lang in &r.langs {
+            let all = &self.update_values[lang];
+            let updates: Vec<Value> = r.updates.iter().filter_map(|&i| all.get(i).cloned()).collect();
+            let (intro_html, intro_text) = self.campaign_intro.get(lang).cloned().unwrap_or_default();
+            sections.push(json!({
+                "lang": lang,
+                "language_name": native_name(lang),
+                "anchor": format!("lang-{lang}"),
+                "t": self.strings[lang],
+                "updates": updates,
+                "intro_html": intro_html,
+                "intro_text": intro_text,
+            }));
+        }
+        let mut ctx_value = json!({
+            "lang": primary,
+            "langs": r.langs,
+            "bilingual": r.langs.len() > 1,
+            "t": self.strings[primary],
+            "sections": sections,
+            "contact": contact,
+            "sender": self.sender,
+            "campaign": { "id": self.campaign_id },
+            "unsubscribe_url": unsubscribe_url.unwrap_or(""),
+        });
+        let ctx = Context::from_value(ctx_value.take()).map_err(|e| RenderError::Template {
+            template: String::new(),
+            message: tera_error_text(&e),
+        })?;
+        let run = |name: &str, ctx: &Context| {
+            self.tera.render(name, ctx).map_err(|e| RenderError::Template {
+                template: name.to_string(),
+                message: tera_error_text(&e),
+            })
+        };
+        for lang in &r.langs {
+            subjects.push(run(&format!("subject.{lang}"), &ctx)?.trim().to_string());
+        }
+        let html = run(&self.html_template[primary], &ctx)?;
+        let text = run(&self.text_template[primary], &ctx)?;
+        let html = self.inliner.inline(&html).map_err(|e| RenderError::Css(e.to_string()))?;
+        Ok(Rendered {
+            subject: subjects.join(" / "),
+            html,
+            text: normalize_text(&text),
+        })
+    }
+}
+
+/// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
+fn normalize_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("CSS inlining failed: {0}")]
+    Css(String),
+}
+
+/// The path of a template file, for messages.
+pub fn template_path(config: &Config, name: &str) -> PathBuf {
+    Path::new(&config.templates_dir()).join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_line_in_tera_errors() {
+        assert_eq!(line_in_tera_error("Failed to parse 'x.html'\n  --> 12:5\n   |"), Some(12));
+        assert_eq!(line_in_tera_error("no marker"), None);
+    }
+
+    #[test]
+    fn text_is_tidied() {
+        assert_eq!(normalize_text("\n\na  \n\n\n\nb\n\n"), "a\n\nb\n");
+    }
+}

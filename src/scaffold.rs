@@ -1,0 +1,78 @@
+//! A target folder in, a new mailing project out: `bulletin.toml` and the example templates,
+//! lists, updates and campaigns, embedded in the binary so that `init` works anywhere.
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Every file of the example project, by its path inside a new project.
+const FILES: &[(&str, &[u8])] = &[
+    ("campaigns/2026-11-digest.toml", include_bytes!("../example/campaigns/2026-11-digest.toml")),
+    ("campaigns/2026-11-mpome-briefing.toml", include_bytes!("../example/campaigns/2026-11-mpome-briefing.toml")),
+    ("lists/geneva-forum-export.csv", include_bytes!("../example/lists/geneva-forum-export.csv")),
+    ("lists/practitioners.csv", include_bytes!("../example/lists/practitioners.csv")),
+    ("lists/unsubscribed.csv", include_bytes!("../example/lists/unsubscribed.csv")),
+    ("templates/i18n/en.toml", include_bytes!("../example/templates/i18n/en.toml")),
+    ("templates/i18n/fr.toml", include_bytes!("../example/templates/i18n/fr.toml")),
+    ("templates/newsletter.html", include_bytes!("../example/templates/newsletter.html")),
+    ("templates/newsletter.txt", include_bytes!("../example/templates/newsletter.txt")),
+    ("updates/2026-10-mine-ban-lessons.en.md", include_bytes!("../example/updates/2026-10-mine-ban-lessons.en.md")),
+    ("updates/2026-10-mine-ban-lessons.fr.md", include_bytes!("../example/updates/2026-10-mine-ban-lessons.fr.md")),
+    ("updates/2026-11-disarmament-insight.en.md", include_bytes!("../example/updates/2026-11-disarmament-insight.en.md")),
+    ("updates/2026-11-disarmament-insight.fr.md", include_bytes!("../example/updates/2026-11-disarmament-insight.fr.md")),
+    ("updates/2026-11-humanitarian-perspectives.en.md", include_bytes!("../example/updates/2026-11-humanitarian-perspectives.en.md")),
+    ("updates/2026-11-humanitarian-perspectives.fr.md", include_bytes!("../example/updates/2026-11-humanitarian-perspectives.fr.md")),
+    ("updates/2026-11-peace-operations-materiel.en.md", include_bytes!("../example/updates/2026-11-peace-operations-materiel.en.md")),
+    ("updates/2026-11-peace-operations-materiel.fr.md", include_bytes!("../example/updates/2026-11-peace-operations-materiel.fr.md")),
+];
+
+const CONFIG: &str = include_str!("../config.example.toml");
+
+/// The example config with its paths pointing inside the new project instead of `example/`.
+pub fn project_config() -> String {
+    CONFIG.replace("\"example/", "\"")
+}
+
+/// Creates a project in `dir`, refusing to overwrite any file already there.
+/// Returns how many files were written.
+pub fn init(dir: &Path) -> Result<usize> {
+    let config = project_config();
+    let mut all: Vec<(&str, &[u8])> = vec![("bulletin.toml", config.as_bytes())];
+    all.extend(FILES.iter().copied());
+    let existing: Vec<String> = all
+        .iter()
+        .filter(|(rel, _)| dir.join(rel).exists())
+        .map(|(rel, _)| dir.join(rel).display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} already holds files that init would overwrite: {}. Choose a new folder",
+            dir.display(),
+            existing.join(", ")
+        )));
+    }
+    for (rel, bytes) in &all {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        }
+        // create_new: a file appearing since the check above is still never overwritten.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        std::io::Write::write_all(&mut f, bytes).map_err(|e| Error::io("write", &path, e))?;
+    }
+    Ok(all.len())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn project_config_points_inside_the_project() {
+        let c = super::project_config();
+        assert!(c.contains("templates = \"templates\""));
+        assert!(!c.contains("example/"));
+    }
+}

@@ -1,0 +1,262 @@
+//! The `updates/` folder (one `SLUG.LANG.md` per update and language, TOML front matter between
+//! `+++` lines, Markdown body) in, [`Updates`] out: each version's metadata with its body rendered
+//! once to HTML and to plain text, so that no message renders Markdown again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{normalize_tag, parse_toml, Config};
+use crate::problems::Problems;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontMatter {
+    pub title: String,
+    pub date: toml::value::Datetime,
+    pub project: Option<String>,
+    #[serde(default)]
+    pub interests: Vec<String>,
+    pub link: Option<String>,
+    pub summary: Option<String>,
+    pub image: Option<String>,
+    /// Text of the image for readers who do not load images.
+    pub image_alt: Option<String>,
+}
+
+/// One language version of an update, ready to be placed in a message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Update {
+    pub slug: String,
+    pub lang: String,
+    pub title: String,
+    pub date: NaiveDate,
+    pub project: String,
+    pub interests: Vec<String>,
+    pub link: String,
+    pub summary: String,
+    pub image: String,
+    pub image_alt: String,
+    /// The body as HTML (trusted: it comes from the project's own files).
+    pub html: String,
+    /// The body as plain text, wrapped for a mail reader.
+    pub text: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Every update of the project, by slug, then by language.
+#[derive(Debug, Clone, Default)]
+pub struct Updates {
+    pub by_slug: BTreeMap<String, BTreeMap<String, Update>>,
+}
+
+impl Updates {
+    pub fn get(&self, slug: &str, lang: &str) -> Option<&Update> {
+        self.by_slug.get(slug).and_then(|m| m.get(lang))
+    }
+
+    /// Any language version, for facts that do not depend on language (date, interests).
+    pub fn any(&self, slug: &str) -> Option<&Update> {
+        self.by_slug.get(slug).and_then(|m| m.values().next())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_slug.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_slug.is_empty()
+    }
+}
+
+/// Width of plain-text bodies: what mail readers show without wrapping again.
+const TEXT_WIDTH: usize = 72;
+
+pub fn markdown_to_html(md: &str) -> String {
+    use pulldown_cmark::{Options, Parser};
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
+    let mut html = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(md, opts));
+    html
+}
+
+pub fn html_to_text(html: &str) -> String {
+    html2text::from_read(html.as_bytes(), TEXT_WIDTH)
+        .unwrap_or_else(|_| html.to_string())
+        .trim_end()
+        .to_string()
+}
+
+/// Splits `+++\nTOML\n+++\nbody`, giving the front matter, the body and the line the body starts on.
+fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rest = text.strip_prefix("+++")?;
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == "+++" {
+            let fm = &rest[..offset];
+            let body = &rest[offset + line.len()..];
+            return Some((fm, body, fm.matches('\n').count() + 3));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn parse_file(path: &Path, slug: &str, lang: &str, config: &Config, p: &mut Problems) -> Option<Update> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            p.error(path, None, format!("cannot read: {e} (updates must be UTF-8 text)"));
+            return None;
+        }
+    };
+    let Some((fm_text, body, _)) = split_front_matter(&text) else {
+        p.error(path, Some(1), "no front matter: start the file with a line `+++`, then title, date and interests in TOML, then another `+++`");
+        return None;
+    };
+    let mut local = Problems::new();
+    let fm: Option<FrontMatter> = parse_toml(fm_text, path, &mut local);
+    // Lines of the front matter start on line 2 of the file.
+    for mut prob in local.0 {
+        prob.line = prob.line.map(|l| l + 1);
+        p.0.push(prob);
+    }
+    let fm = fm?;
+    let fm_line = |key: &str| {
+        fm_text
+            .lines()
+            .position(|l| l.trim_start().starts_with(key))
+            .map(|i| i + 2)
+    };
+    let date = match fm.date.date {
+        Some(d) if fm.date.time.is_none() => NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32),
+        _ => None,
+    };
+    let Some(date) = date else {
+        p.error(path, fm_line("date"), "date must be a plain date such as 2026-11-24 (no quotes, no time)");
+        return None;
+    };
+    if fm.title.trim().is_empty() {
+        p.error(path, fm_line("title"), "title is empty");
+    }
+    let mut interests = Vec::new();
+    for raw in &fm.interests {
+        let tag = normalize_tag(raw);
+        if !config.knows_interest(&tag) {
+            p.error(path, fm_line("interests"), format!(
+                "unknown interest \"{raw}\": the config declares [{}]; fix the tag or add it to `interests` in {}",
+                config.interests.join(", "), config.file.display()));
+        }
+        interests.push(tag);
+    }
+    for (key, value) in [("link", &fm.link), ("image", &fm.image)] {
+        if let Some(v) = value {
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                p.error(path, fm_line(key), format!("{key} must be a full address starting with https:// (mail readers cannot follow relative links)"));
+            }
+        }
+    }
+    if fm.image.is_some() && fm.image_alt.is_none() {
+        p.warning(path, fm_line("image"), "image has no image_alt: readers who block images will see nothing in its place");
+    }
+    let html = markdown_to_html(body);
+    let text = html_to_text(&html);
+    Some(Update {
+        slug: slug.to_string(),
+        lang: lang.to_string(),
+        title: fm.title.trim().to_string(),
+        date,
+        project: fm.project.unwrap_or_default(),
+        interests,
+        link: fm.link.unwrap_or_default(),
+        summary: fm.summary.unwrap_or_default(),
+        image: fm.image.unwrap_or_default(),
+        image_alt: fm.image_alt.unwrap_or_default(),
+        html,
+        text,
+        path: path.to_path_buf(),
+    })
+}
+
+/// Loads every update; problems (bad names, bad front matter, unknown languages or interests)
+/// are collected, and the versions that could be read are returned.
+pub fn load(config: &Config, p: &mut Problems) -> Result<Updates> {
+    let dir = config.updates_dir();
+    let mut updates = Updates::default();
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("read the updates folder", &dir, e))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        if name.starts_with('.') || !name.ends_with(".md") || path.is_dir() {
+            continue;
+        }
+        let stem = &name[..name.len() - 3];
+        let Some((slug, lang)) = stem.rsplit_once('.') else {
+            p.error(&path, None, format!(
+                "the file name has no language: name it SLUG.LANG.md, such as {stem}.{}.md",
+                config.languages.default));
+            continue;
+        };
+        let lang_l = lang.to_lowercase();
+        if !config.languages.supported.contains(&lang_l) {
+            p.error(&path, None, format!(
+                "unknown language \"{lang}\" in the file name: the config supports {}; rename the file or add the language to [languages] supported",
+                config.languages.supported.join(", ")));
+            continue;
+        }
+        if let Some(u) = parse_file(&path, slug, &lang_l, config, p) {
+            updates.by_slug.entry(slug.to_string()).or_default().insert(lang_l, u);
+        }
+    }
+    // Date and interests are facts about the update, not about its language, so the versions must agree.
+    for versions in updates.by_slug.values() {
+        let mut it = versions.values();
+        if let Some(first) = it.next() {
+            for other in it {
+                if other.date != first.date {
+                    p.error(&other.path, None, format!("date {} differs from {} in {}", other.date, first.date, first.path.display()));
+                }
+                let (mut a, mut b) = (first.interests.clone(), other.interests.clone());
+                a.sort();
+                b.sort();
+                if a != b {
+                    p.error(&other.path, None, format!(
+                        "interests [{}] differ from [{}] in {}: translations must carry the same tags",
+                        other.interests.join(", "), first.interests.join(", "), first.path.display()));
+                }
+            }
+        }
+    }
+    Ok(updates)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_matter_splits_and_counts_lines() {
+        let (fm, body, line) = split_front_matter("+++\ntitle = \"x\"\ndate = 2026-01-01\n+++\nHello\n").unwrap();
+        assert_eq!(fm, "title = \"x\"\ndate = 2026-01-01\n");
+        assert_eq!(body, "Hello\n");
+        assert_eq!(line, 5);
+        assert!(split_front_matter("title = 1\n").is_none());
+    }
+
+    #[test]
+    fn markdown_renders_to_html_and_text() {
+        let html = markdown_to_html("A *new* report on [mines](https://example.org/m).\n\n- one\n- two\n");
+        assert!(html.contains("<em>new</em>"));
+        let text = html_to_text(&html);
+        assert!(text.contains("new"));
+        assert!(!text.contains("<em>"));
+        assert!(text.contains("https://example.org/m"), "links survive in text: {text}");
+    }
+}
