@@ -85,13 +85,27 @@ fn merge(c: &mut Contact, other: &Contact) {
 
 /// Languages the message is written in: the contact's choice within the campaign's languages,
 /// else what the config's fallback says. `Err` holds the reason the contact is left out.
-fn languages_for(c: &Contact, campaign: &Campaign, config: &Config) -> Result<(Vec<String>, Option<String>), String> {
-    let chosen: Vec<String> = c.languages.codes.iter().filter(|l| campaign.languages.contains(l)).cloned().collect();
+fn languages_for(
+    c: &Contact,
+    campaign: &Campaign,
+    config: &Config,
+) -> Result<(Vec<String>, Option<String>), String> {
+    let chosen: Vec<String> = c
+        .languages
+        .codes
+        .iter()
+        .filter(|l| campaign.languages.contains(l))
+        .cloned()
+        .collect();
     if !chosen.is_empty() {
         return Ok((chosen, None));
     }
     if !c.languages.codes.is_empty() {
-        return Err(format!("asks for {} but this campaign goes out in {}", c.languages.codes.join("+"), campaign.languages.join(", ")));
+        return Err(format!(
+            "asks for {} but this campaign goes out in {}",
+            c.languages.codes.join("+"),
+            campaign.languages.join(", ")
+        ));
     }
     let note = if c.language_raw.trim().is_empty() {
         "no language given".to_string()
@@ -102,55 +116,86 @@ fn languages_for(c: &Contact, campaign: &Campaign, config: &Config) -> Result<(V
         Fallback::Default => vec![config.languages.default.clone()],
         Fallback::Bilingual => config.languages.supported.clone(),
     };
-    let within: Vec<String> = fallback.into_iter().filter(|l| campaign.languages.contains(l)).collect();
+    let within: Vec<String> = fallback
+        .into_iter()
+        .filter(|l| campaign.languages.contains(l))
+        .collect();
     if within.is_empty() {
-        Err(format!("{note}; the fallback language is not one this campaign goes out in"))
+        Err(format!(
+            "{note}; the fallback language is not one this campaign goes out in"
+        ))
     } else {
         Ok((within, Some(note)))
     }
 }
 
 /// Selects the recipients of a campaign. `lists` holds every list the campaign names, loaded.
-pub fn select(config: &Config, campaign: &Campaign, lists: &HashMap<String, ContactList>, updates: &Updates) -> Audience {
+/// Contacts are moved out of the lists, not copied: a campaign may reach a hundred thousand.
+pub fn select(
+    config: &Config,
+    campaign: &Campaign,
+    mut lists: HashMap<String, ContactList>,
+    updates: &Updates,
+) -> Audience {
     let mut aud = Audience::default();
     let mut index: HashMap<String, usize> = HashMap::new();
-    let mut merged: Vec<(Contact, Vec<Arc<str>>)> = Vec::new();
+    let total: usize = campaign
+        .audience
+        .lists
+        .iter()
+        .filter_map(|n| lists.get(n))
+        .map(|l| l.contacts.len())
+        .sum();
+    let mut merged: Vec<(Contact, Vec<Arc<str>>)> = Vec::with_capacity(total);
+    let mut excluded: HashMap<String, Arc<str>> = HashMap::new();
+    for name in &campaign.audience.exclude {
+        if let Some(list) = lists.get(name) {
+            for c in &list.contacts {
+                excluded
+                    .entry(c.email.clone())
+                    .or_insert_with(|| list.name.clone());
+            }
+        }
+    }
     for name in &campaign.audience.lists {
-        let Some(list) = lists.get(name) else { continue };
-        for c in &list.contacts {
+        let Some(list) = lists.get_mut(name) else {
+            continue;
+        };
+        let list_name = list.name.clone();
+        for c in std::mem::take(&mut list.contacts) {
             aud.stats.contacts_read += 1;
             match index.get(&c.email) {
                 Some(&i) => {
                     aud.stats.duplicates_merged += 1;
                     let (m, from) = &mut merged[i];
-                    merge(m, c);
-                    if !from.contains(&list.name) {
-                        from.push(list.name.clone());
+                    merge(m, &c);
+                    if !from.contains(&list_name) {
+                        from.push(list_name.clone());
                     }
                 }
                 None => {
                     index.insert(c.email.clone(), merged.len());
-                    merged.push((c.clone(), vec![list.name.clone()]));
+                    merged.push((c, vec![list_name.clone()]));
                 }
             }
         }
     }
-    let mut excluded: HashMap<&str, &str> = HashMap::new();
-    for name in &campaign.audience.exclude {
-        if let Some(list) = lists.get(name) {
-            for c in &list.contacts {
-                excluded.entry(c.email.as_str()).or_insert(&list.name);
-            }
-        }
-    }
+    drop(index);
+    drop(lists);
 
     let a = &campaign.audience;
     let update_tags: Vec<HashSet<&str>> = campaign
         .updates
         .iter()
-        .map(|s| updates.any(s).map(|u| u.interests.iter().map(String::as_str).collect()).unwrap_or_default())
+        .map(|s| {
+            updates
+                .any(s)
+                .map(|u| u.interests.iter().map(String::as_str).collect())
+                .unwrap_or_default()
+        })
         .collect();
 
+    aud.recipients.reserve_exact(merged.len());
     for (contact, from) in merged {
         let leave = |reason: String, aud: &mut Audience| {
             *aud.stats.left_out.entry(reason_kind(&reason)).or_default() += 1;
@@ -174,15 +219,24 @@ pub fn select(config: &Config, campaign: &Campaign, lists: &HashMap<String, Cont
         };
         let has = |t: &String| contact.interests.contains(t);
         if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
-            leave(format!("interests: none of {}", a.interests_any.join(", ")), &mut aud);
+            leave(
+                format!("interests: none of {}", a.interests_any.join(", ")),
+                &mut aud,
+            );
             continue;
         }
         if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
-            leave(format!("interests: not all of {}", a.interests_all.join(", ")), &mut aud);
+            leave(
+                format!("interests: not all of {}", a.interests_all.join(", ")),
+                &mut aud,
+            );
             continue;
         }
         if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
-            leave(format!("interests: follows {t}, which this campaign leaves out"), &mut aud);
+            leave(
+                format!("interests: follows {t}, which this campaign leaves out"),
+                &mut aud,
+            );
             continue;
         }
         let chosen: Vec<usize> = if campaign.digest {
@@ -190,15 +244,24 @@ pub fn select(config: &Config, campaign: &Campaign, lists: &HashMap<String, Cont
             update_tags
                 .iter()
                 .enumerate()
-                .filter(|(_, tags)| tags.is_empty() || contact.interests.iter().any(|i| tags.contains(i.as_str())))
+                .filter(|(_, tags)| {
+                    tags.is_empty() || contact.interests.iter().any(|i| tags.contains(i.as_str()))
+                })
                 .map(|(i, _)| i)
                 .collect()
         } else {
             (0..campaign.updates.len()).collect()
         };
         if chosen.is_empty() {
-            let what = if contact.interests.is_empty() { "no interests given".to_string() } else { contact.interests.join(", ") };
-            leave(format!("digest: no update matches the contact's interests ({what})"), &mut aud);
+            let what = if contact.interests.is_empty() {
+                "no interests given".to_string()
+            } else {
+                contact.interests.join(", ")
+            };
+            leave(
+                format!("digest: no update matches the contact's interests ({what})"),
+                &mut aud,
+            );
             continue;
         }
         let s = &mut aud.stats;
@@ -213,7 +276,9 @@ pub fn select(config: &Config, campaign: &Campaign, lists: &HashMap<String, Cont
             *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
         }
         if let Some(n) = &note {
-            *s.language_fallbacks.entry(format!("{n} → {}", langs.join("+"))).or_default() += 1;
+            *s.language_fallbacks
+                .entry(format!("{n} → {}", langs.join("+")))
+                .or_default() += 1;
         }
         aud.recipients.push(Recipient {
             contact,
@@ -240,7 +305,10 @@ fn counts(m: &BTreeMap<String, usize>) -> String {
     if m.is_empty() {
         return "none".into();
     }
-    m.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The report `bulletin audience` prints: who gets what, and who is left out and why.
@@ -267,18 +335,37 @@ pub fn report(campaign: &Campaign, aud: &Audience) -> String {
     if !aud.left_out.is_empty() {
         o.push_str(&format!("  left out ({}):\n", counts(&s.left_out)));
         for l in &aud.left_out {
-            o.push_str(&format!("    {}:{}  {}  {}\n", l.list, l.line, l.email, l.reason));
+            o.push_str(&format!(
+                "    {}:{}  {}  {}\n",
+                l.list, l.line, l.email, l.reason
+            ));
         }
     }
     o
 }
 
 /// One CSV row per recipient: address, name, languages, interests, lists, updates.
-pub fn write_csv<W: std::io::Write>(campaign: &Campaign, aud: &Audience, out: W) -> csv::Result<()> {
+pub fn write_csv<W: std::io::Write>(
+    campaign: &Campaign,
+    aud: &Audience,
+    out: W,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["email", "name", "language", "interests", "lists", "updates", "language_note"])?;
+    w.write_record([
+        "email",
+        "name",
+        "language",
+        "interests",
+        "lists",
+        "updates",
+        "language_note",
+    ])?;
     for r in &aud.recipients {
-        let updates: Vec<&str> = r.updates.iter().map(|&i| campaign.updates[i].as_str()).collect();
+        let updates: Vec<&str> = r
+            .updates
+            .iter()
+            .map(|&i| campaign.updates[i].as_str())
+            .collect();
         let lists: Vec<&str> = r.lists.iter().map(|l| &**l).collect();
         w.write_record([
             r.contact.email.as_str(),

@@ -85,7 +85,9 @@ pub struct Campaign {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn date_of(dt: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
@@ -100,7 +102,11 @@ pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
         return Ok(as_path.to_path_buf());
     }
     let dir = config.campaigns_dir();
-    let file = dir.join(if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") });
+    let file = dir.join(if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    });
     if file.is_file() {
         return Ok(file);
     }
@@ -112,7 +118,11 @@ pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
     Err(Error::Refused(format!(
         "no campaign \"{name}\" in {}: {}",
         dir.display(),
-        if names.is_empty() { "the folder has no campaign files".to_string() } else { format!("campaigns there are {}", names.join(", ")) }
+        if names.is_empty() {
+            "the folder has no campaign files".to_string()
+        } else {
+            format!("campaigns there are {}", names.join(", "))
+        }
     )))
 }
 
@@ -146,7 +156,10 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
             })
             .map(|i| i + 1)
     };
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let id = file.id.clone().unwrap_or(stem);
     if !valid_id(&id) {
         p.error(path, line("id"), format!(
@@ -161,14 +174,27 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     for raw in &file.audience.languages {
         match crate::language::code_of(raw).filter(|c| supported.contains(c)) {
             Some(c) => languages.push(c),
-            None => p.error(path, line("languages"), format!(
-                "unknown language \"{raw}\" in [audience] languages: the config supports {}", supported.join(", "))),
+            None => p.error(
+                path,
+                line("languages"),
+                format!(
+                    "unknown language \"{raw}\" in [audience] languages: the config supports {}",
+                    supported.join(", ")
+                ),
+            ),
         }
     }
 
     for (lang, subject) in &file.subject {
         if !supported.contains(lang) {
-            p.error(path, line(lang), format!("subject for \"{lang}\", which the config does not support ({})", supported.join(", ")));
+            p.error(
+                path,
+                line(lang),
+                format!(
+                    "subject for \"{lang}\", which the config does not support ({})",
+                    supported.join(", ")
+                ),
+            );
         } else if subject.trim().is_empty() {
             p.error(path, line(lang), format!("subject for \"{lang}\" is empty"));
         }
@@ -181,7 +207,11 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     }
     for lang in file.intro.keys() {
         if !supported.contains(lang) {
-            p.error(path, None, format!("intro for \"{lang}\", which the config does not support"));
+            p.error(
+                path,
+                None,
+                format!("intro for \"{lang}\", which the config does not support"),
+            );
         }
     }
     if !file.intro.is_empty() {
@@ -196,7 +226,11 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     let sel = &file.updates;
     let mut slugs: Vec<String> = Vec::new();
     if !sel.include.is_empty() && (sel.from.is_some() || sel.to.is_some()) {
-        p.error(path, line("include"), "[updates] takes either `include` or `from`/`to`, not both");
+        p.error(
+            path,
+            line("include"),
+            "[updates] takes either `include` or `from`/`to`, not both",
+        );
     }
     if !sel.include.is_empty() {
         for slug in &sel.include {
@@ -205,15 +239,25 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
                     slugs.push(slug.clone());
                 }
             } else {
-                p.error(path, line("include"), format!(
-                    "no update \"{slug}\" in {}: its files would be {slug}.LANG.md", config.updates_dir().display()));
+                p.error(
+                    path,
+                    line("include"),
+                    format!(
+                        "no update \"{slug}\" in {}: its files would be {slug}.LANG.md",
+                        config.updates_dir().display()
+                    ),
+                );
             }
         }
     } else if sel.from.is_some() || sel.to.is_some() {
         let from = sel.from.as_ref().and_then(date_of);
         let to = sel.to.as_ref().and_then(date_of);
         if sel.from.is_some() && from.is_none() || sel.to.is_some() && to.is_none() {
-            p.error(path, line("from"), "[updates] from and to must be plain dates such as 2026-11-01");
+            p.error(
+                path,
+                line("from"),
+                "[updates] from and to must be plain dates such as 2026-11-01",
+            );
         }
         let tags: Vec<String> = sel.interests.iter().map(|t| normalize_tag(t)).collect();
         let mut found: Vec<(chrono::NaiveDate, String)> = updates
@@ -229,10 +273,18 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         found.sort_by(|a, b| b.cmp(a));
         slugs = found.into_iter().map(|(_, s)| s).collect();
         if slugs.is_empty() {
-            p.error(path, line("from"), "no update falls in this date range (and tags): the mailing would be empty");
+            p.error(
+                path,
+                line("from"),
+                "no update falls in this date range (and tags): the mailing would be empty",
+            );
         }
     } else {
-        p.error(path, None, "[updates] selects nothing: list slugs in `include`, or give `from` and `to` dates");
+        p.error(
+            path,
+            None,
+            "[updates] selects nothing: list slugs in `include`, or give `from` and `to` dates",
+        );
     }
     for slug in &slugs {
         for lang in &languages {
@@ -246,12 +298,24 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
 
     let aud = &file.audience;
     if aud.lists.is_empty() {
-        p.error(path, line("lists"), "[audience] lists is empty: name at least one CSV file of the lists folder");
+        p.error(
+            path,
+            line("lists"),
+            "[audience] lists is empty: name at least one CSV file of the lists folder",
+        );
     }
     for list in aud.lists.iter().chain(&aud.exclude) {
         let f = config.lists_dir().join(list);
         if !f.is_file() {
-            p.error(path, line(if aud.lists.contains(list) { "lists" } else { "exclude" }), format!("no contact list {}", f.display()));
+            p.error(
+                path,
+                line(if aud.lists.contains(list) {
+                    "lists"
+                } else {
+                    "exclude"
+                }),
+                format!("no contact list {}", f.display()),
+            );
         }
     }
     let mut audience = aud.clone();
@@ -263,7 +327,14 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         for t in tags.iter_mut() {
             *t = normalize_tag(t);
             if !config.knows_interest(t) {
-                p.error(path, line(key), format!("unknown interest \"{t}\": the config declares [{}]", config.interests.join(", ")));
+                p.error(
+                    path,
+                    line(key),
+                    format!(
+                        "unknown interest \"{t}\": the config declares [{}]",
+                        config.interests.join(", ")
+                    ),
+                );
             }
         }
     }

@@ -252,13 +252,16 @@ impl Config {
             text.lines()
                 .position(|l| {
                     let t = l.trim_start();
-                    t.starts_with(key)
-                        && t[key.len()..].trim_start().starts_with('=')
+                    t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
                 })
                 .map(|i| i + 1)
         };
         let langs = &mut self.languages;
-        langs.supported = langs.supported.iter().map(|s| s.trim().to_lowercase()).collect();
+        langs.supported = langs
+            .supported
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect();
         langs.default = langs.default.trim().to_lowercase();
         if langs.supported.is_empty() {
             p.error(&file, line("supported"), "[languages] supported is empty: list at least one language code, such as [\"en\", \"fr\"]");
@@ -268,7 +271,11 @@ impl Config {
                 let hint = crate::language::code_of(code)
                     .map(|c| format!(" (did you mean \"{c}\"?)"))
                     .unwrap_or_default();
-                p.error(&file, line("supported"), format!("\"{code}\" is not a two-letter language code{hint}"));
+                p.error(
+                    &file,
+                    line("supported"),
+                    format!("\"{code}\" is not a two-letter language code{hint}"),
+                );
             }
         }
         if !langs.supported.contains(&langs.default) {
@@ -284,15 +291,30 @@ impl Config {
 
         let s = &self.sender;
         if !valid_address(&s.address) {
-            p.error(&file, line("address"), format!("sender address \"{}\" is not a valid e-mail address", s.address));
+            p.error(
+                &file,
+                line("address"),
+                format!(
+                    "sender address \"{}\" is not a valid e-mail address",
+                    s.address
+                ),
+            );
         }
         if let Some(r) = &s.reply_to {
             if !valid_address(r) {
-                p.error(&file, line("reply_to"), format!("reply_to \"{r}\" is not a valid e-mail address"));
+                p.error(
+                    &file,
+                    line("reply_to"),
+                    format!("reply_to \"{r}\" is not a valid e-mail address"),
+                );
             }
         }
         if s.name.trim().is_empty() {
-            p.error(&file, line("name"), "sender name is empty: write the name recipients should see in From");
+            p.error(
+                &file,
+                line("name"),
+                "sender name is empty: write the name recipients should see in From",
+            );
         }
         if s.postal_address.trim().is_empty() {
             p.error(&file, line("postal_address"), "postal_address is empty: anti-spam laws (CAN-SPAM) and filters expect the sender's postal address in every mailing");
@@ -305,19 +327,31 @@ impl Config {
                 p.error(&file, line("interests"), format!("interest \"{t}\" should be written \"{n}\" (lower case, words joined by hyphens)"));
             }
             if seen.contains(&n) {
-                p.error(&file, line("interests"), format!("interest \"{t}\" is listed twice"));
+                p.error(
+                    &file,
+                    line("interests"),
+                    format!("interest \"{t}\" is listed twice"),
+                );
             }
             seen.push(n);
         }
 
         if let Some(u) = &self.unsubscribe.url {
             if !(u.starts_with("https://") || u.starts_with("http://")) {
-                p.error(&file, line("url"), "unsubscribe url must start with https:// (or http://)");
+                p.error(
+                    &file,
+                    line("url"),
+                    "unsubscribe url must start with https:// (or http://)",
+                );
             }
         }
         if let Some(m) = &self.unsubscribe.mailto {
             if !valid_address(m) {
-                p.error(&file, line("mailto"), format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"));
+                p.error(
+                    &file,
+                    line("mailto"),
+                    format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"),
+                );
             }
         }
 
@@ -326,27 +360,53 @@ impl Config {
                 p.error(&file, line("host"), "[smtp] host is empty");
             }
             if smtp.connections == 0 || smtp.connections > 64 {
-                p.error(&file, line("connections"), "[smtp] connections must be between 1 and 64");
+                p.error(
+                    &file,
+                    line("connections"),
+                    "[smtp] connections must be between 1 and 64",
+                );
             }
             if smtp.timeout_secs == 0 {
-                p.error(&file, line("timeout_secs"), "[smtp] timeout_secs must be at least 1");
+                p.error(
+                    &file,
+                    line("timeout_secs"),
+                    "[smtp] timeout_secs must be at least 1",
+                );
             }
             if smtp.password_env.is_some() && smtp.password_command.is_some() {
-                p.error(&file, line("password_command"), "[smtp] give either password_env or password_command, not both");
+                p.error(
+                    &file,
+                    line("password_command"),
+                    "[smtp] give either password_env or password_command, not both",
+                );
             }
-            if (smtp.password_env.is_some() || smtp.password_command.is_some()) && smtp.username.is_none() {
-                p.error(&file, line("username"), "[smtp] a password source is set but no username: add `username`");
+            if (smtp.password_env.is_some() || smtp.password_command.is_some())
+                && smtp.username.is_none()
+            {
+                p.error(
+                    &file,
+                    line("username"),
+                    "[smtp] a password source is set but no username: add `username`",
+                );
             }
         }
         let r = &self.rate;
         if !(r.per_second > 0.0 && r.per_second.is_finite()) {
-            p.error(&file, line("per_second"), "[rate] per_second must be a number above 0");
+            p.error(
+                &file,
+                line("per_second"),
+                "[rate] per_second must be a number above 0",
+            );
         }
         if r.burst == 0 {
             p.error(&file, line("burst"), "[rate] burst must be at least 1");
         }
         if r.per_hour == Some(0) || r.per_day == Some(0) {
-            p.error(&file, None, "[rate] per_hour and per_day, when given, must be at least 1");
+            p.error(
+                &file,
+                None,
+                "[rate] per_hour and per_day, when given, must be at least 1",
+            );
         }
     }
 

@@ -81,14 +81,28 @@ fn role_of(header: &str) -> Role {
         .collect();
     let h = h.split_whitespace().collect::<Vec<_>>().join(" ");
     match h.as_str() {
-        "email" | "e mail" | "email address" | "e mail address" | "mail" | "courriel"
-        | "adresse e mail" | "adresse email" | "adresse électronique" | "adresse electronique" => Role::Email,
+        "email"
+        | "e mail"
+        | "email address"
+        | "e mail address"
+        | "mail"
+        | "courriel"
+        | "adresse e mail"
+        | "adresse email"
+        | "adresse électronique"
+        | "adresse electronique" => Role::Email,
         "name" | "full name" | "nom complet" | "contact name" | "display name" => Role::Name,
         "first name" | "firstname" | "given name" | "prénom" | "prenom" => Role::FirstName,
-        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom" => Role::LastName,
-        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language" | "langue préférée" => Role::Language,
-        "interests" | "interest" | "topics" | "tags" | "intérêts" | "interets" | "thèmes" | "themes" => Role::Interests,
-        "organisation" | "organization" | "org" | "company" | "institution" | "organisme" => Role::Organisation,
+        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom" => {
+            Role::LastName
+        }
+        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
+        | "langue préférée" => Role::Language,
+        "interests" | "interest" | "topics" | "tags" | "intérêts" | "interets" | "thèmes"
+        | "themes" => Role::Interests,
+        "organisation" | "organization" | "org" | "company" | "institution" | "organisme" => {
+            Role::Organisation
+        }
         _ => Role::Other,
     }
 }
@@ -101,13 +115,23 @@ pub fn decode(bytes: &[u8]) -> (String, &'static str) {
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         // Excel's "Unicode text" export.
         let (text, enc, _) = encoding_rs::UTF_16LE.decode(bytes);
-        return (text.into_owned(), if enc == encoding_rs::UTF_16BE { "UTF-16BE" } else { "UTF-16LE" });
+        return (
+            text.into_owned(),
+            if enc == encoding_rs::UTF_16BE {
+                "UTF-16BE"
+            } else {
+                "UTF-16LE"
+            },
+        );
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), "UTF-8"),
         // French-locale Excel writes Windows-1252 ("Excel CSV"); no other legacy encoding is common
         // in these lists, and every byte sequence decodes, so this cannot fail.
-        Err(_) => (encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(), "Windows-1252"),
+        Err(_) => (
+            encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+            "Windows-1252",
+        ),
     }
 }
 
@@ -128,7 +152,13 @@ fn detect_delimiter(text: &str) -> u8 {
         }
     }
     // Ties (a one-column file) go to the comma, the format's namesake.
-    counts.iter().rev().max_by_key(|c| c.1).filter(|c| c.1 > 0).map(|c| c.0).unwrap_or(b',')
+    counts
+        .iter()
+        .rev()
+        .max_by_key(|c| c.1)
+        .filter(|c| c.1 > 0)
+        .map(|c| c.0)
+        .unwrap_or(b',')
 }
 
 fn delimiter_name(d: u8) -> &'static str {
@@ -167,7 +197,10 @@ fn clean_address(raw: &str) -> (String, Option<String>) {
         s = &s[open + 1..s.len() - 1];
     }
     let s = s.trim();
-    let s = s.strip_prefix("mailto:").or_else(|| s.strip_prefix("MAILTO:")).unwrap_or(s);
+    let s = s
+        .strip_prefix("mailto:")
+        .or_else(|| s.strip_prefix("MAILTO:"))
+        .unwrap_or(s);
     (s.trim().to_lowercase(), name)
 }
 
@@ -177,13 +210,19 @@ pub fn address_problem(addr: &str) -> Option<String> {
         return Some("the email cell is empty".into());
     }
     if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some(format!("\"{addr}\" is not an e-mail address (it contains a space)"));
+        return Some(format!(
+            "\"{addr}\" is not an e-mail address (it contains a space)"
+        ));
     }
     if addr.parse::<lettre::Address>().is_err() {
         return Some(format!("\"{addr}\" is not a valid e-mail address"));
     }
     let domain = addr.rsplit('@').next().unwrap_or("");
-    if !domain.contains('.') || domain.ends_with('.') || domain.starts_with('.') || domain.contains("..") {
+    if !domain.contains('.')
+        || domain.ends_with('.')
+        || domain.starts_with('.')
+        || domain.contains("..")
+    {
         return Some(format!("\"{addr}\" has no valid domain after the @"));
     }
     None
@@ -196,7 +235,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
     let (text, encoding) = decode(&bytes);
     drop(bytes);
     // One line end everywhere: the CSV reader then counts lines as an editor shows them.
-    let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
+    let text = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text
+    };
     let delimiter = detect_delimiter(&text);
     let name: Arc<str> = path
         .file_name()
@@ -213,6 +256,7 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
         rejects: Vec::new(),
     };
 
+    list.contacts.reserve_exact(text.matches('\n').count());
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -236,7 +280,10 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
             Some(Ok(r)) => break (r.position().map(|p| p.line() as usize).unwrap_or(1), r),
         }
     };
-    let columns: Vec<String> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}').trim().to_string()).collect();
+    let columns: Vec<String> = header
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     let roles: Vec<Role> = columns.iter().map(|c| role_of(c)).collect();
     let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
     let field_names: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
@@ -256,7 +303,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
     };
     for role in [Role::Email, Role::Language, Role::Interests, Role::Name] {
         if roles.iter().filter(|r| **r == role).count() > 1 {
-            problems.warning(path, Some(header_line), format!("several columns mean {role:?}; the first one is used"));
+            problems.warning(
+                path,
+                Some(header_line),
+                format!("several columns mean {role:?}; the first one is used"),
+            );
         }
     }
     let col = |role: Role| roles.iter().position(|r| *r == role);
@@ -274,7 +325,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line() as usize);
-                problems.error(path, line, format!("cannot read this row: {e}; check its quotes"));
+                problems.error(
+                    path,
+                    line,
+                    format!("cannot read this row: {e}; check its quotes"),
+                );
                 continue;
             }
         };
@@ -293,7 +348,10 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
                 record: record.clone(),
             });
         };
-        let extra_filled = record.iter().skip(columns.len()).any(|f| !f.trim().is_empty());
+        let extra_filled = record
+            .iter()
+            .skip(columns.len())
+            .any(|f| !f.trim().is_empty());
         if extra_filled {
             reject(
                 format!(
@@ -306,7 +364,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
             );
             continue;
         }
-        let get = |c: Option<usize>| c.and_then(|i| record.get(i)).map(|s| s.trim()).unwrap_or("");
+        let get = |c: Option<usize>| {
+            c.and_then(|i| record.get(i))
+                .map(|s| s.trim())
+                .unwrap_or("")
+        };
         let (email, name_in_address) = clean_address(get(Some(email_col)));
         if let Some(why) = address_problem(&email) {
             reject(why, problems);
@@ -317,7 +379,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
             languages: parse_choice(&lang_raw, supported),
             language_raw: lang_raw,
             email,
-            name: if get(c_name).is_empty() { name_in_address.unwrap_or_default() } else { get(c_name).to_string() },
+            name: if get(c_name).is_empty() {
+                name_in_address.unwrap_or_default()
+            } else {
+                get(c_name).to_string()
+            },
             first_name: get(c_first).to_string(),
             last_name: get(c_last).to_string(),
             organisation: get(c_org).to_string(),
@@ -325,7 +391,15 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
             fields: field_names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.clone(), record.get(i).map(|s| s.trim().to_string()).unwrap_or_default()))
+                .map(|(i, n)| {
+                    (
+                        n.clone(),
+                        record
+                            .get(i)
+                            .map(|s| s.trim().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
                 .collect(),
             list: name.clone(),
             line,
@@ -340,7 +414,11 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
 pub fn write_rejects(path: &Path, rejects: &[Reject]) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write rejects", path, e);
     let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
-    let width = rejects.iter().map(|r| r.header.len().max(r.record.len())).max().unwrap_or(0);
+    let width = rejects
+        .iter()
+        .map(|r| r.header.len().max(r.record.len()))
+        .max()
+        .unwrap_or(0);
     let mut head = vec!["list".to_string(), "line".into(), "reason".into()];
     head.extend((0..width).map(|i| format!("column_{}", i + 1)));
     w.write_record(&head).map_err(|e| io(e.into()))?;
@@ -425,13 +503,19 @@ mod tests {
     #[test]
     fn interests_split_on_what_is_not_the_delimiter() {
         assert_eq!(split_interests("a;b|c", b','), vec!["a", "b", "c"]);
-        assert_eq!(split_interests("Small Arms, Peace Operations", b';'), vec!["small-arms", "peace-operations"]);
+        assert_eq!(
+            split_interests("Small Arms, Peace Operations", b';'),
+            vec!["small-arms", "peace-operations"]
+        );
     }
 
     #[test]
     fn addresses_are_cleaned_and_checked() {
         assert_eq!(clean_address(" <MAILTO:X@Y.org> ").0, "x@y.org");
-        assert_eq!(clean_address("Jane Doe <jane@example.org>"), ("jane@example.org".into(), Some("Jane Doe".into())));
+        assert_eq!(
+            clean_address("Jane Doe <jane@example.org>"),
+            ("jane@example.org".into(), Some("Jane Doe".into()))
+        );
         assert!(address_problem("jane@example").is_some());
         assert!(address_problem("jane doe@example.org").is_some());
         assert!(address_problem("jane@example.org").is_none());

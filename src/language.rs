@@ -6,19 +6,85 @@ use chrono::{Datelike, NaiveDate};
 /// Names by which a language is commonly written in contact lists, in English, in the language
 /// itself, and in the other languages of Geneva's institutions.
 const NAMES: &[(&str, &[&str])] = &[
-    ("en", &["english", "anglais", "englisch", "inglés", "ingles", "inglese", "eng"]),
-    ("fr", &["french", "français", "francais", "französisch", "francés", "frances", "francese", "fra", "fre"]),
-    ("de", &["german", "deutsch", "allemand", "alemán", "aleman", "tedesco", "deu", "ger"]),
-    ("es", &["spanish", "español", "espanol", "espagnol", "spanisch", "spagnolo", "spa"]),
-    ("it", &["italian", "italiano", "italien", "italienisch", "ita"]),
-    ("ar", &["arabic", "arabe", "arabisch", "árabe", "العربية", "ara"]),
-    ("ru", &["russian", "russe", "russisch", "ruso", "русский", "rus"]),
-    ("zh", &["chinese", "chinois", "chinesisch", "chino", "中文", "zho", "chi"]),
-    ("pt", &["portuguese", "portugais", "portugiesisch", "portugués", "português", "por"]),
+    (
+        "en",
+        &[
+            "english", "anglais", "englisch", "inglés", "ingles", "inglese", "eng",
+        ],
+    ),
+    (
+        "fr",
+        &[
+            "french",
+            "français",
+            "francais",
+            "französisch",
+            "francés",
+            "frances",
+            "francese",
+            "fra",
+            "fre",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "german", "deutsch", "allemand", "alemán", "aleman", "tedesco", "deu", "ger",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "spanish", "español", "espanol", "espagnol", "spanisch", "spagnolo", "spa",
+        ],
+    ),
+    (
+        "it",
+        &["italian", "italiano", "italien", "italienisch", "ita"],
+    ),
+    (
+        "ar",
+        &["arabic", "arabe", "arabisch", "árabe", "العربية", "ara"],
+    ),
+    (
+        "ru",
+        &["russian", "russe", "russisch", "ruso", "русский", "rus"],
+    ),
+    (
+        "zh",
+        &[
+            "chinese",
+            "chinois",
+            "chinesisch",
+            "chino",
+            "中文",
+            "zho",
+            "chi",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "portuguese",
+            "portugais",
+            "portugiesisch",
+            "portugués",
+            "português",
+            "por",
+        ],
+    ),
 ];
 
 /// Words that ask for every supported language.
-const ALL_WORDS: &[&str] = &["bilingual", "bilingue", "both", "les deux", "all", "tous", "toutes"];
+const ALL_WORDS: &[&str] = &[
+    "bilingual",
+    "bilingue",
+    "both",
+    "les deux",
+    "all",
+    "tous",
+    "toutes",
+];
 
 /// What a contact's language cell says, once read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,7 +103,10 @@ impl LanguageChoice {
 
 /// The code a single language word names, whether or not the project supports it.
 pub fn code_of(word: &str) -> Option<String> {
-    let w = word.trim().trim_matches(|c: char| c == '"' || c == '\'').to_lowercase();
+    let w = word
+        .trim()
+        .trim_matches(|c: char| c == '"' || c == '\'')
+        .to_lowercase();
     if w.is_empty() {
         return None;
     }
@@ -99,28 +168,88 @@ pub fn parse_choice(raw: &str, supported: &[String]) -> LanguageChoice {
 }
 
 const MONTHS_EN: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const MONTHS_FR: [&str; 12] = [
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 ];
 const MONTHS_DE: [&str; 12] = [
-    "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-    "Oktober", "November", "Dezember",
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
 ];
 const MONTHS_ES: [&str; 12] = [
-    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-    "octubre", "noviembre", "diciembre",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
 ];
 const MONTHS_IT: [&str; 12] = [
-    "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
-    "settembre", "ottobre", "novembre", "dicembre",
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
 ];
 const MONTHS_PT: [&str; 12] = [
-    "janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
-    "outubro", "novembro", "dezembro",
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
 ];
 
 /// Whether [`format_date`] writes this language's dates in words.
@@ -172,7 +301,16 @@ mod tests {
 
     #[test]
     fn reads_language_values_as_typed() {
-        for raw in ["fr", "FR", "fr-CH", "fr_ch", "French", "français", "Français", " francais "] {
+        for raw in [
+            "fr",
+            "FR",
+            "fr-CH",
+            "fr_ch",
+            "French",
+            "français",
+            "Français",
+            " francais ",
+        ] {
             assert_eq!(parse_choice(raw, &sup()).codes, vec!["fr"], "{raw}");
         }
         assert_eq!(parse_choice("English (UK)", &sup()).codes, vec!["en"]);
@@ -182,7 +320,10 @@ mod tests {
     fn reads_both_languages_in_the_order_given() {
         assert_eq!(parse_choice("fr+en", &sup()).codes, vec!["fr", "en"]);
         assert_eq!(parse_choice("en;fr", &sup()).codes, vec!["en", "fr"]);
-        assert_eq!(parse_choice("Français et anglais", &sup()).codes, vec!["fr", "en"]);
+        assert_eq!(
+            parse_choice("Français et anglais", &sup()).codes,
+            vec!["fr", "en"]
+        );
         assert_eq!(parse_choice("bilingual", &sup()).codes, vec!["en", "fr"]);
     }
 

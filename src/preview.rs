@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 use crate::project::Prepared;
@@ -23,19 +25,29 @@ pub struct Options {
     pub dry: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What is kept of each message once written: the rest is read from its recipient.
+#[derive(Debug, Clone)]
 pub struct Entry {
-    pub eml: String,
-    pub html: String,
-    pub to: String,
-    pub name: String,
-    pub langs: Vec<String>,
-    pub updates: Vec<String>,
+    pub recipient: usize,
     pub subject: String,
     pub message_id: String,
     pub bytes: usize,
-    pub list: String,
-    pub line: usize,
+}
+
+/// One message as `summary.json` lists it.
+#[derive(Serialize)]
+struct EntryView<'a> {
+    eml: String,
+    html: String,
+    to: &'a str,
+    name: String,
+    langs: &'a [String],
+    updates: Vec<&'a str>,
+    subject: &'a str,
+    message_id: &'a str,
+    bytes: usize,
+    list: &'a str,
+    line: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,8 +60,6 @@ pub struct Summary {
     pub rejects: usize,
     pub left_out: usize,
     pub stats: crate::audience::Stats,
-    pub entries: Vec<Entry>,
-    pub left_out_contacts: Vec<crate::audience::LeftOut>,
 }
 
 /// A file name that is safe on every system whatever the address holds.
@@ -89,7 +99,10 @@ fn check_target(out: &Path) -> Result<()> {
         return Ok(());
     }
     if !out.is_dir() {
-        return Err(Error::Refused(format!("{} exists and is not a folder: choose another --out", out.display())));
+        return Err(Error::Refused(format!(
+            "{} exists and is not a folder: choose another --out",
+            out.display()
+        )));
     }
     let mut entries = std::fs::read_dir(out).map_err(|e| Error::io("read", out, e))?;
     if entries.next().is_none() || out.join(MARKER).is_file() {
@@ -109,14 +122,24 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 /// real sends.
 pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summary> {
     let recipients = &prepared.audience.recipients;
-    let n = opts.limit.map_or(recipients.len(), |l| l.min(recipients.len()));
+    let n = opts
+        .limit
+        .map_or(recipients.len(), |l| l.min(recipients.len()));
     let staging = if opts.dry {
         PathBuf::new()
     } else {
         check_target(&opts.out)?;
-        let parent = opts.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = opts
+            .out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-        let name = opts.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "preview".into());
+        let name = opts
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "preview".into());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| Error::io("create", &staging, e))?;
@@ -141,21 +164,20 @@ pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summa
         rejects: prepared.rejects.len(),
         left_out: prepared.audience.left_out.len(),
         stats: prepared.audience.stats.clone(),
-        entries,
-        left_out_contacts: prepared.audience.left_out.clone(),
     };
     if opts.dry {
         return Ok(summary);
     }
     let finish = || -> Result<()> {
-        write_file(&staging.join(MARKER), b"This folder was written by `bulletin preview` and is replaced by the next one.\n")?;
-        write_file(&staging.join("index.html"), index_html(&summary).as_bytes())?;
+        write_file(
+            &staging.join(MARKER),
+            b"This folder was written by `bulletin preview` and is replaced by the next one.\n",
+        )?;
+        write_index(&staging.join("index.html"), prepared, &summary, &entries)?;
         if !prepared.rejects.is_empty() {
             crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
         }
-        let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Refused(e.to_string()))?;
-        write_file(&staging.join("summary.json"), &json)?;
-        Ok(())
+        write_summary_json(&staging.join("summary.json"), prepared, &summary, &entries)
     };
     if let Err(e) = finish() {
         let _ = std::fs::remove_dir_all(&staging);
@@ -187,14 +209,26 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
 }
 
 /// Renders, composes and writes messages on every core; stops at the first failure.
-fn produce(prepared: &Prepared, n: usize, dir: &Path, dry: bool, now: SystemTime) -> Result<(Vec<Entry>, u64)> {
+fn produce(
+    prepared: &Prepared,
+    n: usize,
+    dir: &Path,
+    dry: bool,
+    now: SystemTime,
+) -> Result<(Vec<Entry>, u64)> {
     let recipients = &prepared.audience.recipients;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let written = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(16);
-    let nonce = format!("{:x}", now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(16);
+    let nonce = format!(
+        "{:x}",
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    );
     const CHUNK: usize = 64;
     let mut all: Vec<Entry> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -210,38 +244,42 @@ fn produce(prepared: &Prepared, n: usize, dir: &Path, dry: bool, now: SystemTime
                         if start >= n || failed.load(Ordering::Relaxed) {
                             break;
                         }
-                        for i in start..(start + CHUNK).min(n) {
-                            let r = &recipients[i];
+                        for (i, r) in recipients
+                            .iter()
+                            .enumerate()
+                            .take((start + CHUNK).min(n))
+                            .skip(start)
+                        {
                             let (rendered, composed) = match prepared.message(r, now, &nonce) {
                                 Ok(m) => m,
                                 Err(e) => {
-                                    fail(Error::Refused(format!("cannot produce the message for {e}")));
+                                    fail(Error::Refused(format!(
+                                        "cannot produce the message for {e}"
+                                    )));
                                     break 'outer;
                                 }
                             };
-                            let base = safe_name(i, &r.contact.email);
-                            let (eml, html) = (format!("{base}.eml"), format!("{base}.html"));
                             if !dry {
-                                let w = write_file(&dir.join(&eml), &composed.bytes)
-                                    .and_then(|_| write_file(&dir.join(&html), rendered.html.as_bytes()));
+                                let base = safe_name(i, &r.contact.email);
+                                let (eml, html) = (format!("{base}.eml"), format!("{base}.html"));
+                                let w =
+                                    write_file(&dir.join(&eml), &composed.bytes).and_then(|_| {
+                                        write_file(&dir.join(&html), rendered.html.as_bytes())
+                                    });
                                 if let Err(e) = w {
                                     fail(e);
                                     break 'outer;
                                 }
-                                written.fetch_add(composed.bytes.len() + rendered.html.len(), Ordering::Relaxed);
+                                written.fetch_add(
+                                    composed.bytes.len() + rendered.html.len(),
+                                    Ordering::Relaxed,
+                                );
                             }
                             local.push(Entry {
-                                eml,
-                                html,
-                                to: r.contact.email.clone(),
-                                name: r.contact.display_name(),
-                                langs: r.langs.clone(),
-                                updates: r.updates.iter().map(|&u| prepared.campaign.updates[u].clone()).collect(),
+                                recipient: i,
                                 subject: rendered.subject,
                                 message_id: composed.message_id,
                                 bytes: composed.bytes.len(),
-                                list: r.contact.list.to_string(),
-                                line: r.contact.line,
                             });
                         }
                     }
@@ -249,51 +287,125 @@ fn produce(prepared: &Prepared, n: usize, dir: &Path, dry: bool, now: SystemTime
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     if let Some(e) = first_error.into_inner().unwrap() {
         return Err(e);
     }
-    all.sort_by(|a, b| a.eml.cmp(&b.eml));
+    all.sort_by_key(|e| e.recipient);
     Ok((all, written.load(Ordering::Relaxed) as u64))
 }
 
-fn index_html(s: &Summary) -> String {
-    let mut o = String::with_capacity(256 * s.entries.len() + 2048);
-    o.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Preview: ");
-    o.push_str(&html_escape(&s.campaign));
-    o.push_str("</title><style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f4f4f4}</style></head><body>\n");
-    o.push_str(&format!(
-        "<h1>Preview of {}</h1>\n<p>{} messages, generated {}. {} contacts left out, {} rows set aside as rejects.</p>\n",
-        html_escape(&s.campaign), s.messages, html_escape(&s.generated_at), s.left_out, s.rejects
-    ));
-    o.push_str("<table><thead><tr><th>#</th><th>Recipient</th><th>Language</th><th>Updates</th><th>Subject</th><th>Files</th></tr></thead><tbody>\n");
-    for (i, e) in s.entries.iter().enumerate() {
-        o.push_str(&format!(
-            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">html</a> · <a href=\"{}\">eml</a></td></tr>\n",
+fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
+    let r = &prepared.audience.recipients[e.recipient];
+    let base = safe_name(e.recipient, &r.contact.email);
+    EntryView {
+        eml: format!("{base}.eml"),
+        html: format!("{base}.html"),
+        to: &r.contact.email,
+        name: r.contact.display_name(),
+        langs: &r.langs,
+        updates: r
+            .updates
+            .iter()
+            .map(|&u| prepared.campaign.updates[u].as_str())
+            .collect(),
+        subject: &e.subject,
+        message_id: &e.message_id,
+        bytes: e.bytes,
+        list: &r.contact.list,
+        line: r.contact.line,
+    }
+}
+
+fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let f = std::fs::File::create(path).map_err(|e| Error::io("create", path, e))?;
+    Ok(std::io::BufWriter::with_capacity(1 << 16, f))
+}
+
+/// Writes `summary.json` as it goes: a large campaign's summary is never held in memory whole.
+fn write_summary_json(
+    path: &Path,
+    prepared: &Prepared,
+    s: &Summary,
+    entries: &[Entry],
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("write", path, e);
+    let mut w = create(path)?;
+    let head = serde_json::to_string_pretty(s).map_err(|e| io(e.into()))?;
+    // The summary's closing brace is replaced by the two long arrays.
+    let head = head.trim_end().trim_end_matches('}').trim_end();
+    write!(w, "{head},\n  \"entries\": [").map_err(io)?;
+    for (i, e) in entries.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })
+            .map_err(io)?;
+        serde_json::to_writer(&mut w, &entry_view(prepared, e)).map_err(|e| io(e.into()))?;
+    }
+    write!(w, "\n  ],\n  \"left_out_contacts\": [").map_err(io)?;
+    for (i, l) in prepared.audience.left_out.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n    " } else { b",\n    " })
+            .map_err(io)?;
+        serde_json::to_writer(&mut w, l).map_err(|e| io(e.into()))?;
+    }
+    w.write_all(b"\n  ]\n}\n").map_err(io)?;
+    w.flush().map_err(io)
+}
+
+fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry]) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("write", path, e);
+    let mut o = create(path)?;
+    let c = html_escape(&s.campaign);
+    write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Preview: {c}</title>\
+         <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f4f4f4}}</style>\
+         </head><body>\n<h1>Preview of {c}</h1>\n<p>{} messages, generated {}. {} contacts left out, {} rows set aside as rejects.</p>\n\
+         <table><thead><tr><th>#</th><th>Recipient</th><th>Language</th><th>Updates</th><th>Subject</th><th>Files</th></tr></thead><tbody>\n",
+        s.messages,
+        html_escape(&s.generated_at),
+        s.left_out,
+        s.rejects
+    )
+    .map_err(io)?;
+    for (i, e) in entries.iter().enumerate() {
+        let v = entry_view(prepared, e);
+        writeln!(
+            o,
+            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">html</a> · <a href=\"{}\">eml</a></td></tr>",
             i + 1,
-            html_escape(&e.name),
-            html_escape(&e.to),
-            html_escape(&e.langs.join("+")),
-            html_escape(&e.updates.join(", ")),
-            html_escape(&e.subject),
-            html_escape(&e.html),
-            html_escape(&e.eml),
-        ));
+            html_escape(&v.name),
+            html_escape(v.to),
+            html_escape(&v.langs.join("+")),
+            html_escape(&v.updates.join(", ")),
+            html_escape(v.subject),
+            html_escape(&v.html),
+            html_escape(&v.eml),
+        )
+        .map_err(io)?;
     }
-    o.push_str("</tbody></table>\n");
-    if !s.left_out_contacts.is_empty() {
-        o.push_str("<h2>Left out</h2><table><thead><tr><th>Address</th><th>List</th><th>Reason</th></tr></thead><tbody>\n");
-        for l in &s.left_out_contacts {
-            o.push_str(&format!(
-                "<tr><td>{}</td><td>{}:{}</td><td>{}</td></tr>\n",
-                html_escape(&l.email), html_escape(&l.list), l.line, html_escape(&l.reason)
-            ));
+    o.write_all(b"</tbody></table>\n").map_err(io)?;
+    let left = &prepared.audience.left_out;
+    if !left.is_empty() {
+        o.write_all(b"<h2>Left out</h2><table><thead><tr><th>Address</th><th>List</th><th>Reason</th></tr></thead><tbody>\n").map_err(io)?;
+        for l in left {
+            writeln!(
+                o,
+                "<tr><td>{}</td><td>{}:{}</td><td>{}</td></tr>",
+                html_escape(&l.email),
+                html_escape(&l.list),
+                l.line,
+                html_escape(&l.reason)
+            )
+            .map_err(io)?;
         }
-        o.push_str("</tbody></table>\n");
+        o.write_all(b"</tbody></table>\n").map_err(io)?;
     }
-    o.push_str("</body></html>\n");
-    o
+    o.write_all(b"</body></html>\n").map_err(io)?;
+    o.flush().map_err(io)
 }
 
 #[cfg(test)]
@@ -302,9 +414,15 @@ mod tests {
 
     #[test]
     fn safe_names_hold_no_path_or_odd_characters() {
-        assert_eq!(safe_name(0, "Jane.Doe@Example.org"), "00001-jane.doe_at_example.org");
+        assert_eq!(
+            safe_name(0, "Jane.Doe@Example.org"),
+            "00001-jane.doe_at_example.org"
+        );
         let n = safe_name(41, "../../etc/passwd\"<x>@e.org");
-        assert!(!n.contains('/') && !n.contains('"') && !n.contains('<'), "{n}");
+        assert!(
+            !n.contains('/') && !n.contains('"') && !n.contains('<'),
+            "{n}"
+        );
         assert!(n.starts_with("00042-"));
     }
 }

@@ -14,11 +14,22 @@ use crate::render::Renderer;
 use crate::updates::{self, Updates};
 use crate::{Error, Result};
 
+#[derive(Debug, Clone)]
+pub struct ListInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub encoding: &'static str,
+    pub delimiter: u8,
+    pub rows: usize,
+    pub rejects: usize,
+}
+
 pub struct Prepared {
     pub config: Config,
     pub updates: Updates,
     pub campaign: Campaign,
-    pub lists: HashMap<String, ContactList>,
+    /// Per list the campaign names: its file, encoding, delimiter and columns (contacts moved out).
+    pub lists: Vec<ListInfo>,
     pub audience: Audience,
     pub renderer: Renderer,
     /// Warnings, and with `skip_invalid` the bad rows set aside.
@@ -55,7 +66,12 @@ fn load_list(config: &Config, path: &Path, p: &mut Problems) -> Result<ContactLi
             *unsupported.entry(c.language_raw.trim()).or_default() += 1;
         }
     }
-    let fmt = |m: &BTreeMap<&str, usize>| m.iter().map(|(k, n)| format!("\"{k}\" ×{n}")).collect::<Vec<_>>().join(", ");
+    let fmt = |m: &BTreeMap<&str, usize>| {
+        m.iter()
+            .map(|(k, n)| format!("\"{k}\" ×{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !unknown_interests.is_empty() {
         p.warning(path, None, format!(
             "interests the config does not declare (no update or filter uses them; add them to `interests` or fix the spelling): {}",
@@ -63,10 +79,19 @@ fn load_list(config: &Config, path: &Path, p: &mut Problems) -> Result<ContactLi
     }
     if !unsupported.is_empty() {
         let what = match config.languages.fallback {
-            crate::config::Fallback::Default => format!("the default language ({})", config.languages.default),
+            crate::config::Fallback::Default => {
+                format!("the default language ({})", config.languages.default)
+            }
             crate::config::Fallback::Bilingual => "the bilingual message".to_string(),
         };
-        p.warning(path, None, format!("languages not supported, these contacts get {what}: {}", fmt(&unsupported)));
+        p.warning(
+            path,
+            None,
+            format!(
+                "languages not supported, these contacts get {what}: {}",
+                fmt(&unsupported)
+            ),
+        );
     }
     Ok(list)
 }
@@ -95,7 +120,12 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
     };
     let mut lists = HashMap::new();
     let mut rejects = Vec::new();
-    for name in campaign.audience.lists.iter().chain(&campaign.audience.exclude) {
+    for name in campaign
+        .audience
+        .lists
+        .iter()
+        .chain(&campaign.audience.exclude)
+    {
         let file = config.lists_dir().join(name);
         if lists.contains_key(name) || !file.is_file() {
             continue;
@@ -121,12 +151,23 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
     let Some(renderer) = renderer else {
         return Err(Error::Refused("the templates could not be loaded".into()));
     };
-    let audience = audience::select(&config, &campaign, &lists, &updates);
+    let infos = lists
+        .iter()
+        .map(|(name, l)| ListInfo {
+            name: name.clone(),
+            path: l.path.clone(),
+            encoding: l.encoding,
+            delimiter: l.delimiter,
+            rows: l.contacts.len(),
+            rejects: l.rejects.len(),
+        })
+        .collect();
+    let audience = audience::select(&config, &campaign, lists, &updates);
     Ok(Prepared {
         config,
         updates,
         campaign,
-        lists,
+        lists: infos,
         audience,
         renderer,
         problems: p,
@@ -171,7 +212,8 @@ impl Prepared {
         r: &audience::Recipient,
         date: std::time::SystemTime,
         nonce: &str,
-    ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError> {
+    ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
+    {
         let err = |message: String| MessageError {
             list: r.contact.list.to_string(),
             line: r.contact.line,
@@ -180,9 +222,13 @@ impl Prepared {
         };
         let id = &self.campaign.id;
         let unsub = crate::compose::unsubscribe_url(&self.config, id, &r.contact.email);
-        let rendered = self.renderer.render(r, unsub.as_deref()).map_err(|e| err(e.to_string()))?;
+        let rendered = self
+            .renderer
+            .render(r, unsub.as_deref())
+            .map_err(|e| err(e.to_string()))?;
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let composed = crate::compose::compose(&self.config, id, r, &rendered, date, &mid).map_err(|e| err(e.to_string()))?;
+        let composed = crate::compose::compose(&self.config, id, r, &rendered, date, &mid)
+            .map_err(|e| err(e.to_string()))?;
         Ok((rendered, composed))
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
 use tera::{Context, Tera};
@@ -35,6 +36,7 @@ pub struct Renderer {
     sender: Value,
     campaign_id: String,
     campaign_intro: BTreeMap<String, (String, String)>,
+    shapes: Mutex<HashMap<String, Option<Arc<Shape>>>>,
 }
 
 /// Where in a template source a tera error points: its "--> LINE:COL" marker.
@@ -58,16 +60,27 @@ pub fn tera_error_text(e: &tera::Error) -> String {
 /// Finds the first line of `source` that uses `needle`, to point at the likely culprit of an
 /// error that tera reports without a line (a variable missing at render time).
 fn line_using(source: &str, needle: &str) -> Option<usize> {
-    source.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
 }
 
 fn date_filter(default_lang: String) -> impl tera::Filter {
     move |value: &Value, args: &HashMap<String, Value>| -> tera::Result<Value> {
-        let lang = args.get("lang").and_then(Value::as_str).unwrap_or(&default_lang);
-        let s = value.as_str().ok_or_else(|| tera::Error::msg("the date filter takes a date such as \"2026-11-24\""))?;
+        let lang = args
+            .get("lang")
+            .and_then(Value::as_str)
+            .unwrap_or(&default_lang);
+        let s = value.as_str().ok_or_else(|| {
+            tera::Error::msg("the date filter takes a date such as \"2026-11-24\"")
+        })?;
         let day = s.get(..10).unwrap_or(s);
-        let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .map_err(|_| tera::Error::msg(format!("the date filter cannot read \"{s}\" as a date (YYYY-MM-DD)")))?;
+        let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+            tera::Error::msg(format!(
+                "the date filter cannot read \"{s}\" as a date (YYYY-MM-DD)"
+            ))
+        })?;
         Ok(Value::String(format_date(d, lang)))
     }
 }
@@ -75,7 +88,11 @@ fn date_filter(default_lang: String) -> impl tera::Filter {
 /// Collects the dotted key paths of a translation table ("footer.unsubscribe").
 fn key_paths(v: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, val) in v {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match val {
             toml::Value::Table(t) => key_paths(t, &path, out),
             _ => out.push(path),
@@ -112,10 +129,21 @@ fn load_i18n(config: &Config, p: &mut Problems) -> BTreeMap<String, (PathBuf, to
             let mut have = Vec::new();
             key_paths(table, "", &mut have);
             for k in want.iter().filter(|k| !have.contains(k)) {
-                p.error(file, None, format!("missing translation: \"{k}\" is in {} but not here", def_file.display()));
+                p.error(
+                    file,
+                    None,
+                    format!(
+                        "missing translation: \"{k}\" is in {} but not here",
+                        def_file.display()
+                    ),
+                );
             }
             for k in have.iter().filter(|k| !want.contains(k)) {
-                p.warning(file, None, format!("\"{k}\" is not in {}: is it misspelt?", def_file.display()));
+                p.warning(
+                    file,
+                    None,
+                    format!("\"{k}\" is not in {}: is it misspelt?", def_file.display()),
+                );
             }
         }
     }
@@ -127,8 +155,14 @@ fn load_i18n(config: &Config, p: &mut Problems) -> BTreeMap<String, (PathBuf, to
 pub fn interest_aliases(config: &Config) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for lang in &config.languages.supported {
-        let file = config.templates_dir().join("i18n").join(format!("{lang}.toml"));
-        let Some(table) = std::fs::read_to_string(&file).ok().and_then(|t| t.parse::<toml::Table>().ok()) else {
+        let file = config
+            .templates_dir()
+            .join("i18n")
+            .join(format!("{lang}.toml"));
+        let Some(table) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+        else {
             continue;
         };
         if let Some(toml::Value::Table(labels)) = table.get("interests") {
@@ -149,7 +183,12 @@ fn toml_to_json(t: &toml::Table) -> Value {
 impl Renderer {
     /// Compiles the project's templates for a campaign and checks that each language's message
     /// can be rendered. Every problem found is added to `p`; `None` when the renderer is unusable.
-    pub fn new(config: &Config, campaign: &Campaign, updates: &Updates, p: &mut Problems) -> Option<Renderer> {
+    pub fn new(
+        config: &Config,
+        campaign: &Campaign,
+        updates: &Updates,
+        p: &mut Problems,
+    ) -> Option<Renderer> {
         let dir = config.templates_dir();
         let mut sources: Vec<(String, PathBuf, String)> = Vec::new();
         let entries = match std::fs::read_dir(&dir) {
@@ -185,7 +224,11 @@ impl Renderer {
                 let text = tera_error_text(&e);
                 // An `extends` of a template not yet added is fine here; the full load checks it.
                 if !text.contains("doesn't exist") {
-                    p.error(path, line_in_tera_error(&text), format!("template does not compile: {text}"));
+                    p.error(
+                        path,
+                        line_in_tera_error(&text),
+                        format!("template does not compile: {text}"),
+                    );
                     ok = false;
                 }
             }
@@ -193,8 +236,14 @@ impl Renderer {
         if !ok {
             return None;
         }
-        if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, _, s)| (n.clone(), s.clone()))) {
-            p.error(&dir, None, format!("templates do not fit together: {}", tera_error_text(&e)));
+        if let Err(e) =
+            tera.add_raw_templates(sources.iter().map(|(n, _, s)| (n.clone(), s.clone())))
+        {
+            p.error(
+                &dir,
+                None,
+                format!("templates do not fit together: {}", tera_error_text(&e)),
+            );
             return None;
         }
         let find = |name: &str| sources.iter().find(|(n, _, _)| n == name);
@@ -210,9 +259,16 @@ impl Renderer {
                 } else if find(&shared).is_some() {
                     map.insert(lang.clone(), shared);
                 } else {
-                    p.error(&campaign.path, None, format!(
-                        "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
-                        campaign.template, dir.join(&shared).display(), dir.join(&own).display()));
+                    p.error(
+                        &campaign.path,
+                        None,
+                        format!(
+                            "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
+                            campaign.template,
+                            dir.join(&shared).display(),
+                            dir.join(&own).display()
+                        ),
+                    );
                     ok = false;
                 }
             }
@@ -220,7 +276,14 @@ impl Renderer {
         for (lang, subject) in &campaign.subject {
             let name = format!("subject.{lang}");
             if let Err(e) = tera.add_raw_template(&name, subject) {
-                p.error(&campaign.path, None, format!("subject for \"{lang}\" does not compile: {}", tera_error_text(&e)));
+                p.error(
+                    &campaign.path,
+                    None,
+                    format!(
+                        "subject for \"{lang}\" does not compile: {}",
+                        tera_error_text(&e)
+                    ),
+                );
                 ok = false;
             }
         }
@@ -229,7 +292,10 @@ impl Renderer {
         let mut strings = BTreeMap::new();
         let mut update_values = BTreeMap::new();
         for lang in &config.languages.supported {
-            let table = i18n.get(lang).map(|(_, t)| toml_to_json(t)).unwrap_or_else(|| json!({}));
+            let table = i18n
+                .get(lang)
+                .map(|(_, t)| toml_to_json(t))
+                .unwrap_or_else(|| json!({}));
             let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
             let list: Vec<Value> = campaign
                 .updates
@@ -237,10 +303,19 @@ impl Renderer {
                 .filter_map(|slug| updates.get(slug, lang))
                 .map(|u| {
                     let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
-                    let label = |t: &String| labels.get(t).and_then(Value::as_str).unwrap_or(t).to_string();
+                    let label = |t: &String| {
+                        labels
+                            .get(t)
+                            .and_then(Value::as_str)
+                            .unwrap_or(t)
+                            .to_string()
+                    };
                     if let Value::Object(m) = &mut v {
                         m.insert("date_text".into(), Value::String(format_date(u.date, lang)));
-                        m.insert("interest_labels".into(), json!(u.interests.iter().map(label).collect::<Vec<_>>()));
+                        m.insert(
+                            "interest_labels".into(),
+                            json!(u.interests.iter().map(label).collect::<Vec<_>>()),
+                        );
                         m.insert("anchor".into(), Value::String(format!("{}-{lang}", u.slug)));
                     }
                     v
@@ -258,7 +333,15 @@ impl Renderer {
         let campaign_intro = campaign
             .intro_html
             .iter()
-            .map(|(l, h)| (l.clone(), (h.clone(), campaign.intro_text.get(l).cloned().unwrap_or_default())))
+            .map(|(l, h)| {
+                (
+                    l.clone(),
+                    (
+                        h.clone(),
+                        campaign.intro_text.get(l).cloned().unwrap_or_default(),
+                    ),
+                )
+            })
             .collect();
         let inliner = css_inline::CSSInliner::options()
             .load_remote_stylesheets(false)
@@ -278,6 +361,7 @@ impl Renderer {
             sender,
             campaign_id: campaign.id.clone(),
             campaign_intro,
+            shapes: Mutex::new(HashMap::new()),
         };
         r.preflight(campaign, &sources, p);
         Some(r)
@@ -285,7 +369,12 @@ impl Renderer {
 
     /// Renders a sample message in each language, and a bilingual one, so that a variable a
     /// template uses but no message provides is reported now, with the line that uses it.
-    fn preflight(&self, campaign: &Campaign, sources: &[(String, PathBuf, String)], p: &mut Problems) {
+    fn preflight(
+        &self,
+        campaign: &Campaign,
+        sources: &[(String, PathBuf, String)],
+        p: &mut Problems,
+    ) {
         let sample = crate::contacts::Contact {
             email: "sample@example.org".into(),
             name: "Sample Contact".into(),
@@ -299,7 +388,8 @@ impl Renderer {
             list: "sample".into(),
             line: 0,
         };
-        let mut combos: Vec<Vec<String>> = campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+        let mut combos: Vec<Vec<String>> =
+            campaign.languages.iter().map(|l| vec![l.clone()]).collect();
         if campaign.languages.len() > 1 {
             combos.push(campaign.languages.clone());
         }
@@ -313,7 +403,9 @@ impl Renderer {
             };
             if let Err(e) = self.render(&r, Some("https://example.org/unsubscribe")) {
                 let (name, text) = match &e {
-                    RenderError::Template { template, message } => (template.clone(), message.clone()),
+                    RenderError::Template { template, message } => {
+                        (template.clone(), message.clone())
+                    }
                     RenderError::Css(m) => (String::new(), m.clone()),
                 };
                 let src = sources.iter().find(|(n, _, _)| *n == name);
@@ -321,8 +413,14 @@ impl Renderer {
                     let var = text.split('`').nth(1)?;
                     line_using(s, var)
                 });
-                let path = src.map(|(_, p, _)| p.clone()).unwrap_or_else(|| campaign.path.clone());
-                p.error(&path, line, format!("template fails for a {} message: {text}", r.langs.join("+")));
+                let path = src
+                    .map(|(_, p, _)| p.clone())
+                    .unwrap_or_else(|| campaign.path.clone());
+                p.error(
+                    &path,
+                    line,
+                    format!("template fails for a {} message: {text}", r.langs.join("+")),
+                );
                 return;
             }
         }
@@ -354,16 +452,20 @@ impl Renderer {
         Value::Object(m)
     }
 
-    /// Renders one recipient's message. `unsubscribe_url` is the recipient's own link, if any.
-    pub fn render(&self, r: &Recipient, unsubscribe_url: Option<&str>) -> Result<Rendered, RenderError> {
+    /// The template context of a message; `contact` and `unsubscribe` are passed in so that the
+    /// shape cache can render the same message with markers in their place.
+    fn context(&self, r: &Recipient, contact: Value, unsubscribe_url: Value) -> Value {
         let primary = r.langs[0].as_str();
-        let contact = Self::contact_value(&r.contact, primary);
         let mut sections = Vec::with_capacity(r.langs.len());
-        let mut subjects = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
             let all = &self.update_values[lang];
-            let updates: Vec<Value> = r.updates.iter().filter_map(|&i| all.get(i).cloned()).collect();
-            let (intro_html, intro_text) = self.campaign_intro.get(lang).cloned().unwrap_or_default();
+            let updates: Vec<Value> = r
+                .updates
+                .iter()
+                .filter_map(|&i| all.get(i).cloned())
+                .collect();
+            let (intro_html, intro_text) =
+                self.campaign_intro.get(lang).cloned().unwrap_or_default();
             sections.push(json!({
                 "lang": lang,
                 "language_name": native_name(lang),
@@ -374,7 +476,7 @@ impl Renderer {
                 "intro_text": intro_text,
             }));
         }
-        let mut ctx_value = json!({
+        json!({
             "lang": primary,
             "langs": r.langs,
             "bilingual": r.langs.len() > 1,
@@ -383,30 +485,192 @@ impl Renderer {
             "contact": contact,
             "sender": self.sender,
             "campaign": { "id": self.campaign_id },
-            "unsubscribe_url": unsubscribe_url.unwrap_or(""),
-        });
-        let ctx = Context::from_value(ctx_value.take()).map_err(|e| RenderError::Template {
-            template: String::new(),
-            message: tera_error_text(&e),
-        })?;
-        let run = |name: &str, ctx: &Context| {
-            self.tera.render(name, ctx).map_err(|e| RenderError::Template {
+            "unsubscribe_url": unsubscribe_url,
+        })
+    }
+
+    fn run(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        self.tera
+            .render(name, ctx)
+            .map_err(|e| RenderError::Template {
                 template: name.to_string(),
                 message: tera_error_text(&e),
             })
+    }
+
+    /// Renders one recipient's message. `unsubscribe_url` is the recipient's own link, if any.
+    pub fn render(
+        &self,
+        r: &Recipient,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<Rendered, RenderError> {
+        let primary = r.langs[0].as_str();
+        let contact = Self::contact_value(&r.contact, primary);
+        let unsub = Value::String(unsubscribe_url.unwrap_or("").to_string());
+        let to_ctx = |v: Value| {
+            Context::from_value(v).map_err(|e| RenderError::Template {
+                template: String::new(),
+                message: tera_error_text(&e),
+            })
         };
+        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone()))?;
+        let mut subjects = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
-            subjects.push(run(&format!("subject.{lang}"), &ctx)?.trim().to_string());
+            subjects.push(
+                self.run(&format!("subject.{lang}"), &ctx)?
+                    .trim()
+                    .to_string(),
+            );
         }
-        let html = run(&self.html_template[primary], &ctx)?;
-        let text = run(&self.text_template[primary], &ctx)?;
-        let html = self.inliner.inline(&html).map_err(|e| RenderError::Css(e.to_string()))?;
+        let raw_html = self.run(&self.html_template[primary], &ctx)?;
+        let text = self.run(&self.text_template[primary], &ctx)?;
+        let html = self.inline(r, contact, unsub, raw_html)?;
         Ok(Rendered {
             subject: subjects.join(" / "),
             html,
             text: normalize_text(&text),
         })
     }
+
+    /// Inlines the CSS of a rendered message, reusing the work done for an earlier message of the
+    /// same shape. css-inline parses the whole document on every call, which costs more than all
+    /// the rest of a message; yet a campaign's messages differ only in a few personal values. So
+    /// each shape (languages, updates, which personal values are empty) is rendered once with
+    /// markers in place of the personal values and inlined once; a message then takes the cached
+    /// result with its own values put in the markers' place. This is used only when putting the
+    /// values into the cached *un-inlined* render gives exactly this message's render, which
+    /// proves the template treated the values as opaque text; otherwise the message is inlined
+    /// on its own.
+    fn inline(
+        &self,
+        r: &Recipient,
+        contact: Value,
+        unsub: Value,
+        raw_html: String,
+    ) -> Result<String, RenderError> {
+        let mut values = Vec::new();
+        let mut key = format!("{}|{:?}|", r.langs.join("+"), r.updates);
+        let masked_contact = mask(&contact, &mut values, &mut key);
+        let masked_unsub = mask(&unsub, &mut values, &mut key);
+        let cached = self.shapes.lock().unwrap().get(&key).cloned();
+        let shape = match cached {
+            Some(s) => s,
+            None => {
+                let ctx = Context::from_value(self.context(r, masked_contact, masked_unsub))
+                    .map_err(|e| RenderError::Template {
+                        template: String::new(),
+                        message: tera_error_text(&e),
+                    })?;
+                let raw = self.run(&self.html_template[&r.langs[0]], &ctx)?;
+                let inlined = self
+                    .inliner
+                    .inline(&raw)
+                    .map_err(|e| RenderError::Css(e.to_string()))?;
+                // The inliner must have kept every marker, in order, for substitution to be sound.
+                let shape = (markers_in(&raw) == markers_in(&inlined))
+                    .then(|| Arc::new(Shape { raw, inlined }));
+                let mut cache = self.shapes.lock().unwrap();
+                if cache.len() < MAX_SHAPES {
+                    cache.insert(key, shape.clone());
+                }
+                shape
+            }
+        };
+        let escaped: Vec<String> = values.iter().map(|v| tera::escape_html(v)).collect();
+        if let Some(shape) = shape {
+            if fill(&shape.raw, &escaped) == raw_html {
+                return Ok(fill(&shape.inlined, &escaped));
+            }
+        }
+        self.inliner
+            .inline(&raw_html)
+            .map_err(|e| RenderError::Css(e.to_string()))
+    }
+}
+
+/// Shapes kept at most: enough for the combinations of languages, updates and filled fields of a
+/// large campaign, few enough to bound memory (each holds two copies of one message).
+const MAX_SHAPES: usize = 4096;
+
+/// A message shape: its render with markers for personal values, before and after inlining.
+pub(crate) struct Shape {
+    raw: String,
+    inlined: String,
+}
+
+// Private-use characters: tera does not escape them and html5ever keeps them as they are.
+const MARK_OPEN: char = '\u{E000}';
+const MARK_CLOSE: char = '\u{E001}';
+
+/// Replaces each non-empty string in `v` by a numbered marker, collecting the strings in
+/// `values` and the structure (which strings are empty, list lengths) in `key`.
+fn mask(v: &Value, values: &mut Vec<String>, key: &mut String) -> Value {
+    match v {
+        Value::String(s) if s.is_empty() => {
+            key.push('e');
+            Value::String(String::new())
+        }
+        Value::String(s) => {
+            key.push('s');
+            values.push(s.clone());
+            Value::String(format!("{MARK_OPEN}{}{MARK_CLOSE}", values.len() - 1))
+        }
+        Value::Array(a) => {
+            key.push('[');
+            let out = a.iter().map(|x| mask(x, values, key)).collect();
+            key.push(']');
+            Value::Array(out)
+        }
+        Value::Object(m) => {
+            key.push('{');
+            let mut out = Map::new();
+            for (k, x) in m {
+                key.push_str(k);
+                key.push(':');
+                out.insert(k.clone(), mask(x, values, key));
+            }
+            key.push('}');
+            Value::Object(out)
+        }
+        other => {
+            key.push_str(&other.to_string());
+            other.clone()
+        }
+    }
+}
+
+/// The marker numbers found in `s`, in order.
+fn markers_in(s: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(MARK_OPEN) {
+        rest = &rest[i + MARK_OPEN.len_utf8()..];
+        let Some(j) = rest.find(MARK_CLOSE) else {
+            break;
+        };
+        out.push(rest[..j].parse().unwrap_or(usize::MAX));
+        rest = &rest[j + MARK_CLOSE.len_utf8()..];
+    }
+    out
+}
+
+/// Puts `values[n]` in place of each marker n of `s`.
+fn fill(s: &str, values: &[String]) -> String {
+    let mut out = String::with_capacity(s.len() + 256);
+    let mut rest = s;
+    while let Some(i) = rest.find(MARK_OPEN) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i + MARK_OPEN.len_utf8()..];
+        let Some(j) = rest.find(MARK_CLOSE) else {
+            break;
+        };
+        if let Some(v) = rest[..j].parse::<usize>().ok().and_then(|n| values.get(n)) {
+            out.push_str(v);
+        }
+        rest = &rest[j + MARK_CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
@@ -451,8 +715,31 @@ mod tests {
 
     #[test]
     fn finds_line_in_tera_errors() {
-        assert_eq!(line_in_tera_error("Failed to parse 'x.html'\n  --> 12:5\n   |"), Some(12));
+        assert_eq!(
+            line_in_tera_error("Failed to parse 'x.html'\n  --> 12:5\n   |"),
+            Some(12)
+        );
         assert_eq!(line_in_tera_error("no marker"), None);
+    }
+
+    #[test]
+    fn markers_fill_back() {
+        let mut values = Vec::new();
+        let mut key = String::new();
+        let v = mask(
+            &json!({"a": "x", "b": "", "c": ["y", "z"]}),
+            &mut values,
+            &mut key,
+        );
+        assert_eq!(values, vec!["x", "y", "z"]);
+        assert_eq!(key, "{a:sb:ec:[ss]}");
+        let s = format!(
+            "<p>{}</p><i>{}</i>",
+            v["a"].as_str().unwrap(),
+            v["c"][1].as_str().unwrap()
+        );
+        assert_eq!(markers_in(&s), vec![0, 2]);
+        assert_eq!(fill(&s, &values), "<p>x</p><i>z</i>");
     }
 
     #[test]

@@ -7,23 +7,74 @@ use crate::{Error, Result};
 
 /// Every file of the example project, by its path inside a new project.
 const FILES: &[(&str, &[u8])] = &[
-    ("campaigns/2026-11-digest.toml", include_bytes!("../example/campaigns/2026-11-digest.toml")),
-    ("campaigns/2026-11-mpome-briefing.toml", include_bytes!("../example/campaigns/2026-11-mpome-briefing.toml")),
-    ("lists/geneva-forum-export.csv", include_bytes!("../example/lists/geneva-forum-export.csv")),
-    ("lists/practitioners.csv", include_bytes!("../example/lists/practitioners.csv")),
-    ("lists/unsubscribed.csv", include_bytes!("../example/lists/unsubscribed.csv")),
-    ("templates/i18n/en.toml", include_bytes!("../example/templates/i18n/en.toml")),
-    ("templates/i18n/fr.toml", include_bytes!("../example/templates/i18n/fr.toml")),
-    ("templates/newsletter.html", include_bytes!("../example/templates/newsletter.html")),
-    ("templates/newsletter.txt", include_bytes!("../example/templates/newsletter.txt")),
-    ("updates/2026-10-mine-ban-lessons.en.md", include_bytes!("../example/updates/2026-10-mine-ban-lessons.en.md")),
-    ("updates/2026-10-mine-ban-lessons.fr.md", include_bytes!("../example/updates/2026-10-mine-ban-lessons.fr.md")),
-    ("updates/2026-11-disarmament-insight.en.md", include_bytes!("../example/updates/2026-11-disarmament-insight.en.md")),
-    ("updates/2026-11-disarmament-insight.fr.md", include_bytes!("../example/updates/2026-11-disarmament-insight.fr.md")),
-    ("updates/2026-11-humanitarian-perspectives.en.md", include_bytes!("../example/updates/2026-11-humanitarian-perspectives.en.md")),
-    ("updates/2026-11-humanitarian-perspectives.fr.md", include_bytes!("../example/updates/2026-11-humanitarian-perspectives.fr.md")),
-    ("updates/2026-11-peace-operations-materiel.en.md", include_bytes!("../example/updates/2026-11-peace-operations-materiel.en.md")),
-    ("updates/2026-11-peace-operations-materiel.fr.md", include_bytes!("../example/updates/2026-11-peace-operations-materiel.fr.md")),
+    (
+        "campaigns/2026-11-digest.toml",
+        include_bytes!("../example/campaigns/2026-11-digest.toml"),
+    ),
+    (
+        "campaigns/2026-11-mpome-briefing.toml",
+        include_bytes!("../example/campaigns/2026-11-mpome-briefing.toml"),
+    ),
+    (
+        "lists/geneva-forum-export.csv",
+        include_bytes!("../example/lists/geneva-forum-export.csv"),
+    ),
+    (
+        "lists/practitioners.csv",
+        include_bytes!("../example/lists/practitioners.csv"),
+    ),
+    (
+        "lists/unsubscribed.csv",
+        include_bytes!("../example/lists/unsubscribed.csv"),
+    ),
+    (
+        "templates/i18n/en.toml",
+        include_bytes!("../example/templates/i18n/en.toml"),
+    ),
+    (
+        "templates/i18n/fr.toml",
+        include_bytes!("../example/templates/i18n/fr.toml"),
+    ),
+    (
+        "templates/newsletter.html",
+        include_bytes!("../example/templates/newsletter.html"),
+    ),
+    (
+        "templates/newsletter.txt",
+        include_bytes!("../example/templates/newsletter.txt"),
+    ),
+    (
+        "updates/2026-10-mine-ban-lessons.en.md",
+        include_bytes!("../example/updates/2026-10-mine-ban-lessons.en.md"),
+    ),
+    (
+        "updates/2026-10-mine-ban-lessons.fr.md",
+        include_bytes!("../example/updates/2026-10-mine-ban-lessons.fr.md"),
+    ),
+    (
+        "updates/2026-11-disarmament-insight.en.md",
+        include_bytes!("../example/updates/2026-11-disarmament-insight.en.md"),
+    ),
+    (
+        "updates/2026-11-disarmament-insight.fr.md",
+        include_bytes!("../example/updates/2026-11-disarmament-insight.fr.md"),
+    ),
+    (
+        "updates/2026-11-humanitarian-perspectives.en.md",
+        include_bytes!("../example/updates/2026-11-humanitarian-perspectives.en.md"),
+    ),
+    (
+        "updates/2026-11-humanitarian-perspectives.fr.md",
+        include_bytes!("../example/updates/2026-11-humanitarian-perspectives.fr.md"),
+    ),
+    (
+        "updates/2026-11-peace-operations-materiel.en.md",
+        include_bytes!("../example/updates/2026-11-peace-operations-materiel.en.md"),
+    ),
+    (
+        "updates/2026-11-peace-operations-materiel.fr.md",
+        include_bytes!("../example/updates/2026-11-peace-operations-materiel.fr.md"),
+    ),
 ];
 
 const CONFIG: &str = include_str!("../config.example.toml");

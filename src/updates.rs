@@ -78,7 +78,8 @@ const TEXT_WIDTH: usize = 72;
 
 pub fn markdown_to_html(md: &str) -> String {
     use pulldown_cmark::{Options, Parser};
-    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
+    let opts =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let mut html = String::with_capacity(md.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, Parser::new_ext(md, opts));
     html
@@ -95,7 +96,9 @@ pub fn html_to_text(html: &str) -> String {
 fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest = text.strip_prefix("+++")?;
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
@@ -108,11 +111,21 @@ fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     None
 }
 
-fn parse_file(path: &Path, slug: &str, lang: &str, config: &Config, p: &mut Problems) -> Option<Update> {
+fn parse_file(
+    path: &Path,
+    slug: &str,
+    lang: &str,
+    config: &Config,
+    p: &mut Problems,
+) -> Option<Update> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            p.error(path, None, format!("cannot read: {e} (updates must be UTF-8 text)"));
+            p.error(
+                path,
+                None,
+                format!("cannot read: {e} (updates must be UTF-8 text)"),
+            );
             return None;
         }
     };
@@ -135,11 +148,17 @@ fn parse_file(path: &Path, slug: &str, lang: &str, config: &Config, p: &mut Prob
             .map(|i| i + 2)
     };
     let date = match fm.date.date {
-        Some(d) if fm.date.time.is_none() => NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32),
+        Some(d) if fm.date.time.is_none() => {
+            NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32)
+        }
         _ => None,
     };
     let Some(date) = date else {
-        p.error(path, fm_line("date"), "date must be a plain date such as 2026-11-24 (no quotes, no time)");
+        p.error(
+            path,
+            fm_line("date"),
+            "date must be a plain date such as 2026-11-24 (no quotes, no time)",
+        );
         return None;
     };
     if fm.title.trim().is_empty() {
@@ -163,7 +182,11 @@ fn parse_file(path: &Path, slug: &str, lang: &str, config: &Config, p: &mut Prob
         }
     }
     if fm.image.is_some() && fm.image_alt.is_none() {
-        p.warning(path, fm_line("image"), "image has no image_alt: readers who block images will see nothing in its place");
+        p.warning(
+            path,
+            fm_line("image"),
+            "image has no image_alt: readers who block images will see nothing in its place",
+        );
     }
     let html = markdown_to_html(body);
     let text = html_to_text(&html);
@@ -189,19 +212,27 @@ fn parse_file(path: &Path, slug: &str, lang: &str, config: &Config, p: &mut Prob
 pub fn load(config: &Config, p: &mut Problems) -> Result<Updates> {
     let dir = config.updates_dir();
     let mut updates = Updates::default();
-    let entries = std::fs::read_dir(&dir).map_err(|e| Error::io("read the updates folder", &dir, e))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| Error::io("read the updates folder", &dir, e))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if name.starts_with('.') || !name.ends_with(".md") || path.is_dir() {
             continue;
         }
         let stem = &name[..name.len() - 3];
         let Some((slug, lang)) = stem.rsplit_once('.') else {
-            p.error(&path, None, format!(
-                "the file name has no language: name it SLUG.LANG.md, such as {stem}.{}.md",
-                config.languages.default));
+            p.error(
+                &path,
+                None,
+                format!(
+                    "the file name has no language: name it SLUG.LANG.md, such as {stem}.{}.md",
+                    config.languages.default
+                ),
+            );
             continue;
         };
         let lang_l = lang.to_lowercase();
@@ -212,7 +243,11 @@ pub fn load(config: &Config, p: &mut Problems) -> Result<Updates> {
             continue;
         }
         if let Some(u) = parse_file(&path, slug, &lang_l, config, p) {
-            updates.by_slug.entry(slug.to_string()).or_default().insert(lang_l, u);
+            updates
+                .by_slug
+                .entry(slug.to_string())
+                .or_default()
+                .insert(lang_l, u);
         }
     }
     // Date and interests are facts about the update, not about its language, so the versions must agree.
@@ -221,7 +256,16 @@ pub fn load(config: &Config, p: &mut Problems) -> Result<Updates> {
         if let Some(first) = it.next() {
             for other in it {
                 if other.date != first.date {
-                    p.error(&other.path, None, format!("date {} differs from {} in {}", other.date, first.date, first.path.display()));
+                    p.error(
+                        &other.path,
+                        None,
+                        format!(
+                            "date {} differs from {} in {}",
+                            other.date,
+                            first.date,
+                            first.path.display()
+                        ),
+                    );
                 }
                 let (mut a, mut b) = (first.interests.clone(), other.interests.clone());
                 a.sort();
@@ -243,7 +287,8 @@ mod tests {
 
     #[test]
     fn front_matter_splits_and_counts_lines() {
-        let (fm, body, line) = split_front_matter("+++\ntitle = \"x\"\ndate = 2026-01-01\n+++\nHello\n").unwrap();
+        let (fm, body, line) =
+            split_front_matter("+++\ntitle = \"x\"\ndate = 2026-01-01\n+++\nHello\n").unwrap();
         assert_eq!(fm, "title = \"x\"\ndate = 2026-01-01\n");
         assert_eq!(body, "Hello\n");
         assert_eq!(line, 5);
@@ -252,11 +297,15 @@ mod tests {
 
     #[test]
     fn markdown_renders_to_html_and_text() {
-        let html = markdown_to_html("A *new* report on [mines](https://example.org/m).\n\n- one\n- two\n");
+        let html =
+            markdown_to_html("A *new* report on [mines](https://example.org/m).\n\n- one\n- two\n");
         assert!(html.contains("<em>new</em>"));
         let text = html_to_text(&html);
         assert!(text.contains("new"));
         assert!(!text.contains("<em>"));
-        assert!(text.contains("https://example.org/m"), "links survive in text: {text}");
+        assert!(
+            text.contains("https://example.org/m"),
+            "links survive in text: {text}"
+        );
     }
 }
