@@ -64,6 +64,12 @@ impl Problems {
         self.0.extend(other.0);
     }
 
+    /// Drops repeats: a template shared by several campaigns is reported once.
+    pub fn dedup(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        self.0.retain(|p| seen.insert((p.file.clone(), p.line, p.message.clone())));
+    }
+
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|p| p.severity == Severity::Error)
     }

@@ -192,6 +192,7 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
             Renderer::new(config, &c, &updates, &mut p);
         }
     }
+    p.dedup();
     Ok(p)
 }
 

@@ -16,7 +16,8 @@ use crate::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub struct FrontMatter {
     pub title: String,
-    pub date: toml::value::Datetime,
+    /// A TOML date (2026-11-24), or the same in quotes.
+    pub date: toml::Value,
     pub project: Option<String>,
     #[serde(default)]
     pub interests: Vec<String>,
@@ -147,17 +148,21 @@ fn parse_file(
             .position(|l| l.trim_start().starts_with(key))
             .map(|i| i + 2)
     };
-    let date = match fm.date.date {
-        Some(d) if fm.date.time.is_none() => {
-            NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32)
-        }
+    let date = match &fm.date {
+        toml::Value::Datetime(dt) => match dt.date {
+            Some(d) if dt.time.is_none() => {
+                NaiveDate::from_ymd_opt(d.year as i32, d.month as u32, d.day as u32)
+            }
+            _ => None,
+        },
+        toml::Value::String(s) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok(),
         _ => None,
     };
     let Some(date) = date else {
         p.error(
             path,
             fm_line("date"),
-            "date must be a plain date such as 2026-11-24 (no quotes, no time)",
+            "date must be a plain date such as 2026-11-24 (year-month-day, no time)",
         );
         return None;
     };

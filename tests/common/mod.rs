@@ -1,0 +1,182 @@
+//! Test harness: copies a fixture project to a temporary folder and runs the real binary on it,
+//! with a chained builder in the manner of `just`'s tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A mailing project in a temporary folder.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// The example project shipped in the repo, laid out as `bulletin init` lays it out.
+    pub fn example() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("example"), dir.path());
+        let config = std::fs::read_to_string(repo().join("config.example.toml")).unwrap();
+        std::fs::write(dir.path().join("bulletin.toml"), config.replace("\"example/", "\"")).unwrap();
+        Project { dir }
+    }
+
+    /// The example project with a fixture's files laid over it.
+    pub fn fixture(overlay: &Path) -> Project {
+        let p = Project::example();
+        copy_dir(overlay, p.path());
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> &Self {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    pub fn remove(&self, rel: &str) -> &Self {
+        std::fs::remove_file(self.path().join(rel)).unwrap();
+        self
+    }
+
+    /// Replaces text in a project file; the text must be there.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) -> &Self {
+        let s = self.read(rel);
+        assert!(s.contains(from), "{rel} does not contain {from:?}");
+        self.write(rel, s.replacen(from, to, 1))
+    }
+
+    pub fn bulletin(&self) -> Run {
+        let mut r = Run::new();
+        r.cmd.current_dir(self.path());
+        r
+    }
+}
+
+pub struct Run {
+    pub cmd: Command,
+}
+
+impl Run {
+    pub fn new() -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
+        cmd.env_remove("BULLETIN_SMTP_PASSWORD");
+        Run { cmd }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn run(mut self) -> Done {
+        let out = self.cmd.output().expect("run bulletin");
+        Done { out }
+    }
+
+    /// Runs and expects success.
+    pub fn ok(self) -> Done {
+        self.run().success()
+    }
+
+    /// Runs and expects failure.
+    pub fn fails(self) -> Done {
+        self.run().failure()
+    }
+}
+
+pub struct Done {
+    pub out: Output,
+}
+
+impl Done {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn success(self) -> Self {
+        assert!(self.out.status.success(), "expected success, got {}\nstdout:\n{}\nstderr:\n{}", self.code(), self.stdout(), self.stderr());
+        self
+    }
+    pub fn failure(self) -> Self {
+        assert!(!self.out.status.success(), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+    pub fn code_is(self, code: i32) -> Self {
+        assert_eq!(self.code(), code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+    pub fn stdout_has(self, s: &str) -> Self {
+        assert!(self.stdout().contains(s), "stdout lacks {s:?}:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        self
+    }
+    pub fn stderr_has(self, s: &str) -> Self {
+        assert!(self.stderr().contains(s), "stderr lacks {s:?}:\n{}", self.stderr());
+        self
+    }
+    pub fn stderr_lacks(self, s: &str) -> Self {
+        assert!(!self.stderr().contains(s), "stderr has {s:?}:\n{}", self.stderr());
+        self
+    }
+}
+
+/// Parses a CSV printed by `audience --csv` into rows of column name → value.
+pub fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// Every `.eml` of a preview folder, parsed back, by file name.
+pub fn emls(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    v.sort();
+    v
+}
