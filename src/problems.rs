@@ -67,7 +67,8 @@ impl Problems {
     /// Drops repeats: a template shared by several campaigns is reported once.
     pub fn dedup(&mut self) {
         let mut seen = std::collections::HashSet::new();
-        self.0.retain(|p| seen.insert((p.file.clone(), p.line, p.message.clone())));
+        self.0
+            .retain(|p| seen.insert((p.file.clone(), p.line, p.message.clone())));
     }
 
     pub fn has_errors(&self) -> bool {

@@ -8,17 +8,37 @@ use common::Run;
 fn init_creates_a_working_project_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("news");
-    Run::new().current_dir(dir.path()).args(["init", "news"]).ok().stdout_has("Created news");
-    for f in ["bulletin.toml", "templates/newsletter.html", "templates/i18n/fr.toml", "lists/practitioners.csv", "campaigns/2026-11-digest.toml"] {
+    Run::new()
+        .current_dir(dir.path())
+        .args(["init", "news"])
+        .ok()
+        .stdout_has("Created news");
+    for f in [
+        "bulletin.toml",
+        "templates/newsletter.html",
+        "templates/i18n/fr.toml",
+        "lists/practitioners.csv",
+        "campaigns/2026-11-digest.toml",
+    ] {
         assert!(target.join(f).is_file(), "{f}");
     }
     Run::new().current_dir(&target).args(["check"]).ok();
-    Run::new().current_dir(&target).args(["preview", "2026-11-digest"]).ok();
+    Run::new()
+        .current_dir(&target)
+        .args(["preview", "2026-11-digest"])
+        .ok();
     assert!(target.join("preview/2026-11-digest/index.html").is_file());
 
     std::fs::write(target.join("bulletin.toml"), "# mine").unwrap();
-    Run::new().current_dir(dir.path()).args(["init", "news"]).fails().stderr_has("already holds files that init would overwrite");
-    assert_eq!(std::fs::read_to_string(target.join("bulletin.toml")).unwrap(), "# mine");
+    Run::new()
+        .current_dir(dir.path())
+        .args(["init", "news"])
+        .fails()
+        .stderr_has("already holds files that init would overwrite");
+    assert_eq!(
+        std::fs::read_to_string(target.join("bulletin.toml")).unwrap(),
+        "# mine"
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use common::{repo, Project};
 #[test]
 fn every_invalid_fixture_is_reported_with_file_and_line() {
     let root = repo().join("tests/fixtures/invalid");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 10);
     let mut failures = Vec::new();
@@ -20,7 +23,11 @@ fn every_invalid_fixture_is_reported_with_file_and_line() {
         let expected = std::fs::read_to_string(case.join("expected")).unwrap();
         let done = p.bulletin().args(["check"]).run();
         if done.code() != 1 {
-            failures.push(format!("{name}: check exited {} (want 1)\n{}", done.code(), done.stderr()));
+            failures.push(format!(
+                "{name}: check exited {} (want 1)\n{}",
+                done.code(),
+                done.stderr()
+            ));
             continue;
         }
         for line in expected.lines().filter(|l| !l.is_empty()) {
@@ -30,9 +37,16 @@ fn every_invalid_fixture_is_reported_with_file_and_line() {
         }
         // The same mistake stops a preview before any file is written.
         let out = p.path().join("out");
-        let pv = p.bulletin().args(["preview", "2026-11-digest", "--out", out.to_str().unwrap()]).run();
+        let pv = p
+            .bulletin()
+            .args(["preview", "2026-11-digest", "--out", out.to_str().unwrap()])
+            .run();
         if pv.code() != 1 {
-            failures.push(format!("{name}: preview exited {}\n{}", pv.code(), pv.stderr()));
+            failures.push(format!(
+                "{name}: preview exited {}\n{}",
+                pv.code(),
+                pv.stderr()
+            ));
         }
         if out.exists() {
             failures.push(format!("{name}: preview wrote {}", out.display()));
@@ -47,18 +61,34 @@ fn skip_invalid_sets_bad_rows_aside_in_rejects_csv() {
     let p = Project::fixture(&case);
     let out = p.path().join("out");
     p.bulletin()
-        .args(["preview", "2026-11-digest", "--skip-invalid", "--out", out.to_str().unwrap()])
+        .args([
+            "preview",
+            "2026-11-digest",
+            "--skip-invalid",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .ok()
         .stdout_has("3 invalid rows set aside")
         .stderr_has("skipped:");
     let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
     let rows = common::csv_rows(&rejects);
-    let lines: Vec<&str> = rows.iter().filter(|r| r["reason"] != "(header)").map(|r| r["line"].as_str()).collect();
+    let lines: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["reason"] != "(header)")
+        .map(|r| r["line"].as_str())
+        .collect();
     assert_eq!(lines, ["3", "4", "5"]);
     assert!(rejects.contains("bad-at-example.org") && rejects.contains("two words@example.org"));
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["rejects"], 3);
-    let sent: Vec<&str> = summary["entries"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+    let sent: Vec<&str> = summary["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to"].as_str().unwrap())
+        .collect();
     assert!(sent.contains(&"good@example.org") && sent.contains(&"also-good@example.org"));
     assert!(!sent.iter().any(|s| s.contains("bad")));
 }
@@ -77,5 +107,9 @@ fn missing_config_says_what_to_do() {
 #[test]
 fn unknown_campaign_lists_the_known_ones() {
     let p = Project::example();
-    p.bulletin().args(["preview", "2026-12"]).fails().stderr_has("no campaign \"2026-12\"").stderr_has("2026-11-digest");
+    p.bulletin()
+        .args(["preview", "2026-12"])
+        .fails()
+        .stderr_has("no campaign \"2026-12\"")
+        .stderr_has("2026-11-digest");
 }

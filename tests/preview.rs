@@ -9,12 +9,17 @@ use common::{emls, Project};
 use mail_parser::{MessageParser, MimeHeaders};
 
 fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
-    MessageParser::default().parse(bytes).expect("a parseable message")
+    MessageParser::default()
+        .parse(bytes)
+        .expect("a parseable message")
 }
 
 fn preview(p: &Project, campaign: &str) -> std::path::PathBuf {
     let out = p.path().join("out");
-    p.bulletin().args(["preview", campaign, "--out"]).arg(&out).ok();
+    p.bulletin()
+        .args(["preview", campaign, "--out"])
+        .arg(&out)
+        .ok();
     out
 }
 
@@ -43,7 +48,11 @@ fn every_message_is_well_formed_and_personal() {
     let p = Project::example();
     let out = preview(&p, "2026-11-digest");
     let all = emls(&out);
-    let audience = p.bulletin().args(["audience", "2026-11-digest", "--csv"]).ok().stdout();
+    let audience = p
+        .bulletin()
+        .args(["audience", "2026-11-digest", "--csv"])
+        .ok()
+        .stdout();
     let rows = common::csv_rows(&audience);
     assert_eq!(all.len(), rows.len(), "one message per recipient");
     assert!(all.len() >= 25);
@@ -51,26 +60,53 @@ fn every_message_is_well_formed_and_personal() {
     for (name, bytes) in &all {
         let m = parse(bytes);
         let to = m.to().and_then(|a| a.first()).expect("To");
-        let row = rows.iter().find(|r| r["email"] == to.address().unwrap()).expect("recipient in audience");
-        assert_eq!(to.name(), Some(row["name"].as_str()), "{name}: To carries the contact's name");
+        let row = rows
+            .iter()
+            .find(|r| r["email"] == to.address().unwrap())
+            .expect("recipient in audience");
+        assert_eq!(
+            to.name(),
+            Some(row["name"].as_str()),
+            "{name}: To carries the contact's name"
+        );
         let from = m.from().and_then(|a| a.first()).unwrap();
         assert_eq!(from.address(), Some("news@disarmament-insight.example.org"));
         assert_eq!(from.name(), Some("Disarmament Insight"));
-        assert_eq!(m.reply_to().and_then(|a| a.first()).and_then(|a| a.address()), Some("dha-project@example.org"));
+        assert_eq!(
+            m.reply_to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address()),
+            Some("dha-project@example.org")
+        );
         assert!(m.date().is_some(), "{name}: Date");
         let id = m.message_id().expect("Message-ID").to_string();
         assert!(id.ends_with("@disarmament-insight.example.org"), "{id}");
         assert!(ids.insert(id), "Message-IDs are unique");
-        assert_eq!(m.header_raw("Content-Language").unwrap().trim(), row["language"].replace('+', ", "));
-        assert_eq!(m.header_raw("List-Id").unwrap().trim(), "<newsletter.disarmament-insight.example.org>");
+        assert_eq!(
+            m.header_raw("Content-Language").unwrap().trim(),
+            row["language"].replace('+', ", ")
+        );
+        assert_eq!(
+            m.header_raw("List-Id").unwrap().trim(),
+            "<newsletter.disarmament-insight.example.org>"
+        );
         let unsub = m.header_raw("List-Unsubscribe").unwrap();
-        assert!(unsub.contains(&format!("email={}", row["email"].replace('@', "%40").replace('\'', "%27"))), "per-recipient link: {unsub}");
+        assert!(
+            unsub.contains(&format!(
+                "email={}",
+                row["email"].replace('@', "%40").replace('\'', "%27")
+            )),
+            "per-recipient link: {unsub}"
+        );
         assert!(unsub.contains("mailto:unsubscribe@"), "{unsub}");
 
         // multipart/alternative: text first, then HTML.
         let root = m.root_part();
         let ct = root.content_type().unwrap();
-        assert_eq!((ct.ctype(), ct.subtype()), ("multipart", Some("alternative")));
+        assert_eq!(
+            (ct.ctype(), ct.subtype()),
+            ("multipart", Some("alternative"))
+        );
         let kinds: Vec<String> = m.parts[1..]
             .iter()
             .map(|p| {
@@ -81,23 +117,40 @@ fn every_message_is_well_formed_and_personal() {
         assert_eq!(kinds, ["text/plain", "text/html"], "{name}");
         let text = m.body_text(0).unwrap();
         let html = m.body_html(0).unwrap();
-        assert!(!text.contains("<p") && !text.contains("</"), "{name}: text part holds no HTML");
+        assert!(
+            !text.contains("<p") && !text.contains("</"),
+            "{name}: text part holds no HTML"
+        );
         for update in row["updates"].split(';') {
             let first_lang = row["language"].split('+').next().unwrap();
             let title = update_title(&p, update, first_lang);
-            assert!(text.contains(&title[..20.min(title.len())]) || text.contains(&title), "{name}: text has {title}");
-            let plain = html.replace("&#x27;", "'").replace("&#39;", "'").replace("&amp;", "&");
+            assert!(
+                text.contains(&title[..20.min(title.len())]) || text.contains(&title),
+                "{name}: text has {title}"
+            );
+            let plain = html
+                .replace("&#x27;", "'")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
             assert!(plain.contains(&title), "{name}: html has {title}");
         }
         assert!(html.contains("style=\""), "{name}: CSS is inlined");
-        assert!(text.contains("Palais des Nations"), "footer with postal address");
+        assert!(
+            text.contains("Palais des Nations"),
+            "footer with postal address"
+        );
     }
 }
 
 fn update_title(p: &Project, slug: &str, lang: &str) -> String {
     let src = p.read(&format!("updates/{slug}.{lang}.md"));
     let line = src.lines().find(|l| l.starts_with("title")).unwrap();
-    line.split_once('=').unwrap().1.trim().trim_matches('"').to_string()
+    line.split_once('=')
+        .unwrap()
+        .1
+        .trim()
+        .trim_matches('"')
+        .to_string()
 }
 
 #[test]
@@ -108,16 +161,25 @@ fn languages_dates_and_the_bilingual_message() {
     // French contact (language written "Français"): French subject, body and dates.
     let fr = message_for(&out, "helene.dupre@example.org");
     let m = parse(&fr);
-    assert_eq!(m.subject(), Some("Disarmament Insight, novembre 2026 : vos actualités"));
+    assert_eq!(
+        m.subject(),
+        Some("Disarmament Insight, novembre 2026 : vos actualités")
+    );
     let text = m.body_text(0).unwrap();
     assert!(text.contains("Chère, cher Hélène,"), "{text}");
     assert!(text.contains("12 novembre 2026"), "French date: {text}");
-    assert!(!text.contains("Read more"), "no English in a French message");
+    assert!(
+        !text.contains("Read more"),
+        "no English in a French message"
+    );
     assert_eq!(m.header_raw("Content-Language").unwrap().trim(), "fr");
 
     // "fr-CH" and "FR" are French too.
     for who in ["claire.martin@example.org", "ines.moreau@example.org"] {
-        let m = parse(&message_for(&out, who)).subject().unwrap().to_string();
+        let m = parse(&message_for(&out, who))
+            .subject()
+            .unwrap()
+            .to_string();
         assert!(m.contains("novembre"), "{who}: {m}");
     }
 
@@ -126,16 +188,28 @@ fn languages_dates_and_the_bilingual_message() {
     let m = parse(&bi);
     assert_eq!(m.header_raw("Content-Language").unwrap().trim(), "en, fr");
     let subject = m.subject().unwrap();
-    assert!(subject.starts_with("Disarmament Insight, November 2026") && subject.contains("novembre"), "{subject}");
+    assert!(
+        subject.starts_with("Disarmament Insight, November 2026") && subject.contains("novembre"),
+        "{subject}"
+    );
     let html = m.body_html(0).unwrap();
     let jump = html.find("href=\"#lang-fr\"").expect("jump link");
     let en = html.find("id=\"lang-en\"").expect("English section");
     let fr_at = html.find("id=\"lang-fr\"").expect("French section");
-    assert!(jump < en && en < fr_at, "jump link, then English, then French");
+    assert!(
+        jump < en && en < fr_at,
+        "jump link, then English, then French"
+    );
     let text = m.body_text(0).unwrap();
-    let (en_t, fr_t) = (text.find("Dear Yves").unwrap(), text.find("Chère, cher Yves").unwrap());
+    let (en_t, fr_t) = (
+        text.find("Dear Yves").unwrap(),
+        text.find("Chère, cher Yves").unwrap(),
+    );
     assert!(en_t < fr_t);
-    assert!(text.contains("12 November 2026") && text.contains("12 novembre 2026"), "{text}");
+    assert!(
+        text.contains("12 November 2026") && text.contains("12 novembre 2026"),
+        "{text}"
+    );
 
     // fr;en: French first.
     let raw2 = message_for(&out, "marie.girard@example.org");
@@ -153,10 +227,25 @@ fn digest_carries_only_matching_updates() {
     let m = parse(&message_for(&out, "j.okafor@example.org")).into_owned();
     let text = m.body_text(0).unwrap().into_owned();
     assert!(text.contains("Mine Ban Convention"), "{text}");
-    assert!(!text.contains("peace operations: what our regional"), "{text}");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let entry = summary["entries"].as_array().unwrap().iter().find(|e| e["to"] == "j.okafor@example.org").unwrap();
-    assert_eq!(entry["updates"], serde_json::json!(["2026-11-humanitarian-perspectives", "2026-10-mine-ban-lessons"]));
+    assert!(
+        !text.contains("peace operations: what our regional"),
+        "{text}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let entry = summary["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to"] == "j.okafor@example.org")
+        .unwrap();
+    assert_eq!(
+        entry["updates"],
+        serde_json::json!([
+            "2026-11-humanitarian-perspectives",
+            "2026-10-mine-ban-lessons"
+        ])
+    );
 }
 
 #[test]
@@ -171,53 +260,96 @@ fn contact_values_are_escaped_and_cannot_inject_headers() {
     );
     let out = preview(&p, "2026-11-digest");
     let html = std::fs::read_to_string(out.join("00001-evil_at_example.org.html")).unwrap();
-    assert!(html.contains("&lt;b&gt;Bold&lt;&#x2F;b&gt; &amp; co") || html.contains("&lt;b&gt;Bold&lt;/b&gt; &amp; co"), "escaped name");
+    assert!(
+        html.contains("&lt;b&gt;Bold&lt;&#x2F;b&gt; &amp; co")
+            || html.contains("&lt;b&gt;Bold&lt;/b&gt; &amp; co"),
+        "escaped name"
+    );
     assert!(!html.contains("<b>Bold</b>"));
 
     let raw = message_for(&out, "inject@example.org");
     let head = String::from_utf8_lossy(&raw);
     let head = head.split("\r\n\r\n").next().unwrap();
-    assert!(!head.lines().any(|l| l.to_lowercase().starts_with("bcc:")), "no injected header:\n{head}");
+    assert!(
+        !head.lines().any(|l| l.to_lowercase().starts_with("bcc:")),
+        "no injected header:\n{head}"
+    );
     let m = parse(&raw);
     assert!(m.header_raw("Bcc").is_none());
-    assert_eq!(m.to().unwrap().first().unwrap().name(), Some("Jane Bcc: victim@example.com"));
+    assert_eq!(
+        m.to().unwrap().first().unwrap().name(),
+        Some("Jane Bcc: victim@example.com")
+    );
 
     let raw3 = message_for(&out, "accents@example.org");
     let m = parse(&raw3);
-    assert_eq!(m.to().unwrap().first().unwrap().name(), Some("Zoë Ångström, PhD"), "RFC 2047 names decode back");
+    assert_eq!(
+        m.to().unwrap().first().unwrap().name(),
+        Some("Zoë Ångström, PhD"),
+        "RFC 2047 names decode back"
+    );
 }
 
 #[test]
 fn per_language_template_override_is_used() {
     let p = Project::example();
     let base = p.read("templates/newsletter.html");
-    p.write("templates/newsletter.fr.html", base.replace("<h1>{{ t.masthead }}</h1>", "<h1>Édition française</h1>"));
+    p.write(
+        "templates/newsletter.fr.html",
+        base.replace("<h1>{{ t.masthead }}</h1>", "<h1>Édition française</h1>"),
+    );
     let out = preview(&p, "2026-11-digest");
-    let fr = parse(&message_for(&out, "amina.diallo@example.org")).body_html(0).unwrap().into_owned();
-    assert!(fr.contains("Édition française"), "French contacts get newsletter.fr.html");
-    let en = parse(&message_for(&out, "j.okafor@example.org")).body_html(0).unwrap().into_owned();
-    assert!(!en.contains("Édition française"), "English contacts keep newsletter.html");
+    let fr = parse(&message_for(&out, "amina.diallo@example.org"))
+        .body_html(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        fr.contains("Édition française"),
+        "French contacts get newsletter.fr.html"
+    );
+    let en = parse(&message_for(&out, "j.okafor@example.org"))
+        .body_html(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        !en.contains("Édition française"),
+        "English contacts keep newsletter.html"
+    );
 }
 
 #[test]
 fn preview_files_index_and_summary() {
     let p = Project::example();
     let out = preview(&p, "2026-11-digest");
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let entries = summary["entries"].as_array().unwrap();
-    assert_eq!(summary["messages"].as_u64().unwrap() as usize, entries.len());
+    assert_eq!(
+        summary["messages"].as_u64().unwrap() as usize,
+        entries.len()
+    );
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     for e in entries {
         let eml = e["eml"].as_str().unwrap();
         let html = e["html"].as_str().unwrap();
         assert!(out.join(eml).is_file() && out.join(html).is_file());
-        assert!(index.contains(&format!("href=\"{eml}\"")), "index links {eml}");
-        assert!(eml.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "safe name {eml}");
+        assert!(
+            index.contains(&format!("href=\"{eml}\"")),
+            "index links {eml}"
+        );
+        assert!(
+            eml.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            "safe name {eml}"
+        );
     }
     assert!(index.contains("Left out") && index.contains("p.kowalski@example.net"));
     // --limit
     let out2 = p.path().join("few");
-    p.bulletin().args(["preview", "2026-11-digest", "--limit", "3", "--out"]).arg(&out2).ok();
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--limit", "3", "--out"])
+        .arg(&out2)
+        .ok();
     assert_eq!(emls(&out2).len(), 3);
 }
 
@@ -227,7 +359,10 @@ fn rerun_replaces_a_preview_but_never_a_foreign_folder() {
     let out = preview(&p, "2026-11-digest");
     std::fs::write(out.join("stale.eml"), "old").unwrap();
     preview(&p, "2026-11-digest");
-    assert!(!out.join("stale.eml").exists(), "previous preview replaced cleanly");
+    assert!(
+        !out.join("stale.eml").exists(),
+        "previous preview replaced cleanly"
+    );
 
     let foreign = p.path().join("documents");
     std::fs::create_dir(&foreign).unwrap();
@@ -237,7 +372,10 @@ fn rerun_replaces_a_preview_but_never_a_foreign_folder() {
         .arg(&foreign)
         .fails()
         .stderr_has("is not a bulletin preview");
-    assert_eq!(std::fs::read_to_string(foreign.join("thesis.docx")).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("thesis.docx")).unwrap(),
+        "precious"
+    );
     assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
 }
 
@@ -260,8 +398,15 @@ fn default_output_and_running_from_another_folder() {
         let m = parse(bytes);
         let to = m.to().unwrap().first().unwrap().name().unwrap().to_string();
         let first = to.split(' ').next().unwrap();
-        assert!(m.subject().unwrap().starts_with(first), "{:?} for {to}", m.subject());
+        assert!(
+            m.subject().unwrap().starts_with(first),
+            "{:?} for {to}",
+            m.subject()
+        );
     }
     assert!(all.iter().any(|(n, _)| n.contains("t.nguyen")));
-    assert!(!all.iter().any(|(n, _)| n.contains("j.okafor")), "landmines-only contact left out");
+    assert!(
+        !all.iter().any(|(n, _)| n.contains("j.okafor")),
+        "landmines-only contact left out"
+    );
 }

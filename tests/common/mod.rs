@@ -33,7 +33,11 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&repo().join("example"), dir.path());
         let config = std::fs::read_to_string(repo().join("config.example.toml")).unwrap();
-        std::fs::write(dir.path().join("bulletin.toml"), config.replace("\"example/", "\"")).unwrap();
+        std::fs::write(
+            dir.path().join("bulletin.toml"),
+            config.replace("\"example/", "\""),
+        )
+        .unwrap();
         Project { dir }
     }
 
@@ -135,27 +139,57 @@ impl Done {
         self.out.status.code().unwrap_or(-1)
     }
     pub fn success(self) -> Self {
-        assert!(self.out.status.success(), "expected success, got {}\nstdout:\n{}\nstderr:\n{}", self.code(), self.stdout(), self.stderr());
+        assert!(
+            self.out.status.success(),
+            "expected success, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     pub fn failure(self) -> Self {
-        assert!(!self.out.status.success(), "expected failure\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert!(
+            !self.out.status.success(),
+            "expected failure\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     pub fn code_is(self, code: i32) -> Self {
-        assert_eq!(self.code(), code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     pub fn stdout_has(self, s: &str) -> Self {
-        assert!(self.stdout().contains(s), "stdout lacks {s:?}:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert!(
+            self.stdout().contains(s),
+            "stdout lacks {s:?}:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
     pub fn stderr_has(self, s: &str) -> Self {
-        assert!(self.stderr().contains(s), "stderr lacks {s:?}:\n{}", self.stderr());
+        assert!(
+            self.stderr().contains(s),
+            "stderr lacks {s:?}:\n{}",
+            self.stderr()
+        );
         self
     }
     pub fn stderr_lacks(self, s: &str) -> Self {
-        assert!(!self.stderr().contains(s), "stderr has {s:?}:\n{}", self.stderr());
+        assert!(
+            !self.stderr().contains(s),
+            "stderr has {s:?}:\n{}",
+            self.stderr()
+        );
         self
     }
 }
@@ -165,7 +199,13 @@ pub fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let headers = r.headers().unwrap().clone();
     r.records()
-        .map(|rec| headers.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .map(|rec| {
+            headers
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -175,7 +215,12 @@ pub fn emls(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     v.sort();
     v
