@@ -131,6 +131,27 @@ pub struct Smtp {
     pub timeout_secs: u64,
     /// Name given in EHLO; defaults to this machine's host name.
     pub helo_name: Option<String>,
+    /// A PEM file of certificates to trust besides the public ones (an institute's own CA).
+    pub ca_file: Option<PathBuf>,
+    /// Tries per message within one run for temporary failures (4xx, dropped connection).
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Wait before the first retry, in seconds; doubled at each further try.
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_secs: f64,
+    /// The run stops after this many failures in a row: the relay is down or refuses everything.
+    #[serde(default = "default_max_consecutive")]
+    pub max_consecutive_failures: u32,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_retry_delay() -> f64 {
+    2.0
+}
+fn default_max_consecutive() -> u32 {
+    20
 }
 
 fn default_connections() -> usize {
@@ -379,6 +400,15 @@ impl Config {
                     line("password_command"),
                     "[smtp] give either password_env or password_command, not both",
                 );
+            }
+            if smtp.max_attempts == 0 {
+                p.error(&file, line("max_attempts"), "[smtp] max_attempts must be at least 1");
+            }
+            if !(smtp.retry_delay_secs >= 0.0 && smtp.retry_delay_secs.is_finite()) {
+                p.error(&file, line("retry_delay_secs"), "[smtp] retry_delay_secs must be a number of seconds, 0 or more");
+            }
+            if smtp.max_consecutive_failures == 0 {
+                p.error(&file, line("max_consecutive_failures"), "[smtp] max_consecutive_failures must be at least 1");
             }
             if (smtp.password_env.is_some() || smtp.password_command.is_some())
                 && smtp.username.is_none()

@@ -21,6 +21,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The journal could not be read or written: nothing is sent without it.
+    #[error("delivery journal: {0}")]
+    Journal(String),
+
+    /// Another run holds the project's send lock.
+    #[error("{0}")]
+    Busy(String),
+
     /// A folder or file that bulletin will not touch, so that nothing of the user's is lost.
     #[error("{0}")]
     Refused(String),

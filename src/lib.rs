@@ -7,15 +7,18 @@
 pub mod audience;
 pub mod campaign;
 pub mod compose;
+pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod error;
+pub mod journal;
 pub mod language;
 pub mod preview;
 pub mod problems;
 pub mod project;
 pub mod render;
 pub mod scaffold;
+pub mod send;
 pub mod updates;
 
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use bulletin::config::Config;
-use bulletin::{preview, project, scaffold, Error};
+use bulletin::{preview, project, scaffold, send, Error};
 
 // The pipeline allocates and frees many short strings per message on every core; mimalloc
 // does that markedly faster than the system allocator (see bench/preview.sh).
@@ -19,7 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "bulletin", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest --out preview\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage."
+    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest --out preview\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage;\nsend also: 3 stopped by a rate cap, 75 relay failing or messages deferred, 130 interrupted."
 )]
 struct Cli {
     /// The project's config file; paths inside it are read relative to its folder.
@@ -81,6 +81,57 @@ enum Command {
         no_write: bool,
     },
 
+    /// Send a campaign through the SMTP relay: rate limited, journaled, never twice.
+    #[command(after_help = "Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\nExit codes: 0 done; 1 error; 3 stopped by a rate cap (run again after the time shown);\n75 the relay is failing or messages were deferred (try again later); 130 interrupted.")]
+    Send {
+        campaign: String,
+        /// Send without asking (required when not on a terminal, as under cron).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Send at most N messages in this run.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Produce every message but send none and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send again to recipients whose fate an interrupted run left unknown.
+        #[arg(long)]
+        resend_unknown: bool,
+        /// Send again to recipients the relay refused for good.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Continue although the campaign's content changed since it was partly sent.
+        #[arg(long)]
+        allow_changed: bool,
+        /// Leave out rows with an invalid address instead of stopping.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Print the final report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Send one sample per language (and a bilingual one) to a test address, marked [TEST].
+    #[command(name = "test-send", after_help = "Example:\n  bulletin test-send 2026-11-digest --to me@example.org\n\nNothing is recorded in the journal.")]
+    TestSend {
+        campaign: String,
+        /// The address that receives the samples.
+        #[arg(long, value_name = "ADDRESS")]
+        to: String,
+    },
+
+    /// Show what the journal says: counts per state, rate, failures with the relay's reasons.
+    #[command(after_help = "Examples:\n  bulletin status\n  bulletin status 2026-11-digest --failed-csv failed.csv\n  bulletin status 2026-11-digest --json")]
+    Status {
+        /// One campaign; every campaign in the journal when left out.
+        campaign: Option<String>,
+        /// Write failed, deferred and unknown deliveries with their reasons to FILE.
+        #[arg(long, value_name = "FILE")]
+        failed_csv: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Create a new mailing project in DIR, filled with the example content.
     #[command(
         after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check"
@@ -138,6 +189,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Command::Send { campaign, yes, limit, dry_run, resend_unknown, retry_failed, allow_changed, skip_invalid, json } => {
+            let prepared = project::prepare(load()?, &campaign, skip_invalid)?;
+            print_warnings(&prepared.problems);
+            let opts = send::Options { limit, dry_run, resend_unknown, retry_failed, allow_changed, lock_wait: std::time::Duration::from_secs(5) };
+            return send_command(prepared, &opts, yes, json);
+        }
+        Command::TestSend { campaign, to } => {
+            let prepared = project::prepare(load()?, &campaign, true)?;
+            let sent = send::test_send(&prepared, &to).map_err(anyhow::Error::new)?;
+            for s in sent {
+                println!("sent {} sample (as {}) to {to}: {} — relay: {}", s.langs, s.sample_of, s.subject, s.reply);
+            }
+        }
+        Command::Status { campaign, failed_csv, json } => {
+            let config = load()?;
+            let journal = bulletin::journal::Journal::open(&config.journal_path())?;
+            let ids = match campaign {
+                Some(c) => vec![c],
+                None => journal.campaigns()?,
+            };
+            if ids.is_empty() {
+                println!("The journal ({}) holds no campaign yet.", config.journal_path().display());
+            }
+            let mut all = Vec::new();
+            let mut problems = Vec::new();
+            for id in ids {
+                let st = send::status(&journal, &id)?;
+                problems.extend(st.problems.iter().cloned());
+                all.push(st);
+            }
+            if let Some(file) = failed_csv {
+                send::write_failed_csv(&file, &problems)?;
+                eprintln!("{} failed, deferred or unknown deliveries written to {}", problems.len(), file.display());
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for st in &all {
+                    print!("{}", status_text(st));
+                }
+            }
+        }
         Command::Preview {
             campaign,
             out,
@@ -187,6 +280,119 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn status_text(st: &send::Status) -> String {
+    let counts: Vec<String> = st.counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
+    let mut o = format!("{}: {} recipients: {}\n", st.campaign, st.total, counts.join(", "));
+    if let (Some(a), Some(b)) = (&st.first_sent, &st.last_sent) {
+        o.push_str(&format!("  sent from {a} to {b}"));
+        if let Some(r) = st.rate_per_second {
+            o.push_str(&format!(" ({r:.1} messages/s)"));
+        }
+        o.push('\n');
+    }
+    for d in st.problems.iter().take(50) {
+        o.push_str(&format!("  {} {}: {}{}\n", d.state.as_str(), d.email, d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default(), d.smtp_reply.as_deref().unwrap_or("")));
+    }
+    if st.problems.len() > 50 {
+        o.push_str(&format!("  … and {} more (--failed-csv FILE lists them all)\n", st.problems.len() - 50));
+    }
+    o
+}
+
+/// Exit codes of `send`, documented in its --help and the README.
+const EXIT_CAPPED: u8 = 3;
+const EXIT_TEMPFAIL: u8 = 75;
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn send_command(prepared: project::Prepared, opts: &send::Options, yes: bool, json: bool) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let plan = send::plan(&prepared, opts)?;
+    let smtp = prepared.config.smtp.as_ref();
+    let rate = &prepared.config.rate;
+    let langs: Vec<String> = plan.by_language.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    eprintln!(
+        "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{}{}\n  relay {}, {} connections, {}/s{}{}",
+        if opts.dry_run { "[dry run] " } else { "" },
+        prepared.campaign.id,
+        plan.to_send,
+        if langs.is_empty() { "none".into() } else { langs.join(", ") },
+        plan.already_sent,
+        plan.recipients,
+        if plan.failed > 0 { format!("; {} failed (--retry-failed)", plan.failed) } else { String::new() },
+        if plan.unknown + plan.sending > 0 { format!("; {} unknown (--resend-unknown)", plan.unknown + plan.sending) } else { String::new() },
+        smtp.map_or("(none configured)".to_string(), |s| format!("{}:{}", s.host, s.port.map_or("default".into(), |p| p.to_string()))),
+        smtp.map_or(0, |s| s.connections),
+        rate.per_second,
+        rate.per_hour.map(|h| format!(", at most {h}/hour")).unwrap_or_default(),
+        rate.per_day.map(|d| format!(", at most {d}/day")).unwrap_or_default(),
+    );
+    if plan.to_send == 0 && plan.sending == 0 {
+        eprintln!("Nothing to send.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !opts.dry_run && !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("not on a terminal, so bulletin cannot ask before sending: pass --yes to send");
+        }
+        eprint!("Send {} messages now? [y/N] ", plan.to_send);
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "oui") {
+            eprintln!("Nothing sent.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let progress = if std::io::stderr().is_terminal() { send::progress::Progress::bar() } else { send::progress::Progress::log(std::time::Duration::from_secs(10)) };
+    let report = send::run(std::sync::Arc::new(prepared), opts, &progress).map_err(anyhow::Error::new)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report_text(&report));
+    }
+    Ok(match &report.stopped {
+        Some(send::Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Some(send::Stop::Capped { .. }) => ExitCode::from(EXIT_CAPPED),
+        Some(send::Stop::RelayFailing { .. }) => ExitCode::from(EXIT_TEMPFAIL),
+        None if report.deferred > 0 => ExitCode::from(EXIT_TEMPFAIL),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+fn report_text(r: &send::Report) -> String {
+    let mut o = format!(
+        "{} {}: {} sent, {} failed, {} deferred, {} unknown in {:.1} s ({:.1} messages/s); {} already sent before; {} left for a later run",
+        bulletin::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
+        r.campaign,
+        r.sent,
+        r.failed,
+        r.deferred,
+        r.unknown,
+        r.elapsed_secs,
+        r.messages_per_second,
+        r.already_sent,
+        r.remaining
+    );
+    if r.dry_run {
+        o = format!("dry run of {}: {} messages produced, none sent, nothing recorded", r.campaign, r.attempted);
+    }
+    if r.recovered_unknown > 0 {
+        o.push_str(&format!("\n{} messages left 'sending' by an interrupted run are now marked unknown: bulletin does not send them again unless you pass --resend-unknown", r.recovered_unknown));
+    }
+    match &r.stopped {
+        Some(send::Stop::Interrupted) => o.push_str("\nInterrupted: messages in flight were finished and recorded. Run the same command to continue."),
+        Some(send::Stop::Capped { cap, limit, resume_at }) => o.push_str(&format!("\nStopped by the rate cap {cap} = {limit}: the rest can go from {resume_at}. Run the same command then to continue.")),
+        Some(send::Stop::RelayFailing { failures, last_error }) => o.push_str(&format!("\nStopped after {failures} failures in a row; the relay last said: {last_error}. Everything done so far is recorded; run again once the relay works.")),
+        None => {}
+    }
+    for f in r.failures.iter().take(20) {
+        o.push_str(&format!("\n  {} {}: {}{}", f.state.as_str(), f.email, f.code.map(|c| format!("{c} ")).unwrap_or_default(), f.reply));
+    }
+    if r.failures.len() > 20 {
+        o.push_str(&format!("\n  … and {} more: bulletin status {} --failed-csv FILE", r.failures.len() - 20, r.campaign));
+    }
+    o
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -195,6 +401,12 @@ fn main() -> ExitCode {
             match e.downcast_ref::<Error>() {
                 Some(Error::Invalid(p)) => eprintln!("{p}"),
                 _ => eprintln!("error: {e:#}"),
+            }
+            // Another run holding the lock is a temporary condition, as cron wrappers see it.
+            let busy = matches!(e.downcast_ref::<Error>(), Some(Error::Busy(_)))
+                || matches!(e.downcast_ref::<send::SendError>(), Some(send::SendError::Other(Error::Busy(_))));
+            if busy {
+                return ExitCode::from(EXIT_TEMPFAIL);
             }
             ExitCode::FAILURE
         }

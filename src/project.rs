@@ -215,6 +215,18 @@ impl Prepared {
         nonce: &str,
     ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
     {
+        self.message_marked(r, date, nonce, "")
+    }
+
+    /// As [`Prepared::message`], with `prefix` put before the subject (test sends).
+    pub fn message_marked(
+        &self,
+        r: &audience::Recipient,
+        date: std::time::SystemTime,
+        nonce: &str,
+        prefix: &str,
+    ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
+    {
         let err = |message: String| MessageError {
             list: r.contact.list.to_string(),
             line: r.contact.line,
@@ -223,10 +235,13 @@ impl Prepared {
         };
         let id = &self.campaign.id;
         let unsub = crate::compose::unsubscribe_url(&self.config, id, &r.contact.email);
-        let rendered = self
+        let mut rendered = self
             .renderer
             .render(r, unsub.as_deref())
             .map_err(|e| err(e.to_string()))?;
+        if !prefix.is_empty() {
+            rendered.subject = format!("{prefix}{}", rendered.subject);
+        }
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
         let composed = crate::compose::compose(&self.config, id, r, &rendered, date, &mid)
             .map_err(|e| err(e.to_string()))?;

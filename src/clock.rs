@@ -1,0 +1,37 @@
+//! The time bulletin runs at: the system clock, or for tests a starting point given in the
+//! environment variable `BULLETIN_NOW` (RFC 3339) from which time then runs on as usual.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Name of the variable that sets "now" for tests.
+pub const NOW_VAR: &str = "BULLETIN_NOW";
+
+fn base() -> &'static (SystemTime, Instant) {
+    static BASE: OnceLock<(SystemTime, Instant)> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let start = std::env::var(NOW_VAR)
+            .ok()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s.trim()).ok())
+            .map(|d| SystemTime::from(d.with_timezone(&chrono::Utc)))
+            .unwrap_or_else(SystemTime::now);
+        (start, Instant::now())
+    })
+}
+
+pub fn now() -> SystemTime {
+    let (start, at) = base();
+    *start + at.elapsed()
+}
+
+pub fn now_ms() -> i64 {
+    now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn utc() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::<chrono::Utc>::from(now())
+}
+
+pub fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::<chrono::Utc>::from(SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+}

@@ -1,0 +1,337 @@
+//! The delivery journal: an SQLite file in, the record of every campaign's deliveries out. For
+//! each campaign and recipient it keeps the state (queued, sending, sent, failed, deferred,
+//! unknown), attempts, the relay's reply, the Message-ID and what was sent; and a log of hand-overs
+//! to the relay, from which rate caps are kept across runs.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Selected, not yet attempted.
+    Queued,
+    /// Handed to the relay, no reply recorded yet (becomes `Unknown` if the run dies).
+    Sending,
+    /// Accepted by the relay.
+    Sent,
+    /// Refused for good (5xx); not retried unless asked.
+    Failed,
+    /// Refused for now (4xx, broken connection) after the run's retries; retried by the next run.
+    Deferred,
+    /// Possibly handed over by a run that died: not resent unless asked.
+    Unknown,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [State::Queued, State::Sending, State::Sent, State::Failed, State::Deferred, State::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Deferred => "deferred",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+impl FromStr for State {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        State::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| format!("unknown state {s}"))
+    }
+}
+
+/// One recipient's record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub campaign: String,
+    pub email: String,
+    pub state: State,
+    pub attempts: u32,
+    pub smtp_code: Option<u16>,
+    pub smtp_reply: Option<String>,
+    pub message_id: Option<String>,
+    pub langs: String,
+    pub updates: String,
+    pub queued_at: i64,
+    pub last_attempt_at: Option<i64>,
+    pub sent_at: Option<i64>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    pub path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS campaigns (
+    id            TEXT PRIMARY KEY,
+    content_hash  TEXT NOT NULL,
+    first_run_at  INTEGER NOT NULL,
+    last_run_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    campaign        TEXT NOT NULL,
+    email           TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('queued','sending','sent','failed','deferred','unknown')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    smtp_code       INTEGER,
+    smtp_reply      TEXT,
+    message_id      TEXT,
+    langs           TEXT NOT NULL,
+    updates         TEXT NOT NULL,
+    queued_at       INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    sent_at         INTEGER,
+    PRIMARY KEY (campaign, email)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (campaign, state);
+-- One row per message handed to the relay, whatever the campaign: rate caps hold across runs.
+CREATE TABLE IF NOT EXISTS handovers (
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS handovers_at ON handovers (at_ms);
+";
+
+fn db_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Journal(format!("{}: {e}", path.display()))
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Journal> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        }
+        let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
+        // WAL: readers (`status`) never block the sender. synchronous=NORMAL in WAL mode keeps
+        // every committed record through a crash or kill of the process; only a power failure
+        // can lose the last commits.
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;")
+            .map_err(|e| db_err(path, e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
+        Ok(Journal { conn, path: path.to_path_buf() })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        db_err(&self.path, e)
+    }
+
+    pub fn content_hash(&self, campaign: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT content_hash FROM campaigns WHERE id = ?1", [campaign], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_content_hash(&self, campaign: &str, hash: &str) -> Result<()> {
+        let now = now_ms();
+        self.conn
+            .execute(
+                "INSERT INTO campaigns (id, content_hash, first_run_at, last_run_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(id) DO UPDATE SET content_hash = ?2, last_run_at = ?3",
+                params![campaign, hash, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Adds recipients not yet in the journal as queued; those already there keep their state.
+    pub fn enqueue<'a>(&mut self, campaign: &str, rows: impl Iterator<Item = (&'a str, String, String)>) -> Result<usize> {
+        let now = now_ms();
+        let tx = self.conn.transaction().map_err(|e| db_err(&self.path, e))?;
+        let mut added = 0;
+        {
+            let mut st = tx
+                .prepare("INSERT OR IGNORE INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES (?1, ?2, 'queued', ?3, ?4, ?5)")
+                .map_err(|e| db_err(&self.path, e))?;
+            for (email, langs, updates) in rows {
+                added += st.execute(params![campaign, email, langs, updates, now]).map_err(|e| db_err(&self.path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| db_err(&self.path, e))?;
+        Ok(added)
+    }
+
+    /// Marks as unknown what a run that died left `sending`: it may have reached the relay.
+    pub fn recover(&self, campaign: &str) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE deliveries SET state = 'unknown', smtp_reply = 'the run sending it stopped before the relay answered' WHERE campaign = ?1 AND state = 'sending'",
+                [campaign],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn states(&self, campaign: &str) -> Result<std::collections::HashMap<String, State>> {
+        let mut st = self.conn.prepare("SELECT email, state FROM deliveries WHERE campaign = ?1").map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (email, state) = row.map_err(|e| self.err(e))?;
+            out.insert(email, state.parse().unwrap_or(State::Unknown));
+        }
+        Ok(out)
+    }
+
+    pub fn counts(&self, campaign: &str) -> Result<std::collections::BTreeMap<State, usize>> {
+        let mut st = self.conn.prepare("SELECT state, COUNT(*) FROM deliveries WHERE campaign = ?1 GROUP BY state").map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (s, n) = row.map_err(|e| self.err(e))?;
+            out.insert(s.parse().unwrap_or(State::Unknown), n as usize);
+        }
+        Ok(out)
+    }
+
+    pub fn campaigns(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign").map_err(|e| self.err(e))?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    pub fn deliveries(&self, campaign: &str, states: &[State]) -> Result<Vec<Delivery>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT campaign, email, state, attempts, smtp_code, smtp_reply, message_id, langs, updates, queued_at, last_attempt_at, sent_at
+                 FROM deliveries WHERE campaign = ?1 ORDER BY queued_at, email",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok(Delivery {
+                    campaign: r.get(0)?,
+                    email: r.get(1)?,
+                    state: r.get::<_, String>(2)?.parse().unwrap_or(State::Unknown),
+                    attempts: r.get(3)?,
+                    smtp_code: r.get(4)?,
+                    smtp_reply: r.get(5)?,
+                    message_id: r.get(6)?,
+                    langs: r.get(7)?,
+                    updates: r.get(8)?,
+                    queued_at: r.get(9)?,
+                    last_attempt_at: r.get(10)?,
+                    sent_at: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let d = row.map_err(|e| self.err(e))?;
+            if states.is_empty() || states.contains(&d.state) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// First and last time a message of the campaign was accepted.
+    pub fn sent_span(&self, campaign: &str) -> Result<Option<(i64, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE campaign = ?1 AND state = 'sent'",
+                [campaign],
+                |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Hand-over times since `since_ms`, oldest first.
+    pub fn handovers_since(&self, since_ms: i64) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare("SELECT at_ms FROM handovers WHERE at_ms >= ?1 ORDER BY at_ms").map_err(|e| self.err(e))?;
+        let rows = st.query_map([since_ms], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    /// Applies a batch of updates in one transaction: one commit for many messages.
+    pub fn apply(&mut self, campaign: &str, batch: &[Update]) -> Result<()> {
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_err(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        {
+            let mut sending = tx
+                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?3, last_attempt_at = ?4 WHERE campaign = ?1 AND email = ?2")
+                .map_err(e)?;
+            let mut handover = tx.prepare_cached("INSERT INTO handovers (at_ms) VALUES (?1)").map_err(e)?;
+            let mut outcome = tx
+                .prepare_cached("UPDATE deliveries SET state = ?3, smtp_code = ?4, smtp_reply = ?5, sent_at = ?6, last_attempt_at = ?7 WHERE campaign = ?1 AND email = ?2")
+                .map_err(e)?;
+            for u in batch {
+                match u {
+                    Update::Sending { email, message_id, at_ms } => {
+                        sending.execute(params![campaign, email, message_id, at_ms]).map_err(e)?;
+                        handover.execute([at_ms]).map_err(e)?;
+                    }
+                    Update::Outcome { email, state, code, reply, at_ms } => {
+                        let sent_at = (*state == State::Sent).then_some(*at_ms);
+                        outcome.execute(params![campaign, email, state.as_str(), code, reply, sent_at, at_ms]).map_err(e)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// Puts failed (or unknown) recipients back in the queue, when the user asks for it.
+    pub fn requeue(&self, campaign: &str, state: State) -> Result<usize> {
+        self.conn
+            .execute("UPDATE deliveries SET state = 'queued' WHERE campaign = ?1 AND state = ?2", params![campaign, state.as_str()])
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// A change to the journal, made by the sender as messages go.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// About to hand the message to the relay: written before the message's data is sent.
+    Sending { email: String, message_id: String, at_ms: i64 },
+    Outcome { email: String, state: State, code: Option<u16>, reply: Option<String>, at_ms: i64 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopening_and_recover_marks_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let mut j = Journal::open(&path).unwrap();
+        let rows = [("a@x.org", "en".to_string(), "u1".to_string()), ("b@x.org", "fr".to_string(), "u1".to_string())];
+        assert_eq!(j.enqueue("c", rows.iter().map(|(a, b, c)| (*a, b.clone(), c.clone()))).unwrap(), 2);
+        assert_eq!(j.enqueue("c", rows.iter().map(|(a, b, c)| (*a, b.clone(), c.clone()))).unwrap(), 0, "enqueue is idempotent");
+        j.apply("c", &[
+            Update::Sending { email: "a@x.org".into(), message_id: "<1@x>".into(), at_ms: 5 },
+            Update::Outcome { email: "a@x.org".into(), state: State::Sent, code: Some(250), reply: Some("ok".into()), at_ms: 6 },
+            Update::Sending { email: "b@x.org".into(), message_id: "<2@x>".into(), at_ms: 7 },
+        ]).unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.recover("c").unwrap(), 1);
+        let st = j.states("c").unwrap();
+        assert_eq!(st["a@x.org"], State::Sent);
+        assert_eq!(st["b@x.org"], State::Unknown);
+        assert_eq!(j.handovers_since(0).unwrap(), vec![5, 7]);
+        assert_eq!(j.sent_span("c").unwrap(), Some((6, 6)));
+    }
+}

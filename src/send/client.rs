@@ -1,0 +1,275 @@
+//! The SMTP client: relay settings in, a connection out that sends one message at a time and says
+//! how each attempt ended. Built on lettre's `AsyncSmtpConnection` over a socket we open ourselves,
+//! so that TCP_NODELAY is set (the released lettre leaves Nagle's algorithm on, which stalls every
+//! message about 40 ms) and so that the caller knows the exact phase a failure happened in.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, Extension};
+
+use crate::config::{Security, Smtp};
+
+/// How an SMTP exchange ended badly.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SmtpError {
+    /// The relay refused for good (5xx): retrying will not help.
+    #[error("{code} {reply}")]
+    Permanent { code: u16, reply: String },
+    /// The relay refused for now (4xx): try again later.
+    #[error("{code} {reply}")]
+    Transient { code: u16, reply: String },
+    /// The connection failed, broke or timed out.
+    #[error("{0}")]
+    Connection(String),
+    /// A setting that no retry fixes: no STARTTLS offered, credentials refused, bad certificate.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl SmtpError {
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            SmtpError::Permanent { code, .. } | SmtpError::Transient { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The relay's own words, or what went wrong on the way to it.
+    pub fn reply(&self) -> String {
+        match self {
+            SmtpError::Permanent { reply, .. } | SmtpError::Transient { reply, .. } => reply.clone(),
+            SmtpError::Connection(m) | SmtpError::Setup(m) => m.clone(),
+        }
+    }
+
+    fn from_lettre(e: lettre::transport::smtp::Error) -> SmtpError {
+        let text = reply_text(&e);
+        match e.status() {
+            Some(code) if e.is_permanent() => SmtpError::Permanent { code: code.into(), reply: text },
+            Some(code) => SmtpError::Transient { code: code.into(), reply: text },
+            None if e.is_tls() => SmtpError::Setup(format!("TLS: {text}")),
+            None => SmtpError::Connection(text),
+        }
+    }
+}
+
+/// The text of a lettre error without its "permanent error (550):" prefix.
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    let mut src = std::error::Error::source(e);
+    let mut text = e.to_string();
+    if let Some(s) = src.take() {
+        text = s.to_string();
+    }
+    text.trim().to_string()
+}
+
+/// Where and how to reach the relay, resolved once per run (password included).
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub helo: ClientId,
+    pub credentials: Option<Credentials>,
+    pub timeout: Duration,
+    tls: Option<TlsParameters>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never prints the password.
+        write!(f, "{}:{} ({:?})", self.host, self.port, self.security)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reads the SMTP password from the environment variable or command the config names.
+fn password(smtp: &Smtp) -> Result<Option<String>, SmtpError> {
+    if let Some(var) = &smtp.password_env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Some(v)),
+            _ => Err(SmtpError::Setup(format!(
+                "the SMTP password is read from the environment variable {var}, which is not set: export {var}=... (in cron, set it in the crontab or a wrapper script)"
+            ))),
+        };
+    }
+    if let Some(cmd) = &smtp.password_command {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| SmtpError::Setup(format!("cannot run password_command `{cmd}`: {e}")))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+        if !out.status.success() || first.is_empty() {
+            return Err(SmtpError::Setup(format!("password_command `{cmd}` failed or printed nothing ({})", out.status)));
+        }
+        return Ok(Some(first));
+    }
+    Ok(None)
+}
+
+impl Settings {
+    pub fn from_config(smtp: &Smtp, root: &Path) -> Result<Settings, SmtpError> {
+        let port = smtp.port.unwrap_or(match smtp.security {
+            Security::Tls => 465,
+            Security::Starttls => 587,
+            Security::Plain => 25,
+        });
+        if smtp.security == Security::Plain && !smtp.allow_insecure && !is_loopback(&smtp.host) {
+            return Err(SmtpError::Setup(format!(
+                "security = \"plain\" would send passwords and messages unencrypted to {}: use \"starttls\" or \"tls\", or set allow_insecure = true if the network is trusted",
+                smtp.host
+            )));
+        }
+        let tls = if smtp.security == Security::Plain {
+            None
+        } else {
+            let mut b = TlsParameters::builder(smtp.host.clone());
+            if let Some(ca) = &smtp.ca_file {
+                let path = if ca.is_absolute() { ca.clone() } else { root.join(ca) };
+                let pem = std::fs::read(&path).map_err(|e| SmtpError::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| SmtpError::Setup(format!("ca_file {}: {e}", path.display())))?;
+                b = b.add_root_certificate(cert);
+            }
+            Some(b.build_rustls().map_err(|e| SmtpError::Setup(format!("TLS settings: {e}")))?)
+        };
+        let helo = match &smtp.helo_name {
+            Some(n) => ClientId::Domain(n.clone()),
+            None => ClientId::default(),
+        };
+        let credentials = match (&smtp.username, password(smtp)?) {
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p)),
+            (Some(u), None) => {
+                return Err(SmtpError::Setup(format!(
+                    "[smtp] username is {u} but no password source: set password_env or password_command"
+                )))
+            }
+            _ => None,
+        };
+        Ok(Settings {
+            host: smtp.host.clone(),
+            port,
+            security: smtp.security,
+            helo,
+            credentials,
+            timeout: Duration::from_secs(smtp.timeout_secs),
+            tls,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let sec = match self.security {
+            Security::Tls => "TLS",
+            Security::Starttls => "STARTTLS",
+            Security::Plain => "unencrypted",
+        };
+        format!("{}:{} ({sec}{})", self.host, self.port, if self.credentials.is_some() { ", authenticated" } else { "" })
+    }
+}
+
+/// One open connection to the relay.
+pub struct Client {
+    conn: AsyncSmtpConnection,
+    settings: Arc<Settings>,
+}
+
+async fn timed<T>(
+    d: Duration,
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+) -> Result<T, SmtpError> {
+    match tokio::time::timeout(d, f).await {
+        Ok(r) => r.map_err(SmtpError::from_lettre),
+        Err(_) => Err(SmtpError::Connection(format!("no answer to {what} within {} s", d.as_secs()))),
+    }
+}
+
+impl Client {
+    /// Connects, greets, secures and authenticates.
+    pub async fn connect(settings: Arc<Settings>) -> Result<Client, SmtpError> {
+        let t = settings.timeout;
+        let addr = (settings.host.as_str(), settings.port);
+        let mut conn = if settings.security == Security::Tls {
+            // Implicit TLS goes through lettre's own connector, whose socket we cannot reach
+            // to set TCP_NODELAY; relays on port 465 are the rarer case.
+            timed(t, "the TLS connection", AsyncSmtpConnection::connect_tokio1(addr, Some(t), &settings.helo, settings.tls.clone(), None)).await?
+        } else {
+            let stream = tokio::time::timeout(t, tokio::net::TcpStream::connect(addr))
+                .await
+                .map_err(|_| SmtpError::Connection(format!("cannot connect to {}:{} within {} s", settings.host, settings.port, t.as_secs())))?
+                .map_err(|e| SmtpError::Connection(format!("cannot connect to {}:{}: {e}", settings.host, settings.port)))?;
+            stream.set_nodelay(true).map_err(|e| SmtpError::Connection(e.to_string()))?;
+            timed(t, "the greeting", AsyncSmtpConnection::connect_with_transport(Box::new(stream), &settings.helo)).await?
+        };
+        if settings.security == Security::Starttls {
+            if !conn.server_info().supports_feature(Extension::StartTls) {
+                conn.abort().await;
+                return Err(SmtpError::Setup(format!(
+                    "{} does not offer STARTTLS, which the config requires: use security = \"tls\" if it expects TLS from the start, or \"plain\" only for a relay on this machine",
+                    settings.host
+                )));
+            }
+            let tls = settings.tls.clone().expect("TLS parameters for STARTTLS");
+            timed(t, "STARTTLS", conn.starttls(tls, &settings.helo)).await.map_err(|e| match e {
+                SmtpError::Connection(m) => SmtpError::Setup(format!("STARTTLS failed: {m}")),
+                other => other,
+            })?;
+        }
+        if let Some(creds) = &settings.credentials {
+            let r = timed(t, "AUTH", conn.auth(&[Mechanism::Plain, Mechanism::Login], creds)).await;
+            if let Err(e) = r {
+                conn.abort().await;
+                return Err(match e {
+                    SmtpError::Permanent { code, reply } => SmtpError::Setup(format!("the relay refused the credentials: {code} {reply}")),
+                    other => other,
+                });
+            }
+        }
+        Ok(Client { conn, settings })
+    }
+
+    /// Opens a mail transaction up to the relay's go-ahead for data. A failure here means the
+    /// message was not delivered, so it is safe to try again.
+    pub async fn begin(&mut self, envelope: &Envelope) -> Result<(), SmtpError> {
+        let t = self.settings.timeout;
+        timed(t, "MAIL FROM", self.conn.command(Mail::new(envelope.from().cloned(), vec![]))).await?;
+        for to in envelope.to() {
+            if let Err(e) = timed(t, "RCPT TO", self.conn.command(Rcpt::new(to.clone(), vec![]))).await {
+                self.reset().await;
+                return Err(e);
+            }
+        }
+        if let Err(e) = timed(t, "DATA", self.conn.command(Data)).await {
+            self.reset().await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends the message and waits for the relay's verdict. A connection failure here leaves
+    /// the message's fate unknown: the relay may have taken it.
+    pub async fn finish(&mut self, message: &[u8]) -> Result<String, SmtpError> {
+        let r = timed(self.settings.timeout, "the end of the message", self.conn.message(message)).await?;
+        Ok(format!("{} {}", u16::from(r.code()), r.message().collect::<Vec<_>>().join(" ")))
+    }
+
+    /// Ends a refused transaction so the connection can carry the next message.
+    async fn reset(&mut self) {
+        let _ = timed(self.settings.timeout, "RSET", self.conn.command(Rset)).await;
+    }
+
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
+    }
+}

@@ -1,0 +1,711 @@
+//! Sending: a prepared campaign, the journal and the relay settings in, every selected contact's
+//! message delivered once (or recorded as failed, deferred or unknown) out.
+
+pub mod client;
+pub mod rate;
+pub mod lock;
+pub mod progress;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lettre::address::Envelope;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock;
+use crate::journal::{Journal, State, Update};
+use crate::project::Prepared;
+use crate::{Error, Result};
+
+use client::{Client, Settings, SmtpError};
+use rate::{Limiter, Permit};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Send at most this many messages in this run.
+    pub limit: Option<usize>,
+    /// Everything but talking to the relay (and writing the journal).
+    pub dry_run: bool,
+    /// Send again to recipients whose fate a dead run left unknown.
+    pub resend_unknown: bool,
+    /// Send again to recipients the relay refused for good.
+    pub retry_failed: bool,
+    /// Continue a campaign whose content changed since it was partly sent.
+    pub allow_changed: bool,
+    /// How long to wait for another run that holds the project's send lock.
+    pub lock_wait: Duration,
+}
+
+/// Why a run ended before its work was done.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Stop {
+    /// SIGINT or SIGTERM: messages in flight were finished and recorded.
+    Interrupted,
+    /// A rate cap is full until `resume_at`.
+    Capped { cap: String, limit: u32, resume_at: String },
+    /// The relay refused or failed this many times in a row.
+    RelayFailing { failures: u32, last_error: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub campaign: String,
+    pub relay: String,
+    pub dry_run: bool,
+    pub recipients: usize,
+    pub already_sent: usize,
+    pub attempted: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub deferred: usize,
+    pub unknown: usize,
+    /// Left for a later run (limit, cap, interruption, or deferred).
+    pub remaining: usize,
+    /// Marked unknown at the start: left `sending` by a run that died.
+    pub recovered_unknown: usize,
+    pub elapsed_secs: f64,
+    pub messages_per_second: f64,
+    pub stopped: Option<Stop>,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub email: String,
+    pub state: State,
+    pub code: Option<u16>,
+    pub reply: String,
+}
+
+/// A fatal problem: nothing more can be sent until it is fixed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("the campaign changed since it was partly sent ({sent} sent so far): check what changed, then run again with --allow-changed to send the new version to the rest")]
+    Changed { sent: usize },
+    #[error(transparent)]
+    Other(#[from] Error),
+}
+
+/// What a send would do now, read from the journal without changing it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub recipients: usize,
+    pub to_send: usize,
+    pub already_sent: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub sending: usize,
+    pub by_language: std::collections::BTreeMap<String, usize>,
+}
+
+pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
+    let states = Journal::open(&p.config.journal_path())?.states(&p.campaign.id)?;
+    let mut plan = Plan { recipients: p.audience.recipients.len(), to_send: 0, already_sent: 0, failed: 0, unknown: 0, sending: 0, by_language: Default::default() };
+    for r in &p.audience.recipients {
+        let st = states.get(&r.contact.email).copied().unwrap_or(State::Queued);
+        let goes = match st {
+            State::Queued | State::Deferred => true,
+            State::Sent => {
+                plan.already_sent += 1;
+                false
+            }
+            State::Failed => {
+                plan.failed += 1;
+                opts.retry_failed
+            }
+            State::Unknown | State::Sending => {
+                if st == State::Sending {
+                    plan.sending += 1;
+                } else {
+                    plan.unknown += 1;
+                }
+                opts.resend_unknown
+            }
+        };
+        if goes {
+            plan.to_send += 1;
+            *plan.by_language.entry(r.langs.join("+")).or_default() += 1;
+        }
+    }
+    if let Some(l) = opts.limit {
+        plan.to_send = plan.to_send.min(l);
+    }
+    Ok(plan)
+}
+
+/// A digest of what a campaign's messages are made of: its file, its updates and the templates.
+/// Contact lists are left out: adding contacts to a running campaign is normal.
+pub fn content_hash(p: &Prepared) -> String {
+    let mut h = Sha256::new();
+    let mut add = |path: &std::path::Path| {
+        h.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        h.update(std::fs::read(path).unwrap_or_default());
+    };
+    add(&p.campaign.path);
+    for slug in &p.campaign.updates {
+        if let Some(versions) = p.updates.by_slug.get(slug) {
+            for u in versions.values() {
+                add(&u.path);
+            }
+        }
+    }
+    let mut templates: Vec<PathBuf> = walk(&p.config.templates_dir());
+    templates.sort();
+    for t in &templates {
+        add(t);
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// One recipient's turn in the queue.
+struct Item {
+    idx: usize,
+    attempt: u32,
+    not_before: Instant,
+}
+
+/// What the sending tasks share.
+struct Shared {
+    queue: Mutex<VecDeque<Item>>,
+    /// Items not yet settled (in the queue, in flight, or waiting for a retry).
+    open: AtomicUsize,
+    stop: AtomicBool,
+    stop_reason: Mutex<Option<Stop>>,
+    fatal: Mutex<Option<String>>,
+    consecutive: AtomicU32,
+    counts: Counters,
+    failures: Mutex<Vec<Failure>>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub attempted: AtomicUsize,
+    pub sent: AtomicUsize,
+    pub failed: AtomicUsize,
+    pub deferred: AtomicUsize,
+    pub unknown: AtomicUsize,
+}
+
+impl Shared {
+    fn halt(&self, why: Stop) {
+        let mut r = self.stop_reason.lock().unwrap();
+        if r.is_none() {
+            *r = Some(why);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The journal's writer: a thread that applies updates in batches, one commit for all the updates
+/// waiting, and tells each sender when its `Sending` mark is safely recorded.
+type Ack = tokio::sync::oneshot::Sender<Result<()>>;
+
+struct Writer {
+    tx: Recorder,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+/// The senders' side of the journal writer.
+#[derive(Clone)]
+struct Recorder(std::sync::mpsc::Sender<(Vec<Update>, Option<Ack>)>);
+
+impl Writer {
+    fn start(mut journal: Journal, campaign: String) -> Writer {
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Update>, Option<Ack>)>();
+        let handle = std::thread::spawn(move || -> Result<()> {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                    if batch.len() >= 512 {
+                        break;
+                    }
+                }
+                let updates: Vec<Update> = batch.iter().flat_map(|(u, _)| u.iter().cloned()).collect();
+                let r = journal.apply(&campaign, &updates);
+                let failed = r.as_ref().err().map(|e| e.to_string());
+                for (_, ack) in batch {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(match &failed {
+                            None => Ok(()),
+                            Some(m) => Err(Error::Journal(m.clone())),
+                        });
+                    }
+                }
+                r?;
+            }
+            Ok(())
+        });
+        Writer { tx: Recorder(tx), handle }
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| Error::Journal("the journal writer panicked".into()))?
+    }
+}
+
+impl Recorder {
+    /// Records and waits until the record is committed.
+    async fn record_now(&self, u: Update) -> Result<()> {
+        let (ack, wait) = tokio::sync::oneshot::channel();
+        self.0.send((vec![u], Some(ack))).map_err(|_| Error::Journal("the journal writer stopped".into()))?;
+        wait.await.map_err(|_| Error::Journal("the journal writer stopped".into()))?
+    }
+
+    fn record(&self, u: Update) {
+        let _ = self.0.send((vec![u], None));
+    }
+}
+
+/// Sends a prepared campaign. `progress` is told of every settled message.
+pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> std::result::Result<Report, SendError> {
+    let started = Instant::now();
+    let campaign = p.campaign.id.clone();
+    let smtp = p
+        .config
+        .smtp
+        .as_ref()
+        .ok_or_else(|| SendError::Setup(format!("{} has no [smtp] section: add one with the relay's host (see config.example.toml)", p.config.file.display())))?;
+    let smtp = Arc::new(smtp.clone());
+    let settings = if opts.dry_run {
+        None
+    } else {
+        Some(Arc::new(Settings::from_config(&smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?))
+    };
+    let relay = settings.as_ref().map_or_else(|| format!("{}:{} (dry run)", smtp.host, smtp.port.unwrap_or(0)), |s| s.describe());
+
+    let journal_path = p.config.journal_path();
+    let _lock = if opts.dry_run { None } else { Some(lock::ProjectLock::acquire(&journal_path, opts.lock_wait)?) };
+    let mut journal = Journal::open(&journal_path)?;
+    let mut recovered = 0;
+    let hash = content_hash(&p);
+    if !opts.dry_run {
+        recovered = journal.recover(&campaign)?;
+        let counts = journal.counts(&campaign)?;
+        let touched: usize = counts.iter().filter(|(s, _)| **s != State::Queued).map(|(_, n)| n).sum();
+        match journal.content_hash(&campaign)? {
+            Some(old) if old != hash && touched > 0 && !opts.allow_changed => {
+                return Err(SendError::Changed { sent: counts.get(&State::Sent).copied().unwrap_or(0) });
+            }
+            _ => journal.set_content_hash(&campaign, &hash)?,
+        }
+        let rows = p.audience.recipients.iter().map(|r| {
+            let updates: Vec<&str> = r.updates.iter().map(|&i| p.campaign.updates[i].as_str()).collect();
+            (r.contact.email.as_str(), r.langs.join("+"), updates.join(";"))
+        });
+        journal.enqueue(&campaign, rows)?;
+        if opts.retry_failed {
+            journal.requeue(&campaign, State::Failed)?;
+        }
+        if opts.resend_unknown {
+            journal.requeue(&campaign, State::Unknown)?;
+        }
+    }
+    let states = journal.states(&campaign)?;
+    let mut already_sent = 0;
+    let mut work: VecDeque<Item> = VecDeque::new();
+    let now = Instant::now();
+    for (idx, r) in p.audience.recipients.iter().enumerate() {
+        let state = states.get(&r.contact.email).copied().unwrap_or(State::Queued);
+        match state {
+            State::Sent => already_sent += 1,
+            State::Queued | State::Deferred => work.push_back(Item { idx, attempt: 0, not_before: now }),
+            State::Unknown if opts.resend_unknown && opts.dry_run => work.push_back(Item { idx, attempt: 0, not_before: now }),
+            State::Failed if opts.retry_failed && opts.dry_run => work.push_back(Item { idx, attempt: 0, not_before: now }),
+            _ => {}
+        }
+    }
+    let pending_total = work.len();
+    if let Some(limit) = opts.limit {
+        work.truncate(limit);
+    }
+    let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
+    drop(journal);
+
+    let shared = Arc::new(Shared {
+        open: AtomicUsize::new(work.len()),
+        queue: Mutex::new(work),
+        stop: AtomicBool::new(false),
+        stop_reason: Mutex::new(None),
+        fatal: Mutex::new(None),
+        consecutive: AtomicU32::new(0),
+        counts: Counters::default(),
+        failures: Mutex::new(Vec::new()),
+    });
+    progress.start(shared.open.load(Ordering::SeqCst));
+
+    if opts.dry_run {
+        // Every message is produced exactly as it would be sent; none is handed over.
+        let q = std::mem::take(&mut *shared.queue.lock().unwrap());
+        for item in q {
+            let r = &p.audience.recipients[item.idx];
+            p.message(r, clock::now(), "dry-run").map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+            shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
+            progress.tick(&shared.counts);
+        }
+    } else if let Some(settings) = settings {
+        let writer = Writer::start(Journal::open(&journal_path)?, campaign.clone());
+        let limiter = Arc::new(Limiter::new(&p.config.rate, history));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SendError::Setup(format!("cannot start the async runtime: {e}")))?;
+        let nonce: Arc<str> = format!("{:x}", clock::now_ms()).into();
+        runtime.block_on(async {
+            let signals = tokio::spawn(watch_signals(shared.clone()));
+            let ticker = {
+                let shared = shared.clone();
+                let progress = progress.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        progress.tick(&shared.counts);
+                    }
+                })
+            };
+            let ctx = Arc::new(Ctx {
+                p: p.clone(),
+                shared: shared.clone(),
+                writer: writer.tx.clone(),
+                limiter: limiter.clone(),
+                settings: settings.clone(),
+                nonce: nonce.clone(),
+                smtp: smtp.clone(),
+            });
+            let n = smtp.connections.min(shared.open.load(Ordering::SeqCst).max(1));
+            let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(sender(ctx.clone()))).collect();
+            drop(ctx);
+            for t in tasks {
+                let _ = t.await;
+            }
+            signals.abort();
+            ticker.abort();
+        });
+        writer.finish()?;
+    }
+    progress.tick(&shared.counts);
+    progress.finish();
+
+    if let Some(fatal) = shared.fatal.lock().unwrap().take() {
+        return Err(SendError::Setup(fatal));
+    }
+    let c = &shared.counts;
+    let (attempted, sent) = (c.attempted.load(Ordering::SeqCst), c.sent.load(Ordering::SeqCst));
+    let settled = sent + c.failed.load(Ordering::SeqCst) + c.unknown.load(Ordering::SeqCst);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut failures = std::mem::take(&mut *shared.failures.lock().unwrap());
+    failures.sort_by(|a, b| a.email.cmp(&b.email));
+    let stopped = shared.stop_reason.lock().unwrap().clone();
+    Ok(Report {
+        campaign,
+        relay,
+        dry_run: opts.dry_run,
+        recipients: p.audience.recipients.len(),
+        already_sent,
+        attempted,
+        sent,
+        failed: c.failed.load(Ordering::SeqCst),
+        deferred: c.deferred.load(Ordering::SeqCst),
+        unknown: c.unknown.load(Ordering::SeqCst),
+        remaining: if opts.dry_run { pending_total } else { pending_total.saturating_sub(settled) },
+        recovered_unknown: recovered,
+        elapsed_secs: elapsed,
+        messages_per_second: if elapsed > 0.0 { sent as f64 / elapsed } else { 0.0 },
+        stopped,
+        failures,
+    })
+}
+
+async fn watch_signals(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    shared.halt(Stop::Interrupted);
+}
+
+struct Ctx {
+    p: Arc<Prepared>,
+    shared: Arc<Shared>,
+    writer: Recorder,
+    limiter: Arc<Limiter>,
+    settings: Arc<Settings>,
+    nonce: Arc<str>,
+    smtp: Arc<crate::config::Smtp>,
+}
+
+/// Takes the next item that is due; waits for a retry that is not due yet; `None` when done.
+async fn next_item(shared: &Shared) -> Option<Item> {
+    loop {
+        if shared.stop.load(Ordering::SeqCst) || shared.open.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let wait = {
+            let mut q = shared.queue.lock().unwrap();
+            let now = Instant::now();
+            if let Some(pos) = q.iter().position(|i| i.not_before <= now) {
+                return q.remove(pos);
+            }
+            q.iter().map(|i| i.not_before - now).min().unwrap_or(Duration::from_millis(20))
+        };
+        tokio::time::sleep(wait.min(Duration::from_millis(200))).await;
+    }
+}
+
+/// One connection's loop: take a recipient, produce their message, hand it over, record.
+async fn sender(ctx: Arc<Ctx>) {
+    let sh = &ctx.shared;
+    let mut client: Option<Client> = None;
+    while let Some(item) = next_item(sh).await {
+        let r = &ctx.p.audience.recipients[item.idx];
+        let email = r.contact.email.clone();
+        let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
+            Ok((_, c)) => c,
+            Err(e) => {
+                settle(&ctx, &email, State::Failed, None, format!("cannot produce the message: {}", e.message));
+                continue;
+            }
+        };
+        let at_ms = match ctx.limiter.acquire().await {
+            Permit::Go(at) => at,
+            Permit::Capped { cap, limit, until_ms } => {
+                sh.queue.lock().unwrap().push_front(item);
+                sh.halt(Stop::Capped { cap: cap.to_string(), limit, resume_at: clock::from_ms(until_ms).to_rfc3339() });
+                break;
+            }
+        };
+        if client.is_none() {
+            match Client::connect(ctx.settings.clone()).await {
+                Ok(c) => client = Some(c),
+                Err(SmtpError::Setup(m)) => {
+                    *sh.fatal.lock().unwrap() = Some(m);
+                    sh.halt(Stop::RelayFailing { failures: 0, last_error: "setup".into() });
+                    break;
+                }
+                Err(e) => {
+                    retry_or_defer(&ctx, item, &email, e);
+                    continue;
+                }
+            }
+        }
+        let c = client.as_mut().expect("connected");
+        let envelope = match Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()]) {
+            Ok(e) => e,
+            Err(e) => {
+                settle(&ctx, &email, State::Failed, None, format!("invalid envelope: {e}"));
+                continue;
+            }
+        };
+        sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = c.begin(&envelope).await {
+            if matches!(e, SmtpError::Connection(_)) {
+                client = None;
+            }
+            match e {
+                SmtpError::Permanent { code, reply } => settle(&ctx, &email, State::Failed, Some(code), reply),
+                SmtpError::Setup(m) => {
+                    *sh.fatal.lock().unwrap() = Some(m);
+                    sh.halt(Stop::RelayFailing { failures: 0, last_error: "setup".into() });
+                    break;
+                }
+                other => retry_or_defer(&ctx, item, &email, other),
+            }
+            continue;
+        }
+        // The mark must be on disk before the relay can have the message: if this process dies
+        // from here on, the next run sees `sending` and will not send it twice.
+        if let Err(e) = ctx.writer.record_now(Update::Sending { email: email.clone(), message_id: composed.message_id.clone(), at_ms }).await {
+            *sh.fatal.lock().unwrap() = Some(e.to_string());
+            sh.halt(Stop::RelayFailing { failures: 0, last_error: "journal".into() });
+            break;
+        }
+        match c.finish(&composed.bytes).await {
+            Ok(reply) => {
+                sh.consecutive.store(0, Ordering::SeqCst);
+                settle(&ctx, &email, State::Sent, Some(250), reply);
+            }
+            Err(SmtpError::Permanent { code, reply }) => settle(&ctx, &email, State::Failed, Some(code), reply),
+            // The relay answered "not now": it did not take the message.
+            Err(e @ SmtpError::Transient { .. }) => retry_or_defer(&ctx, item, &email, e),
+            Err(e) => {
+                client = None;
+                settle(&ctx, &email, State::Unknown, None, format!("connection lost after the message was sent, before the relay's answer: {}", e.reply()));
+            }
+        }
+    }
+    if let Some(c) = client {
+        c.quit().await;
+    }
+}
+
+/// Records a final outcome for this run.
+fn settle(ctx: &Ctx, email: &str, state: State, code: Option<u16>, reply: String) {
+    let sh = &ctx.shared;
+    let counter = match state {
+        State::Sent => &sh.counts.sent,
+        State::Failed => &sh.counts.failed,
+        State::Deferred => &sh.counts.deferred,
+        _ => &sh.counts.unknown,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if state != State::Sent {
+        let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= ctx.smtp.max_consecutive_failures {
+            sh.halt(Stop::RelayFailing { failures: n, last_error: format!("{}{reply}", code.map(|c| format!("{c} ")).unwrap_or_default()) });
+        }
+        sh.failures.lock().unwrap().push(Failure { email: email.to_string(), state, code, reply: reply.clone() });
+    }
+    ctx.writer.record(Update::Outcome { email: email.to_string(), state, code, reply: Some(reply), at_ms: clock::now_ms() });
+    sh.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A temporary failure: back in the queue after a growing pause, or deferred to the next run
+/// once the run's tries are used.
+fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError) {
+    let sh = &ctx.shared;
+    let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+    if n >= ctx.smtp.max_consecutive_failures {
+        sh.halt(Stop::RelayFailing { failures: n, last_error: e.to_string() });
+    }
+    let attempt = item.attempt + 1;
+    if attempt < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
+        let delay = Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
+        sh.queue.lock().unwrap().push_back(Item { idx: item.idx, attempt, not_before: Instant::now() + delay });
+        return;
+    }
+    // `settle` counts this failure again; undo ours so one message counts once.
+    sh.consecutive.fetch_sub(1, Ordering::SeqCst);
+    settle(ctx, email, State::Deferred, e.code(), e.reply());
+}
+
+/// One test message per language the campaign goes out in, and a bilingual one, to `to`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSent {
+    pub langs: String,
+    pub sample_of: String,
+    pub subject: String,
+    pub reply: String,
+}
+
+/// Sends samples of the campaign to a test address, marked "[TEST]", outside the journal.
+pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, SendError> {
+    let addr: lettre::Address = to.parse().map_err(|_| SendError::Setup(format!("--to {to:?} is not a valid e-mail address")))?;
+    let smtp = p.config.smtp.as_ref().ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
+    let settings = Arc::new(Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?);
+    let mut combos: Vec<Vec<String>> = p.campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+    if p.campaign.languages.len() > 1 {
+        combos.push(p.campaign.languages.clone());
+    }
+    // A real recipient of each combination shows the message as they will see it; without one,
+    // the first recipient stands in with the combination's languages.
+    let first = p.audience.recipients.first().ok_or_else(|| SendError::Setup("the campaign has no recipients to take samples from".into()))?;
+    let mut samples = Vec::new();
+    for langs in combos {
+        let mut r = p.audience.recipients.iter().find(|r| r.langs == langs).unwrap_or(first).clone();
+        let sample_of = r.contact.email.clone();
+        r.langs = langs;
+        r.contact.email = addr.to_string();
+        samples.push((r, sample_of));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SendError::Setup(e.to_string()))?;
+    runtime.block_on(async {
+        let mut client = Client::connect(settings).await.map_err(|e| SendError::Setup(e.to_string()))?;
+        let mut out = Vec::new();
+        for (r, sample_of) in samples {
+            let (rendered, composed) = p
+                .message_marked(&r, clock::now(), "test", "[TEST] ")
+                .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+            let env = Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()]).map_err(|e| SendError::Setup(e.to_string()))?;
+            client.begin(&env).await.map_err(|e| SendError::Setup(format!("the relay refused the test message: {e}")))?;
+            let reply = client.finish(&composed.bytes).await.map_err(|e| SendError::Setup(format!("the relay refused the test message: {e}")))?;
+            out.push(TestSent { langs: r.langs.join("+"), sample_of, subject: rendered.subject, reply });
+        }
+        client.quit().await;
+        Ok(out)
+    })
+}
+
+/// What the journal says of a campaign.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub campaign: String,
+    pub total: usize,
+    pub counts: std::collections::BTreeMap<State, usize>,
+    pub first_sent: Option<String>,
+    pub last_sent: Option<String>,
+    /// Accepted messages per second between the first and the last acceptance.
+    pub rate_per_second: Option<f64>,
+    pub problems: Vec<crate::journal::Delivery>,
+}
+
+pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
+    let counts = journal.counts(campaign)?;
+    let span = journal.sent_span(campaign)?;
+    let sent = counts.get(&State::Sent).copied().unwrap_or(0);
+    let rate = span.and_then(|(a, b)| (b > a && sent > 1).then(|| (sent - 1) as f64 / ((b - a) as f64 / 1000.0)));
+    Ok(Status {
+        campaign: campaign.to_string(),
+        total: counts.values().sum(),
+        counts,
+        first_sent: span.map(|(a, _)| clock::from_ms(a).to_rfc3339()),
+        last_sent: span.map(|(_, b)| clock::from_ms(b).to_rfc3339()),
+        rate_per_second: rate,
+        problems: journal.deliveries(campaign, &[State::Failed, State::Deferred, State::Unknown])?,
+    })
+}
+
+/// Writes failed, deferred and unknown deliveries with their reasons, ready to fix and resend.
+pub fn write_failed_csv(path: &std::path::Path, rows: &[crate::journal::Delivery]) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("write", path, e);
+    let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    w.write_record(["email", "state", "attempts", "smtp_code", "smtp_reply", "last_attempt_at", "language", "updates"]).map_err(|e| io(e.into()))?;
+    for d in rows {
+        w.write_record([
+            d.email.as_str(),
+            d.state.as_str(),
+            &d.attempts.to_string(),
+            &d.smtp_code.map(|c| c.to_string()).unwrap_or_default(),
+            d.smtp_reply.as_deref().unwrap_or(""),
+            &d.last_attempt_at.map(|t| clock::from_ms(t).to_rfc3339()).unwrap_or_default(),
+            &d.langs,
+            &d.updates,
+        ])
+        .map_err(|e| io(e.into()))?;
+    }
+    w.flush().map_err(io)
+}
