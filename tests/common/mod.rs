@@ -2,6 +2,8 @@
 //! with a chained builder in the manner of `just`'s tests.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -73,6 +75,19 @@ impl Project {
         let s = self.read(rel);
         assert!(s.contains(from), "{rel} does not contain {from:?}");
         self.write(rel, s.replacen(from, to, 1))
+    }
+
+    /// Points the project at a relay on this machine: the config's [smtp] and [rate] sections
+    /// are replaced by these (`extra` lines go into [smtp], `rate` into [rate]).
+    pub fn relay(&self, port: u16, extra: &str, rate: &str) -> &Self {
+        let config = self.read("bulletin.toml");
+        let head = &config[..config.find("[smtp]").expect("an [smtp] section")];
+        self.write(
+            "bulletin.toml",
+            format!(
+                "{head}[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\ntimeout_secs = 5\nretry_delay_secs = 0.05\n{extra}\n\n[rate]\n{rate}\n"
+            ),
+        )
     }
 
     pub fn bulletin(&self) -> Run {

@@ -1,0 +1,237 @@
+//! SMTP servers for the tests. `RealSmtp` is mailin-embedded, an SMTP server we did not write,
+//! recording what it receives. `ScriptedSmtp` is our own small server for the faults no real
+//! server produces on demand: refusals, temporary failures, dropped connections, slowness.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A message as a server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+pub type Inbox = Arc<Mutex<Vec<Received>>>;
+
+pub fn count_by_recipient(inbox: &Inbox) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in inbox.lock().unwrap().iter() {
+        for t in &r.to {
+            *m.entry(t.to_lowercase()).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+#[derive(Clone)]
+struct MailinHandler {
+    inbox: Inbox,
+    to: Vec<String>,
+    data: Vec<u8>,
+    password: Option<String>,
+}
+
+impl mailin_embedded::Handler for MailinHandler {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox.lock().unwrap().push(Received { to: std::mem::take(&mut self.to), data: std::mem::take(&mut self.data) });
+        mailin_embedded::response::OK
+    }
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin_embedded::Response {
+        if user == "news" && Some(password) == self.password.as_deref() {
+            mailin_embedded::response::AUTH_OK
+        } else {
+            mailin_embedded::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
+/// mailin-embedded on a free loopback port, in a thread that lives as long as the test process.
+pub struct RealSmtp {
+    pub port: u16,
+    pub inbox: Inbox,
+}
+
+impl RealSmtp {
+    pub fn start() -> RealSmtp {
+        Self::start_with(None, None)
+    }
+
+    /// With STARTTLS (certificate and key files) and AUTH PLAIN for user "news".
+    pub fn start_with(tls: Option<(std::path::PathBuf, std::path::PathBuf)>, password: Option<&str>) -> RealSmtp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inbox: Inbox = Arc::default();
+        let handler = MailinHandler { inbox: inbox.clone(), to: vec![], data: vec![], password: password.map(str::to_string) };
+        let mut server = mailin_embedded::Server::new(handler);
+        server.with_name("mailin.test").with_tcp_listener(listener).with_num_threads(8);
+        if let Some((cert, key)) = tls {
+            server
+                .with_ssl(mailin_embedded::SslConfig::SelfSigned { cert_path: cert.display().to_string(), key_path: key.display().to_string() })
+                .unwrap();
+        }
+        if password.is_some() {
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        RealSmtp { port, inbox }
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+}
+
+/// What the scripted server does, per recipient address.
+#[derive(Default, Clone)]
+pub struct Script {
+    /// RCPT TO this address gets this reply ("550 5.1.1 no such user").
+    pub refuse_rcpt: HashMap<String, String>,
+    /// The end of data for this address gets "451 ..." this many times, then 250.
+    pub defer_times: HashMap<String, usize>,
+    /// After this address's message data, the server closes the connection without a reply
+    /// (the first time only).
+    pub drop_after_data: Vec<String>,
+    /// Every reply waits this long.
+    pub delay: Duration,
+    /// Greets with this instead of 220 and closes (e.g. "421 too busy").
+    pub greeting_refusal: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    script: Script,
+    deferred: HashMap<String, usize>,
+    dropped: Vec<String>,
+}
+
+pub struct ScriptedSmtp {
+    pub port: u16,
+    pub inbox: Inbox,
+    state: Arc<Mutex<State>>,
+    /// Every DATA received, whatever the reply: how often each address was attempted.
+    pub attempts: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl ScriptedSmtp {
+    pub fn start(script: Script) -> ScriptedSmtp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inbox: Inbox = Arc::default();
+        let state = Arc::new(Mutex::new(State { script, ..Default::default() }));
+        let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let (i, s, a) = (inbox.clone(), state.clone(), attempts.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (i, s, a) = (i.clone(), s.clone(), a.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &i, &s, &a);
+                });
+            }
+        });
+        ScriptedSmtp { port, inbox, state, attempts }
+    }
+
+    pub fn delivered(&self) -> HashMap<String, usize> {
+        count_by_recipient(&self.inbox)
+    }
+}
+
+fn serve(conn: TcpStream, inbox: &Inbox, state: &Arc<Mutex<State>>, attempts: &Arc<Mutex<HashMap<String, usize>>>) -> std::io::Result<()> {
+    let delay = state.lock().unwrap().script.delay;
+    let mut out = conn.try_clone()?;
+    let mut reader = BufReader::new(conn);
+    let reply = |out: &mut TcpStream, s: &str| -> std::io::Result<()> {
+        std::thread::sleep(delay);
+        out.write_all(s.as_bytes())?;
+        out.write_all(b"\r\n")
+    };
+    if let Some(r) = state.lock().unwrap().script.greeting_refusal.clone() {
+        return reply(&mut out, &r);
+    }
+    reply(&mut out, "220 scripted.test ESMTP")?;
+    let mut to: Vec<String> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end().to_string();
+        let upper = cmd.to_uppercase();
+        if upper.starts_with("EHLO") {
+            reply(&mut out, "250-scripted.test\r\n250 8BITMIME")?;
+        } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
+            reply(&mut out, "250 OK")?;
+        } else if upper.starts_with("MAIL FROM") {
+            to.clear();
+            reply(&mut out, "250 OK")?;
+        } else if upper.starts_with("RCPT TO") {
+            let addr = cmd[cmd.find('<').map_or(8, |i| i + 1)..].trim_end_matches('>').to_lowercase();
+            let refusal = state.lock().unwrap().script.refuse_rcpt.get(&addr).cloned();
+            match refusal {
+                Some(r) => reply(&mut out, &r)?,
+                None => {
+                    to.push(addr);
+                    reply(&mut out, "250 OK")?;
+                }
+            }
+        } else if upper.starts_with("RSET") {
+            to.clear();
+            reply(&mut out, "250 OK")?;
+        } else if upper.starts_with("DATA") {
+            reply(&mut out, "354 go ahead")?;
+            let mut data = Vec::new();
+            loop {
+                let mut l = Vec::new();
+                if reader.read_until(b'\n', &mut l)? == 0 {
+                    return Ok(());
+                }
+                if l == b".\r\n" {
+                    break;
+                }
+                data.extend_from_slice(&l);
+            }
+            let first = to.first().cloned().unwrap_or_default();
+            *attempts.lock().unwrap().entry(first.clone()).or_insert(0) += 1;
+            let mut st = state.lock().unwrap();
+            if st.script.drop_after_data.contains(&first) && !st.dropped.contains(&first) {
+                st.dropped.push(first);
+                // Gone without a word: the client cannot know whether the message was taken.
+                return Ok(());
+            }
+            let want = st.script.defer_times.get(&first).copied().unwrap_or(0);
+            let done = st.deferred.entry(first.clone()).or_insert(0);
+            if *done < want {
+                *done += 1;
+                drop(st);
+                reply(&mut out, "451 4.3.0 try again later")?;
+                continue;
+            }
+            drop(st);
+            inbox.lock().unwrap().push(Received { to: std::mem::take(&mut to), data });
+            reply(&mut out, "250 2.0.0 queued")?;
+        } else if upper.starts_with("QUIT") {
+            reply(&mut out, "221 bye")?;
+            return Ok(());
+        } else {
+            reply(&mut out, "502 command not implemented")?;
+        }
+    }
+}
