@@ -34,6 +34,10 @@ with open(os.path.join(out, "lists", "contacts.csv"), "w") as f:
     for i in range(n):
         ints = ";".join(random.sample(tags, random.randint(1, 3)))
         f.write(f"person{i}@example.org,First{i},Last{i},Org {i % 500},{random.choice(langs)},{ints}\n")
+# A one-update announcement: the lighter kind of mailing, for the send benchmark.
+with open(os.path.join(out, "campaigns", "announce.toml"), "w") as f:
+    f.write('template = "newsletter"\n[subject]\nen = "New report"\nfr = "Nouveau rapport"\n'
+            '[updates]\ninclude = ["2026-11-update-00"]\n[audience]\nlists = ["contacts.csv"]\n')
 with open(os.path.join(out, "campaigns", "bench.toml"), "w") as f:
     f.write('template = "newsletter"\ndigest = true\n[subject]\nen = "Benchmark digest"\nfr = "Lettre de test"\n'
             '[updates]\nfrom = 2026-11-01\nto = 2026-11-30\n[audience]\nlists = ["contacts.csv"]\n')

@@ -25,7 +25,9 @@ pub fn now() -> SystemTime {
 }
 
 pub fn now_ms() -> i64 {
-    now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 pub fn utc() -> chrono::DateTime<chrono::Utc> {
@@ -33,5 +35,7 @@ pub fn utc() -> chrono::DateTime<chrono::Utc> {
 }
 
 pub fn from_ms(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::<chrono::Utc>::from(SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+    chrono::DateTime::<chrono::Utc>::from(
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64),
+    )
 }

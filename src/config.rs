@@ -402,13 +402,25 @@ impl Config {
                 );
             }
             if smtp.max_attempts == 0 {
-                p.error(&file, line("max_attempts"), "[smtp] max_attempts must be at least 1");
+                p.error(
+                    &file,
+                    line("max_attempts"),
+                    "[smtp] max_attempts must be at least 1",
+                );
             }
             if !(smtp.retry_delay_secs >= 0.0 && smtp.retry_delay_secs.is_finite()) {
-                p.error(&file, line("retry_delay_secs"), "[smtp] retry_delay_secs must be a number of seconds, 0 or more");
+                p.error(
+                    &file,
+                    line("retry_delay_secs"),
+                    "[smtp] retry_delay_secs must be a number of seconds, 0 or more",
+                );
             }
             if smtp.max_consecutive_failures == 0 {
-                p.error(&file, line("max_consecutive_failures"), "[smtp] max_consecutive_failures must be at least 1");
+                p.error(
+                    &file,
+                    line("max_consecutive_failures"),
+                    "[smtp] max_consecutive_failures must be at least 1",
+                );
             }
             if (smtp.password_env.is_some() || smtp.password_command.is_some())
                 && smtp.username.is_none()

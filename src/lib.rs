@@ -6,8 +6,8 @@
 
 pub mod audience;
 pub mod campaign;
-pub mod compose;
 pub mod clock;
+pub mod compose;
 pub mod config;
 pub mod contacts;
 pub mod error;

@@ -82,7 +82,9 @@ enum Command {
     },
 
     /// Send a campaign through the SMTP relay: rate limited, journaled, never twice.
-    #[command(after_help = "Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\nExit codes: 0 done; 1 error; 3 stopped by a rate cap (run again after the time shown);\n75 the relay is failing or messages were deferred (try again later); 130 interrupted.")]
+    #[command(
+        after_help = "Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\nExit codes: 0 done; 1 error; 3 stopped by a rate cap (run again after the time shown);\n75 the relay is failing or messages were deferred (try again later); 130 interrupted."
+    )]
     Send {
         campaign: String,
         /// Send without asking (required when not on a terminal, as under cron).
@@ -112,7 +114,10 @@ enum Command {
     },
 
     /// Send one sample per language (and a bilingual one) to a test address, marked [TEST].
-    #[command(name = "test-send", after_help = "Example:\n  bulletin test-send 2026-11-digest --to me@example.org\n\nNothing is recorded in the journal.")]
+    #[command(
+        name = "test-send",
+        after_help = "Example:\n  bulletin test-send 2026-11-digest --to me@example.org\n\nNothing is recorded in the journal."
+    )]
     TestSend {
         campaign: String,
         /// The address that receives the samples.
@@ -121,7 +126,9 @@ enum Command {
     },
 
     /// Show what the journal says: counts per state, rate, failures with the relay's reasons.
-    #[command(after_help = "Examples:\n  bulletin status\n  bulletin status 2026-11-digest --failed-csv failed.csv\n  bulletin status 2026-11-digest --json")]
+    #[command(
+        after_help = "Examples:\n  bulletin status\n  bulletin status 2026-11-digest --failed-csv failed.csv\n  bulletin status 2026-11-digest --json"
+    )]
     Status {
         /// One campaign; every campaign in the journal when left out.
         campaign: Option<String>,
@@ -189,20 +196,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        Command::Send { campaign, yes, limit, dry_run, resend_unknown, retry_failed, allow_changed, skip_invalid, json } => {
+        Command::Send {
+            campaign,
+            yes,
+            limit,
+            dry_run,
+            resend_unknown,
+            retry_failed,
+            allow_changed,
+            skip_invalid,
+            json,
+        } => {
             let prepared = project::prepare(load()?, &campaign, skip_invalid)?;
             print_warnings(&prepared.problems);
-            let opts = send::Options { limit, dry_run, resend_unknown, retry_failed, allow_changed, lock_wait: std::time::Duration::from_secs(5) };
+            let opts = send::Options {
+                limit,
+                dry_run,
+                resend_unknown,
+                retry_failed,
+                allow_changed,
+                lock_wait: std::time::Duration::from_secs(5),
+            };
             return send_command(prepared, &opts, yes, json);
         }
         Command::TestSend { campaign, to } => {
             let prepared = project::prepare(load()?, &campaign, true)?;
             let sent = send::test_send(&prepared, &to).map_err(anyhow::Error::new)?;
             for s in sent {
-                println!("sent {} sample (as {}) to {to}: {} — relay: {}", s.langs, s.sample_of, s.subject, s.reply);
+                println!(
+                    "sent {} sample (as {}) to {to}: {} — relay: {}",
+                    s.langs, s.sample_of, s.subject, s.reply
+                );
             }
         }
-        Command::Status { campaign, failed_csv, json } => {
+        Command::Status {
+            campaign,
+            failed_csv,
+            json,
+        } => {
             let config = load()?;
             let journal = bulletin::journal::Journal::open(&config.journal_path())?;
             let ids = match campaign {
@@ -210,7 +241,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => journal.campaigns()?,
             };
             if ids.is_empty() {
-                println!("The journal ({}) holds no campaign yet.", config.journal_path().display());
+                println!(
+                    "The journal ({}) holds no campaign yet.",
+                    config.journal_path().display()
+                );
             }
             let mut all = Vec::new();
             let mut problems = Vec::new();
@@ -221,7 +255,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(file) = failed_csv {
                 send::write_failed_csv(&file, &problems)?;
-                eprintln!("{} failed, deferred or unknown deliveries written to {}", problems.len(), file.display());
+                eprintln!(
+                    "{} failed, deferred or unknown deliveries written to {}",
+                    problems.len(),
+                    file.display()
+                );
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
@@ -281,8 +319,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn status_text(st: &send::Status) -> String {
-    let counts: Vec<String> = st.counts.iter().map(|(s, n)| format!("{} {n}", s.as_str())).collect();
-    let mut o = format!("{}: {} recipients: {}\n", st.campaign, st.total, counts.join(", "));
+    let counts: Vec<String> = st
+        .counts
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.as_str()))
+        .collect();
+    let mut o = format!(
+        "{}: {} recipients: {}\n",
+        st.campaign,
+        st.total,
+        counts.join(", ")
+    );
     if let (Some(a), Some(b)) = (&st.first_sent, &st.last_sent) {
         o.push_str(&format!("  sent from {a} to {b}"));
         if let Some(r) = st.rate_per_second {
@@ -291,10 +338,19 @@ fn status_text(st: &send::Status) -> String {
         o.push('\n');
     }
     for d in st.problems.iter().take(50) {
-        o.push_str(&format!("  {} {}: {}{}\n", d.state.as_str(), d.email, d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default(), d.smtp_reply.as_deref().unwrap_or("")));
+        o.push_str(&format!(
+            "  {} {}: {}{}\n",
+            d.state.as_str(),
+            d.email,
+            d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default(),
+            d.smtp_reply.as_deref().unwrap_or("")
+        ));
     }
     if st.problems.len() > 50 {
-        o.push_str(&format!("  … and {} more (--failed-csv FILE lists them all)\n", st.problems.len() - 50));
+        o.push_str(&format!(
+            "  … and {} more (--failed-csv FILE lists them all)\n",
+            st.problems.len() - 50
+        ));
     }
     o
 }
@@ -304,12 +360,21 @@ const EXIT_CAPPED: u8 = 3;
 const EXIT_TEMPFAIL: u8 = 75;
 const EXIT_INTERRUPTED: u8 = 130;
 
-fn send_command(prepared: project::Prepared, opts: &send::Options, yes: bool, json: bool) -> anyhow::Result<ExitCode> {
+fn send_command(
+    prepared: project::Prepared,
+    opts: &send::Options,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
     let plan = send::plan(&prepared, opts)?;
     let smtp = prepared.config.smtp.as_ref();
     let rate = &prepared.config.rate;
-    let langs: Vec<String> = plan.by_language.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let langs: Vec<String> = plan
+        .by_language
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
     eprintln!(
         "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{}{}\n  relay {}, {} connections, {}/s{}{}",
         if opts.dry_run { "[dry run] " } else { "" },
@@ -332,7 +397,9 @@ fn send_command(prepared: project::Prepared, opts: &send::Options, yes: bool, js
     }
     if !opts.dry_run && !yes {
         if !std::io::stdin().is_terminal() {
-            anyhow::bail!("not on a terminal, so bulletin cannot ask before sending: pass --yes to send");
+            anyhow::bail!(
+                "not on a terminal, so bulletin cannot ask before sending: pass --yes to send"
+            );
         }
         eprint!("Send {} messages now? [y/N] ", plan.to_send);
         let mut answer = String::new();
@@ -342,8 +409,13 @@ fn send_command(prepared: project::Prepared, opts: &send::Options, yes: bool, js
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let progress = if std::io::stderr().is_terminal() { send::progress::Progress::bar() } else { send::progress::Progress::log(std::time::Duration::from_secs(10)) };
-    let report = send::run(std::sync::Arc::new(prepared), opts, &progress).map_err(anyhow::Error::new)?;
+    let progress = if std::io::stderr().is_terminal() {
+        send::progress::Progress::bar()
+    } else {
+        send::progress::Progress::log(std::time::Duration::from_secs(10))
+    };
+    let report =
+        send::run(std::sync::Arc::new(prepared), opts, &progress).map_err(anyhow::Error::new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -373,7 +445,10 @@ fn report_text(r: &send::Report) -> String {
         r.remaining
     );
     if r.dry_run {
-        o = format!("dry run of {}: {} messages produced, none sent, nothing recorded", r.campaign, r.attempted);
+        o = format!(
+            "dry run of {}: {} messages produced, none sent, nothing recorded",
+            r.campaign, r.attempted
+        );
     }
     if r.recovered_unknown > 0 {
         o.push_str(&format!("\n{} messages left 'sending' by an interrupted run are now marked unknown: bulletin does not send them again unless you pass --resend-unknown", r.recovered_unknown));
@@ -385,10 +460,20 @@ fn report_text(r: &send::Report) -> String {
         None => {}
     }
     for f in r.failures.iter().take(20) {
-        o.push_str(&format!("\n  {} {}: {}{}", f.state.as_str(), f.email, f.code.map(|c| format!("{c} ")).unwrap_or_default(), f.reply));
+        o.push_str(&format!(
+            "\n  {} {}: {}{}",
+            f.state.as_str(),
+            f.email,
+            f.code.map(|c| format!("{c} ")).unwrap_or_default(),
+            f.reply
+        ));
     }
     if r.failures.len() > 20 {
-        o.push_str(&format!("\n  … and {} more: bulletin status {} --failed-csv FILE", r.failures.len() - 20, r.campaign));
+        o.push_str(&format!(
+            "\n  … and {} more: bulletin status {} --failed-csv FILE",
+            r.failures.len() - 20,
+            r.campaign
+        ));
     }
     o
 }
@@ -404,7 +489,10 @@ fn main() -> ExitCode {
             }
             // Another run holding the lock is a temporary condition, as cron wrappers see it.
             let busy = matches!(e.downcast_ref::<Error>(), Some(Error::Busy(_)))
-                || matches!(e.downcast_ref::<send::SendError>(), Some(send::SendError::Other(Error::Busy(_))));
+                || matches!(
+                    e.downcast_ref::<send::SendError>(),
+                    Some(send::SendError::Other(Error::Busy(_)))
+                );
             if busy {
                 return ExitCode::from(EXIT_TEMPFAIL);
             }

@@ -13,7 +13,10 @@ use common::Project;
 fn big_list(p: &Project, n: usize) {
     let mut csv = String::from("email,name,language,interests\n");
     for i in 0..n {
-        csv.push_str(&format!("person{i}@example.org,Person {i},{},landmines\n", if i % 3 == 0 { "fr" } else { "en" }));
+        csv.push_str(&format!(
+            "person{i}@example.org,Person {i},{},landmines\n",
+            if i % 3 == 0 { "fr" } else { "en" }
+        ));
     }
     p.write("lists/practitioners.csv", csv);
 }
@@ -21,7 +24,10 @@ fn big_list(p: &Project, n: usize) {
 fn states(p: &Project) -> HashMap<String, String> {
     let conn = rusqlite::Connection::open(p.path().join("bulletin.sqlite")).unwrap();
     let mut st = conn.prepare("SELECT email, state FROM deliveries").unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 /// Starts a send in the background and waits until the relay has some of its messages.
@@ -35,7 +41,10 @@ fn start_and_wait(p: &Project, server: &RealSmtp, at_least: usize) -> std::proce
         .unwrap();
     let t = Instant::now();
     while server.messages().len() < at_least {
-        assert!(t.elapsed() < Duration::from_secs(30), "the send never got going");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the send never got going"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child
@@ -46,21 +55,42 @@ fn killed_mid_campaign_then_rerun_delivers_each_message_once() {
     let server = RealSmtp::start();
     let p = Project::example();
     big_list(&p, 400);
-    p.relay(server.port, "connections = 4", "per_second = 150\nburst = 10");
+    p.relay(
+        server.port,
+        "connections = 4",
+        "per_second = 150\nburst = 10",
+    );
     let mut child = start_and_wait(&p, &server, 60);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before = server.messages().len();
     assert!(before < 400, "killed before the end ({before})");
 
-    p.relay(server.port, "connections = 4", "per_second = 2000\nburst = 100");
+    p.relay(
+        server.port,
+        "connections = 4",
+        "per_second = 2000\nburst = 100",
+    );
     let rerun = p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
     let out = rerun.stdout();
     let st = states(&p);
-    let unknown: Vec<&String> = st.iter().filter(|(_, s)| *s == "unknown").map(|(e, _)| e).collect();
-    assert!(unknown.len() <= 4, "at most one message per connection can be in doubt: {unknown:?}");
+    let unknown: Vec<&String> = st
+        .iter()
+        .filter(|(_, s)| *s == "unknown")
+        .map(|(e, _)| e)
+        .collect();
+    assert!(
+        unknown.len() <= 4,
+        "at most one message per connection can be in doubt: {unknown:?}"
+    );
     if !unknown.is_empty() {
-        assert!(out.contains(&format!("{} messages left 'sending' by an interrupted run are now marked unknown", unknown.len())), "{out}");
+        assert!(
+            out.contains(&format!(
+                "{} messages left 'sending' by an interrupted run are now marked unknown",
+                unknown.len()
+            )),
+            "{out}"
+        );
     }
     let got = count_by_recipient(&server.inbox);
     for i in 0..400 {
@@ -81,26 +111,62 @@ fn interrupted_run_finishes_in_flight_records_and_exits_130() {
         let server = RealSmtp::start();
         let p = Project::example();
         big_list(&p, 300);
-        p.relay(server.port, "connections = 4", "per_second = 100\nburst = 10");
+        p.relay(
+            server.port,
+            "connections = 4",
+            "per_second = 100\nburst = 10",
+        );
         let child = start_and_wait(&p, &server, 30);
-        let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(130), "{signal}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("Interrupted: messages in flight were finished and recorded"), "{stdout}");
+        assert!(
+            stdout.contains("Interrupted: messages in flight were finished and recorded"),
+            "{stdout}"
+        );
 
         let st = states(&p);
-        assert!(!st.values().any(|s| s == "sending" || s == "unknown"), "{signal}: nothing left in doubt");
+        assert!(
+            !st.values().any(|s| s == "sending" || s == "unknown"),
+            "{signal}: nothing left in doubt"
+        );
         let got = count_by_recipient(&server.inbox);
-        let sent: Vec<&String> = st.iter().filter(|(_, s)| *s == "sent").map(|(e, _)| e).collect();
-        assert_eq!(sent.len(), got.len(), "{signal}: the journal records exactly what the relay took");
+        let sent: Vec<&String> = st
+            .iter()
+            .filter(|(_, s)| *s == "sent")
+            .map(|(e, _)| e)
+            .collect();
+        assert_eq!(
+            sent.len(),
+            got.len(),
+            "{signal}: the journal records exactly what the relay took"
+        );
         assert!(sent.iter().all(|e| got.get(*e) == Some(&1)));
 
-        p.relay(server.port, "connections = 4", "per_second = 2000\nburst = 100");
+        p.relay(
+            server.port,
+            "connections = 4",
+            "per_second = 2000\nburst = 100",
+        );
         p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
         let got = count_by_recipient(&server.inbox);
-        let expected = common::csv_rows(&p.bulletin().args(["audience", "2026-11-digest", "--csv"]).ok().stdout()).len();
+        let expected = common::csv_rows(
+            &p.bulletin()
+                .args(["audience", "2026-11-digest", "--csv"])
+                .ok()
+                .stdout(),
+        )
+        .len();
         assert!(expected >= 300);
         assert_eq!(got.len(), expected);
         assert!(got.values().all(|n| *n == 1), "{signal}: exactly once each");

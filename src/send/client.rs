@@ -44,7 +44,9 @@ impl SmtpError {
     /// The relay's own words, or what went wrong on the way to it.
     pub fn reply(&self) -> String {
         match self {
-            SmtpError::Permanent { reply, .. } | SmtpError::Transient { reply, .. } => reply.clone(),
+            SmtpError::Permanent { reply, .. } | SmtpError::Transient { reply, .. } => {
+                reply.clone()
+            }
             SmtpError::Connection(m) | SmtpError::Setup(m) => m.clone(),
         }
     }
@@ -52,8 +54,14 @@ impl SmtpError {
     fn from_lettre(e: lettre::transport::smtp::Error) -> SmtpError {
         let text = reply_text(&e);
         match e.status() {
-            Some(code) if e.is_permanent() => SmtpError::Permanent { code: code.into(), reply: text },
-            Some(code) => SmtpError::Transient { code: code.into(), reply: text },
+            Some(code) if e.is_permanent() => SmtpError::Permanent {
+                code: code.into(),
+                reply: text,
+            },
+            Some(code) => SmtpError::Transient {
+                code: code.into(),
+                reply: text,
+            },
             None if e.is_tls() => SmtpError::Setup(format!("TLS: {text}")),
             None => SmtpError::Connection(text),
         }
@@ -89,7 +97,8 @@ impl std::fmt::Debug for Settings {
 }
 
 fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads the SMTP password from the environment variable or command the config names.
@@ -110,9 +119,17 @@ fn password(smtp: &Smtp) -> Result<Option<String>, SmtpError> {
             .output()
             .map_err(|e| SmtpError::Setup(format!("cannot run password_command `{cmd}`: {e}")))?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let first = text.lines().next().unwrap_or("").trim_end_matches('\r').to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\r')
+            .to_string();
         if !out.status.success() || first.is_empty() {
-            return Err(SmtpError::Setup(format!("password_command `{cmd}` failed or printed nothing ({})", out.status)));
+            return Err(SmtpError::Setup(format!(
+                "password_command `{cmd}` failed or printed nothing ({})",
+                out.status
+            )));
         }
         return Ok(Some(first));
     }
@@ -137,12 +154,22 @@ impl Settings {
         } else {
             let mut b = TlsParameters::builder(smtp.host.clone());
             if let Some(ca) = &smtp.ca_file {
-                let path = if ca.is_absolute() { ca.clone() } else { root.join(ca) };
-                let pem = std::fs::read(&path).map_err(|e| SmtpError::Setup(format!("cannot read ca_file {}: {e}", path.display())))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| SmtpError::Setup(format!("ca_file {}: {e}", path.display())))?;
+                let path = if ca.is_absolute() {
+                    ca.clone()
+                } else {
+                    root.join(ca)
+                };
+                let pem = std::fs::read(&path).map_err(|e| {
+                    SmtpError::Setup(format!("cannot read ca_file {}: {e}", path.display()))
+                })?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| SmtpError::Setup(format!("ca_file {}: {e}", path.display())))?;
                 b = b.add_root_certificate(cert);
             }
-            Some(b.build_rustls().map_err(|e| SmtpError::Setup(format!("TLS settings: {e}")))?)
+            Some(
+                b.build_rustls()
+                    .map_err(|e| SmtpError::Setup(format!("TLS settings: {e}")))?,
+            )
         };
         let helo = match &smtp.helo_name {
             Some(n) => ClientId::Domain(n.clone()),
@@ -174,7 +201,16 @@ impl Settings {
             Security::Starttls => "STARTTLS",
             Security::Plain => "unencrypted",
         };
-        format!("{}:{} ({sec}{})", self.host, self.port, if self.credentials.is_some() { ", authenticated" } else { "" })
+        format!(
+            "{}:{} ({sec}{})",
+            self.host,
+            self.port,
+            if self.credentials.is_some() {
+                ", authenticated"
+            } else {
+                ""
+            }
+        )
     }
 }
 
@@ -182,6 +218,39 @@ impl Settings {
 pub struct Client {
     conn: AsyncSmtpConnection,
     settings: Arc<Settings>,
+    /// The relay announced PIPELINING (RFC 2920): a transaction's commands go in one write.
+    pipelining: bool,
+}
+
+/// Text written to the relay as it is. lettre writes any `Display` as a command; this is how
+/// pipelined commands and pre-stuffed message data reach the socket in a single write.
+struct Raw<'a>(&'a str);
+
+impl std::fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The message as it goes after DATA (RFC 5321 §4.5.2): every line that starts with a dot gets
+/// another, CRLF ends the last line, and a lone dot ends the data.
+pub fn wire_data(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 8);
+    let mut rest = message;
+    if rest.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    while let Some(i) = memchr::memmem::find(rest, b"\n.") {
+        out.extend_from_slice(&rest[..=i]);
+        out.push(b'.');
+        rest = &rest[i + 1..];
+    }
+    out.extend_from_slice(rest);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
 }
 
 async fn timed<T>(
@@ -191,7 +260,10 @@ async fn timed<T>(
 ) -> Result<T, SmtpError> {
     match tokio::time::timeout(d, f).await {
         Ok(r) => r.map_err(SmtpError::from_lettre),
-        Err(_) => Err(SmtpError::Connection(format!("no answer to {what} within {} s", d.as_secs()))),
+        Err(_) => Err(SmtpError::Connection(format!(
+            "no answer to {what} within {} s",
+            d.as_secs()
+        ))),
     }
 }
 
@@ -203,14 +275,44 @@ impl Client {
         let mut conn = if settings.security == Security::Tls {
             // Implicit TLS goes through lettre's own connector, whose socket we cannot reach
             // to set TCP_NODELAY; relays on port 465 are the rarer case.
-            timed(t, "the TLS connection", AsyncSmtpConnection::connect_tokio1(addr, Some(t), &settings.helo, settings.tls.clone(), None)).await?
+            timed(
+                t,
+                "the TLS connection",
+                AsyncSmtpConnection::connect_tokio1(
+                    addr,
+                    Some(t),
+                    &settings.helo,
+                    settings.tls.clone(),
+                    None,
+                ),
+            )
+            .await?
         } else {
             let stream = tokio::time::timeout(t, tokio::net::TcpStream::connect(addr))
                 .await
-                .map_err(|_| SmtpError::Connection(format!("cannot connect to {}:{} within {} s", settings.host, settings.port, t.as_secs())))?
-                .map_err(|e| SmtpError::Connection(format!("cannot connect to {}:{}: {e}", settings.host, settings.port)))?;
-            stream.set_nodelay(true).map_err(|e| SmtpError::Connection(e.to_string()))?;
-            timed(t, "the greeting", AsyncSmtpConnection::connect_with_transport(Box::new(stream), &settings.helo)).await?
+                .map_err(|_| {
+                    SmtpError::Connection(format!(
+                        "cannot connect to {}:{} within {} s",
+                        settings.host,
+                        settings.port,
+                        t.as_secs()
+                    ))
+                })?
+                .map_err(|e| {
+                    SmtpError::Connection(format!(
+                        "cannot connect to {}:{}: {e}",
+                        settings.host, settings.port
+                    ))
+                })?;
+            stream
+                .set_nodelay(true)
+                .map_err(|e| SmtpError::Connection(e.to_string()))?;
+            timed(
+                t,
+                "the greeting",
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &settings.helo),
+            )
+            .await?
         };
         if settings.security == Security::Starttls {
             if !conn.server_info().supports_feature(Extension::StartTls) {
@@ -221,31 +323,71 @@ impl Client {
                 )));
             }
             let tls = settings.tls.clone().expect("TLS parameters for STARTTLS");
-            timed(t, "STARTTLS", conn.starttls(tls, &settings.helo)).await.map_err(|e| match e {
-                SmtpError::Connection(m) => SmtpError::Setup(format!("STARTTLS failed: {m}")),
-                other => other,
-            })?;
+            timed(t, "STARTTLS", conn.starttls(tls, &settings.helo))
+                .await
+                .map_err(|e| match e {
+                    SmtpError::Connection(m) => SmtpError::Setup(format!("STARTTLS failed: {m}")),
+                    other => other,
+                })?;
         }
         if let Some(creds) = &settings.credentials {
-            let r = timed(t, "AUTH", conn.auth(&[Mechanism::Plain, Mechanism::Login], creds)).await;
+            let r = timed(
+                t,
+                "AUTH",
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], creds),
+            )
+            .await;
             if let Err(e) = r {
                 conn.abort().await;
                 return Err(match e {
-                    SmtpError::Permanent { code, reply } => SmtpError::Setup(format!("the relay refused the credentials: {code} {reply}")),
+                    SmtpError::Permanent { code, reply } => SmtpError::Setup(format!(
+                        "the relay refused the credentials: {code} {reply}"
+                    )),
                     other => other,
                 });
             }
         }
-        Ok(Client { conn, settings })
+        // lettre keeps only the extensions it knows; ask again to see PIPELINING.
+        let ehlo = timed(
+            t,
+            "EHLO",
+            conn.command(lettre::transport::smtp::commands::Ehlo::new(
+                settings.helo.clone(),
+            )),
+        )
+        .await?;
+        let pipelining = ehlo
+            .message()
+            .any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
+        Ok(Client {
+            conn,
+            settings,
+            pipelining,
+        })
     }
 
     /// Opens a mail transaction up to the relay's go-ahead for data. A failure here means the
     /// message was not delivered, so it is safe to try again.
     pub async fn begin(&mut self, envelope: &Envelope) -> Result<(), SmtpError> {
+        if self.pipelining && envelope.to().len() == 1 {
+            return self.begin_pipelined(envelope).await;
+        }
         let t = self.settings.timeout;
-        timed(t, "MAIL FROM", self.conn.command(Mail::new(envelope.from().cloned(), vec![]))).await?;
+        timed(
+            t,
+            "MAIL FROM",
+            self.conn
+                .command(Mail::new(envelope.from().cloned(), vec![])),
+        )
+        .await?;
         for to in envelope.to() {
-            if let Err(e) = timed(t, "RCPT TO", self.conn.command(Rcpt::new(to.clone(), vec![]))).await {
+            if let Err(e) = timed(
+                t,
+                "RCPT TO",
+                self.conn.command(Rcpt::new(to.clone(), vec![])),
+            )
+            .await
+            {
                 self.reset().await;
                 return Err(e);
             }
@@ -257,11 +399,73 @@ impl Client {
         Ok(())
     }
 
+    /// MAIL, RCPT and DATA in one write, then their three replies in order (RFC 2920).
+    async fn begin_pipelined(&mut self, envelope: &Envelope) -> Result<(), SmtpError> {
+        let t = self.settings.timeout;
+        let to = envelope.to()[0].clone();
+        let cmds = format!(
+            "{}{}{}",
+            Mail::new(envelope.from().cloned(), vec![]),
+            Rcpt::new(to, vec![]),
+            Data
+        );
+        let mail = timed(t, "MAIL FROM", self.conn.command(Raw(&cmds))).await;
+        if let Err(e @ SmtpError::Connection(_)) = mail {
+            return Err(e);
+        }
+        // Every reply must be read, whatever came before, to keep the connection in step.
+        let rcpt = timed(t, "RCPT TO", self.conn.read_response()).await;
+        if let Err(e @ SmtpError::Connection(_)) = rcpt {
+            return Err(e);
+        }
+        let data = timed(t, "DATA", self.conn.read_response()).await;
+        match (mail, rcpt, data) {
+            (Ok(_), Ok(_), Ok(_)) => Ok(()),
+            (m, r, d) => {
+                if d.is_ok() {
+                    // The relay opened the data although an earlier command failed: close it empty.
+                    let _ = timed(
+                        t,
+                        "the end of an empty message",
+                        self.conn.command(Raw(".\r\n")),
+                    )
+                    .await;
+                }
+                self.reset().await;
+                Err(m.err().or(r.err()).or(d.err()).expect("one reply failed"))
+            }
+        }
+    }
+
     /// Sends the message and waits for the relay's verdict. A connection failure here leaves
     /// the message's fate unknown: the relay may have taken it.
     pub async fn finish(&mut self, message: &[u8]) -> Result<String, SmtpError> {
-        let r = timed(self.settings.timeout, "the end of the message", self.conn.message(message)).await?;
-        Ok(format!("{} {}", u16::from(r.code()), r.message().collect::<Vec<_>>().join(" ")))
+        let wire = wire_data(message);
+        // Composed messages are ASCII (quoted-printable bodies, RFC 2047 headers): they go as
+        // one write. lettre's own path (`message`) stuffs dots byte by byte and writes twice.
+        let r = match std::str::from_utf8(&wire) {
+            Ok(text) => {
+                timed(
+                    self.settings.timeout,
+                    "the end of the message",
+                    self.conn.command(Raw(text)),
+                )
+                .await?
+            }
+            Err(_) => {
+                timed(
+                    self.settings.timeout,
+                    "the end of the message",
+                    self.conn.message(message),
+                )
+                .await?
+            }
+        };
+        Ok(format!(
+            "{} {}",
+            u16::from(r.code()),
+            r.message().collect::<Vec<_>>().join(" ")
+        ))
     }
 
     /// Ends a refused transaction so the connection can carry the next message.
@@ -269,7 +473,26 @@ impl Client {
         let _ = timed(self.settings.timeout, "RSET", self.conn.command(Rset)).await;
     }
 
+    pub fn pipelining(&self) -> bool {
+        self.pipelining
+    }
+
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_data;
+
+    #[test]
+    fn dots_at_line_starts_are_doubled_and_data_is_terminated() {
+        assert_eq!(
+            wire_data(b"a\r\n.b\r\n..c\r\n"),
+            b"a\r\n..b\r\n...c\r\n.\r\n"
+        );
+        assert_eq!(wire_data(b".x"), b"..x\r\n.\r\n");
+        assert_eq!(wire_data(b"no dots\r\n"), b"no dots\r\n.\r\n");
     }
 }

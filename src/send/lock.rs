@@ -32,7 +32,9 @@ impl ProjectLock {
         loop {
             match file.try_lock() {
                 Ok(()) => break,
-                Err(TryLockError::WouldBlock) if start.elapsed() < wait => std::thread::sleep(Duration::from_millis(100)),
+                Err(TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
                 Err(TryLockError::WouldBlock) => {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
                     return Err(Error::Busy(format!(
@@ -46,7 +48,12 @@ impl ProjectLock {
         }
         // Who holds it, for the message the next run shows.
         let _ = file.set_len(0);
-        let _ = writeln!(file, "pid {} since {}", std::process::id(), crate::clock::utc().to_rfc3339());
+        let _ = writeln!(
+            file,
+            "pid {} since {}",
+            std::process::id(),
+            crate::clock::utc().to_rfc3339()
+        );
         Ok(ProjectLock { _file: file, path })
     }
 }

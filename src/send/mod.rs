@@ -2,9 +2,9 @@
 //! message delivered once (or recorded as failed, deferred or unknown) out.
 
 pub mod client;
-pub mod rate;
 pub mod lock;
 pub mod progress;
+pub mod rate;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -47,7 +47,11 @@ pub enum Stop {
     /// SIGINT or SIGTERM: messages in flight were finished and recorded.
     Interrupted,
     /// A rate cap is full until `resume_at`.
-    Capped { cap: String, limit: u32, resume_at: String },
+    Capped {
+        cap: String,
+        limit: u32,
+        resume_at: String,
+    },
     /// The relay refused or failed this many times in a row.
     RelayFailing { failures: u32, last_error: String },
 }
@@ -107,9 +111,20 @@ pub struct Plan {
 
 pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
     let states = Journal::open(&p.config.journal_path())?.states(&p.campaign.id)?;
-    let mut plan = Plan { recipients: p.audience.recipients.len(), to_send: 0, already_sent: 0, failed: 0, unknown: 0, sending: 0, by_language: Default::default() };
+    let mut plan = Plan {
+        recipients: p.audience.recipients.len(),
+        to_send: 0,
+        already_sent: 0,
+        failed: 0,
+        unknown: 0,
+        sending: 0,
+        by_language: Default::default(),
+    };
     for r in &p.audience.recipients {
-        let st = states.get(&r.contact.email).copied().unwrap_or(State::Queued);
+        let st = states
+            .get(&r.contact.email)
+            .copied()
+            .unwrap_or(State::Queued);
         let goes = match st {
             State::Queued | State::Deferred => true,
             State::Sent => {
@@ -129,13 +144,10 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
                 opts.resend_unknown
             }
         };
-        if goes {
+        if goes && opts.limit.is_none_or(|l| plan.to_send < l) {
             plan.to_send += 1;
             *plan.by_language.entry(r.langs.join("+")).or_default() += 1;
         }
-    }
-    if let Some(l) = opts.limit {
-        plan.to_send = plan.to_send.min(l);
     }
     Ok(plan)
 }
@@ -145,7 +157,11 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
 pub fn content_hash(p: &Prepared) -> String {
     let mut h = Sha256::new();
     let mut add = |path: &std::path::Path| {
-        h.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        h.update(
+            path.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
         h.update(std::fs::read(path).unwrap_or_default());
     };
     add(&p.campaign.path);
@@ -161,7 +177,11 @@ pub fn content_hash(p: &Prepared) -> String {
     for t in &templates {
         add(t);
     }
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -232,38 +252,54 @@ struct Writer {
 struct Recorder(std::sync::mpsc::Sender<(Vec<Update>, Option<Ack>)>);
 
 impl Writer {
-    fn start(mut journal: Journal, campaign: String) -> Writer {
+    fn start(mut journal: Journal) -> Writer {
         let (tx, rx) = std::sync::mpsc::channel::<(Vec<Update>, Option<Ack>)>();
-        let handle = std::thread::spawn(move || -> Result<()> {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                    if batch.len() >= 512 {
-                        break;
+        let handle =
+            std::thread::Builder::new()
+                .name("journal".into())
+                .spawn(move || -> Result<()> {
+                    while let Ok(first) = rx.recv() {
+                        let mut batch = vec![first];
+                        while let Ok(more) = rx.try_recv() {
+                            batch.push(more);
+                            if batch.len() >= 512 {
+                                break;
+                            }
+                        }
+                        let updates: Vec<Update> =
+                            batch.iter().flat_map(|(u, _)| u.iter().cloned()).collect();
+                        let r = journal.apply(&updates);
+                        let failed = r.as_ref().err().map(|e| e.to_string());
+                        for (_, ack) in batch {
+                            if let Some(ack) = ack {
+                                let _ = ack.send(match &failed {
+                                    None => Ok(()),
+                                    Some(m) => Err(Error::Journal(m.clone())),
+                                });
+                            }
+                        }
+                        r?;
                     }
-                }
-                let updates: Vec<Update> = batch.iter().flat_map(|(u, _)| u.iter().cloned()).collect();
-                let r = journal.apply(&campaign, &updates);
-                let failed = r.as_ref().err().map(|e| e.to_string());
-                for (_, ack) in batch {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(match &failed {
-                            None => Ok(()),
-                            Some(m) => Err(Error::Journal(m.clone())),
-                        });
-                    }
-                }
-                r?;
-            }
-            Ok(())
+                    Ok(())
+                });
+        let handle = handle.unwrap_or_else(|e| {
+            std::thread::spawn(move || {
+                Err(Error::Journal(format!(
+                    "cannot start the journal writer: {e}"
+                )))
+            })
         });
-        Writer { tx: Recorder(tx), handle }
+        Writer {
+            tx: Recorder(tx),
+            handle,
+        }
     }
 
     fn finish(self) -> Result<()> {
         drop(self.tx);
-        self.handle.join().map_err(|_| Error::Journal("the journal writer panicked".into()))?
+        self.handle
+            .join()
+            .map_err(|_| Error::Journal("the journal writer panicked".into()))?
     }
 }
 
@@ -271,8 +307,11 @@ impl Recorder {
     /// Records and waits until the record is committed.
     async fn record_now(&self, u: Update) -> Result<()> {
         let (ack, wait) = tokio::sync::oneshot::channel();
-        self.0.send((vec![u], Some(ack))).map_err(|_| Error::Journal("the journal writer stopped".into()))?;
-        wait.await.map_err(|_| Error::Journal("the journal writer stopped".into()))?
+        self.0
+            .send((vec![u], Some(ack)))
+            .map_err(|_| Error::Journal("the journal writer stopped".into()))?;
+        wait.await
+            .map_err(|_| Error::Journal("the journal writer stopped".into()))?
     }
 
     fn record(&self, u: Update) {
@@ -281,40 +320,69 @@ impl Recorder {
 }
 
 /// Sends a prepared campaign. `progress` is told of every settled message.
-pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> std::result::Result<Report, SendError> {
+pub fn run(
+    p: Arc<Prepared>,
+    opts: &Options,
+    progress: &progress::Progress,
+) -> std::result::Result<Report, SendError> {
     let started = Instant::now();
     let campaign = p.campaign.id.clone();
-    let smtp = p
-        .config
-        .smtp
-        .as_ref()
-        .ok_or_else(|| SendError::Setup(format!("{} has no [smtp] section: add one with the relay's host (see config.example.toml)", p.config.file.display())))?;
+    let smtp = p.config.smtp.as_ref().ok_or_else(|| {
+        SendError::Setup(format!(
+            "{} has no [smtp] section: add one with the relay's host (see config.example.toml)",
+            p.config.file.display()
+        ))
+    })?;
     let smtp = Arc::new(smtp.clone());
     let settings = if opts.dry_run {
         None
     } else {
-        Some(Arc::new(Settings::from_config(&smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?))
+        Some(Arc::new(
+            Settings::from_config(&smtp, &p.config.root)
+                .map_err(|e| SendError::Setup(e.to_string()))?,
+        ))
     };
-    let relay = settings.as_ref().map_or_else(|| format!("{}:{} (dry run)", smtp.host, smtp.port.unwrap_or(0)), |s| s.describe());
+    let relay = settings.as_ref().map_or_else(
+        || format!("{}:{} (dry run)", smtp.host, smtp.port.unwrap_or(0)),
+        |s| s.describe(),
+    );
 
     let journal_path = p.config.journal_path();
-    let _lock = if opts.dry_run { None } else { Some(lock::ProjectLock::acquire(&journal_path, opts.lock_wait)?) };
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(lock::ProjectLock::acquire(&journal_path, opts.lock_wait)?)
+    };
     let mut journal = Journal::open(&journal_path)?;
     let mut recovered = 0;
     let hash = content_hash(&p);
     if !opts.dry_run {
         recovered = journal.recover(&campaign)?;
         let counts = journal.counts(&campaign)?;
-        let touched: usize = counts.iter().filter(|(s, _)| **s != State::Queued).map(|(_, n)| n).sum();
+        let touched: usize = counts
+            .iter()
+            .filter(|(s, _)| **s != State::Queued)
+            .map(|(_, n)| n)
+            .sum();
         match journal.content_hash(&campaign)? {
             Some(old) if old != hash && touched > 0 && !opts.allow_changed => {
-                return Err(SendError::Changed { sent: counts.get(&State::Sent).copied().unwrap_or(0) });
+                return Err(SendError::Changed {
+                    sent: counts.get(&State::Sent).copied().unwrap_or(0),
+                });
             }
             _ => journal.set_content_hash(&campaign, &hash)?,
         }
         let rows = p.audience.recipients.iter().map(|r| {
-            let updates: Vec<&str> = r.updates.iter().map(|&i| p.campaign.updates[i].as_str()).collect();
-            (r.contact.email.as_str(), r.langs.join("+"), updates.join(";"))
+            let updates: Vec<&str> = r
+                .updates
+                .iter()
+                .map(|&i| p.campaign.updates[i].as_str())
+                .collect();
+            (
+                r.contact.email.as_str(),
+                r.langs.join("+"),
+                updates.join(";"),
+            )
         });
         journal.enqueue(&campaign, rows)?;
         if opts.retry_failed {
@@ -329,12 +397,27 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
     let mut work: VecDeque<Item> = VecDeque::new();
     let now = Instant::now();
     for (idx, r) in p.audience.recipients.iter().enumerate() {
-        let state = states.get(&r.contact.email).copied().unwrap_or(State::Queued);
+        let state = states
+            .get(&r.contact.email)
+            .copied()
+            .unwrap_or(State::Queued);
         match state {
             State::Sent => already_sent += 1,
-            State::Queued | State::Deferred => work.push_back(Item { idx, attempt: 0, not_before: now }),
-            State::Unknown if opts.resend_unknown && opts.dry_run => work.push_back(Item { idx, attempt: 0, not_before: now }),
-            State::Failed if opts.retry_failed && opts.dry_run => work.push_back(Item { idx, attempt: 0, not_before: now }),
+            State::Queued | State::Deferred => work.push_back(Item {
+                idx,
+                attempt: 0,
+                not_before: now,
+            }),
+            State::Unknown if opts.resend_unknown && opts.dry_run => work.push_back(Item {
+                idx,
+                attempt: 0,
+                not_before: now,
+            }),
+            State::Failed if opts.retry_failed && opts.dry_run => work.push_back(Item {
+                idx,
+                attempt: 0,
+                not_before: now,
+            }),
             _ => {}
         }
     }
@@ -343,6 +426,13 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
         work.truncate(limit);
     }
     let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
+    let ids_by_email = journal.ids(&campaign)?;
+    let ids: Vec<i64> = p
+        .audience
+        .recipients
+        .iter()
+        .map(|r| ids_by_email.get(&r.contact.email).copied().unwrap_or(-1))
+        .collect();
     drop(journal);
 
     let shared = Arc::new(Shared {
@@ -362,12 +452,13 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
         let q = std::mem::take(&mut *shared.queue.lock().unwrap());
         for item in q {
             let r = &p.audience.recipients[item.idx];
-            p.message(r, clock::now(), "dry-run").map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+            p.message(r, clock::now(), "dry-run")
+                .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
             shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
             progress.tick(&shared.counts);
         }
     } else if let Some(settings) = settings {
-        let writer = Writer::start(Journal::open(&journal_path)?, campaign.clone());
+        let writer = Writer::start(Journal::open(&journal_path)?);
         let limiter = Arc::new(Limiter::new(&p.config.rate, history));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -388,6 +479,7 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
             };
             let ctx = Arc::new(Ctx {
                 p: p.clone(),
+                ids: ids.clone().into(),
                 shared: shared.clone(),
                 writer: writer.tx.clone(),
                 limiter: limiter.clone(),
@@ -395,7 +487,9 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
                 nonce: nonce.clone(),
                 smtp: smtp.clone(),
             });
-            let n = smtp.connections.min(shared.open.load(Ordering::SeqCst).max(1));
+            let n = smtp
+                .connections
+                .min(shared.open.load(Ordering::SeqCst).max(1));
             let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(sender(ctx.clone()))).collect();
             drop(ctx);
             for t in tasks {
@@ -413,7 +507,10 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
         return Err(SendError::Setup(fatal));
     }
     let c = &shared.counts;
-    let (attempted, sent) = (c.attempted.load(Ordering::SeqCst), c.sent.load(Ordering::SeqCst));
+    let (attempted, sent) = (
+        c.attempted.load(Ordering::SeqCst),
+        c.sent.load(Ordering::SeqCst),
+    );
     let settled = sent + c.failed.load(Ordering::SeqCst) + c.unknown.load(Ordering::SeqCst);
     let elapsed = started.elapsed().as_secs_f64();
     let mut failures = std::mem::take(&mut *shared.failures.lock().unwrap());
@@ -430,10 +527,18 @@ pub fn run(p: Arc<Prepared>, opts: &Options, progress: &progress::Progress) -> s
         failed: c.failed.load(Ordering::SeqCst),
         deferred: c.deferred.load(Ordering::SeqCst),
         unknown: c.unknown.load(Ordering::SeqCst),
-        remaining: if opts.dry_run { pending_total } else { pending_total.saturating_sub(settled) },
+        remaining: if opts.dry_run {
+            pending_total
+        } else {
+            pending_total.saturating_sub(settled)
+        },
         recovered_unknown: recovered,
         elapsed_secs: elapsed,
-        messages_per_second: if elapsed > 0.0 { sent as f64 / elapsed } else { 0.0 },
+        messages_per_second: if elapsed > 0.0 {
+            sent as f64 / elapsed
+        } else {
+            0.0
+        },
         stopped,
         failures,
     })
@@ -443,7 +548,10 @@ async fn watch_signals(shared: Arc<Shared>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return;
         };
         tokio::select! {
@@ -458,6 +566,8 @@ async fn watch_signals(shared: Arc<Shared>) {
 
 struct Ctx {
     p: Arc<Prepared>,
+    /// Journal row of each recipient, by index in the audience.
+    ids: Arc<[i64]>,
     shared: Arc<Shared>,
     writer: Recorder,
     limiter: Arc<Limiter>,
@@ -478,7 +588,10 @@ async fn next_item(shared: &Shared) -> Option<Item> {
             if let Some(pos) = q.iter().position(|i| i.not_before <= now) {
                 return q.remove(pos);
             }
-            q.iter().map(|i| i.not_before - now).min().unwrap_or(Duration::from_millis(20))
+            q.iter()
+                .map(|i| i.not_before - now)
+                .min()
+                .unwrap_or(Duration::from_millis(20))
         };
         tokio::time::sleep(wait.min(Duration::from_millis(200))).await;
     }
@@ -494,15 +607,30 @@ async fn sender(ctx: Arc<Ctx>) {
         let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
             Ok((_, c)) => c,
             Err(e) => {
-                settle(&ctx, &email, State::Failed, None, format!("cannot produce the message: {}", e.message));
+                settle(
+                    &ctx,
+                    item.idx,
+                    &email,
+                    State::Failed,
+                    None,
+                    format!("cannot produce the message: {}", e.message),
+                );
                 continue;
             }
         };
         let at_ms = match ctx.limiter.acquire().await {
             Permit::Go(at) => at,
-            Permit::Capped { cap, limit, until_ms } => {
+            Permit::Capped {
+                cap,
+                limit,
+                until_ms,
+            } => {
                 sh.queue.lock().unwrap().push_front(item);
-                sh.halt(Stop::Capped { cap: cap.to_string(), limit, resume_at: clock::from_ms(until_ms).to_rfc3339() });
+                sh.halt(Stop::Capped {
+                    cap: cap.to_string(),
+                    limit,
+                    resume_at: clock::from_ms(until_ms).to_rfc3339(),
+                });
                 break;
             }
         };
@@ -511,7 +639,10 @@ async fn sender(ctx: Arc<Ctx>) {
                 Ok(c) => client = Some(c),
                 Err(SmtpError::Setup(m)) => {
                     *sh.fatal.lock().unwrap() = Some(m);
-                    sh.halt(Stop::RelayFailing { failures: 0, last_error: "setup".into() });
+                    sh.halt(Stop::RelayFailing {
+                        failures: 0,
+                        last_error: "setup".into(),
+                    });
                     break;
                 }
                 Err(e) => {
@@ -524,7 +655,14 @@ async fn sender(ctx: Arc<Ctx>) {
         let envelope = match Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()]) {
             Ok(e) => e,
             Err(e) => {
-                settle(&ctx, &email, State::Failed, None, format!("invalid envelope: {e}"));
+                settle(
+                    &ctx,
+                    item.idx,
+                    &email,
+                    State::Failed,
+                    None,
+                    format!("invalid envelope: {e}"),
+                );
                 continue;
             }
         };
@@ -534,10 +672,15 @@ async fn sender(ctx: Arc<Ctx>) {
                 client = None;
             }
             match e {
-                SmtpError::Permanent { code, reply } => settle(&ctx, &email, State::Failed, Some(code), reply),
+                SmtpError::Permanent { code, reply } => {
+                    settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+                }
                 SmtpError::Setup(m) => {
                     *sh.fatal.lock().unwrap() = Some(m);
-                    sh.halt(Stop::RelayFailing { failures: 0, last_error: "setup".into() });
+                    sh.halt(Stop::RelayFailing {
+                        failures: 0,
+                        last_error: "setup".into(),
+                    });
                     break;
                 }
                 other => retry_or_defer(&ctx, item, &email, other),
@@ -546,22 +689,45 @@ async fn sender(ctx: Arc<Ctx>) {
         }
         // The mark must be on disk before the relay can have the message: if this process dies
         // from here on, the next run sees `sending` and will not send it twice.
-        if let Err(e) = ctx.writer.record_now(Update::Sending { email: email.clone(), message_id: composed.message_id.clone(), at_ms }).await {
+        if let Err(e) = ctx
+            .writer
+            .record_now(Update::Sending {
+                id: ctx.ids[item.idx],
+                message_id: composed.message_id.clone(),
+                at_ms,
+            })
+            .await
+        {
             *sh.fatal.lock().unwrap() = Some(e.to_string());
-            sh.halt(Stop::RelayFailing { failures: 0, last_error: "journal".into() });
+            sh.halt(Stop::RelayFailing {
+                failures: 0,
+                last_error: "journal".into(),
+            });
             break;
         }
         match c.finish(&composed.bytes).await {
             Ok(reply) => {
                 sh.consecutive.store(0, Ordering::SeqCst);
-                settle(&ctx, &email, State::Sent, Some(250), reply);
+                settle(&ctx, item.idx, &email, State::Sent, Some(250), reply);
             }
-            Err(SmtpError::Permanent { code, reply }) => settle(&ctx, &email, State::Failed, Some(code), reply),
+            Err(SmtpError::Permanent { code, reply }) => {
+                settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+            }
             // The relay answered "not now": it did not take the message.
             Err(e @ SmtpError::Transient { .. }) => retry_or_defer(&ctx, item, &email, e),
             Err(e) => {
                 client = None;
-                settle(&ctx, &email, State::Unknown, None, format!("connection lost after the message was sent, before the relay's answer: {}", e.reply()));
+                settle(
+                    &ctx,
+                    item.idx,
+                    &email,
+                    State::Unknown,
+                    None,
+                    format!(
+                        "connection lost after the message was sent, before the relay's answer: {}",
+                        e.reply()
+                    ),
+                );
             }
         }
     }
@@ -571,7 +737,7 @@ async fn sender(ctx: Arc<Ctx>) {
 }
 
 /// Records a final outcome for this run.
-fn settle(ctx: &Ctx, email: &str, state: State, code: Option<u16>, reply: String) {
+fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, reply: String) {
     let sh = &ctx.shared;
     let counter = match state {
         State::Sent => &sh.counts.sent,
@@ -583,11 +749,29 @@ fn settle(ctx: &Ctx, email: &str, state: State, code: Option<u16>, reply: String
     if state != State::Sent {
         let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
         if n >= ctx.smtp.max_consecutive_failures {
-            sh.halt(Stop::RelayFailing { failures: n, last_error: format!("{}{reply}", code.map(|c| format!("{c} ")).unwrap_or_default()) });
+            sh.halt(Stop::RelayFailing {
+                failures: n,
+                last_error: format!(
+                    "{}{reply}",
+                    code.map(|c| format!("{c} ")).unwrap_or_default()
+                ),
+            });
         }
-        sh.failures.lock().unwrap().push(Failure { email: email.to_string(), state, code, reply: reply.clone() });
+        sh.failures.lock().unwrap().push(Failure {
+            email: email.to_string(),
+            state,
+            code,
+            reply: reply.clone(),
+        });
     }
-    ctx.writer.record(Update::Outcome { email: email.to_string(), state, code, reply: Some(reply), at_ms: clock::now_ms() });
+    let id = ctx.ids[idx];
+    ctx.writer.record(Update::Outcome {
+        id,
+        state,
+        code,
+        reply: Some(reply),
+        at_ms: clock::now_ms(),
+    });
     sh.open.fetch_sub(1, Ordering::SeqCst);
 }
 
@@ -597,17 +781,25 @@ fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError) {
     let sh = &ctx.shared;
     let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
     if n >= ctx.smtp.max_consecutive_failures {
-        sh.halt(Stop::RelayFailing { failures: n, last_error: e.to_string() });
+        sh.halt(Stop::RelayFailing {
+            failures: n,
+            last_error: e.to_string(),
+        });
     }
     let attempt = item.attempt + 1;
     if attempt < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
-        let delay = Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
-        sh.queue.lock().unwrap().push_back(Item { idx: item.idx, attempt, not_before: Instant::now() + delay });
+        let delay =
+            Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
+        sh.queue.lock().unwrap().push_back(Item {
+            idx: item.idx,
+            attempt,
+            not_before: Instant::now() + delay,
+        });
         return;
     }
     // `settle` counts this failure again; undo ours so one message counts once.
     sh.consecutive.fetch_sub(1, Ordering::SeqCst);
-    settle(ctx, email, State::Deferred, e.code(), e.reply());
+    settle(ctx, item.idx, email, State::Deferred, e.code(), e.reply());
 }
 
 /// One test message per language the campaign goes out in, and a bilingual one, to `to`.
@@ -621,19 +813,40 @@ pub struct TestSent {
 
 /// Sends samples of the campaign to a test address, marked "[TEST]", outside the journal.
 pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, SendError> {
-    let addr: lettre::Address = to.parse().map_err(|_| SendError::Setup(format!("--to {to:?} is not a valid e-mail address")))?;
-    let smtp = p.config.smtp.as_ref().ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
-    let settings = Arc::new(Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?);
-    let mut combos: Vec<Vec<String>> = p.campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+    let addr: lettre::Address = to
+        .parse()
+        .map_err(|_| SendError::Setup(format!("--to {to:?} is not a valid e-mail address")))?;
+    let smtp = p
+        .config
+        .smtp
+        .as_ref()
+        .ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
+    let settings = Arc::new(
+        Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?,
+    );
+    let mut combos: Vec<Vec<String>> = p
+        .campaign
+        .languages
+        .iter()
+        .map(|l| vec![l.clone()])
+        .collect();
     if p.campaign.languages.len() > 1 {
         combos.push(p.campaign.languages.clone());
     }
     // A real recipient of each combination shows the message as they will see it; without one,
     // the first recipient stands in with the combination's languages.
-    let first = p.audience.recipients.first().ok_or_else(|| SendError::Setup("the campaign has no recipients to take samples from".into()))?;
+    let first = p.audience.recipients.first().ok_or_else(|| {
+        SendError::Setup("the campaign has no recipients to take samples from".into())
+    })?;
     let mut samples = Vec::new();
     for langs in combos {
-        let mut r = p.audience.recipients.iter().find(|r| r.langs == langs).unwrap_or(first).clone();
+        let mut r = p
+            .audience
+            .recipients
+            .iter()
+            .find(|r| r.langs == langs)
+            .unwrap_or(first)
+            .clone();
         let sample_of = r.contact.email.clone();
         r.langs = langs;
         r.contact.email = addr.to_string();
@@ -644,16 +857,28 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
         .build()
         .map_err(|e| SendError::Setup(e.to_string()))?;
     runtime.block_on(async {
-        let mut client = Client::connect(settings).await.map_err(|e| SendError::Setup(e.to_string()))?;
+        let mut client = Client::connect(settings)
+            .await
+            .map_err(|e| SendError::Setup(e.to_string()))?;
         let mut out = Vec::new();
         for (r, sample_of) in samples {
             let (rendered, composed) = p
                 .message_marked(&r, clock::now(), "test", "[TEST] ")
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
-            let env = Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()]).map_err(|e| SendError::Setup(e.to_string()))?;
-            client.begin(&env).await.map_err(|e| SendError::Setup(format!("the relay refused the test message: {e}")))?;
-            let reply = client.finish(&composed.bytes).await.map_err(|e| SendError::Setup(format!("the relay refused the test message: {e}")))?;
-            out.push(TestSent { langs: r.langs.join("+"), sample_of, subject: rendered.subject, reply });
+            let env = Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()])
+                .map_err(|e| SendError::Setup(e.to_string()))?;
+            client.begin(&env).await.map_err(|e| {
+                SendError::Setup(format!("the relay refused the test message: {e}"))
+            })?;
+            let reply = client.finish(&composed.bytes).await.map_err(|e| {
+                SendError::Setup(format!("the relay refused the test message: {e}"))
+            })?;
+            out.push(TestSent {
+                langs: r.langs.join("+"),
+                sample_of,
+                subject: rendered.subject,
+                reply,
+            });
         }
         client.quit().await;
         Ok(out)
@@ -677,7 +902,9 @@ pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
     let counts = journal.counts(campaign)?;
     let span = journal.sent_span(campaign)?;
     let sent = counts.get(&State::Sent).copied().unwrap_or(0);
-    let rate = span.and_then(|(a, b)| (b > a && sent > 1).then(|| (sent - 1) as f64 / ((b - a) as f64 / 1000.0)));
+    let rate = span.and_then(|(a, b)| {
+        (b > a && sent > 1).then(|| (sent - 1) as f64 / ((b - a) as f64 / 1000.0))
+    });
     Ok(Status {
         campaign: campaign.to_string(),
         total: counts.values().sum(),
@@ -685,7 +912,8 @@ pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
         first_sent: span.map(|(a, _)| clock::from_ms(a).to_rfc3339()),
         last_sent: span.map(|(_, b)| clock::from_ms(b).to_rfc3339()),
         rate_per_second: rate,
-        problems: journal.deliveries(campaign, &[State::Failed, State::Deferred, State::Unknown])?,
+        problems: journal
+            .deliveries(campaign, &[State::Failed, State::Deferred, State::Unknown])?,
     })
 }
 
@@ -693,7 +921,17 @@ pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
 pub fn write_failed_csv(path: &std::path::Path, rows: &[crate::journal::Delivery]) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write", path, e);
     let mut w = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
-    w.write_record(["email", "state", "attempts", "smtp_code", "smtp_reply", "last_attempt_at", "language", "updates"]).map_err(|e| io(e.into()))?;
+    w.write_record([
+        "email",
+        "state",
+        "attempts",
+        "smtp_code",
+        "smtp_reply",
+        "last_attempt_at",
+        "language",
+        "updates",
+    ])
+    .map_err(|e| io(e.into()))?;
     for d in rows {
         w.write_record([
             d.email.as_str(),
@@ -701,7 +939,9 @@ pub fn write_failed_csv(path: &std::path::Path, rows: &[crate::journal::Delivery
             &d.attempts.to_string(),
             &d.smtp_code.map(|c| c.to_string()).unwrap_or_default(),
             d.smtp_reply.as_deref().unwrap_or(""),
-            &d.last_attempt_at.map(|t| clock::from_ms(t).to_rfc3339()).unwrap_or_default(),
+            &d.last_attempt_at
+                .map(|t| clock::from_ms(t).to_rfc3339())
+                .unwrap_or_default(),
             &d.langs,
             &d.updates,
         ])

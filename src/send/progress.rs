@@ -13,7 +13,11 @@ use super::Counters;
 pub enum Progress {
     Bar(ProgressBar),
     /// A line every `every`, on stderr.
-    Log { every: Duration, last: Arc<Mutex<Option<Instant>>>, total: Arc<Mutex<usize>> },
+    Log {
+        every: Duration,
+        last: Arc<Mutex<Option<Instant>>>,
+        total: Arc<Mutex<usize>>,
+    },
     Quiet,
 }
 
@@ -21,14 +25,20 @@ impl Progress {
     pub fn bar() -> Progress {
         let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         pb.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Progress::Bar(pb)
     }
 
     pub fn log(every: Duration) -> Progress {
-        Progress::Log { every, last: Arc::new(Mutex::new(None)), total: Arc::new(Mutex::new(0)) }
+        Progress::Log {
+            every,
+            last: Arc::new(Mutex::new(None)),
+            total: Arc::new(Mutex::new(0)),
+        }
     }
 
     pub fn start(&self, total: usize) {
@@ -37,14 +47,20 @@ impl Progress {
             Progress::Log { total: t, last, .. } => {
                 *t.lock().unwrap() = total;
                 *last.lock().unwrap() = Some(Instant::now());
-                eprintln!("{} sending {total} messages", crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"));
+                eprintln!(
+                    "{} sending {total} messages",
+                    crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ")
+                );
             }
             Progress::Quiet => {}
         }
     }
 
     pub fn tick(&self, c: &Counters) {
-        let done = c.sent.load(Ordering::Relaxed) + c.failed.load(Ordering::Relaxed) + c.deferred.load(Ordering::Relaxed) + c.unknown.load(Ordering::Relaxed);
+        let done = c.sent.load(Ordering::Relaxed)
+            + c.failed.load(Ordering::Relaxed)
+            + c.deferred.load(Ordering::Relaxed)
+            + c.unknown.load(Ordering::Relaxed);
         match self {
             Progress::Bar(pb) => {
                 pb.set_position(done as u64);

@@ -21,7 +21,11 @@ pub enum Permit {
     /// Hand the message over now; the time is recorded as its hand-over.
     Go(i64),
     /// A cap is full: nothing more may go before `until_ms`.
-    Capped { cap: &'static str, limit: u32, until_ms: i64 },
+    Capped {
+        cap: &'static str,
+        limit: u32,
+        until_ms: i64,
+    },
 }
 
 pub struct Limiter {
@@ -38,7 +42,9 @@ impl Limiter {
     pub fn new(rate: &Rate, history: Vec<i64>) -> Limiter {
         let burst = NonZeroU32::new(rate.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let period = Duration::from_secs_f64(1.0 / rate.per_second);
-        let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
         Limiter {
             pacer: RateLimiter::direct(quota),
             per_second: rate.per_second.ceil().max(1.0) as u32,
@@ -63,10 +69,17 @@ impl Limiter {
                 while recent.front().is_some_and(|t| *t <= now - DAY) {
                     recent.pop_front();
                 }
-                for (cap, window, limit) in [("per_day", DAY, self.per_day), ("per_hour", HOUR, self.per_hour)] {
+                for (cap, window, limit) in [
+                    ("per_day", DAY, self.per_day),
+                    ("per_hour", HOUR, self.per_hour),
+                ] {
                     if let Some(limit) = limit {
                         if let Some(until) = full_until(&recent, now, window, limit) {
-                            return Permit::Capped { cap, limit, until_ms: until };
+                            return Permit::Capped {
+                                cap,
+                                limit,
+                                until_ms: until,
+                            };
                         }
                     }
                 }
@@ -105,14 +118,23 @@ mod tests {
         let r: VecDeque<i64> = vec![100, 200, 300].into();
         assert_eq!(full_until(&r, 1_000, 1_000, 4), None);
         assert_eq!(full_until(&r, 1_000, 1_000, 3), Some(1_101));
-        assert_eq!(full_until(&r, 1_150, 1_000, 3), None, "100 has left the window");
+        assert_eq!(
+            full_until(&r, 1_150, 1_000, 3),
+            None,
+            "100 has left the window"
+        );
         assert_eq!(full_until(&r, 1_000, 1_000, 2), Some(1_201));
     }
 
     #[tokio::test]
     async fn caps_come_from_history() {
         let now = clock::now_ms();
-        let rate = Rate { per_second: 1000.0, burst: 1000, per_hour: Some(3), per_day: None };
+        let rate = Rate {
+            per_second: 1000.0,
+            burst: 1000,
+            per_hour: Some(3),
+            per_day: None,
+        };
         let l = Limiter::new(&rate, vec![now - 10_000, now - 5_000]);
         assert!(matches!(l.acquire().await, Permit::Go(_)));
         match l.acquire().await {

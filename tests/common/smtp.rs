@@ -37,7 +37,13 @@ struct MailinHandler {
 }
 
 impl mailin_embedded::Handler for MailinHandler {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin_embedded::Response {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
         self.to = to.to_vec();
         self.data.clear();
         mailin_embedded::response::OK
@@ -47,10 +53,18 @@ impl mailin_embedded::Handler for MailinHandler {
         Ok(())
     }
     fn data_end(&mut self) -> mailin_embedded::Response {
-        self.inbox.lock().unwrap().push(Received { to: std::mem::take(&mut self.to), data: std::mem::take(&mut self.data) });
+        self.inbox.lock().unwrap().push(Received {
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+        });
         mailin_embedded::response::OK
     }
-    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin_embedded::Response {
+    fn auth_plain(
+        &mut self,
+        _authz: &str,
+        user: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
         if user == "news" && Some(password) == self.password.as_deref() {
             mailin_embedded::response::AUTH_OK
         } else {
@@ -71,16 +85,30 @@ impl RealSmtp {
     }
 
     /// With STARTTLS (certificate and key files) and AUTH PLAIN for user "news".
-    pub fn start_with(tls: Option<(std::path::PathBuf, std::path::PathBuf)>, password: Option<&str>) -> RealSmtp {
+    pub fn start_with(
+        tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+        password: Option<&str>,
+    ) -> RealSmtp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inbox: Inbox = Arc::default();
-        let handler = MailinHandler { inbox: inbox.clone(), to: vec![], data: vec![], password: password.map(str::to_string) };
+        let handler = MailinHandler {
+            inbox: inbox.clone(),
+            to: vec![],
+            data: vec![],
+            password: password.map(str::to_string),
+        };
         let mut server = mailin_embedded::Server::new(handler);
-        server.with_name("mailin.test").with_tcp_listener(listener).with_num_threads(8);
+        server
+            .with_name("mailin.test")
+            .with_tcp_listener(listener)
+            .with_num_threads(8);
         if let Some((cert, key)) = tls {
             server
-                .with_ssl(mailin_embedded::SslConfig::SelfSigned { cert_path: cert.display().to_string(), key_path: key.display().to_string() })
+                .with_ssl(mailin_embedded::SslConfig::SelfSigned {
+                    cert_path: cert.display().to_string(),
+                    key_path: key.display().to_string(),
+                })
                 .unwrap();
         }
         if password.is_some() {
@@ -111,6 +139,8 @@ pub struct Script {
     pub delay: Duration,
     /// Greets with this instead of 220 and closes (e.g. "421 too busy").
     pub greeting_refusal: Option<String>,
+    /// Announces PIPELINING (the server reads line by line, so pipelined commands just work).
+    pub pipelining: bool,
 }
 
 #[derive(Default)]
@@ -133,7 +163,10 @@ impl ScriptedSmtp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let inbox: Inbox = Arc::default();
-        let state = Arc::new(Mutex::new(State { script, ..Default::default() }));
+        let state = Arc::new(Mutex::new(State {
+            script,
+            ..Default::default()
+        }));
         let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
         let (i, s, a) = (inbox.clone(), state.clone(), attempts.clone());
         std::thread::spawn(move || {
@@ -145,7 +178,12 @@ impl ScriptedSmtp {
                 });
             }
         });
-        ScriptedSmtp { port, inbox, state, attempts }
+        ScriptedSmtp {
+            port,
+            inbox,
+            state,
+            attempts,
+        }
     }
 
     pub fn delivered(&self) -> HashMap<String, usize> {
@@ -153,7 +191,12 @@ impl ScriptedSmtp {
     }
 }
 
-fn serve(conn: TcpStream, inbox: &Inbox, state: &Arc<Mutex<State>>, attempts: &Arc<Mutex<HashMap<String, usize>>>) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    inbox: &Inbox,
+    state: &Arc<Mutex<State>>,
+    attempts: &Arc<Mutex<HashMap<String, usize>>>,
+) -> std::io::Result<()> {
     let delay = state.lock().unwrap().script.delay;
     let mut out = conn.try_clone()?;
     let mut reader = BufReader::new(conn);
@@ -176,14 +219,24 @@ fn serve(conn: TcpStream, inbox: &Inbox, state: &Arc<Mutex<State>>, attempts: &A
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_uppercase();
         if upper.starts_with("EHLO") {
-            reply(&mut out, "250-scripted.test\r\n250 8BITMIME")?;
+            let pipelining = state.lock().unwrap().script.pipelining;
+            reply(
+                &mut out,
+                if pipelining {
+                    "250-scripted.test\r\n250-PIPELINING\r\n250 8BITMIME"
+                } else {
+                    "250-scripted.test\r\n250 8BITMIME"
+                },
+            )?;
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             reply(&mut out, "250 OK")?;
         } else if upper.starts_with("MAIL FROM") {
             to.clear();
             reply(&mut out, "250 OK")?;
         } else if upper.starts_with("RCPT TO") {
-            let addr = cmd[cmd.find('<').map_or(8, |i| i + 1)..].trim_end_matches('>').to_lowercase();
+            let addr = cmd[cmd.find('<').map_or(8, |i| i + 1)..]
+                .trim_end_matches('>')
+                .to_lowercase();
             let refusal = state.lock().unwrap().script.refuse_rcpt.get(&addr).cloned();
             match refusal {
                 Some(r) => reply(&mut out, &r)?,
@@ -225,7 +278,10 @@ fn serve(conn: TcpStream, inbox: &Inbox, state: &Arc<Mutex<State>>, attempts: &A
                 continue;
             }
             drop(st);
-            inbox.lock().unwrap().push(Received { to: std::mem::take(&mut to), data });
+            inbox.lock().unwrap().push(Received {
+                to: std::mem::take(&mut to),
+                data,
+            });
             reply(&mut out, "250 2.0.0 queued")?;
         } else if upper.starts_with("QUIT") {
             reply(&mut out, "221 bye")?;
