@@ -330,6 +330,19 @@ impl Client {
                     other => other,
                 })?;
         }
+        // lettre keeps only the extensions it knows; ask again to see PIPELINING. Before AUTH:
+        // some servers (mailin) forget the authentication on a new EHLO.
+        let ehlo = timed(
+            t,
+            "EHLO",
+            conn.command(lettre::transport::smtp::commands::Ehlo::new(
+                settings.helo.clone(),
+            )),
+        )
+        .await?;
+        let pipelining = ehlo
+            .message()
+            .any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
         if let Some(creds) = &settings.credentials {
             let r = timed(
                 t,
@@ -347,18 +360,6 @@ impl Client {
                 });
             }
         }
-        // lettre keeps only the extensions it knows; ask again to see PIPELINING.
-        let ehlo = timed(
-            t,
-            "EHLO",
-            conn.command(lettre::transport::smtp::commands::Ehlo::new(
-                settings.helo.clone(),
-            )),
-        )
-        .await?;
-        let pipelining = ehlo
-            .message()
-            .any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
         Ok(Client {
             conn,
             settings,
