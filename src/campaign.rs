@@ -27,6 +27,8 @@ struct CampaignFile {
     intro: BTreeMap<String, String>,
     updates: UpdateSelection,
     audience: AudienceSpec,
+    /// When and in which hours it may go out; `bulletin schedule` marks it ready.
+    schedule: Option<crate::schedule::ScheduleFile>,
 }
 
 fn default_template() -> String {
@@ -80,6 +82,7 @@ pub struct Campaign {
     pub audience: AudienceSpec,
     /// The languages a recipient of this campaign may get.
     pub languages: Vec<String>,
+    pub schedule: crate::schedule::Schedule,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -124,6 +127,23 @@ pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
             format!("campaigns there are {}", names.join(", "))
         }
     )))
+}
+
+/// Finds a campaign by the id it carries, which may differ from its file name.
+pub fn locate_id(config: &Config, id: &str) -> Result<PathBuf> {
+    if let Ok(p) = locate(config, id) {
+        return Ok(p);
+    }
+    for file in list_files(config)? {
+        let declared = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("id").and_then(|v| v.as_str().map(str::to_string)));
+        if declared.as_deref() == Some(id) {
+            return Ok(file);
+        }
+    }
+    locate(config, id)
 }
 
 /// Every campaign file of the project, sorted by name.
@@ -348,7 +368,29 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         intro_html.insert(lang.clone(), html);
     }
 
+    let schedule = match &file.schedule {
+        None => crate::schedule::Schedule {
+            tz: config.tz(),
+            send_at: None,
+            window: crate::schedule::Window::always(),
+        },
+        Some(f) => match crate::schedule::Schedule::from_file(f, config.tz()) {
+            Ok(s) => s,
+            Err(errs) => {
+                for e in errs {
+                    p.error(
+                        path,
+                        line("send_at").or(line("hours")).or(line("days")),
+                        format!("[schedule] {e}"),
+                    );
+                }
+                return None;
+            }
+        },
+    };
+
     Some(Campaign {
+        schedule,
         id,
         path: path.to_path_buf(),
         template: file.template,

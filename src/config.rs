@@ -23,6 +23,8 @@ pub struct Config {
     pub smtp: Option<Smtp>,
     #[serde(default)]
     pub rate: Rate,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -179,6 +181,26 @@ impl Default for Rate {
             per_day: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// The zone in which local send times and windows are read, such as "Europe/Zurich".
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            timezone: default_tz(),
+        }
+    }
+}
+
+fn default_tz() -> String {
+    "UTC".into()
 }
 
 /// The 1-based line of a byte offset in `text`.
@@ -432,6 +454,9 @@ impl Config {
                 );
             }
         }
+        if let Err(e) = crate::schedule::parse_tz(&self.schedule.timezone) {
+            p.error(&file, line("timezone"), format!("[schedule] timezone: {e}"));
+        }
         let r = &self.rate;
         if !(r.per_second > 0.0 && r.per_second.is_finite()) {
             p.error(
@@ -477,6 +502,11 @@ impl Config {
     }
     pub fn preview_dir(&self) -> PathBuf {
         self.path(&self.paths.preview)
+    }
+
+    /// The zone of local times; UTC when the config's is not valid (validation reports it).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        crate::schedule::parse_tz(&self.schedule.timezone).unwrap_or(chrono_tz::UTC)
     }
 
     pub fn list_id(&self) -> String {

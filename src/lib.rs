@@ -18,6 +18,7 @@ pub mod problems;
 pub mod project;
 pub mod render;
 pub mod scaffold;
+pub mod schedule;
 pub mod send;
 pub mod updates;
 

@@ -139,6 +139,49 @@ enum Command {
         json: bool,
     },
 
+    /// Mark a campaign ready to go at a time (what `due` sends), take it back, or list campaigns.
+    #[command(
+        after_help = "Examples:\n  bulletin schedule                                    # every campaign and its state\n  bulletin schedule 2026-12-digest --at 2026-12-01T09:00      # local time, in the config's zone\n  bulletin schedule 2026-12-digest --at 2026-12-01T09:00:00+01:00\n  bulletin schedule 2026-12-digest                     # at the file's [schedule] send_at\n  bulletin schedule 2026-12-digest --cancel            # back to draft\n\nA send_at in the campaign file alone is a plan: nothing goes until the campaign is marked here."
+    )]
+    Schedule {
+        campaign: Option<String>,
+        /// When to send: RFC 3339, or a local date and time read in the configured zone.
+        #[arg(long, value_name = "TIME", conflicts_with = "cancel")]
+        at: Option<String>,
+        /// Take the campaign back to draft.
+        #[arg(long)]
+        cancel: bool,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Send every scheduled campaign whose time has come: the command for cron.
+    #[command(
+        after_help = "Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\nExit codes: 0 done, nothing due, or paused by a rate cap or sending window (continues next run);\n1 error (a campaign or the config needs fixing); 75 temporary failure (relay unreachable,\nmessages deferred, another run still sending); 130 interrupted.\n`bulletin cron-line` prints a crontab entry for this project."
+    )]
+    Due {
+        /// Say what would be sent now, send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print nothing on stdout when all is well.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Also append every line to FILE.
+        #[arg(long, value_name = "FILE")]
+        log_file: Option<PathBuf>,
+    },
+
+    /// Print a crontab entry that runs `due` for this project every few minutes.
+    #[command(
+        name = "cron-line",
+        after_help = "Example (adds to the current crontab):\n  (crontab -l 2>/dev/null; bulletin cron-line) | crontab -"
+    )]
+    CronLine {
+        /// Minutes between runs.
+        #[arg(long, default_value_t = 5)]
+        every: u32,
+    },
+
     /// Create a new mailing project in DIR, filled with the example content.
     #[command(
         after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check"
@@ -216,6 +259,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 retry_failed,
                 allow_changed,
                 lock_wait: std::time::Duration::from_secs(5),
+                lock_held: false,
+                deadline_ms: None,
             };
             return send_command(prepared, &opts, yes, json);
         }
@@ -269,6 +314,129 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Schedule {
+            campaign,
+            at,
+            cancel,
+            json,
+        } => {
+            let config = load()?;
+            let Some(name) = campaign else {
+                let list = bulletin::schedule::overview(&config)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    for o in list {
+                        println!("{:<28} {:<10} {}", o.campaign, o.state, o.detail);
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            };
+            let journal = bulletin::journal::Journal::open(&config.journal_path())?;
+            if cancel {
+                let id = bulletin::campaign::locate(&config, &name)
+                    .ok()
+                    .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                    .unwrap_or(name.clone());
+                // The id inside the file wins over the file name.
+                let id = project::prepare(config.clone(), &name, true)
+                    .map(|p| p.campaign.id.clone())
+                    .unwrap_or(id);
+                if journal.unschedule(&id)? {
+                    println!("{id}: back to draft; `due` will not send it.");
+                } else {
+                    println!("{id} was not scheduled.");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            // A campaign is checked whole before it is marked ready.
+            let prepared = project::prepare(config.clone(), &name, false)?;
+            print_warnings(&prepared.problems);
+            let sch = &prepared.campaign.schedule;
+            let when = match at {
+                Some(t) => bulletin::schedule::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
+                None => sch.send_at.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} has no send_at under [schedule]: give the time with --at",
+                        prepared.campaign.path.display()
+                    )
+                })?,
+            };
+            journal.schedule(&prepared.campaign.id, when.timestamp_millis())?;
+            let tz = config.tz();
+            let mut msg = format!(
+                "{}: scheduled for {} ({} recipients; window: {})",
+                prepared.campaign.id,
+                bulletin::schedule::stamp(sch.tz, when),
+                prepared.audience.recipients.len(),
+                sch.describe_window()
+            );
+            if when <= bulletin::clock::utc() {
+                msg.push_str(&format!(
+                    "; that is past, so the next `bulletin due` sends it (now {})",
+                    bulletin::schedule::stamp(tz, bulletin::clock::utc())
+                ));
+            }
+            println!("{msg}");
+        }
+        Command::Due {
+            dry_run,
+            quiet,
+            log_file,
+        } => {
+            let config = load()?;
+            let tz = config.tz();
+            let mut file = match &log_file {
+                Some(f) => Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(f)
+                        .with_context(|| format!("cannot open the log file {}", f.display()))?,
+                ),
+                None => None,
+            };
+            let mut log = |level: bulletin::schedule::Level, line: String| {
+                let line = format!(
+                    "{} {line}",
+                    bulletin::schedule::stamp(tz, bulletin::clock::utc())
+                );
+                if let Some(f) = file.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(f, "{line}");
+                }
+                match level {
+                    bulletin::schedule::Level::Error => eprintln!("{line}"),
+                    bulletin::schedule::Level::Info if !quiet => println!("{line}"),
+                    bulletin::schedule::Level::Info => {}
+                }
+            };
+            let opts = bulletin::schedule::DueOptions {
+                dry_run,
+                lock_wait: std::time::Duration::from_secs(10),
+            };
+            let exit = match bulletin::schedule::due(&config, &opts, &mut log) {
+                Ok(e) => e,
+                Err(Error::Busy(m)) => {
+                    log(bulletin::schedule::Level::Error, m);
+                    return Ok(ExitCode::from(EXIT_TEMPFAIL));
+                }
+                Err(e) => {
+                    log(bulletin::schedule::Level::Error, e.to_string());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            return Ok(match exit {
+                bulletin::schedule::DueExit::Ok => ExitCode::SUCCESS,
+                bulletin::schedule::DueExit::Error => ExitCode::FAILURE,
+                bulletin::schedule::DueExit::TempFail => ExitCode::from(EXIT_TEMPFAIL),
+                bulletin::schedule::DueExit::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+            });
+        }
+        Command::CronLine { every } => {
+            let config = load()?;
+            print!("{}", cron_line(&config, every)?);
+        }
         Command::Preview {
             campaign,
             out,
@@ -316,6 +484,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A crontab entry for the project, with absolute paths: cron runs with almost no environment
+/// and in the home folder.
+fn cron_line(config: &Config, every: u32) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("cannot tell where the bulletin program is")?;
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let conf = std::path::absolute(&config.file)?;
+    let log = config.root.join("bulletin-due.log");
+    let quote = |p: &std::path::Path| {
+        let s = p.display().to_string();
+        if s.contains([' ', '\'', '"', '%']) {
+            format!("'{}'", s.replace('\'', "'\\''").replace('%', "\\%"))
+        } else {
+            s
+        }
+    };
+    let mut o = format!(
+        "# bulletin: send the scheduled campaigns of {} every {every} minutes.\n",
+        config.root.display()
+    );
+    o.push_str("# Exit codes: 0 done or nothing due, 1 error to fix, 75 temporary failure (cron mails what goes to stderr).\n");
+    let password = config.smtp.as_ref().and_then(|s| s.password_env.clone());
+    if let Some(var) = &password {
+        o.push_str(&format!(
+            "# The SMTP password comes from ${var}, and cron passes almost no environment: set it here\n# (the crontab is not under version control), or use password_command in {}.\n{var}=change-me\n",
+            conf.display()
+        ));
+    }
+    o.push_str(&format!(
+        "*/{every} * * * * {} --config {} due --quiet --log-file {}\n",
+        quote(&exe),
+        quote(&conf),
+        quote(&log)
+    ));
+    Ok(o)
 }
 
 fn status_text(st: &send::Status) -> String {
@@ -423,7 +627,9 @@ fn send_command(
     }
     Ok(match &report.stopped {
         Some(send::Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
-        Some(send::Stop::Capped { .. }) => ExitCode::from(EXIT_CAPPED),
+        Some(send::Stop::Capped { .. }) | Some(send::Stop::Window { .. }) => {
+            ExitCode::from(EXIT_CAPPED)
+        }
         Some(send::Stop::RelayFailing { .. }) => ExitCode::from(EXIT_TEMPFAIL),
         None if report.deferred > 0 => ExitCode::from(EXIT_TEMPFAIL),
         None => ExitCode::SUCCESS,
@@ -456,6 +662,7 @@ fn report_text(r: &send::Report) -> String {
     match &r.stopped {
         Some(send::Stop::Interrupted) => o.push_str("\nInterrupted: messages in flight were finished and recorded. Run the same command to continue."),
         Some(send::Stop::Capped { cap, limit, resume_at }) => o.push_str(&format!("\nStopped by the rate cap {cap} = {limit}: the rest can go from {resume_at}. Run the same command then to continue.")),
+        Some(send::Stop::Window { .. }) => o.push_str("\nThe sending window closed; the rest goes when it opens again."),
         Some(send::Stop::RelayFailing { failures, last_error }) => o.push_str(&format!("\nStopped after {failures} failures in a row; the relay last said: {last_error}. Everything done so far is recorded; run again once the relay works.")),
         None => {}
     }

@@ -112,7 +112,7 @@ pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
 /// case they are set aside as rejects and reported as warnings.
 pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Result<Prepared> {
     let mut p = Problems::new();
-    let path = campaign::locate(&config, campaign_name)?;
+    let path = campaign::locate_id(&config, campaign_name)?;
     let updates = updates::load(&config, &mut p)?;
     let campaign = campaign::load(&path, &config, &updates, &mut p);
     let Some(campaign) = campaign else {

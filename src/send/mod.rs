@@ -38,6 +38,10 @@ pub struct Options {
     pub allow_changed: bool,
     /// How long to wait for another run that holds the project's send lock.
     pub lock_wait: Duration,
+    /// The caller holds the project's send lock already (`due`).
+    pub lock_held: bool,
+    /// No message is started after this time (the end of a sending window), in ms.
+    pub deadline_ms: Option<i64>,
 }
 
 /// Why a run ended before its work was done.
@@ -46,6 +50,8 @@ pub struct Options {
 pub enum Stop {
     /// SIGINT or SIGTERM: messages in flight were finished and recorded.
     Interrupted,
+    /// The sending window closed; it opens again at `resume_at` when known.
+    Window { resume_at: Option<String> },
     /// A rate cap is full until `resume_at`.
     Capped {
         cap: String,
@@ -348,7 +354,7 @@ pub fn run(
     );
 
     let journal_path = p.config.journal_path();
-    let _lock = if opts.dry_run {
+    let _lock = if opts.dry_run || opts.lock_held {
         None
     } else {
         Some(lock::ProjectLock::acquire(&journal_path, opts.lock_wait)?)
@@ -486,6 +492,7 @@ pub fn run(
                 settings: settings.clone(),
                 nonce: nonce.clone(),
                 smtp: smtp.clone(),
+                deadline_ms: opts.deadline_ms,
             });
             let n = smtp
                 .connections
@@ -574,6 +581,7 @@ struct Ctx {
     settings: Arc<Settings>,
     nonce: Arc<str>,
     smtp: Arc<crate::config::Smtp>,
+    deadline_ms: Option<i64>,
 }
 
 /// Takes the next item that is due; waits for a retry that is not due yet; `None` when done.
@@ -618,6 +626,11 @@ async fn sender(ctx: Arc<Ctx>) {
                 continue;
             }
         };
+        if ctx.deadline_ms.is_some_and(|d| clock::now_ms() >= d) {
+            sh.queue.lock().unwrap().push_front(item);
+            sh.halt(Stop::Window { resume_at: None });
+            break;
+        }
         let at_ms = match ctx.limiter.acquire().await {
             Permit::Go(at) => at,
             Permit::Capped {

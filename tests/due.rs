@@ -1,0 +1,362 @@
+//! `bulletin schedule` and `bulletin due` with the clock under the test's control
+//! (`BULLETIN_NOW`), against mailin-embedded on loopback.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::smtp::{count_by_recipient, RealSmtp};
+use common::{csv_rows, Project};
+
+const CAMPAIGN: &str = "2026-11-mpome-briefing";
+// Tuesday 1 December 2026 in Geneva is UTC+1.
+const BEFORE: &str = "2026-12-01T07:59:00Z";
+const AFTER: &str = "2026-12-01T08:05:00Z";
+
+fn project(server: &RealSmtp, rate: &str) -> Project {
+    let p = Project::example();
+    p.relay(server.port, "", rate);
+    p.edit(
+        "bulletin.toml",
+        "[rate]",
+        "[schedule]\ntimezone = \"Europe/Zurich\"\n\n[rate]",
+    );
+    p
+}
+
+fn recipients(p: &Project) -> usize {
+    csv_rows(
+        &p.bulletin()
+            .args(["audience", CAMPAIGN, "--csv"])
+            .ok()
+            .stdout(),
+    )
+    .len()
+}
+
+fn due(p: &Project, now: &str) -> common::Done {
+    p.bulletin().env("BULLETIN_NOW", now).args(["due"]).run()
+}
+
+fn state_of(p: &Project, now: &str) -> String {
+    let out = p
+        .bulletin()
+        .env("BULLETIN_NOW", now)
+        .args(["schedule"])
+        .ok()
+        .stdout();
+    out.lines()
+        .find(|l| l.starts_with(CAMPAIGN))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn nothing_before_its_time_everything_after_and_then_finished() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    let n = recipients(&p);
+    p.bulletin()
+        .env("BULLETIN_NOW", "2026-11-30T10:00:00Z")
+        .args(["schedule", CAMPAIGN])
+        .ok()
+        .stdout_has("scheduled for 2026-12-01T09:00:00+01:00");
+    assert!(state_of(&p, BEFORE).contains("scheduled  for 2026-12-01T09:00:00+01:00"));
+
+    let d = due(&p, BEFORE).success();
+    assert!(
+        d.stdout()
+            .contains("nothing due; next: 2026-11-mpome-briefing at 2026-12-01T09:00:00+01:00"),
+        "{}",
+        d.stdout()
+    );
+    assert!(server.messages().is_empty());
+
+    let d = due(&p, AFTER).success();
+    assert!(
+        d.stdout()
+            .contains(&format!("{CAMPAIGN}: {n} sent, 0 failed")),
+        "{}",
+        d.stdout()
+    );
+    assert!(d.stdout().contains("finished"), "{}", d.stdout());
+    assert!(
+        d.stdout().starts_with("2026-12-01T09:05"),
+        "timestamped in the configured zone: {}",
+        d.stdout()
+    );
+    assert_eq!(server.messages().len(), n);
+    assert!(state_of(&p, AFTER).contains("finished"));
+
+    due(&p, "2026-12-01T09:00:00Z")
+        .success()
+        .stdout_has("nothing due; no campaign is scheduled");
+    assert_eq!(server.messages().len(), n);
+}
+
+#[test]
+fn a_draft_is_never_sent_and_cancel_takes_it_back() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    // The file plans 1 December; it was never marked ready.
+    assert!(state_of(&p, AFTER)
+        .contains("draft      plans 2026-12-01T09:00:00+01:00 (not marked ready)"));
+    due(&p, AFTER)
+        .success()
+        .stdout_has("no campaign is scheduled");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--cancel"])
+        .ok()
+        .stdout_has("back to draft");
+    due(&p, AFTER).success();
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn local_times_are_read_in_the_zone_and_impossible_ones_refused() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    // Summer time: 09:00 in Geneva is 07:00 UTC.
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2027-07-01 09:00"])
+        .ok()
+        .stdout_has("2027-07-01T09:00:00+02:00");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2027-03-28T02:30"])
+        .fails()
+        .stderr_has("does not exist in Europe/Zurich");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "next tuesday"])
+        .fails()
+        .stderr_has("cannot read");
+    due(&p, "2027-07-01T06:59:00Z")
+        .success()
+        .stdout_has("nothing due");
+    due(&p, "2027-07-01T07:01:00Z").success().stdout_has("sent");
+}
+
+#[test]
+fn a_cap_interrupts_and_later_runs_finish() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000\nper_hour = 5");
+    let n = recipients(&p);
+    assert!(n > 5 && n <= 15, "{n}");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+
+    let d = due(&p, "2026-12-01T08:00:00Z").success();
+    assert!(
+        d.stdout()
+            .contains("paused by the per_hour cap of 5 until 2026-12-01T10:00"),
+        "{}",
+        d.stdout()
+    );
+    assert_eq!(server.messages().len(), 5);
+    assert!(state_of(&p, "2026-12-01T08:10:00Z").contains("paused"));
+    due(&p, "2026-12-01T08:30:00Z")
+        .success()
+        .stdout_has("paused by the per_hour cap (5) until");
+    assert_eq!(server.messages().len(), 5);
+    due(&p, "2026-12-01T09:01:00Z").success();
+    assert_eq!(server.messages().len(), 10.min(n));
+    due(&p, "2026-12-01T10:02:00Z").success();
+    due(&p, "2026-12-01T11:03:00Z").success();
+    assert_eq!(server.messages().len(), n);
+    assert!(count_by_recipient(&server.inbox).values().all(|c| *c == 1));
+    assert!(state_of(&p, "2026-12-01T11:04:00Z").contains("finished"));
+}
+
+#[test]
+fn the_sending_window_is_respected() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 2\nburst = 1");
+    let n = recipients(&p);
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-04T17:00"])
+        .ok();
+    // Friday 17:59:57 in Geneva: three seconds of window left at two messages a second.
+    let d = due(&p, "2026-12-04T16:59:57Z").success();
+    assert!(
+        d.stdout().contains(
+            "the sending window closed; continues when it opens, 2026-12-07T08:00:00+01:00"
+        ),
+        "{}",
+        d.stdout()
+    );
+    let first = server.messages().len();
+    assert!(
+        first > 0 && first < n,
+        "stopped when the window closed ({first} of {n})"
+    );
+    // Saturday: closed.
+    due(&p, "2026-12-05T10:00:00Z").success().stdout_has("outside its sending window (Mon,Tue,Wed,Thu,Fri 08:00-18:00 Europe/Zurich); opens 2026-12-07T08:00:00+01:00");
+    assert_eq!(server.messages().len(), first);
+    // Monday morning: the rest.
+    p.edit("bulletin.toml", "per_second = 2", "per_second = 1000");
+    due(&p, "2026-12-07T07:01:00Z")
+        .success()
+        .stdout_has("finished");
+    assert_eq!(server.messages().len(), n);
+    assert!(count_by_recipient(&server.inbox).values().all(|c| *c == 1));
+}
+
+#[test]
+fn overlapping_runs_send_each_message_once() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 400\nburst = 10");
+    let mut csv = String::from("email,name,language,interests\n");
+    for i in 0..300 {
+        csv.push_str(&format!("p{i}@example.org,P {i},en,peace-operations\n"));
+    }
+    p.write("lists/practitioners.csv", csv);
+    let n = recipients(&p);
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_bulletin"))
+                .current_dir(p.path())
+                .env("BULLETIN_NOW", AFTER)
+                .args(["due"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        let code = out.status.code().unwrap();
+        assert!(
+            code == 0 || code == 75,
+            "exit {code}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if code == 75 {
+            assert!(String::from_utf8_lossy(&out.stderr)
+                .contains("another bulletin run is sending from this project"));
+        }
+        codes.push(code);
+    }
+    let got = count_by_recipient(&server.inbox);
+    assert_eq!(got.len(), n);
+    assert!(got.values().all(|c| *c == 1), "each recipient exactly once");
+}
+
+#[test]
+fn quiet_log_file_and_exit_codes_for_cron() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    let log = p.path().join("due.log");
+    let d = p
+        .bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--quiet", "--log-file", log.to_str().unwrap()])
+        .ok();
+    assert_eq!(d.stdout(), "", "quiet and all well: nothing on stdout");
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        written.contains("sent, 0 failed") && written.contains("finished"),
+        "{written}"
+    );
+    p.bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--quiet", "--log-file", log.to_str().unwrap()])
+        .ok();
+    assert!(
+        std::fs::read_to_string(&log).unwrap().len() > written.len(),
+        "appends"
+    );
+
+    // A relay that is down: temporary failure.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    p.relay(
+        dead,
+        "max_consecutive_failures = 3\nmax_attempts = 1",
+        "per_second = 1000\nburst = 1000",
+    );
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--at", "2026-12-01T08:00:00Z"])
+        .ok();
+    let d = p
+        .bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--quiet"])
+        .run()
+        .code_is(75);
+    assert_eq!(d.stdout(), "");
+    assert!(
+        d.stderr().contains("stopped after 3 failures in a row"),
+        "{}",
+        d.stderr()
+    );
+
+    // A campaign broken after it was scheduled: an error to fix.
+    p.write("campaigns/2026-11-digest.toml", "this is not toml =");
+    p.bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due"])
+        .run()
+        .code_is(1)
+        .stderr_has("2026-11-digest: cannot be sent");
+    p.bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--dry-run"])
+        .run()
+        .code_is(1);
+}
+
+#[test]
+fn dry_run_says_what_would_go() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    let n = recipients(&p);
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    let d = p
+        .bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--dry-run"])
+        .ok();
+    assert!(
+        d.stdout()
+            .contains(&format!("{CAMPAIGN}: would send {n} messages now")),
+        "{}",
+        d.stdout()
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn cron_line_names_absolute_paths_and_the_password_variable() {
+    let p = Project::example();
+    let out = p
+        .bulletin()
+        .args(["cron-line", "--every", "10"])
+        .ok()
+        .stdout();
+    let config = p.path().join("bulletin.toml").canonicalize().unwrap();
+    assert!(
+        out.contains(&format!(
+            "--config {} due --quiet --log-file",
+            config.display()
+        )) || out.contains("due --quiet"),
+        "{out}"
+    );
+    assert!(out.contains("*/10 * * * * /"), "{out}");
+    assert!(out.contains("BULLETIN_SMTP_PASSWORD=change-me"), "{out}");
+}
