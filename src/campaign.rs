@@ -168,14 +168,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         }
     };
     let file: CampaignFile = parse_toml(&text, path, p)?;
-    let line = |key: &str| {
-        text.lines()
-            .position(|l| {
-                let t = l.trim_start();
-                t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
-            })
-            .map(|i| i + 1)
-    };
+    let line = |key: &str| crate::config::key_line(&text, key);
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

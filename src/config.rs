@@ -203,6 +203,16 @@ fn default_tz() -> String {
     "UTC".into()
 }
 
+/// The line where `key = ...` is written in a TOML text, so that a message can point at it.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
+}
+
 /// The 1-based line of a byte offset in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -290,15 +300,7 @@ impl Config {
 
     fn validate(&mut self, text: &str, p: &mut Problems) {
         let file = self.file.clone();
-        // Points at the line where a key is written, so the user can find it.
-        let line = |key: &str| {
-            text.lines()
-                .position(|l| {
-                    let t = l.trim_start();
-                    t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
-                })
-                .map(|i| i + 1)
-        };
+        let line = |key: &str| key_line(text, key);
         let langs = &mut self.languages;
         langs.supported = langs
             .supported

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,15 +18,6 @@ fn big_list(p: &Project, n: usize) {
         ));
     }
     p.write("lists/practitioners.csv", csv);
-}
-
-fn states(p: &Project) -> HashMap<String, String> {
-    let conn = rusqlite::Connection::open(p.path().join("bulletin.sqlite")).unwrap();
-    let mut st = conn.prepare("SELECT email, state FROM deliveries").unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
 }
 
 /// Starts a send in the background and waits until the relay has some of its messages.
@@ -73,7 +63,7 @@ fn killed_mid_campaign_then_rerun_delivers_each_message_once() {
     );
     let rerun = p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
     let out = rerun.stdout();
-    let st = states(&p);
+    let st = p.journal_states();
     let unknown: Vec<&String> = st
         .iter()
         .filter(|(_, s)| *s == "unknown")
@@ -135,7 +125,7 @@ fn interrupted_run_finishes_in_flight_records_and_exits_130() {
             "{stdout}"
         );
 
-        let st = states(&p);
+        let st = p.journal_states();
         assert!(
             !st.values().any(|s| s == "sending" || s == "unknown"),
             "{signal}: nothing left in doubt"

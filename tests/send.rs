@@ -21,15 +21,6 @@ fn recipients(p: &Project, campaign: &str) -> Vec<HashMap<String, String>> {
     )
 }
 
-fn journal_states(p: &Project) -> HashMap<String, String> {
-    let conn = rusqlite::Connection::open(p.path().join("bulletin.sqlite")).unwrap();
-    let mut st = conn.prepare("SELECT email, state FROM deliveries").unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 #[test]
 fn a_campaign_arrives_once_per_recipient_in_their_language() {
     let server = RealSmtp::start();
@@ -84,7 +75,7 @@ fn a_campaign_arrives_once_per_recipient_in_their_language() {
             row["language"].replace('+', ", ")
         );
     }
-    let states = journal_states(&p);
+    let states = p.journal_states();
     assert_eq!(states.len(), rows.len());
     assert!(states.values().all(|s| s == "sent"));
 
@@ -114,7 +105,7 @@ fn asks_for_yes_off_a_terminal_and_dry_run_sends_nothing() {
         .ok()
         .stdout_has("none sent, nothing recorded");
     assert!(server.messages().is_empty());
-    assert!(journal_states(&p).is_empty(), "a dry run records nothing");
+    assert!(p.journal_states().is_empty(), "a dry run records nothing");
 }
 
 #[test]
@@ -141,7 +132,7 @@ fn test_send_marks_samples_and_leaves_the_journal_alone() {
         );
     }
     assert_eq!(langs, ["en", "fr", "en, fr"]);
-    assert!(!p.path().join("bulletin.sqlite").exists() || journal_states(&p).is_empty());
+    assert!(!p.path().join("bulletin.sqlite").exists() || p.journal_states().is_empty());
 }
 
 #[test]
@@ -198,7 +189,7 @@ fn refusals(pipelining: bool) {
     );
     assert!(!delivered.contains_key("j.okafor@example.org"));
 
-    let states = journal_states(&p);
+    let states = p.journal_states();
     assert_eq!(states["j.okafor@example.org"], "failed");
     let csv_path = p.path().join("failed.csv");
     p.bulletin()
@@ -247,7 +238,7 @@ fn deferred_after_the_runs_tries_then_retried_by_the_next_run() {
         .run()
         .code_is(75)
         .stdout_has("1 deferred");
-    assert_eq!(journal_states(&p)["amina.diallo@example.org"], "deferred");
+    assert_eq!(p.journal_states()["amina.diallo@example.org"], "deferred");
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes"])
         .run()
@@ -272,7 +263,7 @@ fn a_dropped_connection_after_data_is_unknown_and_not_resent_unless_asked() {
         .run()
         .code_is(0);
     assert!(done.stdout().contains("1 unknown"), "{}", done.stdout());
-    assert_eq!(journal_states(&p)["helene.dupre@example.org"], "unknown");
+    assert_eq!(p.journal_states()["helene.dupre@example.org"], "unknown");
     assert_eq!(
         server.delivered().len(),
         rows.len() - 1,
@@ -318,7 +309,7 @@ fn a_relay_that_is_down_stops_the_run_with_everything_recorded() {
         "{}",
         done.stdout()
     );
-    let states = journal_states(&p);
+    let states = p.journal_states();
     assert!(
         states.values().all(|s| s == "queued" || s == "deferred"),
         "{states:?}"
@@ -402,7 +393,7 @@ fn an_hourly_cap_holds_across_runs() {
         7,
         "the cap counts the first run too"
     );
-    let states = journal_states(&p);
+    let states = p.journal_states();
     assert_eq!(states.values().filter(|s| *s == "sent").count(), 7);
     assert!(states.values().all(|s| s == "sent" || s == "queued"));
 }

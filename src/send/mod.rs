@@ -235,6 +235,12 @@ pub struct Counters {
 }
 
 impl Shared {
+    /// Stops the run for a reason no retry fixes; the run ends with this error.
+    fn fail(&self, message: String) {
+        self.fatal.lock().unwrap().get_or_insert(message);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
     fn halt(&self, why: Stop) {
         let mut r = self.stop_reason.lock().unwrap();
         if r.is_none() {
@@ -651,11 +657,7 @@ async fn sender(ctx: Arc<Ctx>) {
             match Client::connect(ctx.settings.clone()).await {
                 Ok(c) => client = Some(c),
                 Err(SmtpError::Setup(m)) => {
-                    *sh.fatal.lock().unwrap() = Some(m);
-                    sh.halt(Stop::RelayFailing {
-                        failures: 0,
-                        last_error: "setup".into(),
-                    });
+                    sh.fail(m);
                     break;
                 }
                 Err(e) => {
@@ -689,11 +691,7 @@ async fn sender(ctx: Arc<Ctx>) {
                     settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
                 }
                 SmtpError::Setup(m) => {
-                    *sh.fatal.lock().unwrap() = Some(m);
-                    sh.halt(Stop::RelayFailing {
-                        failures: 0,
-                        last_error: "setup".into(),
-                    });
+                    sh.fail(m);
                     break;
                 }
                 other => retry_or_defer(&ctx, item, &email, other),
@@ -711,11 +709,7 @@ async fn sender(ctx: Arc<Ctx>) {
             })
             .await
         {
-            *sh.fatal.lock().unwrap() = Some(e.to_string());
-            sh.halt(Stop::RelayFailing {
-                failures: 0,
-                last_error: "journal".into(),
-            });
+            sh.fail(e.to_string());
             break;
         }
         match c.finish(&composed.bytes).await {

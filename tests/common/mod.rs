@@ -90,6 +90,16 @@ impl Project {
         )
     }
 
+    /// Every recipient's state in the project's journal (a real SQLite file).
+    pub fn journal_states(&self) -> std::collections::HashMap<String, String> {
+        let conn = rusqlite::Connection::open(self.path().join("bulletin.sqlite")).unwrap();
+        let mut st = conn.prepare("SELECT email, state FROM deliveries").unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     pub fn bulletin(&self) -> Run {
         let mut r = Run::new();
         r.cmd.current_dir(self.path());
