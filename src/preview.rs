@@ -59,6 +59,8 @@ pub struct Summary {
     pub files_written: usize,
     pub rejects: usize,
     pub left_out: usize,
+    /// Messages whose CSS had to be inlined on their own rather than from a cached shape.
+    pub inlined_whole: usize,
     pub stats: crate::audience::Stats,
 }
 
@@ -163,6 +165,7 @@ pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summa
         files_written: if opts.dry { 0 } else { entries.len() * 2 },
         rejects: prepared.rejects.len(),
         left_out: prepared.audience.left_out.len(),
+        inlined_whole: prepared.renderer.whole_inlines(),
         stats: prepared.audience.stats.clone(),
     };
     if opts.dry {

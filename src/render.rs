@@ -37,6 +37,9 @@ pub struct Renderer {
     campaign_id: String,
     campaign_intro: BTreeMap<String, (String, String)>,
     shapes: Mutex<HashMap<String, Option<Arc<Shape>>>>,
+    /// Messages whose CSS was inlined on their own, the slow way: the template used a personal
+    /// value in a way the shape cache cannot reuse.
+    whole_inlines: std::sync::atomic::AtomicUsize,
 }
 
 /// Where in a template source a tera error points: its "--> LINE:COL" marker.
@@ -362,6 +365,7 @@ impl Renderer {
             campaign_id: campaign.id.clone(),
             campaign_intro,
             shapes: Mutex::new(HashMap::new()),
+            whole_inlines: Default::default(),
         };
         r.preflight(campaign, &sources, p);
         Some(r)
@@ -550,7 +554,7 @@ impl Renderer {
     ) -> Result<String, RenderError> {
         let mut values = Vec::new();
         let mut key = format!("{}|{:?}|", r.langs.join("+"), r.updates);
-        let masked_contact = mask(&contact, &mut values, &mut key);
+        let masked_contact = mask_contact(&contact, &mut values, &mut key);
         let masked_unsub = mask(&unsub, &mut values, &mut key);
         let cached = self.shapes.lock().unwrap().get(&key).cloned();
         let shape = match cached {
@@ -582,9 +586,17 @@ impl Renderer {
                 return Ok(fill(&shape.inlined, &escaped));
             }
         }
+        self.whole_inlines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inliner
             .inline(&raw_html)
             .map_err(|e| RenderError::Css(e.to_string()))
+    }
+
+    /// How many messages so far could not reuse a shape (see `inline`).
+    pub fn whole_inlines(&self) -> usize {
+        self.whole_inlines
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -637,6 +649,29 @@ fn mask(v: &Value, values: &mut Vec<String>, key: &mut String) -> Value {
             other.clone()
         }
     }
+}
+
+/// Masks a contact's personal values, but not its interests: templates look those up and
+/// branch on them (labels, "if ... in contact.interests"), and their few combinations make few
+/// shapes, so they go into the key as they are.
+fn mask_contact(contact: &Value, values: &mut Vec<String>, key: &mut String) -> Value {
+    let Value::Object(m) = contact else {
+        return mask(contact, values, key);
+    };
+    let mut out = Map::new();
+    key.push('{');
+    for (k, v) in m {
+        key.push_str(k);
+        key.push(':');
+        if k == "interests" || k == "language" {
+            key.push_str(&v.to_string());
+            out.insert(k.clone(), v.clone());
+        } else {
+            out.insert(k.clone(), mask(v, values, key));
+        }
+    }
+    key.push('}');
+    Value::Object(out)
 }
 
 /// The marker numbers found in `s`, in order.

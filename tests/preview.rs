@@ -410,3 +410,71 @@ fn default_output_and_running_from_another_folder() {
         "landmines-only contact left out"
     );
 }
+
+fn many_contacts(p: &Project, n: usize) {
+    let mut csv = String::from("email,first_name,last_name,language,interests\n");
+    let langs = ["en", "fr", "en+fr", "fr;en", ""];
+    let tags = [
+        "landmines",
+        "small-arms;peace-operations",
+        "multilateral-negotiations",
+        "humanitarian-disarmament;landmines",
+    ];
+    for i in 0..n {
+        csv.push_str(&format!(
+            "c{i}@example.org,First{i},Last{i},{},{}\n",
+            langs[i % langs.len()],
+            tags[i % tags.len()]
+        ));
+    }
+    p.write("lists/practitioners.csv", csv);
+}
+
+#[test]
+fn the_example_templates_reuse_inlined_shapes() {
+    let p = Project::example();
+    many_contacts(&p, 200);
+    let out = preview(&p, "2026-11-digest");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["messages"].as_u64().unwrap() >= 200);
+    assert_eq!(
+        summary["inlined_whole"], 0,
+        "every message reused a cached shape: a template change broke the cache"
+    );
+}
+
+#[test]
+fn a_template_that_transforms_personal_values_is_still_right() {
+    let p = Project::example();
+    many_contacts(&p, 20);
+    p.edit(
+        "templates/newsletter.html",
+        "<h1>{{ t.masthead }}</h1>",
+        "<h1>{{ t.masthead }} for {{ contact.last_name | upper }}</h1>",
+    );
+    let out = preview(&p, "2026-11-digest");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["inlined_whole"].as_u64().unwrap() > 0,
+        "the cache must not be used here"
+    );
+    for (name, bytes) in emls(&out) {
+        let m = parse(&bytes);
+        let last = m
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .name()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_uppercase();
+        let html = m.body_html(0).unwrap();
+        assert!(html.contains(&format!("for {last}</h1>")), "{name}: {last}");
+        assert!(html.contains("style=\""), "{name}: still inlined");
+    }
+}
