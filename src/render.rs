@@ -69,7 +69,12 @@ fn line_using(source: &str, needle: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn date_filter(default_lang: String) -> impl tera::Filter {
+/// `{{ date | date(lang="fr") }}`. The updates' dates in every language are written once,
+/// up front: templates ask for them in every message.
+fn date_filter(
+    default_lang: String,
+    known: HashMap<(String, String), String>,
+) -> impl tera::Filter {
     move |value: &Value, args: &HashMap<String, Value>| -> tera::Result<Value> {
         let lang = args
             .get("lang")
@@ -78,6 +83,9 @@ fn date_filter(default_lang: String) -> impl tera::Filter {
         let s = value.as_str().ok_or_else(|| {
             tera::Error::msg("the date filter takes a date such as \"2026-11-24\"")
         })?;
+        if let Some(text) = known.get(&(s.to_string(), lang.to_string())) {
+            return Ok(Value::String(text.clone()));
+        }
         let day = s.get(..10).unwrap_or(s);
         let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
             tera::Error::msg(format!(
@@ -218,7 +226,21 @@ impl Renderer {
         sources.sort();
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html", ".htm"]);
-        tera.register_filter("date", date_filter(config.languages.default.clone()));
+        let mut known_dates = HashMap::new();
+        for versions in updates.by_slug.values() {
+            for u in versions.values() {
+                for lang in &config.languages.supported {
+                    known_dates.insert(
+                        (u.date.to_string(), lang.clone()),
+                        format_date(u.date, lang),
+                    );
+                }
+            }
+        }
+        tera.register_filter(
+            "date",
+            date_filter(config.languages.default.clone(), known_dates),
+        );
         // Compiled one by one first, so each syntax error names its own file and line.
         let mut ok = true;
         for (name, path, src) in &sources {
@@ -582,7 +604,7 @@ impl Renderer {
         };
         let escaped: Vec<String> = values.iter().map(|v| tera::escape_html(v)).collect();
         if let Some(shape) = shape {
-            if fill(&shape.raw, &escaped) == raw_html {
+            if fills_to(&shape.raw, &escaped, &raw_html) {
                 return Ok(fill(&shape.inlined, &escaped));
             }
         }
@@ -689,6 +711,30 @@ fn markers_in(s: &str) -> Vec<usize> {
     out
 }
 
+/// Whether putting `values` in the markers of `s` gives exactly `target`, without building it.
+fn fills_to(s: &str, values: &[String], target: &str) -> bool {
+    let mut rest = s;
+    let mut t = target;
+    while let Some(i) = rest.find(MARK_OPEN) {
+        let Some(after) = t.strip_prefix(&rest[..i]) else {
+            return false;
+        };
+        rest = &rest[i + MARK_OPEN.len_utf8()..];
+        let Some(j) = rest.find(MARK_CLOSE) else {
+            return false;
+        };
+        let Some(v) = rest[..j].parse::<usize>().ok().and_then(|n| values.get(n)) else {
+            return false;
+        };
+        let Some(after) = after.strip_prefix(v.as_str()) else {
+            return false;
+        };
+        t = after;
+        rest = &rest[j + MARK_CLOSE.len_utf8()..];
+    }
+    t == rest
+}
+
 /// Puts `values[n]` in place of each marker n of `s`.
 fn fill(s: &str, values: &[String]) -> String {
     let mut out = String::with_capacity(s.len() + 256);
@@ -775,6 +821,9 @@ mod tests {
         );
         assert_eq!(markers_in(&s), vec![0, 2]);
         assert_eq!(fill(&s, &values), "<p>x</p><i>z</i>");
+        assert!(fills_to(&s, &values, "<p>x</p><i>z</i>"));
+        assert!(!fills_to(&s, &values, "<p>x</p><i>Z</i>"));
+        assert!(!fills_to(&s, &values, "<p>x</p><i>z</i>!"));
     }
 
     #[test]
