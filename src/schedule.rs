@@ -535,10 +535,10 @@ pub fn due(
                 exit = exit.max(DueExit::TempFail);
             }
             None => {
+                // Finished when no recipient of the current audience waits; rows of contacts
+                // since removed from the lists stay queued in the journal and do not count.
                 let counts = journal.counts(&id)?;
-                let open = counts.get(&State::Queued).copied().unwrap_or(0)
-                    + counts.get(&State::Deferred).copied().unwrap_or(0);
-                if open == 0 && report.remaining == 0 {
+                if report.remaining == 0 {
                     journal.set_finished(&id, crate::clock::now_ms())?;
                     log(
                         Level::Info,

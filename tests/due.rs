@@ -360,3 +360,45 @@ fn cron_line_names_absolute_paths_and_the_password_variable() {
     assert!(out.contains("*/10 * * * * /"), "{out}");
     assert!(out.contains("BULLETIN_SMTP_PASSWORD=change-me"), "{out}");
 }
+
+#[test]
+fn a_contact_removed_after_a_partial_send_does_not_keep_the_campaign_open() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000\nper_hour = 3");
+    p.bulletin()
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    due(&p, "2026-12-01T08:00:00Z").success();
+    assert_eq!(server.messages().len(), 3);
+    // Someone not yet reached asks to be removed before the rest goes: they leave the list.
+    let rows = csv_rows(
+        &p.bulletin()
+            .args(["audience", CAMPAIGN, "--csv"])
+            .ok()
+            .stdout(),
+    );
+    let gone = rows
+        .iter()
+        .find(|r| {
+            r["lists"] == "practitioners.csv"
+                && !count_by_recipient(&server.inbox).contains_key(&r["email"])
+        })
+        .unwrap()["email"]
+        .clone();
+    let list = p.read("lists/practitioners.csv");
+    let kept: Vec<&str> = list
+        .lines()
+        .filter(|l| !l.to_lowercase().starts_with(&gone))
+        .collect();
+    assert_eq!(kept.len() + 1, list.lines().count());
+    p.write("lists/practitioners.csv", kept.join("\n") + "\n");
+    p.edit("bulletin.toml", "per_hour = 3", "per_hour = 1000");
+    due(&p, "2026-12-01T09:30:00Z")
+        .success()
+        .stdout_has("finished");
+    assert!(!count_by_recipient(&server.inbox).contains_key(&gone));
+    assert_eq!(p.journal_states()[&gone], "queued");
+    due(&p, "2026-12-01T10:00:00Z")
+        .success()
+        .stdout_has("nothing due");
+}
