@@ -466,3 +466,32 @@ fn relay_settings_are_checked_before_anything_is_sent() {
         .fails()
         .stderr_has("BULLETIN_TEST_NO_SUCH_VAR, which is not set");
 }
+
+#[test]
+fn moving_the_schedule_is_not_a_content_change() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.relay(server.port, "", FAST);
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes", "--limit", "2"])
+        .ok()
+        .stdout_has("2 sent");
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "send_at = 2026-12-01T09:00:00",
+        "send_at = 2026-12-02T09:00:00",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes", "--limit", "2"])
+        .ok()
+        .stdout_has("2 sent");
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "include = [",
+        "include = [\"2026-10-mine-ban-lessons\", ",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes"])
+        .fails()
+        .stderr_has("the campaign changed");
+}

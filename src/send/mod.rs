@@ -162,6 +162,16 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
 /// Contact lists are left out: adding contacts to a running campaign is normal.
 pub fn content_hash(p: &Prepared) -> String {
     let mut h = Sha256::new();
+    // The campaign's [schedule] is when it goes, not what it says: moving it changes nothing.
+    let campaign_text = std::fs::read_to_string(&p.campaign.path).unwrap_or_default();
+    let content = match campaign_text.parse::<toml::Table>() {
+        Ok(mut t) => {
+            t.remove("schedule");
+            t.to_string()
+        }
+        Err(_) => campaign_text,
+    };
+    h.update(content.as_bytes());
     let mut add = |path: &std::path::Path| {
         h.update(
             path.file_name()
@@ -170,7 +180,7 @@ pub fn content_hash(p: &Prepared) -> String {
         );
         h.update(std::fs::read(path).unwrap_or_default());
     };
-    add(&p.campaign.path);
+
     for slug in &p.campaign.updates {
         if let Some(versions) = p.updates.by_slug.get(slug) {
             for u in versions.values() {
