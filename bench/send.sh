@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 n=${1:-50000}
-conns=${2:-16}
+conns=${2:-64}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulletin-send-bench.XXXXXX")
 cleanup() { [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT

@@ -40,6 +40,8 @@ pub struct Renderer {
     /// Messages whose CSS was inlined on their own, the slow way: the template used a personal
     /// value in a way the shape cache cannot reuse.
     whole_inlines: std::sync::atomic::AtomicUsize,
+    /// The HTML templates print personal values only as they are (see [`opaque_templates`]).
+    opaque: bool,
 }
 
 /// Where in a template source a tera error points: its "--> LINE:COL" marker.
@@ -376,6 +378,9 @@ impl Renderer {
         if !ok {
             return None;
         }
+        let opaque = html_template
+            .values()
+            .all(|name| opaque_templates(&tera, name, &mut Vec::new()));
         let r = Renderer {
             tera,
             html_template,
@@ -388,6 +393,7 @@ impl Renderer {
             campaign_intro,
             shapes: Mutex::new(HashMap::new()),
             whole_inlines: Default::default(),
+            opaque,
         };
         r.preflight(campaign, &sources, p);
         Some(r)
@@ -548,9 +554,10 @@ impl Renderer {
                     .to_string(),
             );
         }
-        let raw_html = self.run(&self.html_template[primary], &ctx)?;
         let text = self.run(&self.text_template[primary], &ctx)?;
-        let html = self.inline(r, contact, unsub, raw_html)?;
+        let html = self.inline(r, contact, unsub, || {
+            self.run(&self.html_template[primary], &ctx)
+        })?;
         Ok(Rendered {
             subject: subjects.join(" / "),
             html,
@@ -563,16 +570,16 @@ impl Renderer {
     /// the rest of a message; yet a campaign's messages differ only in a few personal values. So
     /// each shape (languages, updates, which personal values are empty) is rendered once with
     /// markers in place of the personal values and inlined once; a message then takes the cached
-    /// result with its own values put in the markers' place. This is used only when putting the
-    /// values into the cached *un-inlined* render gives exactly this message's render, which
-    /// proves the template treated the values as opaque text; otherwise the message is inlined
-    /// on its own.
+    /// result with its own values put in the markers' place. That is sound when the template
+    /// treats the values as opaque text: either the templates were proven to (see
+    /// [`opaque_templates`]), or this message's own render equals the cached render with its
+    /// values put in; otherwise the message is inlined on its own.
     fn inline(
         &self,
         r: &Recipient,
         contact: Value,
         unsub: Value,
-        raw_html: String,
+        render: impl FnOnce() -> Result<String, RenderError>,
     ) -> Result<String, RenderError> {
         let mut values = Vec::new();
         let mut key = format!("{}|{:?}|", r.langs.join("+"), r.updates);
@@ -603,6 +610,12 @@ impl Renderer {
             }
         };
         let escaped: Vec<String> = values.iter().map(|v| tera::escape_html(v)).collect();
+        if let Some(shape) = &shape {
+            if self.opaque {
+                return Ok(fill(&shape.inlined, &escaped));
+            }
+        }
+        let raw_html = render()?;
         if let Some(shape) = shape {
             if fills_to(&shape.raw, &escaped, &raw_html) {
                 return Ok(fill(&shape.inlined, &escaped));
@@ -620,6 +633,121 @@ impl Renderer {
         self.whole_inlines
             .load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// Values a message has of its own, which the shape cache replaces by markers: the contact's
+/// fields and the unsubscribe link, but not the interests and language, which shapes key on.
+fn personal(path: &str) -> bool {
+    let contact = path.starts_with("contact")
+        && !path.starts_with("contact.interests")
+        && path != "contact.language";
+    contact || path.starts_with("unsubscribe_url")
+}
+
+fn expr_mentions(e: &tera::ast::Expr) -> bool {
+    val_mentions(&e.val) || e.filters.iter().any(|f| f.args.values().any(expr_mentions))
+}
+
+fn val_mentions(v: &tera::ast::ExprVal) -> bool {
+    use tera::ast::ExprVal as V;
+    match v {
+        V::Ident(p) => personal(p),
+        V::Math(m) => expr_mentions(&m.lhs) || expr_mentions(&m.rhs),
+        V::Logic(l) => expr_mentions(&l.lhs) || expr_mentions(&l.rhs),
+        V::Test(t) => personal(&t.ident) || t.args.iter().any(expr_mentions),
+        V::MacroCall(m) => m.args.values().any(expr_mentions),
+        V::FunctionCall(f) => f.args.values().any(expr_mentions),
+        V::Array(a) => a.iter().any(expr_mentions),
+        V::StringConcat(c) => c.values.iter().any(val_mentions),
+        V::In(i) => expr_mentions(&i.lhs) || expr_mentions(&i.rhs),
+        V::String(_) | V::Int(_) | V::Float(_) | V::Bool(_) => false,
+    }
+}
+
+/// A bare personal value: `contact.name`, without filters.
+fn bare_personal(e: &tera::ast::Expr) -> bool {
+    matches!(&e.val, tera::ast::ExprVal::Ident(p) if personal(p)) && e.filters.is_empty()
+}
+
+fn nodes_opaque(tera: &Tera, nodes: &[tera::ast::Node], seen: &mut Vec<String>) -> bool {
+    use tera::ast::Node as N;
+    nodes.iter().all(|n| match n {
+        // Printed as it is (escaped, as the markers' values are)...
+        N::VariableBlock(_, e) => (bare_personal(e) && !e.negated) || !expr_mentions(e),
+        // ...or tested for being empty, which the shape's key already tells.
+        N::If(i, _) => {
+            i.conditions.iter().all(|(_, e, body)| {
+                (bare_personal(e) || !expr_mentions(e)) && nodes_opaque(tera, body, seen)
+            }) && i
+                .otherwise
+                .as_ref()
+                .is_none_or(|(_, body)| nodes_opaque(tera, body, seen))
+        }
+        N::Forloop(_, f, _) => {
+            f.value != "contact"
+                && f.key.as_deref() != Some("contact")
+                && !expr_mentions(&f.container)
+                && nodes_opaque(tera, &f.body, seen)
+                && f.empty_body
+                    .as_ref()
+                    .is_none_or(|b| nodes_opaque(tera, b, seen))
+        }
+        N::Set(_, set) => {
+            set.key != "contact" && set.key != "unsubscribe_url" && !expr_mentions(&set.value)
+        }
+        // A filter over a section would transform the values in it.
+        N::FilterSection(_, f, _) => {
+            !f.filter.args.values().any(expr_mentions) && !nodes_mention(&f.body)
+        }
+        N::Block(_, b, _) => nodes_opaque(tera, &b.body, seen),
+        N::MacroDefinition(_, m, _) => nodes_opaque(tera, &m.body, seen),
+        N::Include(_, names, _) => names.iter().all(|name| opaque_templates(tera, name, seen)),
+        N::ImportMacro(_, file, _) => opaque_templates(tera, file, seen),
+        N::Extends(_, parent) => opaque_templates(tera, parent, seen),
+        N::Super | N::Text(_) | N::Raw(..) | N::Break(_) | N::Continue(_) | N::Comment(..) => true,
+    })
+}
+
+/// Whether any personal value appears anywhere below these nodes.
+fn nodes_mention(nodes: &[tera::ast::Node]) -> bool {
+    use tera::ast::Node as N;
+    nodes.iter().any(|n| match n {
+        N::VariableBlock(_, e) => expr_mentions(e),
+        N::If(i, _) => {
+            i.conditions
+                .iter()
+                .any(|(_, e, b)| expr_mentions(e) || nodes_mention(b))
+                || i.otherwise.as_ref().is_some_and(|(_, b)| nodes_mention(b))
+        }
+        N::Forloop(_, f, _) => {
+            expr_mentions(&f.container)
+                || nodes_mention(&f.body)
+                || f.empty_body.as_ref().is_some_and(|b| nodes_mention(b))
+        }
+        N::Set(_, s) => expr_mentions(&s.value),
+        N::FilterSection(_, f, _) => nodes_mention(&f.body),
+        N::Block(_, b, _) => nodes_mention(&b.body),
+        // Included templates and macros are not followed: treat them as mentioning.
+        N::Include(..) | N::MacroDefinition(..) | N::ImportMacro(..) => true,
+        _ => false,
+    })
+}
+
+/// Whether a template (with every template it extends, includes or imports) uses personal
+/// values only as plain output (`{{ contact.name }}`, escaped like any value) or in a bare test
+/// of emptiness (`{% if contact.organisation %}`). Such a template renders every message of a
+/// shape as the shape's render with the message's values in the markers' place, so the message
+/// need not be rendered a second time to check it. Anything else (a filter, a comparison, a
+/// loop over fields, a `set`) makes the answer no, and messages are then checked one by one.
+pub fn opaque_templates(tera: &Tera, name: &str, seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|s| s == name) {
+        return true;
+    }
+    seen.push(name.to_string());
+    let Ok(t) = tera.get_template(name) else {
+        return false;
+    };
+    nodes_opaque(tera, &t.ast, seen) && t.parents.iter().all(|p| opaque_templates(tera, p, seen))
 }
 
 /// Shapes kept at most: enough for the combinations of languages, updates and filled fields of a
@@ -824,6 +952,31 @@ mod tests {
         assert!(fills_to(&s, &values, "<p>x</p><i>z</i>"));
         assert!(!fills_to(&s, &values, "<p>x</p><i>Z</i>"));
         assert!(!fills_to(&s, &values, "<p>x</p><i>z</i>!"));
+    }
+
+    #[test]
+    fn templates_that_print_values_plainly_are_opaque() {
+        let check = |src: &str| {
+            let mut t = Tera::default();
+            t.add_raw_template("t.html", src).unwrap();
+            opaque_templates(&t, "t.html", &mut Vec::new())
+        };
+        assert!(check("<p>{{ contact.name }}</p>{% if contact.organisation %}{{ contact.organisation }}{% endif %}"));
+        assert!(check("<a href=\"{{ unsubscribe_url }}\">x</a>{% for i in contact.interests %}{{ i | upper }}{% endfor %}"));
+        assert!(check(
+            "{% for s in sections %}{{ s.t.greeting }} {{ contact.first_name }}{% endfor %}"
+        ));
+        assert!(!check("{{ contact.name | upper }}"));
+        assert!(!check("{{ contact.name | default(value='x') }}"));
+        assert!(!check("{% if contact.name == 'Ann' %}hi{% endif %}"));
+        assert!(!check(
+            "{% for k, v in contact.fields %}{{ v }}{% endfor %}"
+        ));
+        assert!(!check("{% set n = contact.name %}{{ n }}"));
+        assert!(!check(
+            "{% filter upper %}{{ contact.name }}{% endfilter %}"
+        ));
+        assert!(!check("{{ contact.name ~ '!' }}"));
     }
 
     #[test]

@@ -478,3 +478,44 @@ fn a_template_that_transforms_personal_values_is_still_right() {
         assert!(html.contains("style=\""), "{name}: still inlined");
     }
 }
+
+#[test]
+fn the_proven_fast_path_writes_the_same_html_as_the_checked_path() {
+    let fast = Project::example();
+    many_contacts(&fast, 60);
+    let slow = Project::example();
+    many_contacts(&slow, 60);
+    // A `set` that prints nothing, but makes the template unproven: each message is then
+    // rendered and compared with its shape before the cached inlining is used.
+    slow.edit(
+        "templates/newsletter.html",
+        "<body>",
+        "<body>{% set unused = contact.last_name %}",
+    );
+    let (a, b) = (
+        preview(&fast, "2026-11-digest"),
+        preview(&slow, "2026-11-digest"),
+    );
+    let htmls = |dir: &std::path::Path| {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "html") && !p.ends_with("index.html"))
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (ha, hb) = (htmls(&a), htmls(&b));
+    assert_eq!(ha.len(), hb.len());
+    assert!(ha.len() >= 60);
+    for ((na, ta), (nb, tb)) in ha.iter().zip(&hb) {
+        assert_eq!(na, nb);
+        assert_eq!(ta, tb, "{na} differs between the two paths");
+    }
+}
