@@ -43,7 +43,18 @@ fn init_creates_a_working_project_and_refuses_to_overwrite() {
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for cmd in ["check", "audience", "preview", "init"] {
+    for cmd in [
+        "check",
+        "audience",
+        "preview",
+        "init",
+        "send",
+        "test-send",
+        "status",
+        "schedule",
+        "due",
+        "cron-line",
+    ] {
         Run::new().args([cmd, "--help"]).ok().stdout_has("Example");
     }
     Run::new().args(["--help"]).ok().stdout_has("Exit codes");
