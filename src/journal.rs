@@ -127,12 +127,6 @@ fn db_err(path: &Path, e: rusqlite::Error) -> Error {
     Error::Journal(format!("{}: {e}", path.display()))
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl Journal {
     pub fn open(path: &Path) -> Result<Journal> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -172,7 +166,7 @@ impl Journal {
     }
 
     pub fn set_content_hash(&self, campaign: &str, hash: &str) -> Result<()> {
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         self.conn
             .execute(
                 "INSERT INTO campaigns (id, content_hash, first_run_at, last_run_at) VALUES (?1, ?2, ?3, ?3)
@@ -189,7 +183,7 @@ impl Journal {
         campaign: &str,
         rows: impl Iterator<Item = (&'a str, String, String)>,
     ) -> Result<usize> {
-        let now = now_ms();
+        let now = crate::clock::now_ms();
         let tx = self.conn.transaction().map_err(|e| db_err(&self.path, e))?;
         let mut added = 0;
         {

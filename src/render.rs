@@ -3,7 +3,7 @@
 //! translation problem is found when the renderer is built, before any message is written.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Map, Value};
@@ -911,11 +911,6 @@ pub enum RenderError {
     Template { template: String, message: String },
     #[error("CSS inlining failed: {0}")]
     Css(String),
-}
-
-/// The path of a template file, for messages.
-pub fn template_path(config: &Config, name: &str) -> PathBuf {
-    Path::new(&config.templates_dir()).join(name)
 }
 
 #[cfg(test)]

@@ -474,10 +474,6 @@ impl Client {
         let _ = timed(self.settings.timeout, "RSET", self.conn.command(Rset)).await;
     }
 
-    pub fn pipelining(&self) -> bool {
-        self.pipelining
-    }
-
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
     }
