@@ -38,9 +38,14 @@ pub struct Prepared {
 }
 
 /// Loads a list and adds summaries of what it holds that the project does not know.
-fn load_list(config: &Config, path: &Path, p: &mut Problems) -> Result<ContactList> {
+/// `aliases` maps translated interest labels to tags (see `render::interest_aliases`).
+fn load_list(
+    config: &Config,
+    path: &Path,
+    aliases: &HashMap<String, String>,
+    p: &mut Problems,
+) -> Result<ContactList> {
     let mut list = contacts::load(path, &config.languages.supported, p)?;
-    let aliases = crate::render::interest_aliases(config);
     for c in &mut list.contacts {
         let mut mapped: Vec<String> = Vec::with_capacity(c.interests.len());
         for i in c.interests.drain(..) {
@@ -120,6 +125,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
     };
     let mut lists = HashMap::new();
     let mut rejects = Vec::new();
+    let aliases = crate::render::interest_aliases(&config);
     for name in campaign
         .audience
         .lists
@@ -131,7 +137,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
             continue;
         }
         let mut lp = Problems::new();
-        let list = load_list(&config, &file, &mut lp)?;
+        let list = load_list(&config, &file, &aliases, &mut lp)?;
         if skip_invalid {
             // A row that was set aside is no longer an error; the file-wide ones still are.
             for prob in &mut lp.0 {
@@ -180,8 +186,9 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
 pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     let mut p = Problems::new();
     let updates = updates::load(config, &mut p)?;
+    let aliases = crate::render::interest_aliases(config);
     for file in list_files(config)? {
-        load_list(config, &file, &mut p)?;
+        load_list(config, &file, &aliases, &mut p)?;
     }
     let campaigns = match campaign_name {
         Some(name) => vec![campaign::locate(config, name)?],
