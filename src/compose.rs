@@ -176,13 +176,11 @@ pub fn compose(
     message_id: &str,
 ) -> Result<Composed, ComposeError> {
     let s = &config.sender;
-    let from_addr: Address = s
-        .address
+    // Domains outside ASCII go as punycode, in headers as on the wire.
+    let from_addr: Address = crate::address::wire(&s.address)
         .parse()
         .map_err(|_| ComposeError::Address(s.address.clone()))?;
-    let to_addr: Address = r
-        .contact
-        .email
+    let to_addr: Address = crate::address::wire(&r.contact.email)
         .parse()
         .map_err(|_| ComposeError::Address(r.contact.email.clone()))?;
     let to_name = header_text(&r.contact.display_name());
@@ -228,12 +226,32 @@ pub fn compose(
     let msg = b
         .multipart(body)
         .map_err(|e| ComposeError::Build(e.to_string()))?;
+    let bytes = msg.formatted();
+    check_header_lines(&bytes)?;
     Ok(Composed {
         message_id: message_id.to_string(),
         from: from_addr,
         to: to_addr,
-        bytes: msg.formatted(),
+        bytes,
     })
+}
+
+/// RFC 5322 §2.1.1: no line of a message may exceed 998 octets. Bodies are quoted-printable and
+/// folded headers stay short, but a value without spaces (a pasted token in a subject) cannot be
+/// folded: such a message is refused, not sent broken.
+fn check_header_lines(bytes: &[u8]) -> Result<(), ComposeError> {
+    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    for line in bytes[..head_end].split(|b| *b == b'\n') {
+        if line.len() > 999 {
+            let name = line.split(|b| *b == b':').next().unwrap_or_default();
+            return Err(ComposeError::Build(format!(
+                "the {} header would be a line of {} octets, over the 998 that mail allows: shorten the value that fills it",
+                String::from_utf8_lossy(&name[..name.len().min(40)]),
+                line.len() - 1
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

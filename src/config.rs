@@ -127,6 +127,11 @@ pub struct Smtp {
     /// Permits `security = "plain"` to a relay that is not on this machine.
     #[serde(default)]
     pub allow_insecure: bool,
+    /// The relay speaks SMTPUTF8 (RFC 6531), so addresses with letters outside ASCII before the
+    /// @ can be delivered; checked again when connecting. Domains outside ASCII need nothing:
+    /// they go as punycode.
+    #[serde(default)]
+    pub smtputf8: bool,
     #[serde(default = "default_connections")]
     pub connections: usize,
     #[serde(default = "default_timeout")]

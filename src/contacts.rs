@@ -185,52 +185,46 @@ pub fn split_interests(cell: &str, delimiter: u8) -> Vec<String> {
     out
 }
 
-/// Removes what people paste around an address: spaces, `mailto:`, angle brackets, a trailing dot.
-fn clean_address(raw: &str) -> (String, Option<String>) {
-    let mut s = raw.trim().trim_matches('\u{a0}').trim();
-    let mut name = None;
-    if let (Some(open), true) = (s.rfind('<'), s.ends_with('>')) {
-        let n = s[..open].trim().trim_matches('"').trim();
-        if !n.is_empty() {
-            name = Some(n.to_string());
-        }
-        s = &s[open + 1..s.len() - 1];
-    }
-    let s = s.trim();
-    let s = s
-        .strip_prefix("mailto:")
-        .or_else(|| s.strip_prefix("MAILTO:"))
-        .unwrap_or(s);
-    (s.trim().to_lowercase(), name)
+/// Longest value accepted in a name-like cell (name, first and last name, organisation): it
+/// goes into headers, where RFC 5322 allows 998 octets per line.
+pub const MAX_NAME: usize = 256;
+/// Longest value accepted in any other cell.
+pub const MAX_CELL: usize = 4096;
+
+/// What a list is read against.
+#[derive(Debug, Clone, Default)]
+pub struct Rules<'a> {
+    /// The project's language codes.
+    pub supported: &'a [String],
+    /// The relay is declared to speak SMTPUTF8, so addresses whose local part is not ASCII can be
+    /// delivered (`[smtp] smtputf8 = true`). Without it they are refused here, where the user can
+    /// see them, instead of failing at the relay.
+    pub smtputf8: bool,
 }
 
-/// The reason an address cannot be used, or `None` when it can.
-pub fn address_problem(addr: &str) -> Option<String> {
-    if addr.is_empty() {
-        return Some("the email cell is empty".into());
-    }
-    if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some(format!(
-            "\"{addr}\" is not an e-mail address (it contains a space)"
-        ));
-    }
-    if addr.parse::<lettre::Address>().is_err() {
-        return Some(format!("\"{addr}\" is not a valid e-mail address"));
-    }
-    let domain = addr.rsplit('@').next().unwrap_or("");
-    if !domain.contains('.')
-        || domain.ends_with('.')
-        || domain.starts_with('.')
-        || domain.contains("..")
-    {
-        return Some(format!("\"{addr}\" has no valid domain after the @"));
+/// The reason a row is refused for a cell too long to be a real value, naming its column.
+fn oversized(record: &[String], columns: &[String], roles: &[Role]) -> Option<String> {
+    for (i, cell) in record.iter().enumerate() {
+        let role = roles.get(i).copied().unwrap_or(Role::Other);
+        let max = match role {
+            Role::Name | Role::FirstName | Role::LastName | Role::Organisation => MAX_NAME,
+            _ => MAX_CELL,
+        };
+        let n = cell.trim().chars().count();
+        if n > max {
+            let col = columns.get(i).map_or("(no header)", String::as_str);
+            return Some(format!(
+                "the cell in column {} is {n} characters long; at most {max} are accepted there: is it a paste gone wrong?",
+                crate::term::quoted(col)
+            ));
+        }
     }
     None
 }
 
 /// Loads one contact list. Bad rows go to `problems` as errors naming file and line, and are kept
 /// as rejects; the caller decides whether they stop the command.
-pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Result<ContactList> {
+pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<ContactList> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
     let (text, encoding) = decode(&bytes);
     drop(bytes);
@@ -369,14 +363,30 @@ pub fn load(path: &Path, supported: &[String], problems: &mut Problems) -> Resul
                 .map(|s| s.trim())
                 .unwrap_or("")
         };
-        let (email, name_in_address) = clean_address(get(Some(email_col)));
-        if let Some(why) = address_problem(&email) {
+        if let Some(why) = oversized(&record, &columns, &roles) {
             reject(why, problems);
+            continue;
+        }
+        let (email, name_in_address) = match crate::address::parse_cell(get(Some(email_col))) {
+            Ok(a) => (a.email, a.name),
+            Err(why) => {
+                reject(why, problems);
+                continue;
+            }
+        };
+        if !rules.smtputf8 && crate::address::needs_smtputf8(&email) {
+            reject(
+                format!(
+                    "{} has letters outside ASCII before the @, which only a relay that speaks SMTPUTF8 can deliver: if yours does, set `smtputf8 = true` under [smtp]; otherwise ask the contact for another address",
+                    crate::term::quoted(&email)
+                ),
+                problems,
+            );
             continue;
         }
         let lang_raw = get(c_lang).to_string();
         let contact = Contact {
-            languages: parse_choice(&lang_raw, supported),
+            languages: parse_choice(&lang_raw, rules.supported),
             language_raw: lang_raw,
             email,
             name: if get(c_name).is_empty() {
@@ -454,7 +464,12 @@ mod tests {
         let p = dir.path().join("l.csv");
         std::fs::write(&p, bytes).unwrap();
         let mut probs = Problems::new();
-        let l = load(&p, &sup(), &mut probs).unwrap();
+        let langs = sup();
+        let rules = Rules {
+            supported: &langs,
+            smtputf8: false,
+        };
+        let l = load(&p, &rules, &mut probs).unwrap();
         (l, probs)
     }
 
@@ -510,14 +525,45 @@ mod tests {
     }
 
     #[test]
-    fn addresses_are_cleaned_and_checked() {
-        assert_eq!(clean_address(" <MAILTO:X@Y.org> ").0, "x@y.org");
-        assert_eq!(
-            clean_address("Jane Doe <jane@example.org>"),
-            ("jane@example.org".into(), Some("Jane Doe".into()))
-        );
-        assert!(address_problem("jane@example").is_some());
-        assert!(address_problem("jane doe@example.org").is_some());
-        assert!(address_problem("jane@example.org").is_none());
+    fn hostile_cells_are_refused_with_their_line() {
+        let name = "N".repeat(MAX_NAME + 1);
+        let text = "email,name\n\"a@b.c\r\nRCPT TO:<v@x.y>\",Mallory\nok@example.org,NAME\nfine@example.org,Fine\nx\u{1b}[2J@example.org,Esc\n"
+            .replace("NAME", &name);
+        let (l, p) = load_bytes(text.as_bytes());
+        assert_eq!(l.contacts.len(), 1, "{p}");
+        assert_eq!(l.contacts[0].email, "fine@example.org");
+        let errs: Vec<_> = p.errors().map(|e| (e.line, e.message.clone())).collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs[0].0, Some(2));
+        assert!(errs[0].1.contains("control character"), "{}", errs[0].1);
+        assert!(errs[1].1.contains("characters long"), "{}", errs[1].1);
+        assert_eq!(errs[2].0, Some(6), "a quoted line break counts as a line");
+        for (_, m) in &errs {
+            assert!(
+                !m.contains('\u{1b}') && !m.contains('\r'),
+                "raw control byte in {m:?}"
+            );
+        }
+        assert!(!l.contacts.iter().any(|c| c.email.contains("x.y")));
+    }
+
+    #[test]
+    fn non_ascii_local_parts_need_a_relay_that_says_so() {
+        let text = "email\njos\u{e9}@example.org\nuser@b\u{fc}cher.example\n";
+        let (l, p) = load_bytes(text.as_bytes());
+        assert_eq!(l.contacts.len(), 1);
+        assert_eq!(l.contacts[0].email, "user@b\u{fc}cher.example");
+        assert!(p.to_string().contains("smtputf8 = true"), "{p}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut probs = Problems::new();
+        let langs = sup();
+        let rules = Rules {
+            supported: &langs,
+            smtputf8: true,
+        };
+        let l = load(&path, &rules, &mut probs).unwrap();
+        assert_eq!(l.contacts.len(), 2, "{probs}");
     }
 }

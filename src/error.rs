@@ -32,6 +32,10 @@ pub enum Error {
     /// A folder or file that bulletin will not touch, so that nothing of the user's is lost.
     #[error("{0}")]
     Refused(String),
+
+    /// Stopped by SIGINT or SIGTERM; what was half done has been cleaned away.
+    #[error("interrupted by {0}")]
+    Interrupted(&'static str),
 }
 
 impl Error {

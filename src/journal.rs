@@ -121,33 +121,150 @@ CREATE TABLE IF NOT EXISTS schedules (
 CREATE TABLE IF NOT EXISTS handovers (
     at_ms INTEGER NOT NULL
 );
+-- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 fn db_err(path: &Path, e: rusqlite::Error) -> Error {
     Error::Journal(format!("{}: {e}", path.display()))
 }
 
+/// The journal's write-ahead log and shared-memory files, beside it.
+pub fn side_files(path: &Path) -> [PathBuf; 2] {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    [PathBuf::from(wal), PathBuf::from(shm)]
+}
+
+/// The journal holds every address and every reply: only its owner may read it. Files made
+/// before this rule are tightened when opened.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+    }
+    for p in std::iter::once(path.to_path_buf()).chain(side_files(path)) {
+        if let Ok(m) = std::fs::metadata(&p) {
+            if m.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// A journal whose main file is gone while its write-ahead log is still there: opening it would
+/// make a new, empty journal (and SQLite might replay the old log into it).
+fn orphaned_log(path: &Path) -> Option<PathBuf> {
+    let [wal, _] = side_files(path);
+    (!path.exists() && wal.exists()).then_some(wal)
+}
+
 impl Journal {
     pub fn open(path: &Path) -> Result<Journal> {
+        if let Some(wal) = orphaned_log(path) {
+            return Err(Error::Refused(format!(
+                "the journal {} is missing but its write-ahead log {} is still there: the journal was deleted or moved. Restore it from a backup; `bulletin send --new-journal` starts a new one (and sets the old log aside)",
+                path.display(),
+                wal.display()
+            )));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         }
+        owner_only(path)?;
         let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
         // WAL: readers (`status`) never block the sender. synchronous=NORMAL in WAL mode keeps
         // every committed record through a crash or kill of the process; only a power failure
-        // can lose the last commits.
-        // A larger page cache and rarer checkpoints keep a fast send from spending its time
-        // copying the write-ahead log back into the file.
+        // can lose the last commits. The log is checkpointed every 1000 pages (about 4 MB) and
+        // cut back to 4 MB after each checkpoint, so a long run does not grow it without end.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
-             PRAGMA cache_size=-32000; PRAGMA wal_autocheckpoint=8000;",
+             PRAGMA cache_size=-32000; PRAGMA wal_autocheckpoint=1000; \
+             PRAGMA journal_size_limit=4194304;",
         )
         .map_err(|e| db_err(path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
+        let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?1)",
+            [id],
+        )
+        .map_err(|e| db_err(path, e))?;
+        owner_only(path)?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),
         })
+    }
+
+    /// Opens the journal if there is one, without creating it: for commands that only read.
+    pub fn open_existing(path: &Path) -> Result<Option<Journal>> {
+        if !path.exists() {
+            return match orphaned_log(path) {
+                Some(_) => Journal::open(path).map(Some),
+                None => Ok(None),
+            };
+        }
+        Journal::open(path).map(Some)
+    }
+
+    /// The journal's own id, made when it was created.
+    pub fn id(&self) -> Result<String> {
+        self.meta("journal_id").map(|v| v.unwrap_or_default())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                [key, value],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Messages the relay accepted, over every campaign.
+    pub fn total_sent(&self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'sent'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Copies the write-ahead log into the journal and empties it.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {
@@ -336,30 +453,41 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// Applies a batch of updates in one transaction: one commit for many messages.
-    pub fn apply(&mut self, batch: &[Update]) -> Result<()> {
+    /// Applies a batch of updates in one transaction: one commit for many messages. Returns, per
+    /// update, whether it took effect: a claim does only if the row was still waiting, so two runs
+    /// on one journal, whatever path each reached it by, can never both claim one recipient.
+    pub fn apply(&mut self, batch: &[Update]) -> Result<Vec<bool>> {
         let path = self.path.clone();
         let e = |e: rusqlite::Error| db_err(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
+        // IMMEDIATE: the write lock is taken first, so the claims read the latest commits.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let mut done = Vec::with_capacity(batch.len());
         {
-            let mut sending = tx
-                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3 WHERE id = ?1")
+            let mut claim = tx
+                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3 WHERE id = ?1 AND state IN ('queued', 'deferred')")
                 .map_err(e)?;
             let mut handover = tx
                 .prepare_cached("INSERT INTO handovers (at_ms) VALUES (?1)")
                 .map_err(e)?;
             let mut outcome = tx
-                .prepare_cached("UPDATE deliveries SET state = ?2, smtp_code = ?3, smtp_reply = ?4, sent_at = ?5, last_attempt_at = ?6 WHERE id = ?1")
+                .prepare_cached("UPDATE deliveries SET state = ?2, smtp_code = ?3, smtp_reply = ?4, sent_at = ?5, last_attempt_at = ?6 WHERE id = ?1 AND state = 'sending'")
                 .map_err(e)?;
             for u in batch {
                 match u {
-                    Update::Sending {
+                    Update::Claim {
                         id,
                         message_id,
                         at_ms,
                     } => {
-                        sending.execute(params![id, message_id, at_ms]).map_err(e)?;
-                        handover.execute([at_ms]).map_err(e)?;
+                        let claimed =
+                            claim.execute(params![id, message_id, at_ms]).map_err(e)? == 1;
+                        if claimed {
+                            handover.execute([at_ms]).map_err(e)?;
+                        }
+                        done.push(claimed);
                     }
                     Update::Outcome {
                         id,
@@ -369,14 +497,16 @@ impl Journal {
                         at_ms,
                     } => {
                         let sent_at = (*state == State::Sent).then_some(*at_ms);
-                        outcome
+                        let n = outcome
                             .execute(params![id, state.as_str(), code, reply, sent_at, at_ms])
                             .map_err(e)?;
+                        done.push(n == 1);
                     }
                 }
             }
         }
-        tx.commit().map_err(e)
+        tx.commit().map_err(e)?;
+        Ok(done)
     }
 
     /// Puts failed (or unknown) recipients back in the queue, when the user asks for it.
@@ -388,6 +518,113 @@ impl Journal {
             )
             .map_err(|e| self.err(e))
     }
+}
+
+/// The marker a journal leaves beside it once a run has sent from it: `.NAME.sent` in the same
+/// folder, holding the journal's id and how many messages it recorded as sent. It is how a later
+/// run knows that a journal missing, replaced or older than the last run is not a fresh start.
+pub fn marker_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    path.with_file_name(format!(".{name}.sent"))
+}
+
+struct Marker {
+    id: String,
+    sent: u64,
+}
+
+fn read_marker(path: &Path) -> Option<Marker> {
+    let text = std::fs::read_to_string(marker_path(path)).ok()?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+    };
+    Some(Marker {
+        id: field("journal_id").unwrap_or_default(),
+        sent: field("sent").and_then(|v| v.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// Records beside the journal that it has sent, and how much.
+pub fn write_marker(journal: &Journal) -> Result<()> {
+    let path = marker_path(&journal.path);
+    let text = format!(
+        "# Written by bulletin: the journal {} has sent messages. Do not delete: it is how bulletin\n# knows that a missing or replaced journal is not a fresh start.\njournal_id={}\nsent={}\nwritten_at={}\n",
+        journal.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        journal.id()?,
+        journal.total_sent()?,
+        crate::clock::utc().to_rfc3339()
+    );
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))
+}
+
+/// Before a run sends: refuses a journal that cannot be the one this project sent from, so that
+/// a lost journal never turns into a silent resend to everyone. With `allow_new` (the user's
+/// `--new-journal`), a new journal is accepted and an orphaned write-ahead log is set aside.
+pub fn check_continuity(path: &Path, allow_new: bool) -> Result<()> {
+    let marker = read_marker(path);
+    let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let mpath = marker_path(path);
+    let refuse = |what: String| {
+        Err(Error::Refused(format!(
+            "{what}. A new journal knows nothing of who was already mailed, so sending now could mail everyone again. Restore the journal from a backup and run again; or, if you mean to start a new journal on purpose, run again with --new-journal"
+        )))
+    };
+    if !existed {
+        if let Some(wal) = orphaned_log(path) {
+            if !allow_new {
+                return refuse(format!(
+                    "the journal {} is missing, but its write-ahead log {} is still there: the journal was deleted or moved",
+                    path.display(),
+                    wal.display()
+                ));
+            }
+            let stamp = crate::clock::now_ms();
+            for f in side_files(path) {
+                if f.exists() {
+                    let aside = PathBuf::from(format!("{}.orphaned-{stamp}", f.display()));
+                    std::fs::rename(&f, &aside).map_err(|e| Error::io("set aside", &f, e))?;
+                }
+            }
+        }
+        if marker.is_some() && !allow_new {
+            return refuse(format!(
+                "the journal {} is missing, but {} says this project has sent from a journal there before",
+                path.display(),
+                mpath.display()
+            ));
+        }
+        return Ok(());
+    }
+    let Some(m) = marker else { return Ok(()) };
+    if allow_new {
+        return Ok(());
+    }
+    let j = Journal::open(path)?;
+    let (id, sent) = (j.id()?, j.total_sent()?);
+    if id != m.id {
+        return refuse(format!(
+            "the journal {} is not the one this project sent from ({} names journal {}, this one is {id}): it was replaced",
+            path.display(),
+            mpath.display(),
+            m.id
+        ));
+    }
+    if sent < m.sent {
+        return refuse(format!(
+            "the journal {} records {sent} messages sent, but {} saw {} after an earlier run: it is an older copy (restored from a backup?)",
+            path.display(),
+            mpath.display(),
+            m.sent
+        ));
+    }
+    Ok(())
 }
 
 /// A campaign marked ready to go.
@@ -470,12 +707,15 @@ impl Journal {
 /// A change to the journal, made by the sender as messages go.
 #[derive(Debug, Clone)]
 pub enum Update {
-    /// About to hand the message to the relay: written before the message's data is sent.
-    Sending {
+    /// Takes a waiting recipient (queued or deferred) for this run: committed before anything of
+    /// the message goes to the relay, and refused if another run took it first.
+    Claim {
         id: i64,
         message_id: String,
         at_ms: i64,
     },
+    /// Settles a claimed recipient: sent, failed, deferred (nothing was handed over, try again),
+    /// or unknown (the relay may have it).
     Outcome {
         id: i64,
         state: State,
@@ -511,7 +751,7 @@ mod tests {
         );
         let ids = j.ids("c").unwrap();
         j.apply(&[
-            Update::Sending {
+            Update::Claim {
                 id: ids["a@x.org"],
                 message_id: "<1@x>".into(),
                 at_ms: 5,
@@ -523,7 +763,7 @@ mod tests {
                 reply: Some("ok".into()),
                 at_ms: 6,
             },
-            Update::Sending {
+            Update::Claim {
                 id: ids["b@x.org"],
                 message_id: "<2@x>".into(),
                 at_ms: 7,
@@ -538,5 +778,92 @@ mod tests {
         assert_eq!(st["b@x.org"], State::Unknown);
         assert_eq!(j.handovers_since(0).unwrap(), vec![5, 7]);
         assert_eq!(j.sent_span("c").unwrap(), Some((6, 6)));
+    }
+
+    #[test]
+    fn a_recipient_is_claimed_once_whatever_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&path, dir.path().join("other/link.sqlite")).unwrap();
+        let mut a = Journal::open(&path).unwrap();
+        #[cfg(unix)]
+        let mut b = Journal::open(&dir.path().join("other/link.sqlite")).unwrap();
+        #[cfg(not(unix))]
+        let mut b = Journal::open(&path).unwrap();
+        a.enqueue(
+            "c",
+            [("x@y.org", "en".to_string(), "u".to_string())].into_iter(),
+        )
+        .unwrap();
+        let id = a.ids("c").unwrap()["x@y.org"];
+        let claim = |n: &str| Update::Claim {
+            id,
+            message_id: n.into(),
+            at_ms: 1,
+        };
+        assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![true]);
+        assert_eq!(
+            b.apply(&[claim("<b@x>")]).unwrap(),
+            vec![false],
+            "claimed twice"
+        );
+        assert_eq!(a.handovers_since(0).unwrap(), vec![1], "one hand-over only");
+        // A deferred recipient may be claimed again, by one run only.
+        a.apply(&[Update::Outcome {
+            id,
+            state: State::Deferred,
+            code: Some(451),
+            reply: None,
+            at_ms: 2,
+        }])
+        .unwrap();
+        assert_eq!(b.apply(&[claim("<b@x>")]).unwrap(), vec![true]);
+        assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![false]);
+        let d = &a.deliveries("c", &[]).unwrap()[0];
+        assert_eq!(d.attempts, 2);
+        assert_eq!(d.message_id.as_deref(), Some("<b@x>"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path).unwrap();
+        j.enqueue_one_for_test();
+        for p in std::iter::once(path.clone()).chain(side_files(&path)) {
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+        drop(j);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _j = Journal::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "tightened on open");
+    }
+
+    #[test]
+    fn a_journal_without_its_main_file_is_not_opened_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path).unwrap();
+        j.enqueue_one_for_test();
+        let [wal, _] = side_files(&path);
+        assert!(wal.exists());
+        std::fs::remove_file(&path).unwrap();
+        let e = Journal::open(&path).err().expect("refused");
+        assert!(e.to_string().contains("--new-journal"), "{e}");
+        drop(j);
+    }
+
+    impl Journal {
+        fn enqueue_one_for_test(&self) {
+            self.conn
+                .execute("INSERT INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES ('c', 'z@y.org', 'queued', 'en', 'u', 0)", [])
+                .unwrap();
+        }
     }
 }

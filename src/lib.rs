@@ -4,6 +4,7 @@
 //! [`campaign`] → [`audience`] → [`render`] → [`compose`] → [`preview`] (or, later, `send`).
 //! [`project`] loads a whole project folder through those stages for the commands to use.
 
+pub mod address;
 pub mod audience;
 pub mod campaign;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod compose;
 pub mod config;
 pub mod contacts;
 pub mod error;
+pub mod interrupt;
 pub mod journal;
 pub mod language;
 pub mod preview;
@@ -20,6 +22,7 @@ pub mod render;
 pub mod scaffold;
 pub mod schedule;
 pub mod send;
+pub mod term;
 pub mod updates;
 
 pub use error::{Error, Result};

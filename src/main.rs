@@ -105,6 +105,10 @@ enum Command {
         /// Continue although the campaign's content changed since it was partly sent.
         #[arg(long)]
         allow_changed: bool,
+        /// Start a new journal although this project has sent from one that is now missing,
+        /// replaced or older (recipients already mailed would be mailed again).
+        #[arg(long)]
+        new_journal: bool,
         /// Leave out rows with an invalid address instead of stopping.
         #[arg(long)]
         skip_invalid: bool,
@@ -169,6 +173,10 @@ enum Command {
         /// Also append every line to FILE.
         #[arg(long, value_name = "FILE")]
         log_file: Option<PathBuf>,
+        /// Start a new journal although this project has sent from one that is now missing,
+        /// replaced or older (recipients already mailed would be mailed again).
+        #[arg(long)]
+        new_journal: bool,
     },
 
     /// Print a crontab entry that runs `due` for this project every few minutes.
@@ -191,8 +199,13 @@ enum Command {
 
 fn print_warnings(p: &bulletin::problems::Problems) {
     for w in p.warnings() {
-        eprintln!("{w}");
+        eprintln!("{}", clean(&w.to_string()));
     }
+}
+
+/// Messages quote CSV cells and relay replies: whatever they hold reaches the terminal escaped.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    bulletin::term::clean_lines(s)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -208,7 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if p.is_empty() {
                 println!("No problems found.");
             } else {
-                eprintln!("{p}");
+                eprintln!("{}", clean(&p.to_string()));
             }
             let (e, w) = (p.errors().count(), p.warnings().count());
             if e > 0 {
@@ -247,6 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             resend_unknown,
             retry_failed,
             allow_changed,
+            new_journal,
             skip_invalid,
             json,
         } => {
@@ -261,6 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lock_wait: std::time::Duration::from_secs(5),
                 lock_held: false,
                 deadline_ms: None,
+                new_journal,
             };
             return send_command(prepared, &opts, yes, json);
         }
@@ -280,21 +295,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         } => {
             let config = load()?;
-            let journal = bulletin::journal::Journal::open(&config.journal_path())?;
+            let path = config.journal_path();
+            // Asked before the journal is opened (see send::lock): is a run sending right now?
+            let live = send::lock::held_by_a_run(&path);
+            let Some(journal) = bulletin::journal::Journal::open_existing(&path)? else {
+                let marker = bulletin::journal::marker_path(&path);
+                if marker.exists() {
+                    anyhow::bail!(
+                        "the journal {} is missing, but {} says this project has sent from it: restore it from a backup",
+                        path.display(),
+                        marker.display()
+                    );
+                }
+                println!(
+                    "No journal yet ({}): nothing has been sent from this project.",
+                    path.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            };
             let ids = match campaign {
                 Some(c) => vec![c],
                 None => journal.campaigns()?,
             };
             if ids.is_empty() {
-                println!(
-                    "The journal ({}) holds no campaign yet.",
-                    config.journal_path().display()
-                );
+                println!("The journal ({}) holds no campaign yet.", path.display());
             }
             let mut all = Vec::new();
             let mut problems = Vec::new();
             for id in ids {
-                let st = send::status(&journal, &id)?;
+                let st = send::status(&journal, &id, live)?;
                 problems.extend(st.problems.iter().cloned());
                 all.push(st);
             }
@@ -310,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for st in &all {
-                    print!("{}", status_text(st));
+                    print!("{}", clean(&status_text(st)));
                 }
             }
         }
@@ -383,6 +412,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             quiet,
             log_file,
+            new_journal,
         } => {
             let config = load()?;
             let tz = config.tz();
@@ -414,6 +444,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = bulletin::schedule::DueOptions {
                 dry_run,
                 lock_wait: std::time::Duration::from_secs(10),
+                new_journal,
             };
             let exit = match bulletin::schedule::due(&config, &opts, &mut log) {
                 Ok(e) => e,
@@ -430,7 +461,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bulletin::schedule::DueExit::Ok => ExitCode::SUCCESS,
                 bulletin::schedule::DueExit::Error => ExitCode::FAILURE,
                 bulletin::schedule::DueExit::TempFail => ExitCode::from(EXIT_TEMPFAIL),
-                bulletin::schedule::DueExit::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+                bulletin::schedule::DueExit::Interrupted => {
+                    ExitCode::from(bulletin::interrupt::exit_code())
+                }
             });
         }
         Command::CronLine { every } => {
@@ -562,7 +595,6 @@ fn status_text(st: &send::Status) -> String {
 /// Exit codes of `send`, documented in its --help and the README.
 const EXIT_CAPPED: u8 = 3;
 const EXIT_TEMPFAIL: u8 = 75;
-const EXIT_INTERRUPTED: u8 = 130;
 
 fn send_command(
     prepared: project::Prepared,
@@ -580,7 +612,7 @@ fn send_command(
         .map(|(l, n)| format!("{l} {n}"))
         .collect();
     eprintln!(
-        "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{}{}\n  relay {}, {} connections, {}/s{}{}",
+        "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{}{}{}\n  relay {}, {} connections, {}/s{}{}",
         if opts.dry_run { "[dry run] " } else { "" },
         prepared.campaign.id,
         plan.to_send,
@@ -588,7 +620,8 @@ fn send_command(
         plan.already_sent,
         plan.recipients,
         if plan.failed > 0 { format!("; {} failed (--retry-failed)", plan.failed) } else { String::new() },
-        if plan.unknown + plan.sending > 0 { format!("; {} unknown (--resend-unknown)", plan.unknown + plan.sending) } else { String::new() },
+        if plan.unknown > 0 { format!("; {} unknown (--resend-unknown)", plan.unknown) } else { String::new() },
+        if plan.sending > 0 { format!("; {} being sent by another run right now", plan.sending) } else { String::new() },
         smtp.map_or("(none configured)".to_string(), |s| format!("{}:{}", s.host, s.port.map_or("default".into(), |p| p.to_string()))),
         smtp.map_or(0, |s| s.connections),
         rate.per_second,
@@ -623,10 +656,10 @@ fn send_command(
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{}", report_text(&report));
+        println!("{}", clean(&report_text(&report)));
     }
     Ok(match &report.stopped {
-        Some(send::Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Some(send::Stop::Interrupted) => ExitCode::from(bulletin::interrupt::exit_code()),
         Some(send::Stop::Capped { .. }) | Some(send::Stop::Window { .. }) => {
             ExitCode::from(EXIT_CAPPED)
         }
@@ -656,11 +689,17 @@ fn report_text(r: &send::Report) -> String {
             r.campaign, r.attempted
         );
     }
+    if r.taken_elsewhere > 0 {
+        o.push_str(&format!(
+            "\n{} recipients were taken by another run on the same journal and left to it",
+            r.taken_elsewhere
+        ));
+    }
     if r.recovered_unknown > 0 {
         o.push_str(&format!("\n{} messages left 'sending' by an interrupted run are now marked unknown: bulletin does not send them again unless you pass --resend-unknown", r.recovered_unknown));
     }
     match &r.stopped {
-        Some(send::Stop::Interrupted) => o.push_str("\nInterrupted: messages in flight were finished and recorded. Run the same command to continue."),
+        Some(send::Stop::Interrupted) => o.push_str("\nInterrupted: every message is recorded (those not yet handed to the relay as deferred). Run the same command to continue."),
         Some(send::Stop::Capped { cap, limit, resume_at }) => o.push_str(&format!("\nStopped by the rate cap {cap} = {limit}: the rest can go from {resume_at}. Run the same command then to continue.")),
         Some(send::Stop::Window { .. }) => o.push_str("\nThe sending window closed; the rest goes when it opens again."),
         Some(send::Stop::RelayFailing { failures, last_error }) => o.push_str(&format!("\nStopped after {failures} failures in a row; the relay last said: {last_error}. Everything done so far is recorded; run again once the relay works.")),
@@ -686,13 +725,18 @@ fn report_text(r: &send::Report) -> String {
 }
 
 fn main() -> ExitCode {
+    bulletin::interrupt::install();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             match e.downcast_ref::<Error>() {
-                Some(Error::Invalid(p)) => eprintln!("{p}"),
-                _ => eprintln!("error: {e:#}"),
+                Some(Error::Invalid(p)) => eprintln!("{}", clean(&p.to_string())),
+                Some(Error::Interrupted(sig)) => {
+                    eprintln!("Interrupted by {sig}: nothing half-written was left behind.");
+                    return ExitCode::from(bulletin::interrupt::exit_code());
+                }
+                _ => eprintln!("error: {}", clean(&format!("{e:#}"))),
             }
             // Another run holding the lock is a temporary condition, as cron wrappers see it.
             let busy = matches!(e.downcast_ref::<Error>(), Some(Error::Busy(_)))

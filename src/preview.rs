@@ -32,6 +32,7 @@ pub struct Entry {
     pub subject: String,
     pub message_id: String,
     pub bytes: usize,
+    pub html_bytes: usize,
 }
 
 /// One message as `summary.json` lists it.
@@ -94,8 +95,24 @@ fn html_escape(s: &str) -> String {
     o
 }
 
-/// Refuses a folder that holds anything but an earlier preview: bulletin never empties a folder it
-/// did not make.
+/// The first line of the marker; the lines after it list what the preview wrote, as
+/// `SIZE<TAB>NAME`, so that a later preview can tell the folder holds nothing else.
+const MARKER_HEAD: &str =
+    "This folder was written by `bulletin preview` and is replaced by the next one, unless files were added or changed since.";
+
+/// Whether a name is one that a preview writes (for previews of bulletin versions that did not
+/// list their files in the marker).
+fn preview_name(name: &str) -> bool {
+    let numbered = name.len() > 6
+        && name.as_bytes()[..5].iter().all(u8::is_ascii_digit)
+        && name.as_bytes()[5] == b'-'
+        && (name.ends_with(".eml") || name.ends_with(".html"));
+    numbered || matches!(name, "index.html" | "summary.json" | "rejects.csv" | MARKER)
+}
+
+/// Refuses a folder that holds anything but an earlier preview as that preview left it:
+/// bulletin never empties a folder it did not make, nor one where someone has since put or
+/// changed a file.
 fn check_target(out: &Path) -> Result<()> {
     if !out.exists() {
         return Ok(());
@@ -107,13 +124,93 @@ fn check_target(out: &Path) -> Result<()> {
         )));
     }
     let mut entries = std::fs::read_dir(out).map_err(|e| Error::io("read", out, e))?;
-    if entries.next().is_none() || out.join(MARKER).is_file() {
+    if entries.next().is_none() {
         return Ok(());
     }
+    let Ok(marker) = std::fs::read_to_string(out.join(MARKER)) else {
+        return Err(Error::Refused(format!(
+            "{} is not empty and is not a bulletin preview: bulletin will not empty it. Choose another --out, or move its files away",
+            out.display()
+        )));
+    };
+    let listed: std::collections::HashMap<&str, u64> = marker
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let (size, name) = l.split_once('\t')?;
+            Some((name, size.parse().ok()?))
+        })
+        .collect();
+    let mut foreign = Vec::new();
+    for e in std::fs::read_dir(out).map_err(|e| Error::io("read", out, e))? {
+        let e = e.map_err(|e| Error::io("read", out, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == MARKER {
+            continue;
+        }
+        let meta = e
+            .metadata()
+            .map_err(|err| Error::io("read", e.path(), err))?;
+        let ours = if listed.is_empty() {
+            meta.is_file() && preview_name(&name)
+        } else {
+            meta.is_file() && listed.get(name.as_str()) == Some(&meta.len())
+        };
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    foreign.sort();
+    let n = foreign.len();
+    let shown: Vec<String> = foreign
+        .iter()
+        .take(5)
+        .map(|f| crate::term::quoted(f))
+        .collect();
     Err(Error::Refused(format!(
-        "{} is not empty and is not a bulletin preview: bulletin will not empty it. Choose another --out, or move its files away",
-        out.display()
+        "{} holds {n} file{} that the last preview did not write, or that changed since ({}{}): bulletin will not replace it. Move them away, or choose another --out",
+        out.display(),
+        if n == 1 { "" } else { "s" },
+        shown.join(", "),
+        if n > 5 { ", …" } else { "" }
     )))
+}
+
+/// A staging folder's lock file, beside it: held while its preview is being written.
+fn staging_lock(staging: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.lock", staging.display()))
+}
+
+/// Removes the staging folders (and their set-aside predecessors) that previews which died left
+/// in `parent`: those whose lock no live process holds.
+fn remove_stale_staging(parent: &Path) {
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((base, tail)) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".partial-"))
+        else {
+            continue;
+        };
+        let pid = tail.strip_suffix(".old").unwrap_or(tail);
+        if base.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let staging = parent.join(format!(".{base}.partial-{pid}"));
+        let lock = staging_lock(&staging);
+        let alive = std::fs::File::open(&lock)
+            .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        if !alive && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+            let _ = std::fs::remove_file(&lock);
+        }
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -127,6 +224,9 @@ pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summa
     let n = opts
         .limit
         .map_or(recipients.len(), |l| l.min(recipients.len()));
+    // Ctrl-C and SIGTERM now ask the workers to stop; the staging folder is then removed.
+    let _guard = crate::interrupt::Guard::new();
+    let mut _staging_lock = None;
     let staging = if opts.dry {
         PathBuf::new()
     } else {
@@ -137,26 +237,51 @@ pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summa
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        remove_stale_staging(parent);
         let name = opts
             .out
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "preview".into());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        // The lock comes first: a folder without a held lock is a dead preview's leftover.
+        let lock_path = staging_lock(&staging);
+        let lock = std::fs::File::create(&lock_path)
+            .and_then(|f| f.lock().map(|_| f))
+            .map_err(|e| Error::io("lock", &lock_path, e))?;
+        _staging_lock = Some((lock, lock_path));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| Error::io("create", &staging, e))?;
         staging
     };
-    let result = produce(prepared, n, &staging, opts.dry, now);
-    let (entries, bytes_written) = match result {
-        Ok(v) => v,
-        Err(e) => {
-            if !opts.dry {
-                let _ = std::fs::remove_dir_all(&staging);
-            }
-            return Err(e);
+    let result = run_in(prepared, opts, now, n, &staging);
+    if let Some((lock, path)) = _staging_lock {
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
         }
-    };
+        let _ = std::fs::remove_file(&path);
+        drop(lock);
+    }
+    result
+}
+
+fn interrupted() -> Result<()> {
+    if crate::interrupt::requested() {
+        return Err(Error::Interrupted(crate::interrupt::signal_name()));
+    }
+    Ok(())
+}
+
+/// The preview proper, into `staging` (which the caller removes on failure).
+fn run_in(
+    prepared: &Prepared,
+    opts: &Options,
+    now: SystemTime,
+    n: usize,
+    staging: &Path,
+) -> Result<Summary> {
+    let (entries, bytes_written) = produce(prepared, n, staging, opts.dry, now)?;
+    interrupted()?;
     let mut summary = Summary {
         campaign: prepared.campaign.id.clone(),
         generated_at: chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339(),
@@ -171,24 +296,37 @@ pub fn run(prepared: &Prepared, opts: &Options, now: SystemTime) -> Result<Summa
     if opts.dry {
         return Ok(summary);
     }
-    let finish = || -> Result<()> {
-        write_file(
-            &staging.join(MARKER),
-            b"This folder was written by `bulletin preview` and is replaced by the next one.\n",
-        )?;
-        write_index(&staging.join("index.html"), prepared, &summary, &entries)?;
-        if !prepared.rejects.is_empty() {
-            crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
-        }
-        write_summary_json(&staging.join("summary.json"), prepared, &summary, &entries)
-    };
-    if let Err(e) = finish() {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
+    write_index(&staging.join("index.html"), prepared, &summary, &entries)?;
+    if !prepared.rejects.is_empty() {
+        crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
     }
+    write_summary_json(&staging.join("summary.json"), prepared, &summary, &entries)?;
+    interrupted()?;
+    write_manifest(staging, prepared, &entries)?;
     summary.files_written += 3 + usize::from(!prepared.rejects.is_empty());
-    swap_in(&staging, &opts.out)?;
+    swap_in(staging, &opts.out)?;
     Ok(summary)
+}
+
+/// The marker, with every file the preview wrote and its size.
+fn write_manifest(dir: &Path, prepared: &Prepared, entries: &[Entry]) -> Result<()> {
+    let path = dir.join(MARKER);
+    let io = |e: std::io::Error| Error::io("write", &path, e);
+    let mut w = create(&path)?;
+    writeln!(w, "{MARKER_HEAD}").map_err(io)?;
+    for e in entries {
+        let base = safe_name(
+            e.recipient,
+            &prepared.audience.recipients[e.recipient].contact.email,
+        );
+        writeln!(w, "{}\t{base}.eml\n{}\t{base}.html", e.bytes, e.html_bytes).map_err(io)?;
+    }
+    for name in ["index.html", "summary.json", "rejects.csv"] {
+        if let Ok(m) = std::fs::metadata(dir.join(name)) {
+            writeln!(w, "{}\t{name}", m.len()).map_err(io)?;
+        }
+    }
+    w.flush().map_err(io)
 }
 
 /// Replaces `out` with `staging`: the old preview is moved aside first and removed last, so at
@@ -247,6 +385,10 @@ fn produce(
                         if start >= n || failed.load(Ordering::Relaxed) {
                             break;
                         }
+                        if let Err(e) = interrupted() {
+                            fail(e);
+                            break;
+                        }
                         for (i, r) in recipients
                             .iter()
                             .enumerate()
@@ -283,6 +425,7 @@ fn produce(
                                 subject: rendered.subject,
                                 message_id: composed.message_id,
                                 bytes: composed.bytes.len(),
+                                html_bytes: rendered.html.len(),
                             });
                         }
                     }

@@ -45,7 +45,11 @@ fn load_list(
     aliases: &HashMap<String, String>,
     p: &mut Problems,
 ) -> Result<ContactList> {
-    let mut list = contacts::load(path, &config.languages.supported, p)?;
+    let rules = contacts::Rules {
+        supported: &config.languages.supported,
+        smtputf8: config.smtp.as_ref().is_some_and(|s| s.smtputf8),
+    };
+    let mut list = contacts::load(path, &rules, p)?;
     for c in &mut list.contacts {
         let mut mapped: Vec<String> = Vec::with_capacity(c.interests.len());
         for i in c.interests.drain(..) {

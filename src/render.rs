@@ -243,11 +243,25 @@ impl Renderer {
             "date",
             date_filter(config.languages.default.clone(), known_dates),
         );
+        tera.register_function(
+            "get_env",
+            |_: &HashMap<String, Value>| -> tera::Result<Value> {
+                Err(tera::Error::msg(
+                    "get_env is not available: templates cannot read the environment",
+                ))
+            },
+        );
         // Compiled one by one first, so each syntax error names its own file and line.
         let mut ok = true;
         for (name, path, src) in &sources {
             let mut probe = Tera::default();
-            if let Err(e) = probe.add_raw_template(name, src) {
+            let compiled = probe.add_raw_template(name, src);
+            if compiled.is_ok() {
+                let before = p.errors().count();
+                forbid_calls(&probe, name, path, src, p);
+                ok &= p.errors().count() == before;
+            }
+            if let Err(e) = compiled {
                 let text = tera_error_text(&e);
                 // An `extends` of a template not yet added is fine here; the full load checks it.
                 if !text.contains("doesn't exist") {
@@ -302,7 +316,14 @@ impl Renderer {
         }
         for (lang, subject) in &campaign.subject {
             let name = format!("subject.{lang}");
-            if let Err(e) = tera.add_raw_template(&name, subject) {
+            let compiled = tera.add_raw_template(&name, subject);
+            if compiled.is_ok() {
+                let before = p.errors().count();
+                let file_text = std::fs::read_to_string(&campaign.path).unwrap_or_default();
+                forbid_calls(&tera, &name, &campaign.path, &file_text, p);
+                ok &= p.errors().count() == before;
+            }
+            if let Err(e) = compiled {
                 p.error(
                     &campaign.path,
                     None,
@@ -748,6 +769,99 @@ pub fn opaque_templates(tera: &Tera, name: &str, seen: &mut Vec<String>) -> bool
         return false;
     };
     nodes_opaque(tera, &t.ast, seen) && t.parents.iter().all(|p| opaque_templates(tera, p, seen))
+}
+
+/// Functions a template may not call: tera's `get_env` reads the process environment, which
+/// holds the SMTP password. It is replaced by one that fails, and `check` names every call.
+const FORBIDDEN_FUNCTIONS: &[&str] = &["get_env"];
+
+fn expr_calls(e: &tera::ast::Expr, out: &mut Vec<String>) {
+    val_calls(&e.val, out);
+    for f in &e.filters {
+        f.args.values().for_each(|a| expr_calls(a, out));
+    }
+}
+
+fn val_calls(v: &tera::ast::ExprVal, out: &mut Vec<String>) {
+    use tera::ast::ExprVal as V;
+    match v {
+        V::FunctionCall(f) => {
+            out.push(f.name.clone());
+            f.args.values().for_each(|a| expr_calls(a, out));
+        }
+        V::Math(m) => {
+            expr_calls(&m.lhs, out);
+            expr_calls(&m.rhs, out);
+        }
+        V::Logic(l) => {
+            expr_calls(&l.lhs, out);
+            expr_calls(&l.rhs, out);
+        }
+        V::In(i) => {
+            expr_calls(&i.lhs, out);
+            expr_calls(&i.rhs, out);
+        }
+        V::Test(t) => t.args.iter().for_each(|a| expr_calls(a, out)),
+        V::MacroCall(m) => m.args.values().for_each(|a| expr_calls(a, out)),
+        V::Array(a) => a.iter().for_each(|x| expr_calls(x, out)),
+        V::StringConcat(c) => c.values.iter().for_each(|x| val_calls(x, out)),
+        V::Ident(_) | V::String(_) | V::Int(_) | V::Float(_) | V::Bool(_) => {}
+    }
+}
+
+/// The names of the functions a template's nodes call, anywhere.
+fn node_calls(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
+    use tera::ast::Node as N;
+    for n in nodes {
+        match n {
+            N::VariableBlock(_, e) => expr_calls(e, out),
+            N::If(i, _) => {
+                for (_, e, body) in &i.conditions {
+                    expr_calls(e, out);
+                    node_calls(body, out);
+                }
+                if let Some((_, body)) = &i.otherwise {
+                    node_calls(body, out);
+                }
+            }
+            N::Forloop(_, f, _) => {
+                expr_calls(&f.container, out);
+                node_calls(&f.body, out);
+                if let Some(b) = &f.empty_body {
+                    node_calls(b, out);
+                }
+            }
+            N::Set(_, set) => expr_calls(&set.value, out),
+            N::FilterSection(_, f, _) => {
+                f.filter.args.values().for_each(|a| expr_calls(a, out));
+                node_calls(&f.body, out);
+            }
+            N::Block(_, b, _) => node_calls(&b.body, out),
+            N::MacroDefinition(_, m, _) => {
+                m.args.values().flatten().for_each(|a| expr_calls(a, out));
+                node_calls(&m.body, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reports each call of a forbidden function in a compiled template, with its line.
+fn forbid_calls(tera: &Tera, name: &str, path: &std::path::Path, src: &str, p: &mut Problems) {
+    let Ok(t) = tera.get_template(name) else {
+        return;
+    };
+    let mut calls = Vec::new();
+    node_calls(&t.ast, &mut calls);
+    for f in FORBIDDEN_FUNCTIONS {
+        if calls.iter().any(|c| c == f) {
+            p.error(
+                path,
+                line_using(src, f),
+                format!("templates cannot call {f}(): it would put the environment (where the SMTP password is) into messages. Write the value in the template or the config instead"),
+            );
+        }
+    }
 }
 
 /// Shapes kept at most: enough for the combinations of languages, updates and filled fields of a

@@ -350,6 +350,8 @@ pub enum Level {
 pub struct DueOptions {
     pub dry_run: bool,
     pub lock_wait: std::time::Duration,
+    /// Accept a new journal although this project has sent before.
+    pub new_journal: bool,
 }
 
 /// The local time of an instant, as log lines show it.
@@ -371,12 +373,17 @@ pub fn due(
 
     let tz = config.tz();
     let journal_path = config.journal_path();
+    if !opts.dry_run {
+        crate::journal::check_continuity(&journal_path, opts.new_journal)?;
+    }
+    // Declared before the journal so that it is released after every connection closes.
     let _lock = if opts.dry_run {
         None
     } else {
-        Some(send::lock::ProjectLock::acquire(
+        Some(send::lock::JournalLock::acquire(
             &journal_path,
             opts.lock_wait,
+            "due",
         )?)
     };
     let journal = Journal::open(&journal_path)?;
@@ -384,8 +391,12 @@ pub fn due(
     let mut exit = DueExit::Ok;
     let mut acted = false;
     let mut next: Option<(DateTime<Utc>, String)> = None;
+    let mut finished: Option<(i64, String)> = None;
     for row in journal.scheduled()? {
-        if row.finished_at_ms.is_some() {
+        if let Some(at) = row.finished_at_ms {
+            if finished.as_ref().is_none_or(|(t, _)| at > *t) {
+                finished = Some((at, row.campaign.clone()));
+            }
             continue;
         }
         let id = row.campaign.clone();
@@ -552,10 +563,17 @@ pub fn due(
         }
     }
     if !acted {
-        let what = match next {
-            Some((t, id)) => format!("nothing due; next: {id} at {}", stamp(tz, t)),
-            None => "nothing due; no campaign is scheduled (bulletin schedule CAMPAIGN --at TIME)"
-                .to_string(),
+        let what = match (next, finished) {
+            (Some((t, id)), _) => format!("nothing due; next: {id} at {}", stamp(tz, t)),
+            // Another `due` may have just finished it while this one waited for the lock.
+            (None, Some((at, id))) => format!(
+                "nothing due: every scheduled campaign is finished (the last, {id}, at {})",
+                stamp(tz, crate::clock::from_ms(at))
+            ),
+            (None, None) => {
+                "nothing due; no campaign is scheduled (bulletin schedule CAMPAIGN --at TIME)"
+                    .to_string()
+            }
         };
         log(Level::Info, what);
     }

@@ -88,9 +88,9 @@ fn nothing_before_its_time_everything_after_and_then_finished() {
     assert_eq!(server.messages().len(), n);
     assert!(state_of(&p, AFTER).contains("finished"));
 
-    due(&p, "2026-12-01T09:00:00Z")
-        .success()
-        .stdout_has("nothing due; no campaign is scheduled");
+    due(&p, "2026-12-01T09:00:00Z").success().stdout_has(
+        "nothing due: every scheduled campaign is finished (the last, 2026-11-mpome-briefing",
+    );
     assert_eq!(server.messages().len(), n);
 }
 

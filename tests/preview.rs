@@ -357,12 +357,36 @@ fn preview_files_index_and_summary() {
 fn rerun_replaces_a_preview_but_never_a_foreign_folder() {
     let p = Project::example();
     let out = preview(&p, "2026-11-digest");
-    std::fs::write(out.join("stale.eml"), "old").unwrap();
+    let first = emls(&out).len();
     preview(&p, "2026-11-digest");
-    assert!(
-        !out.join("stale.eml").exists(),
-        "previous preview replaced cleanly"
+    assert_eq!(emls(&out).len(), first, "previous preview replaced cleanly");
+
+    // A file the user put in a preview since, or one they changed, is never thrown away.
+    std::fs::write(out.join("notes.txt"), "my review notes").unwrap();
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(&out)
+        .fails()
+        .stderr_has("holds 1 file that the last preview did not write")
+        .stderr_has("notes.txt");
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "my review notes"
     );
+    std::fs::remove_file(out.join("notes.txt")).unwrap();
+    let index = out.join("index.html");
+    let mut html = std::fs::read_to_string(&index).unwrap();
+    html.push_str("<!-- reviewed: ok -->");
+    std::fs::write(&index, &html).unwrap();
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(&out)
+        .fails()
+        .stderr_has("index.html");
+    assert_eq!(std::fs::read_to_string(&index).unwrap(), html);
+    std::fs::remove_file(&index).unwrap();
+    preview(&p, "2026-11-digest");
+    assert!(index.exists());
 
     let foreign = p.path().join("documents");
     std::fs::create_dir(&foreign).unwrap();

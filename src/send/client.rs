@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, Extension};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
+use lettre::Address;
 
 use crate::config::{Security, Smtp};
 
@@ -220,6 +220,8 @@ pub struct Client {
     settings: Arc<Settings>,
     /// The relay announced PIPELINING (RFC 2920): a transaction's commands go in one write.
     pipelining: bool,
+    /// The relay announced SMTPUTF8 (RFC 6531): addresses may have UTF-8 before the @.
+    smtputf8: bool,
 }
 
 /// Text written to the relay as it is. lettre writes any `Display` as a command; this is how
@@ -340,9 +342,8 @@ impl Client {
             )),
         )
         .await?;
-        let pipelining = ehlo
-            .message()
-            .any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
+        let offers = |ext: &str| ehlo.message().any(|l| l.trim().eq_ignore_ascii_case(ext));
+        let (pipelining, smtputf8) = (offers("PIPELINING"), offers("SMTPUTF8"));
         if let Some(creds) = &settings.credentials {
             let r = timed(
                 t,
@@ -364,34 +365,39 @@ impl Client {
             conn,
             settings,
             pipelining,
+            smtputf8,
         })
     }
 
-    /// Opens a mail transaction up to the relay's go-ahead for data. A failure here means the
-    /// message was not delivered, so it is safe to try again.
-    pub async fn begin(&mut self, envelope: &Envelope) -> Result<(), SmtpError> {
-        if self.pipelining && envelope.to().len() == 1 {
-            return self.begin_pipelined(envelope).await;
+    pub fn smtputf8(&self) -> bool {
+        self.smtputf8
+    }
+
+    /// Opens a mail transaction for one recipient up to the relay's go-ahead for data. `from`
+    /// and `to` are wire addresses (see [`crate::address::wire`]); `utf8` adds SMTPUTF8 to MAIL.
+    /// A failure here means the message was not delivered, so it is safe to try again.
+    pub async fn begin(&mut self, from: &str, to: &str, utf8: bool) -> Result<(), SmtpError> {
+        let bad = |a: &str| SmtpError::Permanent {
+            code: 553,
+            reply: format!("invalid address {}", crate::term::quoted(a)),
+        };
+        let from: Address = from.parse().map_err(|_| bad(from))?;
+        let to: Address = to.parse().map_err(|_| bad(to))?;
+        let params = if utf8 {
+            vec![MailParameter::SmtpUtfEight]
+        } else {
+            vec![]
+        };
+        let mail = Mail::new(Some(from), params);
+        let rcpt = Rcpt::new(to, vec![]);
+        if self.pipelining {
+            return self.begin_pipelined(mail, rcpt).await;
         }
         let t = self.settings.timeout;
-        timed(
-            t,
-            "MAIL FROM",
-            self.conn
-                .command(Mail::new(envelope.from().cloned(), vec![])),
-        )
-        .await?;
-        for to in envelope.to() {
-            if let Err(e) = timed(
-                t,
-                "RCPT TO",
-                self.conn.command(Rcpt::new(to.clone(), vec![])),
-            )
-            .await
-            {
-                self.reset().await;
-                return Err(e);
-            }
+        timed(t, "MAIL FROM", self.conn.command(mail)).await?;
+        if let Err(e) = timed(t, "RCPT TO", self.conn.command(rcpt)).await {
+            self.reset().await;
+            return Err(e);
         }
         if let Err(e) = timed(t, "DATA", self.conn.command(Data)).await {
             self.reset().await;
@@ -401,15 +407,9 @@ impl Client {
     }
 
     /// MAIL, RCPT and DATA in one write, then their three replies in order (RFC 2920).
-    async fn begin_pipelined(&mut self, envelope: &Envelope) -> Result<(), SmtpError> {
+    async fn begin_pipelined(&mut self, mail: Mail, rcpt: Rcpt) -> Result<(), SmtpError> {
         let t = self.settings.timeout;
-        let to = envelope.to()[0].clone();
-        let cmds = format!(
-            "{}{}{}",
-            Mail::new(envelope.from().cloned(), vec![]),
-            Rcpt::new(to, vec![]),
-            Data
-        );
+        let cmds = format!("{mail}{rcpt}{Data}");
         let mail = timed(t, "MAIL FROM", self.conn.command(Raw(&cmds))).await;
         if let Err(e @ SmtpError::Connection(_)) = mail {
             return Err(e);

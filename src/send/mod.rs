@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::journal::{Journal, State, Update};
+use crate::interrupt;
+use crate::journal::{self, Journal, State, Update};
 use crate::project::Prepared;
 use crate::{Error, Result};
 
@@ -42,6 +42,9 @@ pub struct Options {
     pub lock_held: bool,
     /// No message is started after this time (the end of a sending window), in ms.
     pub deadline_ms: Option<i64>,
+    /// Accept a journal that is new although this project has sent before (see
+    /// [`crate::journal::check_continuity`]).
+    pub new_journal: bool,
 }
 
 /// Why a run ended before its work was done.
@@ -78,6 +81,8 @@ pub struct Report {
     pub remaining: usize,
     /// Marked unknown at the start: left `sending` by a run that died.
     pub recovered_unknown: usize,
+    /// Recipients another run on the same journal took first: not sent by this one.
+    pub taken_elsewhere: usize,
     pub elapsed_secs: f64,
     pub messages_per_second: f64,
     pub stopped: Option<Stop>,
@@ -116,7 +121,13 @@ pub struct Plan {
 }
 
 pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
-    let states = Journal::open(&p.config.journal_path())?.states(&p.campaign.id)?;
+    let path = p.config.journal_path();
+    // Rows marked sending are in flight if a run holds the journal now, else left by a dead one.
+    let live = lock::held_by_a_run(&path);
+    let states = match Journal::open_existing(&path)? {
+        Some(j) => j.states(&p.campaign.id)?,
+        None => Default::default(),
+    };
     let mut plan = Plan {
         recipients: p.audience.recipients.len(),
         to_send: 0,
@@ -131,23 +142,23 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
             .get(&r.contact.email)
             .copied()
             .unwrap_or(State::Queued);
-        let goes = match st {
-            State::Queued | State::Deferred => true,
-            State::Sent => {
+        let goes = match disposition(st, opts, live) {
+            Disposition::Send => true,
+            Disposition::AlreadySent => {
                 plan.already_sent += 1;
                 false
             }
-            State::Failed => {
+            Disposition::Failed { resend } => {
                 plan.failed += 1;
-                opts.retry_failed
+                resend
             }
-            State::Unknown | State::Sending => {
-                if st == State::Sending {
-                    plan.sending += 1;
-                } else {
-                    plan.unknown += 1;
-                }
-                opts.resend_unknown
+            Disposition::Unknown { resend } => {
+                plan.unknown += 1;
+                resend
+            }
+            Disposition::InFlight => {
+                plan.sending += 1;
+                false
             }
         };
         if goes && opts.limit.is_none_or(|l| plan.to_send < l) {
@@ -156,6 +167,39 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         }
     }
     Ok(plan)
+}
+
+/// What a run does with a recipient, given their journal state: the one rule used by the plan,
+/// the dry run and the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Send,
+    AlreadySent,
+    /// Refused for good by the relay; sent again only with --retry-failed.
+    Failed {
+        resend: bool,
+    },
+    /// Maybe delivered by a run that died; sent again only with --resend-unknown.
+    Unknown {
+        resend: bool,
+    },
+    /// Being sent by another run right now.
+    InFlight,
+}
+
+/// `live`: a run holds the journal now, so rows marked sending are its messages in flight.
+pub fn disposition(state: State, opts: &Options, live: bool) -> Disposition {
+    match state {
+        State::Queued | State::Deferred => Disposition::Send,
+        State::Sent => Disposition::AlreadySent,
+        State::Failed => Disposition::Failed {
+            resend: opts.retry_failed,
+        },
+        State::Sending if live => Disposition::InFlight,
+        State::Unknown | State::Sending => Disposition::Unknown {
+            resend: opts.resend_unknown,
+        },
+    }
 }
 
 /// A digest of what a campaign's messages are made of: its file, its updates and the templates.
@@ -215,7 +259,8 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
-/// One recipient's turn in the queue.
+/// One recipient's turn in the queue. An item in the queue is never claimed in the journal: a
+/// claim is taken just before its message goes, and released (as deferred) when it goes back.
 struct Item {
     idx: usize,
     attempt: u32,
@@ -242,6 +287,8 @@ pub struct Counters {
     pub failed: AtomicUsize,
     pub deferred: AtomicUsize,
     pub unknown: AtomicUsize,
+    /// Claimed first by another run on the same journal.
+    pub elsewhere: AtomicUsize,
 }
 
 impl Shared {
@@ -258,11 +305,16 @@ impl Shared {
         }
         self.stop.store(true, Ordering::SeqCst);
     }
+
+    /// Puts an unclaimed item back for a later run (or a later turn of this one).
+    fn put_back(&self, item: Item) {
+        self.queue.lock().unwrap().push_front(item);
+    }
 }
 
 /// The journal's writer: a thread that applies updates in batches, one commit for all the updates
-/// waiting, and tells each sender when its `Sending` mark is safely recorded.
-type Ack = tokio::sync::oneshot::Sender<Result<()>>;
+/// waiting, and tells each sender whether its update took effect once it is safely recorded.
+type Ack = tokio::sync::oneshot::Sender<Result<bool>>;
 
 struct Writer {
     tx: Recorder,
@@ -271,50 +323,71 @@ struct Writer {
 
 /// The senders' side of the journal writer.
 #[derive(Clone)]
-struct Recorder(std::sync::mpsc::Sender<(Vec<Update>, Option<Ack>)>);
+struct Recorder(std::sync::mpsc::Sender<(Update, Option<Ack>)>);
+
+/// The journal file must stay the one this run locked and opened: deleted or replaced under a
+/// running send, what it records would be lost, and the next run would resend.
+fn same_file(a: &std::fs::Metadata, path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).is_ok_and(|b| a.dev() == b.dev() && a.ino() == b.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = a;
+        path.exists()
+    }
+}
 
 impl Writer {
-    fn start(mut journal: Journal) -> Writer {
-        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Update>, Option<Ack>)>();
-        let handle =
-            std::thread::Builder::new()
-                .name("journal".into())
-                .spawn(move || -> Result<()> {
-                    while let Ok(first) = rx.recv() {
-                        let mut batch = vec![first];
-                        while let Ok(more) = rx.try_recv() {
-                            batch.push(more);
-                            if batch.len() >= 512 {
-                                break;
-                            }
+    fn start(mut journal: Journal) -> Result<Writer> {
+        let (tx, rx) = std::sync::mpsc::channel::<(Update, Option<Ack>)>();
+        let identity = std::fs::metadata(&journal.path)
+            .map_err(|e| Error::io("read", journal.path.clone(), e))?;
+        let handle = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || -> Result<()> {
+                let mut batches = 0u64;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                        if batch.len() >= 512 {
+                            break;
                         }
-                        let updates: Vec<Update> =
-                            batch.iter().flat_map(|(u, _)| u.iter().cloned()).collect();
-                        let r = journal.apply(&updates);
-                        let failed = r.as_ref().err().map(|e| e.to_string());
-                        for (_, ack) in batch {
-                            if let Some(ack) = ack {
-                                let _ = ack.send(match &failed {
-                                    None => Ok(()),
-                                    Some(m) => Err(Error::Journal(m.clone())),
-                                });
-                            }
-                        }
-                        r?;
                     }
-                    Ok(())
-                });
-        let handle = handle.unwrap_or_else(|e| {
-            std::thread::spawn(move || {
-                Err(Error::Journal(format!(
-                    "cannot start the journal writer: {e}"
-                )))
+                    batches += 1;
+                    let moved = batches.is_multiple_of(64) && !same_file(&identity, &journal.path);
+                    let r = if moved {
+                        Err(Error::Journal(format!(
+                            "the journal {} was deleted or replaced while this run was sending: stopped, so that nothing is sent without a record",
+                            journal.path.display()
+                        )))
+                    } else {
+                        let updates: Vec<Update> = batch.iter().map(|(u, _)| u.clone()).collect();
+                        journal.apply(&updates)
+                    };
+                    let failed = r.as_ref().err().map(|e| e.to_string());
+                    for (i, (_, ack)) in batch.into_iter().enumerate() {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(match (&r, &failed) {
+                                (Ok(done), _) => Ok(done[i]),
+                                (Err(_), Some(m)) => Err(Error::Journal(m.clone())),
+                                (Err(_), None) => Err(Error::Journal("unknown".into())),
+                            });
+                        }
+                    }
+                    r?;
+                }
+                // Fold the write-ahead log back into the journal: the next run starts small.
+                journal.checkpoint()
             })
-        });
-        Writer {
+            .map_err(|e| Error::Journal(format!("cannot start the journal writer: {e}")))?;
+        Ok(Writer {
             tx: Recorder(tx),
             handle,
-        }
+        })
     }
 
     fn finish(self) -> Result<()> {
@@ -326,18 +399,18 @@ impl Writer {
 }
 
 impl Recorder {
-    /// Records and waits until the record is committed.
-    async fn record_now(&self, u: Update) -> Result<()> {
+    /// Records and waits until the record is committed; says whether it took effect.
+    async fn record_now(&self, u: Update) -> Result<bool> {
         let (ack, wait) = tokio::sync::oneshot::channel();
         self.0
-            .send((vec![u], Some(ack)))
+            .send((u, Some(ack)))
             .map_err(|_| Error::Journal("the journal writer stopped".into()))?;
         wait.await
             .map_err(|_| Error::Journal("the journal writer stopped".into()))?
     }
 
     fn record(&self, u: Update) {
-        let _ = self.0.send((vec![u], None));
+        let _ = self.0.send((u, None));
     }
 }
 
@@ -370,15 +443,25 @@ pub fn run(
     );
 
     let journal_path = p.config.journal_path();
+    if !opts.dry_run && !opts.lock_held {
+        journal::check_continuity(&journal_path, opts.new_journal)?;
+    }
+    // Declared before the journal so that it is released after every connection closes.
     let _lock = if opts.dry_run || opts.lock_held {
         None
     } else {
-        Some(lock::ProjectLock::acquire(&journal_path, opts.lock_wait)?)
+        Some(lock::JournalLock::acquire(
+            &journal_path,
+            opts.lock_wait,
+            &format!("send {campaign}"),
+        )?)
     };
+    let live_elsewhere = opts.dry_run && lock::held_by_a_run(&journal_path);
     let mut journal = Journal::open(&journal_path)?;
     let mut recovered = 0;
     let hash = content_hash(&p);
     if !opts.dry_run {
+        // This run holds the lock: whatever is marked sending was left by a run that died.
         recovered = journal.recover(&campaign)?;
         let counts = journal.counts(&campaign)?;
         let touched: usize = counts
@@ -413,6 +496,7 @@ pub fn run(
         if opts.resend_unknown {
             journal.requeue(&campaign, State::Unknown)?;
         }
+        journal::write_marker(&journal)?;
     }
     let states = journal.states(&campaign)?;
     let mut already_sent = 0;
@@ -423,19 +507,13 @@ pub fn run(
             .get(&r.contact.email)
             .copied()
             .unwrap_or(State::Queued);
-        match state {
-            State::Sent => already_sent += 1,
-            State::Queued | State::Deferred => work.push_back(Item {
-                idx,
-                attempt: 0,
-                not_before: now,
-            }),
-            State::Unknown if opts.resend_unknown && opts.dry_run => work.push_back(Item {
-                idx,
-                attempt: 0,
-                not_before: now,
-            }),
-            State::Failed if opts.retry_failed && opts.dry_run => work.push_back(Item {
+        // The run itself requeued failed and unknown rows it was told to resend; the dry run
+        // leaves the journal alone, so it applies the same rule to the states as they are.
+        match disposition(state, opts, live_elsewhere) {
+            Disposition::AlreadySent => already_sent += 1,
+            Disposition::Send
+            | Disposition::Failed { resend: true }
+            | Disposition::Unknown { resend: true } => work.push_back(Item {
                 idx,
                 attempt: 0,
                 not_before: now,
@@ -480,7 +558,9 @@ pub fn run(
             progress.tick(&shared.counts);
         }
     } else if let Some(settings) = settings {
-        let writer = Writer::start(Journal::open(&journal_path)?);
+        // From here a signal asks the run to stop: it finishes or releases what is in flight.
+        let _guard = interrupt::Guard::new();
+        let writer = Writer::start(Journal::open(&journal_path)?)?;
         let limiter = Arc::new(Limiter::new(&p.config.rate, history));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -488,7 +568,13 @@ pub fn run(
             .map_err(|e| SendError::Setup(format!("cannot start the async runtime: {e}")))?;
         let nonce: Arc<str> = format!("{:x}", clock::now_ms()).into();
         runtime.block_on(async {
-            let signals = tokio::spawn(watch_signals(shared.clone()));
+            let signals = {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    interrupt::reached(1).await;
+                    shared.halt(Stop::Interrupted);
+                })
+            };
             let ticker = {
                 let shared = shared.clone();
                 let progress = progress.clone();
@@ -521,7 +607,10 @@ pub fn run(
             signals.abort();
             ticker.abort();
         });
+        // Quick: the connections are done with; nothing waits on a relay any more.
+        runtime.shutdown_timeout(Duration::from_millis(100));
         writer.finish()?;
+        journal::write_marker(&Journal::open(&journal_path)?)?;
     }
     progress.tick(&shared.counts);
     progress.finish();
@@ -534,7 +623,9 @@ pub fn run(
         c.attempted.load(Ordering::SeqCst),
         c.sent.load(Ordering::SeqCst),
     );
-    let settled = sent + c.failed.load(Ordering::SeqCst) + c.unknown.load(Ordering::SeqCst);
+    let elsewhere = c.elsewhere.load(Ordering::SeqCst);
+    let settled =
+        sent + c.failed.load(Ordering::SeqCst) + c.unknown.load(Ordering::SeqCst) + elsewhere;
     let elapsed = started.elapsed().as_secs_f64();
     let mut failures = std::mem::take(&mut *shared.failures.lock().unwrap());
     failures.sort_by(|a, b| a.email.cmp(&b.email));
@@ -556,6 +647,7 @@ pub fn run(
             pending_total.saturating_sub(settled)
         },
         recovered_unknown: recovered,
+        taken_elsewhere: elsewhere,
         elapsed_secs: elapsed,
         messages_per_second: if elapsed > 0.0 {
             sent as f64 / elapsed
@@ -565,26 +657,6 @@ pub fn run(
         stopped,
         failures,
     })
-}
-
-async fn watch_signals(shared: Arc<Shared>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    shared.halt(Stop::Interrupted);
 }
 
 struct Ctx {
@@ -621,7 +693,34 @@ async fn next_item(shared: &Shared) -> Option<Item> {
     }
 }
 
-/// One connection's loop: take a recipient, produce their message, hand it over, record.
+/// Runs `f` unless `signals` signals arrive first (1: stop what has handed nothing over yet;
+/// 2: abort even a message in transit).
+async fn unless_signalled<T>(signals: u32, f: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = interrupt::reached(signals) => None,
+        v = f => Some(v),
+    }
+}
+
+/// The envelope of a message: addresses as they go on the wire (domains in ASCII), and whether
+/// the recipient's needs SMTPUTF8.
+fn envelope(from: &str, to: &str) -> std::result::Result<(String, String, bool), String> {
+    let (from, to) = (crate::address::wire(from), crate::address::wire(to));
+    for a in [&from, &to] {
+        if a.parse::<lettre::Address>().is_err() {
+            return Err(format!(
+                "invalid envelope address {}",
+                crate::term::quoted(a)
+            ));
+        }
+    }
+    let utf8 = crate::address::needs_smtputf8(&to) || crate::address::needs_smtputf8(&from);
+    Ok((from, to, utf8))
+}
+
+/// One connection's loop: take a recipient, produce their message, claim them in the journal,
+/// hand the message over, record the outcome.
 async fn sender(ctx: Arc<Ctx>) {
     let sh = &ctx.shared;
     let mut client: Option<Client> = None;
@@ -631,30 +730,35 @@ async fn sender(ctx: Arc<Ctx>) {
         let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
             Ok((_, c)) => c,
             Err(e) => {
-                settle(
-                    &ctx,
-                    item.idx,
-                    &email,
-                    State::Failed,
-                    None,
-                    format!("cannot produce the message: {}", e.message),
-                );
+                let why = format!("cannot produce the message: {}", e.message);
+                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
+                continue;
+            }
+        };
+        let (from, to, utf8) = match envelope(&ctx.p.config.sender.address, &email) {
+            Ok(e) => e,
+            Err(why) => {
+                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
                 continue;
             }
         };
         if ctx.deadline_ms.is_some_and(|d| clock::now_ms() >= d) {
-            sh.queue.lock().unwrap().push_front(item);
+            sh.put_back(item);
             sh.halt(Stop::Window { resume_at: None });
             break;
         }
-        let at_ms = match ctx.limiter.acquire().await {
+        let Some(permit) = unless_signalled(1, ctx.limiter.acquire()).await else {
+            sh.put_back(item);
+            break;
+        };
+        let at_ms = match permit {
             Permit::Go(at) => at,
             Permit::Capped {
                 cap,
                 limit,
                 until_ms,
             } => {
-                sh.queue.lock().unwrap().push_front(item);
+                sh.put_back(item);
                 sh.halt(Stop::Capped {
                     cap: cap.to_string(),
                     limit,
@@ -664,75 +768,108 @@ async fn sender(ctx: Arc<Ctx>) {
             }
         };
         if client.is_none() {
-            match Client::connect(ctx.settings.clone()).await {
-                Ok(c) => client = Some(c),
-                Err(SmtpError::Setup(m)) => {
+            match unless_signalled(1, Client::connect(ctx.settings.clone())).await {
+                None => {
+                    sh.put_back(item);
+                    break;
+                }
+                Some(Ok(c)) => client = Some(c),
+                Some(Err(SmtpError::Setup(m))) => {
+                    sh.put_back(item);
                     sh.fail(m);
                     break;
                 }
-                Err(e) => {
-                    retry_or_defer(&ctx, item, &email, e);
+                Some(Err(e)) => {
+                    retry_or_defer(&ctx, item, &email, e, false).await;
                     continue;
                 }
             }
         }
-        let c = client.as_mut().expect("connected");
-        let envelope = match Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()]) {
-            Ok(e) => e,
-            Err(e) => {
-                settle(
-                    &ctx,
-                    item.idx,
-                    &email,
-                    State::Failed,
-                    None,
-                    format!("invalid envelope: {e}"),
-                );
-                continue;
-            }
-        };
-        sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = c.begin(&envelope).await {
-            if matches!(e, SmtpError::Connection(_)) {
-                client = None;
-            }
-            match e {
-                SmtpError::Permanent { code, reply } => {
-                    settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
-                }
-                SmtpError::Setup(m) => {
-                    sh.fail(m);
-                    break;
-                }
-                other => retry_or_defer(&ctx, item, &email, other),
-            }
-            continue;
-        }
-        // The mark must be on disk before the relay can have the message: if this process dies
-        // from here on, the next run sees `sending` and will not send it twice.
-        if let Err(e) = ctx
+        // The claim is on disk before anything of the message reaches the relay: if this process
+        // dies from here on, the next run sees `sending` and will not send it twice; and if
+        // another run on the same journal claimed this recipient first, this one leaves it.
+        match ctx
             .writer
-            .record_now(Update::Sending {
+            .record_now(Update::Claim {
                 id: ctx.ids[item.idx],
                 message_id: composed.message_id.clone(),
                 at_ms,
             })
             .await
         {
-            sh.fail(e.to_string());
-            break;
+            Ok(true) => {}
+            Ok(false) => {
+                sh.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
+                sh.open.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            Err(e) => {
+                sh.put_back(item);
+                sh.fail(e.to_string());
+                break;
+            }
         }
-        match c.finish(&composed.bytes).await {
-            Ok(reply) => {
+        sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
+        let c = client.as_mut().expect("connected");
+        if utf8 && !c.smtputf8() {
+            let why = format!(
+                "{} needs a relay that speaks SMTPUTF8, and {} does not offer it: fix the relay or set smtputf8 = false (such addresses are then refused at check)",
+                crate::term::quoted(&email),
+                ctx.settings.host
+            );
+            settle(&ctx, item.idx, &email, State::Deferred, None, why);
+            continue;
+        }
+        // Until the relay's go-ahead for data, nothing of the message has been handed over: a
+        // first Ctrl-C stops here at once and the recipient waits for the next run.
+        match unless_signalled(1, c.begin(&from, &to, utf8)).await {
+            None => {
+                client = None;
+                let why = "interrupted before the message was handed over".to_string();
+                settle(&ctx, item.idx, &email, State::Deferred, None, why);
+                break;
+            }
+            Some(Err(e)) => {
+                if matches!(e, SmtpError::Connection(_)) {
+                    client = None;
+                }
+                match e {
+                    SmtpError::Permanent { code, reply } => {
+                        settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+                    }
+                    SmtpError::Setup(m) => {
+                        settle(&ctx, item.idx, &email, State::Deferred, None, m.clone());
+                        sh.fail(m);
+                        break;
+                    }
+                    other => retry_or_defer(&ctx, item, &email, other, true).await,
+                }
+                continue;
+            }
+            Some(Ok(())) => {}
+        }
+        // The data is going: the message is the relay's unless it says otherwise. A first
+        // Ctrl-C lets it finish; a second one gives it up, its fate unknown.
+        match unless_signalled(2, c.finish(&composed.bytes)).await {
+            None => {
+                client = None;
+                let why = "interrupted while the relay had the message: it may have been delivered"
+                    .to_string();
+                settle(&ctx, item.idx, &email, State::Unknown, None, why);
+                break;
+            }
+            Some(Ok(reply)) => {
                 sh.consecutive.store(0, Ordering::SeqCst);
                 settle(&ctx, item.idx, &email, State::Sent, Some(250), reply);
             }
-            Err(SmtpError::Permanent { code, reply }) => {
+            Some(Err(SmtpError::Permanent { code, reply })) => {
                 settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
             }
             // The relay answered "not now": it did not take the message.
-            Err(e @ SmtpError::Transient { .. }) => retry_or_defer(&ctx, item, &email, e),
-            Err(e) => {
+            Some(Err(e @ SmtpError::Transient { .. })) => {
+                retry_or_defer(&ctx, item, &email, e, true).await
+            }
+            Some(Err(e)) => {
                 client = None;
                 settle(
                     &ctx,
@@ -749,11 +886,12 @@ async fn sender(ctx: Arc<Ctx>) {
         }
     }
     if let Some(c) = client {
-        c.quit().await;
+        // A quick goodbye: an interrupted run does not wait on a slow relay.
+        let _ = tokio::time::timeout(Duration::from_millis(500), c.quit()).await;
     }
 }
 
-/// Records a final outcome for this run.
+/// Records a final outcome for this run, for a recipient this run claimed.
 fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, reply: String) {
     let sh = &ctx.shared;
     let counter = match state {
@@ -781,9 +919,8 @@ fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, r
             reply: reply.clone(),
         });
     }
-    let id = ctx.ids[idx];
     ctx.writer.record(Update::Outcome {
-        id,
+        id: ctx.ids[idx],
         state,
         code,
         reply: Some(reply),
@@ -792,9 +929,38 @@ fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, r
     sh.open.fetch_sub(1, Ordering::SeqCst);
 }
 
+/// Settles a recipient this run has not claimed yet (nothing went to the relay): claims it
+/// first, so that the outcome is recorded against this run's attempt and never over another's.
+async fn settle_unclaimed(
+    ctx: &Ctx,
+    idx: usize,
+    email: &str,
+    state: State,
+    code: Option<u16>,
+    reply: String,
+) {
+    let claim = Update::Claim {
+        id: ctx.ids[idx],
+        message_id: String::new(),
+        at_ms: clock::now_ms(),
+    };
+    match ctx.writer.record_now(claim).await {
+        Ok(true) => {
+            ctx.shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
+            settle(ctx, idx, email, state, code, reply)
+        }
+        Ok(false) => {
+            ctx.shared.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
+            ctx.shared.open.fetch_sub(1, Ordering::SeqCst);
+        }
+        Err(e) => ctx.shared.fail(e.to_string()),
+    }
+}
+
 /// A temporary failure: back in the queue after a growing pause, or deferred to the next run
-/// once the run's tries are used.
-fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError) {
+/// once the run's tries are used. `claimed`: the recipient is claimed by this run, and is
+/// released (as deferred, with the relay's words) before going back to the queue.
+async fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError, claimed: bool) {
     let sh = &ctx.shared;
     let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
     if n >= ctx.smtp.max_consecutive_failures {
@@ -805,6 +971,15 @@ fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError) {
     }
     let attempt = item.attempt + 1;
     if attempt < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
+        if claimed {
+            ctx.writer.record(Update::Outcome {
+                id: ctx.ids[item.idx],
+                state: State::Deferred,
+                code: e.code(),
+                reply: Some(e.reply()),
+                at_ms: clock::now_ms(),
+            });
+        }
         let delay =
             Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
         sh.queue.lock().unwrap().push_back(Item {
@@ -816,7 +991,11 @@ fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError) {
     }
     // `settle` counts this failure again; undo ours so one message counts once.
     sh.consecutive.fetch_sub(1, Ordering::SeqCst);
-    settle(ctx, item.idx, email, State::Deferred, e.code(), e.reply());
+    if claimed {
+        settle(ctx, item.idx, email, State::Deferred, e.code(), e.reply());
+    } else {
+        settle_unclaimed(ctx, item.idx, email, State::Deferred, e.code(), e.reply()).await;
+    }
 }
 
 /// One test message per language the campaign goes out in, and a bilingual one, to `to`.
@@ -882,9 +1061,9 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
             let (rendered, composed) = p
                 .message_marked(&r, clock::now(), "test", "[TEST] ")
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
-            let env = Envelope::new(Some(composed.from.clone()), vec![composed.to.clone()])
-                .map_err(|e| SendError::Setup(e.to_string()))?;
-            client.begin(&env).await.map_err(|e| {
+            let (from, to, utf8) =
+                envelope(&p.config.sender.address, &r.contact.email).map_err(SendError::Setup)?;
+            client.begin(&from, &to, utf8).await.map_err(|e| {
                 SendError::Setup(format!("the relay refused the test message: {e}"))
             })?;
             let reply = client.finish(&composed.bytes).await.map_err(|e| {
@@ -915,13 +1094,36 @@ pub struct Status {
     pub problems: Vec<crate::journal::Delivery>,
 }
 
-pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
-    let counts = journal.counts(campaign)?;
+/// What a row left `sending` by a run that is no longer alive is called.
+pub const STOPPED_WHILE_SENDING: &str =
+    "a run stopped while sending: the relay may or may not have the message";
+
+/// `live`: a run holds the journal now (see [`lock::held_by_a_run`]); otherwise rows still
+/// marked sending were left by a run that died, and are shown as the unknown they are.
+pub fn status(journal: &Journal, campaign: &str, live: bool) -> Result<Status> {
+    let mut counts = journal.counts(campaign)?;
+    if !live {
+        if let Some(n) = counts.remove(&State::Sending) {
+            *counts.entry(State::Unknown).or_default() += n;
+        }
+    }
     let span = journal.sent_span(campaign)?;
     let sent = counts.get(&State::Sent).copied().unwrap_or(0);
     let rate = span.and_then(|(a, b)| {
         (b > a && sent > 1).then(|| (sent - 1) as f64 / ((b - a) as f64 / 1000.0))
     });
+    let mut wanted = vec![State::Failed, State::Deferred, State::Unknown];
+    if !live {
+        wanted.push(State::Sending);
+    }
+    let mut problems = journal.deliveries(campaign, &wanted)?;
+    for d in &mut problems {
+        if d.state == State::Sending {
+            d.state = State::Unknown;
+            d.smtp_reply = Some(STOPPED_WHILE_SENDING.to_string());
+            d.smtp_code = None;
+        }
+    }
     Ok(Status {
         campaign: campaign.to_string(),
         total: counts.values().sum(),
@@ -929,8 +1131,7 @@ pub fn status(journal: &Journal, campaign: &str) -> Result<Status> {
         first_sent: span.map(|(a, _)| clock::from_ms(a).to_rfc3339()),
         last_sent: span.map(|(_, b)| clock::from_ms(b).to_rfc3339()),
         rate_per_second: rate,
-        problems: journal
-            .deliveries(campaign, &[State::Failed, State::Deferred, State::Unknown])?,
+        problems,
     })
 }
 

@@ -82,10 +82,16 @@ impl Project {
     pub fn relay(&self, port: u16, extra: &str, rate: &str) -> &Self {
         let config = self.read("bulletin.toml");
         let head = &config[..config.find("[smtp]").expect("an [smtp] section")];
+        // `extra` may set its own timeout.
+        let timeout = if extra.contains("timeout_secs") {
+            ""
+        } else {
+            "timeout_secs = 5\n"
+        };
         self.write(
             "bulletin.toml",
             format!(
-                "{head}[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\ntimeout_secs = 5\nretry_delay_secs = 0.05\n{extra}\n\n[rate]\n{rate}\n"
+                "{head}[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\n{timeout}retry_delay_secs = 0.05\n{extra}\n\n[rate]\n{rate}\n"
             ),
         )
     }
@@ -120,6 +126,11 @@ impl Run {
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
         self.cmd.args(args);
+        self
+    }
+
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
         self
     }
 

@@ -141,6 +141,13 @@ pub struct Script {
     pub greeting_refusal: Option<String>,
     /// Announces PIPELINING (the server reads line by line, so pipelined commands just work).
     pub pipelining: bool,
+    /// Announces SMTPUTF8 and accepts UTF-8 addresses given with it (a lenient relay). Without
+    /// it, any address outside ASCII is refused with 553 (a strict relay, as RFC 6531 asks).
+    pub smtputf8: bool,
+    /// Never answers RCPT TO: a relay that hangs before the message is handed over.
+    pub hang_at_rcpt: bool,
+    /// Never answers the end of data: a relay that hangs holding the message.
+    pub hang_after_data: bool,
 }
 
 #[derive(Default)]
@@ -153,6 +160,8 @@ struct State {
 pub struct ScriptedSmtp {
     pub port: u16,
     pub inbox: Inbox,
+    /// Every command line received, in order.
+    pub commands: Arc<Mutex<Vec<String>>>,
     state: Arc<Mutex<State>>,
     /// Every DATA received, whatever the reply: how often each address was attempted.
     pub attempts: Arc<Mutex<HashMap<String, usize>>>,
@@ -168,19 +177,26 @@ impl ScriptedSmtp {
             ..Default::default()
         }));
         let attempts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let (i, s, a) = (inbox.clone(), state.clone(), attempts.clone());
+        let commands: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (i, s, a, c) = (
+            inbox.clone(),
+            state.clone(),
+            attempts.clone(),
+            commands.clone(),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (i, s, a) = (i.clone(), s.clone(), a.clone());
+                let (i, s, a, c) = (i.clone(), s.clone(), a.clone(), c.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(conn, &i, &s, &a);
+                    let _ = serve(conn, &i, &s, &a, &c);
                 });
             }
         });
         ScriptedSmtp {
             port,
             inbox,
+            commands,
             state,
             attempts,
         }
@@ -191,13 +207,24 @@ impl ScriptedSmtp {
     }
 }
 
+/// Holds a connection open without a word until the client goes away.
+fn hang(reader: &mut BufReader<TcpStream>) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    while reader.read_until(b'\n', &mut buf)? > 0 {
+        buf.clear();
+    }
+    Ok(())
+}
+
 fn serve(
     conn: TcpStream,
     inbox: &Inbox,
     state: &Arc<Mutex<State>>,
     attempts: &Arc<Mutex<HashMap<String, usize>>>,
+    commands: &Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
-    let delay = state.lock().unwrap().script.delay;
+    let script = state.lock().unwrap().script.clone();
+    let delay = script.delay;
     let mut out = conn.try_clone()?;
     let mut reader = BufReader::new(conn);
     let reply = |out: &mut TcpStream, s: &str| -> std::io::Result<()> {
@@ -211,28 +238,43 @@ fn serve(
     reply(&mut out, "220 scripted.test ESMTP")?;
     let mut to: Vec<String> = Vec::new();
     let mut line = String::new();
+    // The transaction's MAIL FROM asked for SMTPUTF8.
+    let mut mail_utf8 = false;
     loop {
         line.clear();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
         let cmd = line.trim_end().to_string();
+        commands.lock().unwrap().push(cmd.clone());
         let upper = cmd.to_uppercase();
+        if upper.starts_with("MAIL FROM") {
+            mail_utf8 = upper.ends_with(" SMTPUTF8");
+        }
+        let utf8_refused = (upper.starts_with("MAIL FROM") || upper.starts_with("RCPT TO"))
+            && !cmd.is_ascii()
+            && !(script.smtputf8 && mail_utf8);
+        if utf8_refused {
+            reply(&mut out, "553 5.6.7 non-ASCII address without SMTPUTF8")?;
+            continue;
+        }
         if upper.starts_with("EHLO") {
-            let pipelining = state.lock().unwrap().script.pipelining;
-            reply(
-                &mut out,
-                if pipelining {
-                    "250-scripted.test\r\n250-PIPELINING\r\n250 8BITMIME"
-                } else {
-                    "250-scripted.test\r\n250 8BITMIME"
-                },
-            )?;
+            let mut ext = String::from("250-scripted.test\r\n");
+            if script.pipelining {
+                ext.push_str("250-PIPELINING\r\n");
+            }
+            if script.smtputf8 {
+                ext.push_str("250-SMTPUTF8\r\n");
+            }
+            ext.push_str("250 8BITMIME");
+            reply(&mut out, &ext)?;
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             reply(&mut out, "250 OK")?;
         } else if upper.starts_with("MAIL FROM") {
             to.clear();
             reply(&mut out, "250 OK")?;
+        } else if upper.starts_with("RCPT TO") && script.hang_at_rcpt {
+            return hang(&mut reader);
         } else if upper.starts_with("RCPT TO") {
             let addr = cmd[cmd.find('<').map_or(8, |i| i + 1)..]
                 .trim_end_matches('>')
@@ -263,6 +305,9 @@ fn serve(
             }
             let first = to.first().cloned().unwrap_or_default();
             *attempts.lock().unwrap().entry(first.clone()).or_insert(0) += 1;
+            if script.hang_after_data {
+                return hang(&mut reader);
+            }
             let mut st = state.lock().unwrap();
             if st.script.drop_after_data.contains(&first) && !st.dropped.contains(&first) {
                 st.dropped.push(first);
