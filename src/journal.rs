@@ -170,6 +170,26 @@ fn owner_only(_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// SQLite names its write-ahead log after the path it was given: two names of one file (hard
+/// links) would keep two logs of one database, and runs through each would not see each other.
+#[cfg(unix)]
+fn refuse_hard_links(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.nlink() > 1 => Err(Error::Refused(format!(
+            "the journal {} has {} names (hard links): SQLite cannot share a journal that way. Keep one name and point the other configs at it (a symbolic link is fine)",
+            path.display(),
+            m.nlink()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(unix))]
+fn refuse_hard_links(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
 /// A journal whose main file is gone while its write-ahead log is still there: opening it would
 /// make a new, empty journal (and SQLite might replay the old log into it).
 fn orphaned_log(path: &Path) -> Option<PathBuf> {
@@ -190,6 +210,7 @@ impl Journal {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         }
         owner_only(path)?;
+        refuse_hard_links(path)?;
         let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
         // WAL: readers (`status`) never block the sender. synchronous=NORMAL in WAL mode keeps
         // every committed record through a crash or kill of the process; only a power failure
@@ -857,6 +878,19 @@ mod tests {
         let e = Journal::open(&path).err().expect("refused");
         assert!(e.to_string().contains("--new-journal"), "{e}");
         drop(j);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_linked_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        drop(Journal::open(&path).unwrap());
+        std::fs::hard_link(&path, dir.path().join("other.sqlite")).unwrap();
+        let e = Journal::open(&dir.path().join("other.sqlite"))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("hard links"), "{e}");
     }
 
     impl Journal {
