@@ -33,16 +33,6 @@ fn message_for(out: &std::path::Path, needle: &str) -> Vec<u8> {
         .1
 }
 
-trait ArgPath {
-    fn arg(self, p: &std::path::Path) -> Self;
-}
-impl ArgPath for common::Run {
-    fn arg(mut self, p: &std::path::Path) -> Self {
-        self.cmd.arg(p);
-        self
-    }
-}
-
 #[test]
 fn every_message_is_well_formed_and_personal() {
     let p = Project::example();
@@ -410,7 +400,7 @@ fn default_output_and_running_from_another_folder() {
     common::Run::new()
         .current_dir(elsewhere.path())
         .args(["--config"])
-        .arg(&p.path().join("bulletin.toml"))
+        .arg(p.path().join("bulletin.toml"))
         .args(["preview", "2026-11-mpome-briefing"])
         .ok()
         .stdout_has("Wrote");
