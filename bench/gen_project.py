@@ -9,8 +9,8 @@ random.seed(7)
 shutil.rmtree(out, ignore_errors=True)
 for d in ("lists", "updates", "campaigns"):
     os.makedirs(os.path.join(out, d))
-shutil.copytree(os.path.join(root, "example", "templates"), os.path.join(out, "templates"))
-cfg = open(os.path.join(root, "config.example.toml")).read().replace('"example/', '"')
+shutil.copytree(os.path.join(root, "templates"), os.path.join(out, "templates"))
+cfg = open(os.path.join(root, "config.example.toml")).read()
 open(os.path.join(out, "bulletin.toml"), "w").write(cfg)
 
 tags = ["small-arms", "landmines", "peace-operations", "humanitarian-disarmament", "multilateral-negotiations"]

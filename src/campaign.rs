@@ -28,7 +28,7 @@ struct CampaignFile {
     updates: UpdateSelection,
     audience: AudienceSpec,
     /// When and in which hours it may go out; `bulletin schedule` marks it ready.
-    schedule: Option<crate::schedule::ScheduleFile>,
+    schedule: Option<crate::window::ScheduleFile>,
 }
 
 fn default_template() -> String {
@@ -82,7 +82,10 @@ pub struct Campaign {
     pub audience: AudienceSpec,
     /// The languages a recipient of this campaign may get.
     pub languages: Vec<String>,
-    pub schedule: crate::schedule::Schedule,
+    pub schedule: crate::window::Schedule,
+    /// A digest of what the file says the messages are, its `[schedule]` left out: moving a
+    /// campaign's time does not change its content.
+    pub content_digest: String,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -156,6 +159,20 @@ pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// The id a campaign name stands for: the id written in its file when it has one, else the file's
+/// name, else the name as given (so that a campaign whose file is gone can still be taken back).
+pub fn resolve_id(config: &Config, name: &str) -> String {
+    let Ok(path) = locate_id(config, name) else {
+        return name.to_string();
+    };
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("id")?.as_str().map(str::to_string))
+        .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Reads and resolves a campaign, adding every problem found to `p`.
@@ -362,12 +379,12 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     }
 
     let schedule = match &file.schedule {
-        None => crate::schedule::Schedule {
+        None => crate::window::Schedule {
             tz: config.tz(),
             send_at: None,
-            window: crate::schedule::Window::always(),
+            window: crate::window::Window::always(),
         },
-        Some(f) => match crate::schedule::Schedule::from_file(f, config.tz()) {
+        Some(f) => match crate::window::Schedule::from_file(f, config.tz()) {
             Ok(s) => s,
             Err(errs) => {
                 for e in errs {
@@ -382,8 +399,14 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         },
     };
 
+    let content_digest = {
+        let mut t = text.parse::<toml::Table>().unwrap_or_default();
+        t.remove("schedule");
+        crate::digest::of([t.to_string().as_bytes()])
+    };
     Some(Campaign {
         schedule,
+        content_digest,
         id,
         path: path.to_path_buf(),
         template: file.template,

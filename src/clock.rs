@@ -19,6 +19,12 @@ fn base() -> &'static (SystemTime, Instant) {
     })
 }
 
+/// The clock's starting point: `BULLETIN_NOW` exactly when it is set, else when the process
+/// first asked the time. What a preview dates its messages with, so that it is reproducible.
+pub fn start() -> SystemTime {
+    base().0
+}
+
 pub fn now() -> SystemTime {
     let (start, at) = base();
     *start + at.elapsed()

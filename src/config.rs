@@ -461,7 +461,7 @@ impl Config {
                 );
             }
         }
-        if let Err(e) = crate::schedule::parse_tz(&self.schedule.timezone) {
+        if let Err(e) = crate::window::parse_tz(&self.schedule.timezone) {
             p.error(&file, line("timezone"), format!("[schedule] timezone: {e}"));
         }
         let r = &self.rate;
@@ -513,7 +513,7 @@ impl Config {
 
     /// The zone of local times; UTC when the config's is not valid (validation reports it).
     pub fn tz(&self) -> chrono_tz::Tz {
-        crate::schedule::parse_tz(&self.schedule.timezone).unwrap_or(chrono_tz::UTC)
+        crate::window::parse_tz(&self.schedule.timezone).unwrap_or(chrono_tz::UTC)
     }
 
     pub fn list_id(&self) -> String {

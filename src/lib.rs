@@ -7,10 +7,13 @@
 pub mod address;
 pub mod audience;
 pub mod campaign;
+pub mod cli;
 pub mod clock;
 pub mod compose;
 pub mod config;
 pub mod contacts;
+pub mod digest;
+pub mod due;
 pub mod error;
 pub mod interrupt;
 pub mod journal;
@@ -20,9 +23,9 @@ pub mod problems;
 pub mod project;
 pub mod render;
 pub mod scaffold;
-pub mod schedule;
 pub mod send;
 pub mod term;
 pub mod updates;
+pub mod window;
 
 pub use error::{Error, Result};

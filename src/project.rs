@@ -218,6 +218,28 @@ pub struct MessageError {
 }
 
 impl Prepared {
+    /// A digest of what the campaign's messages are made of, from what was loaded: the campaign
+    /// file (its schedule left out), its updates and the templates. Contact lists are left out:
+    /// adding contacts to a running campaign is normal.
+    pub fn content_hash(&self) -> String {
+        let updates: Vec<String> = self
+            .campaign
+            .updates
+            .iter()
+            .filter_map(|slug| self.updates.by_slug.get(slug))
+            .flat_map(|versions| versions.values())
+            .map(|u| serde_json::to_string(u).unwrap_or_default())
+            .collect();
+        crate::digest::of(
+            [
+                self.campaign.content_digest.as_bytes(),
+                self.renderer.sources_digest().as_bytes(),
+            ]
+            .into_iter()
+            .chain(updates.iter().map(|u| u.as_bytes())),
+        )
+    }
+
     /// Renders and composes one recipient's message: the single path shared by preview and send.
     pub fn message(
         &self,

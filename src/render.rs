@@ -42,6 +42,8 @@ pub struct Renderer {
     whole_inlines: std::sync::atomic::AtomicUsize,
     /// The HTML templates print personal values only as they are (see [`opaque_templates`]).
     opaque: bool,
+    /// A digest of every template and translation the messages are made from.
+    sources_digest: String,
 }
 
 /// Where in a template source a tera error points: its "--> LINE:COL" marker.
@@ -402,6 +404,13 @@ impl Renderer {
         let opaque = html_template
             .values()
             .all(|name| opaque_templates(&tera, name, &mut Vec::new()));
+        let strings_json = serde_json::to_string(&strings).unwrap_or_default();
+        let sources_digest = crate::digest::of(
+            sources
+                .iter()
+                .flat_map(|(n, _, src)| [n.as_bytes(), src.as_bytes()])
+                .chain([strings_json.as_bytes()]),
+        );
         let r = Renderer {
             tera,
             html_template,
@@ -415,6 +424,7 @@ impl Renderer {
             shapes: Mutex::new(HashMap::new()),
             whole_inlines: Default::default(),
             opaque,
+            sources_digest,
         };
         r.preflight(campaign, &sources, p);
         Some(r)
@@ -647,6 +657,11 @@ impl Renderer {
         self.inliner
             .inline(&raw_html)
             .map_err(|e| RenderError::Css(e.to_string()))
+    }
+
+    /// A digest of every template and translation the messages are made from.
+    pub fn sources_digest(&self) -> &str {
+        &self.sources_digest
     }
 
     /// How many messages so far could not reuse a shape (see `inline`).

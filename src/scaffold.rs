@@ -9,85 +9,81 @@ use crate::{Error, Result};
 const FILES: &[(&str, &[u8])] = &[
     (
         "campaigns/2026-11-digest.toml",
-        include_bytes!("../example/campaigns/2026-11-digest.toml"),
+        include_bytes!("../campaigns/2026-11-digest.toml"),
     ),
     (
         "campaigns/2026-11-mpome-briefing.toml",
-        include_bytes!("../example/campaigns/2026-11-mpome-briefing.toml"),
+        include_bytes!("../campaigns/2026-11-mpome-briefing.toml"),
     ),
     (
         "lists/geneva-forum-export.csv",
-        include_bytes!("../example/lists/geneva-forum-export.csv"),
+        include_bytes!("../lists/geneva-forum-export.csv"),
     ),
     (
         "lists/practitioners.csv",
-        include_bytes!("../example/lists/practitioners.csv"),
+        include_bytes!("../lists/practitioners.csv"),
     ),
     (
         "lists/unsubscribed.csv",
-        include_bytes!("../example/lists/unsubscribed.csv"),
+        include_bytes!("../lists/unsubscribed.csv"),
     ),
     (
         "templates/i18n/en.toml",
-        include_bytes!("../example/templates/i18n/en.toml"),
+        include_bytes!("../templates/i18n/en.toml"),
     ),
     (
         "templates/i18n/fr.toml",
-        include_bytes!("../example/templates/i18n/fr.toml"),
+        include_bytes!("../templates/i18n/fr.toml"),
     ),
     (
         "templates/newsletter.html",
-        include_bytes!("../example/templates/newsletter.html"),
+        include_bytes!("../templates/newsletter.html"),
     ),
     (
         "templates/newsletter.txt",
-        include_bytes!("../example/templates/newsletter.txt"),
+        include_bytes!("../templates/newsletter.txt"),
     ),
     (
         "updates/2026-10-mine-ban-lessons.en.md",
-        include_bytes!("../example/updates/2026-10-mine-ban-lessons.en.md"),
+        include_bytes!("../updates/2026-10-mine-ban-lessons.en.md"),
     ),
     (
         "updates/2026-10-mine-ban-lessons.fr.md",
-        include_bytes!("../example/updates/2026-10-mine-ban-lessons.fr.md"),
+        include_bytes!("../updates/2026-10-mine-ban-lessons.fr.md"),
     ),
     (
         "updates/2026-11-disarmament-insight.en.md",
-        include_bytes!("../example/updates/2026-11-disarmament-insight.en.md"),
+        include_bytes!("../updates/2026-11-disarmament-insight.en.md"),
     ),
     (
         "updates/2026-11-disarmament-insight.fr.md",
-        include_bytes!("../example/updates/2026-11-disarmament-insight.fr.md"),
+        include_bytes!("../updates/2026-11-disarmament-insight.fr.md"),
     ),
     (
         "updates/2026-11-humanitarian-perspectives.en.md",
-        include_bytes!("../example/updates/2026-11-humanitarian-perspectives.en.md"),
+        include_bytes!("../updates/2026-11-humanitarian-perspectives.en.md"),
     ),
     (
         "updates/2026-11-humanitarian-perspectives.fr.md",
-        include_bytes!("../example/updates/2026-11-humanitarian-perspectives.fr.md"),
+        include_bytes!("../updates/2026-11-humanitarian-perspectives.fr.md"),
     ),
     (
         "updates/2026-11-peace-operations-materiel.en.md",
-        include_bytes!("../example/updates/2026-11-peace-operations-materiel.en.md"),
+        include_bytes!("../updates/2026-11-peace-operations-materiel.en.md"),
     ),
     (
         "updates/2026-11-peace-operations-materiel.fr.md",
-        include_bytes!("../example/updates/2026-11-peace-operations-materiel.fr.md"),
+        include_bytes!("../updates/2026-11-peace-operations-materiel.fr.md"),
     ),
 ];
 
-const CONFIG: &str = include_str!("../config.example.toml");
-
-/// The example config with its paths pointing inside the new project instead of `example/`.
-pub fn project_config() -> String {
-    CONFIG.replace("\"example/", "\"")
-}
+/// The example config: its paths are those of a project's own folders.
+pub const CONFIG: &str = include_str!("../config.example.toml");
 
 /// Creates a project in `dir`, refusing to overwrite any file already there.
 /// Returns how many files were written.
 pub fn init(dir: &Path) -> Result<usize> {
-    let config = project_config();
+    let config = CONFIG;
     let mut all: Vec<(&str, &[u8])> = vec![("bulletin.toml", config.as_bytes())];
     all.extend(FILES.iter().copied());
     let existing: Vec<String> = all
@@ -122,7 +118,7 @@ pub fn init(dir: &Path) -> Result<usize> {
 mod tests {
     #[test]
     fn project_config_points_inside_the_project() {
-        let c = super::project_config();
+        let c = super::CONFIG;
         assert!(c.contains("templates = \"templates\""));
         assert!(!c.contains("example/"));
     }

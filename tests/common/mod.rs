@@ -33,11 +33,12 @@ impl Project {
     /// The example project shipped in the repo, laid out as `bulletin init` lays it out.
     pub fn example() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo().join("example"), dir.path());
-        let config = std::fs::read_to_string(repo().join("config.example.toml")).unwrap();
-        std::fs::write(
+        for folder in ["templates", "lists", "updates", "campaigns"] {
+            copy_dir(&repo().join(folder), &dir.path().join(folder));
+        }
+        std::fs::copy(
+            repo().join("config.example.toml"),
             dir.path().join("bulletin.toml"),
-            config.replace("\"example/", "\""),
         )
         .unwrap();
         Project { dir }

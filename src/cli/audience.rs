@@ -1,0 +1,38 @@
+//! `bulletin audience`: a campaign in, who gets what (and who is left out, and why) out.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::{load, print_warnings, Exit};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The campaign: its id (such as 2026-11-digest) or its file's path.
+    campaign: String,
+    /// Print one CSV row per recipient instead of the summary.
+    #[arg(long)]
+    csv: bool,
+    /// Leave out rows with an invalid address instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+}
+
+pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
+    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    print_warnings(&prepared.problems);
+    if a.csv {
+        crate::audience::write_csv(
+            &prepared.campaign,
+            &prepared.audience,
+            std::io::stdout().lock(),
+        )
+        .context("writing the CSV")?;
+    } else {
+        print!(
+            "{}",
+            crate::audience::report(&prepared.campaign, &prepared.audience)
+        );
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,154 @@
+//! The command line: arguments in (parsed by clap in `main`), each command run and its outcome
+//! out as an [`Exit`]. One module per command; this one holds what they share.
+
+mod audience;
+mod check;
+mod cron_line;
+mod due;
+pub mod exit;
+mod init;
+mod preview;
+mod schedule;
+mod send;
+mod status;
+mod test_send;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+pub use exit::Exit;
+
+/// Personal, bilingual newsletters from plain files: project updates in Markdown, contact lists
+/// in CSV, templates in tera.
+#[derive(Parser)]
+#[command(name = "bulletin", version, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest --out preview\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage;\nsend also: 3 stopped by a rate cap, 75 relay failing or messages deferred;\n130 interrupted by Ctrl-C, 143 by SIGTERM.\n\nBULLETIN_NOW=2026-12-01T09:00:00Z fixes the clock's starting point (for tests and\nreproducible previews)."
+)]
+pub struct Cli {
+    /// The project's config file; paths inside it are read relative to its folder.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "bulletin.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Validate config, lists, updates, templates and campaigns; list every problem at once.
+    #[command(
+        after_help = "Examples:\n  bulletin check\n  bulletin check 2026-11-digest\n\nExits 1 if any problem is an error; warnings alone exit 0."
+    )]
+    Check(check::Args),
+
+    /// Show who would receive a campaign and what, before anything is rendered.
+    #[command(
+        after_help = "Examples:\n  bulletin audience 2026-11-digest\n  bulletin audience 2026-11-digest --csv > recipients.csv"
+    )]
+    Audience(audience::Args),
+
+    /// Write every recipient's message as .eml and .html files, with index.html and summary.json.
+    #[command(
+        after_help = "Examples:\n  bulletin preview 2026-11-digest\n  bulletin preview 2026-11-digest --out /tmp/nov --limit 20\n  bulletin preview 2026-11-digest --skip-invalid   # bad rows go to rejects.csv\n\nThe output folder is replaced whole, but only if it is empty or an earlier preview that\nnobody has added to or changed since."
+    )]
+    Preview(preview::Args),
+
+    /// Send a campaign through the SMTP relay: rate limited, journaled, never twice.
+    #[command(
+        after_help = "Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\nExit codes: 0 done; 1 error; 3 stopped by a rate cap (run again after the time shown);\n75 the relay is failing, messages were deferred, or another run is sending (try again later);\n130 interrupted by Ctrl-C, 143 by SIGTERM."
+    )]
+    Send(send::Args),
+
+    /// Send one sample per language (and a bilingual one) to a test address, marked [TEST].
+    #[command(
+        name = "test-send",
+        after_help = "Example:\n  bulletin test-send 2026-11-digest --to me@example.org\n\nNothing is recorded in the journal."
+    )]
+    TestSend(test_send::Args),
+
+    /// Show what the journal says: counts per state, rate, failures with the relay's reasons.
+    #[command(
+        after_help = "Examples:\n  bulletin status\n  bulletin status 2026-11-digest --failed-csv failed.csv\n  bulletin status 2026-11-digest --json"
+    )]
+    Status(status::Args),
+
+    /// Mark a campaign ready to go at a time (what `due` sends), take it back, or list campaigns.
+    #[command(
+        after_help = "Examples:\n  bulletin schedule                                    # every campaign and its state\n  bulletin schedule 2026-12-digest --at 2026-12-01T09:00      # local time, in the config's zone\n  bulletin schedule 2026-12-digest --at 2026-12-01T09:00:00+01:00\n  bulletin schedule 2026-12-digest                     # at the file's [schedule] send_at\n  bulletin schedule 2026-12-digest --cancel            # back to draft\n\nA send_at in the campaign file alone is a plan: nothing goes until the campaign is marked here."
+    )]
+    Schedule(schedule::Args),
+
+    /// Send every scheduled campaign whose time has come: the command for cron.
+    #[command(
+        after_help = "Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\nExit codes: 0 done, nothing due, or paused by a rate cap or sending window (continues next run);\n1 error (a campaign or the config needs fixing); 75 temporary failure (relay unreachable,\nmessages deferred, another run still sending); 130 interrupted by Ctrl-C, 143 by SIGTERM.\n`bulletin cron-line` prints a crontab entry for this project."
+    )]
+    Due(due::Args),
+
+    /// Print a crontab entry that runs `due` for this project every few minutes.
+    #[command(
+        name = "cron-line",
+        after_help = "Example (adds to the current crontab):\n  (crontab -l 2>/dev/null; bulletin cron-line) | crontab -"
+    )]
+    CronLine(cron_line::Args),
+
+    /// Create a new mailing project in DIR, filled with the example content.
+    #[command(
+        after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check"
+    )]
+    Init(init::Args),
+}
+
+/// Runs a parsed command line; prints what went wrong, if anything, and says how it ended.
+pub fn run(cli: Cli) -> Exit {
+    let config = cli.config;
+    let result = match cli.command {
+        Command::Check(a) => check::run(&config, a),
+        Command::Audience(a) => audience::run(&config, a),
+        Command::Preview(a) => preview::run(&config, a),
+        Command::Send(a) => send::run(&config, a),
+        Command::TestSend(a) => test_send::run(&config, a),
+        Command::Status(a) => status::run(&config, a),
+        Command::Schedule(a) => schedule::run(&config, a),
+        Command::Due(a) => due::run(&config, a),
+        Command::CronLine(a) => cron_line::run(&config, a),
+        Command::Init(a) => init::run(a),
+    };
+    result.unwrap_or_else(|e| {
+        report_error(&e);
+        Exit::of_error(&e)
+    })
+}
+
+fn report_error(e: &anyhow::Error) {
+    match e.downcast_ref::<crate::Error>() {
+        Some(crate::Error::Invalid(p)) => eprintln!("{}", clean(&p.to_string())),
+        Some(crate::Error::Interrupted(sig)) => {
+            eprintln!("Interrupted by {sig}: nothing half-written was left behind.")
+        }
+        _ => eprintln!("error: {}", clean(&format!("{e:#}"))),
+    }
+}
+
+fn load(config: &Path) -> crate::Result<Config> {
+    Config::load(config)
+}
+
+/// Messages quote CSV cells and relay replies: whatever they hold reaches the terminal escaped.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::term::clean_lines(s)
+}
+
+fn print_warnings(p: &crate::problems::Problems) {
+    for w in p.warnings() {
+        eprintln!("{}", clean(&w.to_string()));
+    }
+}

@@ -1,0 +1,71 @@
+//! `bulletin preview`: a campaign in, every recipient's message written to a folder out.
+
+use std::path::{Path, PathBuf};
+
+use super::{load, print_warnings, Exit};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The campaign: its id (such as 2026-11-digest) or its file's path.
+    campaign: String,
+    /// Output folder [default: the config's paths.preview, then the campaign id].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write at most N messages.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Set invalid rows aside in rejects.csv instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Render and compose every message but write nothing (for timing).
+    #[arg(long, hide = true)]
+    no_write: bool,
+}
+
+pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
+    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    print_warnings(&prepared.problems);
+    let out = a
+        .out
+        .unwrap_or_else(|| prepared.config.preview_dir().join(&prepared.campaign.id));
+    let opts = crate::preview::Options {
+        out: out.clone(),
+        limit: a.limit,
+        dry: a.no_write,
+    };
+    let started = std::time::Instant::now();
+    // The clock's starting point, not the wall clock: with BULLETIN_NOW set, two previews of the
+    // same project are the same bytes.
+    let s = crate::preview::run(&prepared, &opts, crate::clock::start())?;
+    let secs = started.elapsed().as_secs_f64();
+    if a.no_write {
+        println!(
+            "Rendered and composed {} messages in {secs:.2} s ({:.0} messages/s); nothing written.",
+            s.messages,
+            s.messages as f64 / secs
+        );
+    } else {
+        println!(
+            "Wrote {} messages ({} files, {} bytes) to {} in {secs:.2} s.\nOpen {} to browse them.",
+            s.messages,
+            s.files_written,
+            s.bytes_written,
+            out.display(),
+            out.join("index.html").display()
+        );
+    }
+    if s.left_out > 0 {
+        println!(
+            "{} contacts left out: see `bulletin audience {}`.",
+            s.left_out, prepared.campaign.id
+        );
+    }
+    if s.rejects > 0 {
+        println!(
+            "{} invalid rows set aside in {}.",
+            s.rejects,
+            out.join("rejects.csv").display()
+        );
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,181 @@
+//! `bulletin send`: a campaign in, its messages delivered through the relay (after a summary and,
+//! on a terminal, a question) and a report out.
+
+use std::path::Path;
+
+use super::{clean, load, print_warnings, Exit};
+use crate::send::{self, Report, Stop};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The campaign: its id (such as 2026-11-digest) or its file's path.
+    campaign: String,
+    /// Send without asking (required when not on a terminal, as under cron).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Send at most N messages in this run.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Produce every message but send none and record nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Send again to recipients whose fate an interrupted run left unknown.
+    #[arg(long)]
+    resend_unknown: bool,
+    /// Send again to recipients the relay refused for good.
+    #[arg(long)]
+    retry_failed: bool,
+    /// Continue although the campaign's content changed since it was partly sent.
+    #[arg(long)]
+    allow_changed: bool,
+    /// Start a new journal although this project has sent from one that is now missing,
+    /// replaced or older (recipients already mailed would be mailed again).
+    #[arg(long)]
+    new_journal: bool,
+    /// Leave out rows with an invalid address instead of stopping.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Print the final report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
+    use std::io::IsTerminal;
+    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    print_warnings(&prepared.problems);
+    let opts = send::Options {
+        limit: a.limit,
+        dry_run: a.dry_run,
+        resend_unknown: a.resend_unknown,
+        retry_failed: a.retry_failed,
+        allow_changed: a.allow_changed,
+        lock_wait: std::time::Duration::from_secs(5),
+        lock_held: false,
+        deadline_ms: None,
+        new_journal: a.new_journal,
+    };
+    let plan = send::plan(&prepared, &opts)?;
+    let smtp = prepared.config.smtp.as_ref();
+    let rate = &prepared.config.rate;
+    let langs: Vec<String> = plan
+        .by_language
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    let mut notes = String::new();
+    if plan.failed > 0 {
+        notes.push_str(&format!("; {} failed (--retry-failed)", plan.failed));
+    }
+    if plan.unknown > 0 {
+        notes.push_str(&format!("; {} unknown (--resend-unknown)", plan.unknown));
+    }
+    if plan.sending > 0 {
+        notes.push_str(&format!(
+            "; {} being sent by another run right now",
+            plan.sending
+        ));
+    }
+    eprintln!(
+        "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{notes}\n  relay {}, {} connections, {}/s{}{}",
+        if opts.dry_run { "[dry run] " } else { "" },
+        prepared.campaign.id,
+        plan.to_send,
+        if langs.is_empty() { "none".into() } else { langs.join(", ") },
+        plan.already_sent,
+        plan.recipients,
+        smtp.map_or("(none configured)".to_string(), |s| format!("{}:{}", s.host, s.port.map_or("default".into(), |p| p.to_string()))),
+        smtp.map_or(0, |s| s.connections),
+        rate.per_second,
+        rate.per_hour.map(|h| format!(", at most {h}/hour")).unwrap_or_default(),
+        rate.per_day.map(|d| format!(", at most {d}/day")).unwrap_or_default(),
+    );
+    if plan.to_send == 0 && plan.sending == 0 {
+        eprintln!("Nothing to send.");
+        return Ok(Exit::Success);
+    }
+    if !opts.dry_run && !a.yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "not on a terminal, so bulletin cannot ask before sending: pass --yes to send"
+            );
+        }
+        eprint!("Send {} messages now? [y/N] ", plan.to_send);
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "oui") {
+            eprintln!("Nothing sent.");
+            return Ok(Exit::Success);
+        }
+    }
+    let progress = if std::io::stderr().is_terminal() {
+        send::progress::Progress::bar()
+    } else {
+        send::progress::Progress::log(std::time::Duration::from_secs(10))
+    };
+    let report = send::run(std::sync::Arc::new(prepared), &opts, &progress)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", clean(&report_text(&report)));
+    }
+    Ok(Exit::of_send(&report))
+}
+
+fn report_text(r: &Report) -> String {
+    if r.dry_run {
+        return format!(
+            "dry run of {}: {} messages produced, none sent, nothing recorded",
+            r.campaign, r.attempted
+        );
+    }
+    let mut o = format!(
+        "{} {}: {} sent, {} failed, {} deferred, {} unknown in {:.1} s ({:.1} messages/s); {} already sent before; {} left for a later run",
+        crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
+        r.campaign,
+        r.sent,
+        r.failed,
+        r.deferred,
+        r.unknown,
+        r.elapsed_secs,
+        r.messages_per_second,
+        r.already_sent,
+        r.remaining
+    );
+    if r.taken_elsewhere > 0 {
+        o.push_str(&format!(
+            "\n{} recipients were taken by another run on the same journal and left to it",
+            r.taken_elsewhere
+        ));
+    }
+    if r.recovered_unknown > 0 {
+        o.push_str(&format!("\n{} messages left 'sending' by an interrupted run are now marked unknown: bulletin does not send them again unless you pass --resend-unknown", r.recovered_unknown));
+    }
+    match &r.stopped {
+        Some(Stop::Interrupted) => o.push_str("\nInterrupted: every message is recorded (those not yet handed to the relay as deferred). Run the same command to continue."),
+        Some(Stop::Capped { cap, limit, resume_at_ms }) => o.push_str(&format!(
+            "\nStopped by the rate cap {cap} = {limit}: the rest can go from {}. Run the same command then to continue.",
+            crate::clock::from_ms(*resume_at_ms).to_rfc3339()
+        )),
+        Some(Stop::Window) => o.push_str("\nThe sending window closed; the rest goes when it opens again."),
+        Some(Stop::RelayFailing { failures, last_error }) => o.push_str(&format!("\nStopped after {failures} failures in a row; the relay last said: {last_error}. Everything done so far is recorded; run again once the relay works.")),
+        None => {}
+    }
+    for f in r.failures.iter().take(20) {
+        o.push_str(&format!(
+            "\n  {} {}: {}{}",
+            f.state.as_str(),
+            f.email,
+            f.code.map(|c| format!("{c} ")).unwrap_or_default(),
+            f.reply
+        ));
+    }
+    if r.failures.len() > 20 {
+        o.push_str(&format!(
+            "\n  … and {} more: bulletin status {} --failed-csv FILE",
+            r.failures.len() - 20,
+            r.campaign
+        ));
+    }
+    o
+}

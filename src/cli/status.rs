@@ -1,0 +1,108 @@
+//! `bulletin status`: the journal in, what it says of each campaign out (counts, rate, the
+//! relay's reasons for every failure), without changing or creating anything.
+
+use std::path::{Path, PathBuf};
+
+use super::{clean, load, Exit};
+use crate::send;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// One campaign; every campaign in the journal when left out.
+    campaign: Option<String>,
+    /// Write failed, deferred and unknown deliveries with their reasons to FILE.
+    #[arg(long, value_name = "FILE")]
+    failed_csv: Option<PathBuf>,
+    /// Print the status as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
+    let config = load(config)?;
+    let path = config.journal_path();
+    // Asked before the journal is opened (see send::lock): is a run sending right now?
+    let live = send::lock::held_by_a_run(&path);
+    let Some(journal) = crate::journal::Journal::open_existing(&path)? else {
+        let marker = crate::journal::marker_path(&path);
+        if marker.exists() {
+            anyhow::bail!(
+                "the journal {} is missing, but {} says this project has sent from it: restore it from a backup",
+                path.display(),
+                marker.display()
+            );
+        }
+        println!(
+            "No journal yet ({}): nothing has been sent from this project.",
+            path.display()
+        );
+        return Ok(Exit::Success);
+    };
+    let ids = match a.campaign {
+        Some(c) => vec![c],
+        None => journal.campaigns()?,
+    };
+    if ids.is_empty() {
+        println!("The journal ({}) holds no campaign yet.", path.display());
+    }
+    let mut all = Vec::new();
+    let mut problems = Vec::new();
+    for id in ids {
+        let st = send::status::status(&journal, &id, live)?;
+        problems.extend(st.problems.iter().cloned());
+        all.push(st);
+    }
+    if let Some(file) = a.failed_csv {
+        send::status::write_failed_csv(&file, &problems)?;
+        eprintln!(
+            "{} failed, deferred or unknown deliveries written to {}",
+            problems.len(),
+            file.display()
+        );
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        for st in &all {
+            print!("{}", clean(&text(st)));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn text(st: &send::status::Status) -> String {
+    let counts: Vec<String> = st
+        .counts
+        .iter()
+        .map(|(s, n)| format!("{} {n}", s.as_str()))
+        .collect();
+    let mut o = format!(
+        "{}: {} recipients: {}\n",
+        st.campaign,
+        st.total,
+        counts.join(", ")
+    );
+    if let (Some(a), Some(b)) = (&st.first_sent, &st.last_sent) {
+        o.push_str(&format!("  sent from {a} to {b}"));
+        if let Some(r) = st.rate_per_second {
+            o.push_str(&format!(" ({r:.1} messages/s)"));
+        }
+        o.push('\n');
+    }
+    for d in st.problems.iter().take(50) {
+        o.push_str(&format!(
+            "  {} {}: {}{}\n",
+            d.state.as_str(),
+            d.email,
+            d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default(),
+            d.smtp_reply.as_deref().unwrap_or("")
+        ));
+    }
+    if st.problems.len() > 50 {
+        o.push_str(&format!(
+            "  … and {} more (--failed-csv FILE lists them all)\n",
+            st.problems.len() - 50
+        ));
+    }
+    o
+}

@@ -1,0 +1,96 @@
+//! Test sends: a prepared campaign and an address in, one sample per language (and a bilingual
+//! one) sent to it, marked "[TEST]", outside the journal.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::client::{Client, Settings};
+use super::SendError;
+use crate::clock;
+use crate::project::Prepared;
+use crate::Error;
+
+/// One test message per language the campaign goes out in, and a bilingual one, to `to`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSent {
+    pub langs: String,
+    pub sample_of: String,
+    pub subject: String,
+    pub reply: String,
+}
+
+/// Sends samples of the campaign to a test address, marked "[TEST]", outside the journal.
+pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, SendError> {
+    let addr: lettre::Address = to
+        .parse()
+        .map_err(|_| SendError::Setup(format!("--to {to:?} is not a valid e-mail address")))?;
+    let smtp = p
+        .config
+        .smtp
+        .as_ref()
+        .ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
+    let settings = Arc::new(
+        Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?,
+    );
+    let mut combos: Vec<Vec<String>> = p
+        .campaign
+        .languages
+        .iter()
+        .map(|l| vec![l.clone()])
+        .collect();
+    if p.campaign.languages.len() > 1 {
+        combos.push(p.campaign.languages.clone());
+    }
+    // A real recipient of each combination shows the message as they will see it; without one,
+    // the first recipient stands in with the combination's languages.
+    let first = p.audience.recipients.first().ok_or_else(|| {
+        SendError::Setup("the campaign has no recipients to take samples from".into())
+    })?;
+    let mut samples = Vec::new();
+    for langs in combos {
+        let mut r = p
+            .audience
+            .recipients
+            .iter()
+            .find(|r| r.langs == langs)
+            .unwrap_or(first)
+            .clone();
+        let sample_of = r.contact.email.clone();
+        r.langs = langs;
+        r.contact.email = addr.to_string();
+        samples.push((r, sample_of));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SendError::Setup(e.to_string()))?;
+    runtime.block_on(async {
+        let mut client = Client::connect(settings)
+            .await
+            .map_err(|e| SendError::Setup(e.to_string()))?;
+        let mut out = Vec::new();
+        for (r, sample_of) in samples {
+            let (rendered, composed) = p
+                .message_marked(&r, clock::now(), "test", "[TEST] ")
+                .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+            let (from, to, utf8) =
+                super::worker::envelope(&p.config.sender.address, &r.contact.email)
+                    .map_err(SendError::Setup)?;
+            client.begin(&from, &to, utf8).await.map_err(|e| {
+                SendError::Setup(format!("the relay refused the test message: {e}"))
+            })?;
+            let reply = client.finish(&composed.bytes).await.map_err(|e| {
+                SendError::Setup(format!("the relay refused the test message: {e}"))
+            })?;
+            out.push(TestSent {
+                langs: r.langs.join("+"),
+                sample_of,
+                subject: rendered.subject,
+                reply,
+            });
+        }
+        client.quit().await;
+        Ok(out)
+    })
+}

@@ -1,0 +1,412 @@
+//! One connection's work: recipients from the shared queue in, each claimed in the journal, its
+//! message handed to the relay and the outcome recorded out; Ctrl-C and retries handled on the
+//! way.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::client::{Client, Settings, SmtpError};
+use super::rate::{Limiter, Permit};
+use super::writer::Recorder;
+use super::{Failure, Stop};
+use crate::clock;
+use crate::interrupt;
+use crate::journal::{State, Update};
+use crate::project::Prepared;
+
+/// One recipient's turn in the queue. An item in the queue is never claimed in the journal: a
+/// claim is taken just before its message goes, and released (as deferred) when it goes back.
+pub(super) struct Item {
+    pub(super) idx: usize,
+    pub(super) attempt: u32,
+    pub(super) not_before: Instant,
+}
+
+/// What the sending tasks share.
+pub(super) struct Shared {
+    pub(super) queue: Mutex<VecDeque<Item>>,
+    /// Items not yet settled (in the queue, in flight, or waiting for a retry).
+    pub(super) open: AtomicUsize,
+    pub(super) stop: AtomicBool,
+    pub(super) stop_reason: Mutex<Option<Stop>>,
+    pub(super) fatal: Mutex<Option<String>>,
+    pub(super) consecutive: AtomicU32,
+    pub(super) counts: Counters,
+    pub(super) failures: Mutex<Vec<Failure>>,
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub attempted: AtomicUsize,
+    pub sent: AtomicUsize,
+    pub failed: AtomicUsize,
+    pub deferred: AtomicUsize,
+    pub unknown: AtomicUsize,
+    /// Claimed first by another run on the same journal.
+    pub elsewhere: AtomicUsize,
+}
+
+impl Shared {
+    /// Stops the run for a reason no retry fixes; the run ends with this error.
+    pub(super) fn fail(&self, message: String) {
+        self.fatal.lock().unwrap().get_or_insert(message);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn halt(&self, why: Stop) {
+        let mut r = self.stop_reason.lock().unwrap();
+        if r.is_none() {
+            *r = Some(why);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Puts an unclaimed item back for a later run (or a later turn of this one).
+    pub(super) fn put_back(&self, item: Item) {
+        self.queue.lock().unwrap().push_front(item);
+    }
+}
+
+pub(super) struct Ctx {
+    pub(super) p: Arc<Prepared>,
+    /// Journal row of each recipient, by index in the audience.
+    pub(super) ids: Arc<[i64]>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) writer: Recorder,
+    pub(super) limiter: Arc<Limiter>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) nonce: Arc<str>,
+    pub(super) smtp: Arc<crate::config::Smtp>,
+    pub(super) deadline_ms: Option<i64>,
+}
+
+/// Takes the next item that is due; waits for a retry that is not due yet; `None` when done.
+async fn next_item(shared: &Shared) -> Option<Item> {
+    loop {
+        if shared.stop.load(Ordering::SeqCst) || shared.open.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let wait = {
+            let mut q = shared.queue.lock().unwrap();
+            let now = Instant::now();
+            if let Some(pos) = q.iter().position(|i| i.not_before <= now) {
+                return q.remove(pos);
+            }
+            q.iter()
+                .map(|i| i.not_before - now)
+                .min()
+                .unwrap_or(Duration::from_millis(20))
+        };
+        tokio::time::sleep(wait.min(Duration::from_millis(200))).await;
+    }
+}
+
+/// Runs `f` unless `signals` signals arrive first (1: stop what has handed nothing over yet;
+/// 2: abort even a message in transit).
+async fn unless_signalled<T>(signals: u32, f: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = interrupt::reached(signals) => None,
+        v = f => Some(v),
+    }
+}
+
+/// The envelope of a message: addresses as they go on the wire (domains in ASCII), and whether
+/// the recipient's needs SMTPUTF8.
+pub(super) fn envelope(
+    from: &str,
+    to: &str,
+) -> std::result::Result<(String, String, bool), String> {
+    let (from, to) = (crate::address::wire(from), crate::address::wire(to));
+    for a in [&from, &to] {
+        if a.parse::<lettre::Address>().is_err() {
+            return Err(format!(
+                "invalid envelope address {}",
+                crate::term::quoted(a)
+            ));
+        }
+    }
+    let utf8 = crate::address::needs_smtputf8(&to) || crate::address::needs_smtputf8(&from);
+    Ok((from, to, utf8))
+}
+
+/// One connection's loop: take a recipient, produce their message, claim them in the journal,
+/// hand the message over, record the outcome.
+pub(super) async fn sender(ctx: Arc<Ctx>) {
+    let sh = &ctx.shared;
+    let mut client: Option<Client> = None;
+    while let Some(item) = next_item(sh).await {
+        let r = &ctx.p.audience.recipients[item.idx];
+        let email = r.contact.email.clone();
+        let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
+            Ok((_, c)) => c,
+            Err(e) => {
+                let why = format!("cannot produce the message: {}", e.message);
+                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
+                continue;
+            }
+        };
+        let (from, to, utf8) = match envelope(&ctx.p.config.sender.address, &email) {
+            Ok(e) => e,
+            Err(why) => {
+                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
+                continue;
+            }
+        };
+        if ctx.deadline_ms.is_some_and(|d| clock::now_ms() >= d) {
+            sh.put_back(item);
+            sh.halt(Stop::Window);
+            break;
+        }
+        let Some(permit) = unless_signalled(1, ctx.limiter.acquire()).await else {
+            sh.put_back(item);
+            break;
+        };
+        let at_ms = match permit {
+            Permit::Go(at) => at,
+            Permit::Capped {
+                cap,
+                limit,
+                until_ms,
+            } => {
+                sh.put_back(item);
+                sh.halt(Stop::Capped {
+                    cap: cap.to_string(),
+                    limit,
+                    resume_at_ms: until_ms,
+                });
+                break;
+            }
+        };
+        if client.is_none() {
+            match unless_signalled(1, Client::connect(ctx.settings.clone())).await {
+                None => {
+                    sh.put_back(item);
+                    break;
+                }
+                Some(Ok(c)) => client = Some(c),
+                Some(Err(SmtpError::Setup(m))) => {
+                    sh.put_back(item);
+                    sh.fail(m);
+                    break;
+                }
+                Some(Err(e)) => {
+                    retry_or_defer(&ctx, item, &email, e, false).await;
+                    continue;
+                }
+            }
+        }
+        // The claim is on disk before anything of the message reaches the relay: if this process
+        // dies from here on, the next run sees `sending` and will not send it twice; and if
+        // another run on the same journal claimed this recipient first, this one leaves it.
+        match ctx
+            .writer
+            .record_now(Update::Claim {
+                id: ctx.ids[item.idx],
+                message_id: composed.message_id.clone(),
+                at_ms,
+            })
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                sh.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
+                sh.open.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+            Err(e) => {
+                sh.put_back(item);
+                sh.fail(e.to_string());
+                break;
+            }
+        }
+        sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
+        let c = client.as_mut().expect("connected");
+        if utf8 && !c.smtputf8() {
+            let why = format!(
+                "{} needs a relay that speaks SMTPUTF8, and {} does not offer it: fix the relay or set smtputf8 = false (such addresses are then refused at check)",
+                crate::term::quoted(&email),
+                ctx.settings.host
+            );
+            settle(&ctx, item.idx, &email, State::Deferred, None, why);
+            continue;
+        }
+        // Until the relay's go-ahead for data, nothing of the message has been handed over: a
+        // first Ctrl-C stops here at once and the recipient waits for the next run.
+        match unless_signalled(1, c.begin(&from, &to, utf8)).await {
+            None => {
+                client = None;
+                let why = "interrupted before the message was handed over".to_string();
+                settle(&ctx, item.idx, &email, State::Deferred, None, why);
+                break;
+            }
+            Some(Err(e)) => {
+                if matches!(e, SmtpError::Connection(_)) {
+                    client = None;
+                }
+                match e {
+                    SmtpError::Permanent { code, reply } => {
+                        settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+                    }
+                    SmtpError::Setup(m) => {
+                        settle(&ctx, item.idx, &email, State::Deferred, None, m.clone());
+                        sh.fail(m);
+                        break;
+                    }
+                    other => retry_or_defer(&ctx, item, &email, other, true).await,
+                }
+                continue;
+            }
+            Some(Ok(())) => {}
+        }
+        // The data is going: the message is the relay's unless it says otherwise. A first
+        // Ctrl-C lets it finish; a second one gives it up, its fate unknown.
+        match unless_signalled(2, c.finish(&composed.bytes)).await {
+            None => {
+                client = None;
+                let why = "interrupted while the relay had the message: it may have been delivered"
+                    .to_string();
+                settle(&ctx, item.idx, &email, State::Unknown, None, why);
+                break;
+            }
+            Some(Ok(reply)) => {
+                sh.consecutive.store(0, Ordering::SeqCst);
+                settle(&ctx, item.idx, &email, State::Sent, Some(250), reply);
+            }
+            Some(Err(SmtpError::Permanent { code, reply })) => {
+                settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+            }
+            // The relay answered "not now": it did not take the message.
+            Some(Err(e @ SmtpError::Transient { .. })) => {
+                retry_or_defer(&ctx, item, &email, e, true).await
+            }
+            Some(Err(e)) => {
+                client = None;
+                settle(
+                    &ctx,
+                    item.idx,
+                    &email,
+                    State::Unknown,
+                    None,
+                    format!(
+                        "connection lost after the message was sent, before the relay's answer: {}",
+                        e.reply()
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(c) = client {
+        // A quick goodbye: an interrupted run does not wait on a slow relay.
+        let _ = tokio::time::timeout(Duration::from_millis(500), c.quit()).await;
+    }
+}
+
+/// Records a final outcome for this run, for a recipient this run claimed.
+fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, reply: String) {
+    let sh = &ctx.shared;
+    let counter = match state {
+        State::Sent => &sh.counts.sent,
+        State::Failed => &sh.counts.failed,
+        State::Deferred => &sh.counts.deferred,
+        _ => &sh.counts.unknown,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if state != State::Sent {
+        let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= ctx.smtp.max_consecutive_failures {
+            sh.halt(Stop::RelayFailing {
+                failures: n,
+                last_error: format!(
+                    "{}{reply}",
+                    code.map(|c| format!("{c} ")).unwrap_or_default()
+                ),
+            });
+        }
+        sh.failures.lock().unwrap().push(Failure {
+            email: email.to_string(),
+            state,
+            code,
+            reply: reply.clone(),
+        });
+    }
+    ctx.writer.record(Update::Outcome {
+        id: ctx.ids[idx],
+        state,
+        code,
+        reply: Some(reply),
+        at_ms: clock::now_ms(),
+    });
+    sh.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Settles a recipient this run has not claimed yet (nothing went to the relay): claims it
+/// first, so that the outcome is recorded against this run's attempt and never over another's.
+async fn settle_unclaimed(
+    ctx: &Ctx,
+    idx: usize,
+    email: &str,
+    state: State,
+    code: Option<u16>,
+    reply: String,
+) {
+    let claim = Update::Claim {
+        id: ctx.ids[idx],
+        message_id: String::new(),
+        at_ms: clock::now_ms(),
+    };
+    match ctx.writer.record_now(claim).await {
+        Ok(true) => {
+            ctx.shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
+            settle(ctx, idx, email, state, code, reply)
+        }
+        Ok(false) => {
+            ctx.shared.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
+            ctx.shared.open.fetch_sub(1, Ordering::SeqCst);
+        }
+        Err(e) => ctx.shared.fail(e.to_string()),
+    }
+}
+
+/// A temporary failure: back in the queue after a growing pause, or deferred to the next run
+/// once the run's tries are used. `claimed`: the recipient is claimed by this run, and is
+/// released (as deferred, with the relay's words) before going back to the queue.
+async fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError, claimed: bool) {
+    let sh = &ctx.shared;
+    let n = sh.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+    if n >= ctx.smtp.max_consecutive_failures {
+        sh.halt(Stop::RelayFailing {
+            failures: n,
+            last_error: e.to_string(),
+        });
+    }
+    let attempt = item.attempt + 1;
+    if attempt < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
+        if claimed {
+            ctx.writer.record(Update::Outcome {
+                id: ctx.ids[item.idx],
+                state: State::Deferred,
+                code: e.code(),
+                reply: Some(e.reply()),
+                at_ms: clock::now_ms(),
+            });
+        }
+        let delay =
+            Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
+        sh.queue.lock().unwrap().push_back(Item {
+            idx: item.idx,
+            attempt,
+            not_before: Instant::now() + delay,
+        });
+        return;
+    }
+    // `settle` counts this failure again; undo ours so one message counts once.
+    sh.consecutive.fetch_sub(1, Ordering::SeqCst);
+    if claimed {
+        settle(ctx, item.idx, email, State::Deferred, e.code(), e.reply());
+    } else {
+        settle_unclaimed(ctx, item.idx, email, State::Deferred, e.code(), e.reply()).await;
+    }
+}

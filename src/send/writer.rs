@@ -1,0 +1,108 @@
+//! The journal's writer: updates from the sending tasks in, batches committed to the journal out,
+//! each sender told once its update is on disk and whether it took effect.
+
+use super::Error;
+use crate::journal::{Journal, Update};
+use crate::Result;
+
+/// The journal's writer: a thread that applies updates in batches, one commit for all the updates
+/// waiting, and tells each sender whether its update took effect once it is safely recorded.
+type Ack = tokio::sync::oneshot::Sender<Result<bool>>;
+
+pub(super) struct Writer {
+    pub(super) tx: Recorder,
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+/// The senders' side of the journal writer.
+#[derive(Clone)]
+pub(super) struct Recorder(std::sync::mpsc::Sender<(Update, Option<Ack>)>);
+
+/// The journal file must stay the one this run locked and opened: deleted or replaced under a
+/// running send, what it records would be lost, and the next run would resend.
+fn same_file(a: &std::fs::Metadata, path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).is_ok_and(|b| a.dev() == b.dev() && a.ino() == b.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = a;
+        path.exists()
+    }
+}
+
+impl Writer {
+    pub(super) fn start(mut journal: Journal) -> Result<Writer> {
+        let (tx, rx) = std::sync::mpsc::channel::<(Update, Option<Ack>)>();
+        let identity = std::fs::metadata(&journal.path)
+            .map_err(|e| Error::io("read", journal.path.clone(), e))?;
+        let handle = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || -> Result<()> {
+                let mut batches = 0u64;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                        if batch.len() >= 512 {
+                            break;
+                        }
+                    }
+                    batches += 1;
+                    let moved = batches.is_multiple_of(64) && !same_file(&identity, &journal.path);
+                    let r = if moved {
+                        Err(Error::Journal(format!(
+                            "the journal {} was deleted or replaced while this run was sending: stopped, so that nothing is sent without a record",
+                            journal.path.display()
+                        )))
+                    } else {
+                        let updates: Vec<Update> = batch.iter().map(|(u, _)| u.clone()).collect();
+                        journal.apply(&updates)
+                    };
+                    let failed = r.as_ref().err().map(|e| e.to_string());
+                    for (i, (_, ack)) in batch.into_iter().enumerate() {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(match (&r, &failed) {
+                                (Ok(done), _) => Ok(done[i]),
+                                (Err(_), Some(m)) => Err(Error::Journal(m.clone())),
+                                (Err(_), None) => Err(Error::Journal("unknown".into())),
+                            });
+                        }
+                    }
+                    r?;
+                }
+                // Fold the write-ahead log back into the journal: the next run starts small.
+                journal.checkpoint()
+            })
+            .map_err(|e| Error::Journal(format!("cannot start the journal writer: {e}")))?;
+        Ok(Writer {
+            tx: Recorder(tx),
+            handle,
+        })
+    }
+
+    pub(super) fn finish(self) -> Result<()> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .map_err(|_| Error::Journal("the journal writer panicked".into()))?
+    }
+}
+
+impl Recorder {
+    /// Records and waits until the record is committed; says whether it took effect.
+    pub(super) async fn record_now(&self, u: Update) -> Result<bool> {
+        let (ack, wait) = tokio::sync::oneshot::channel();
+        self.0
+            .send((u, Some(ack)))
+            .map_err(|_| Error::Journal("the journal writer stopped".into()))?;
+        wait.await
+            .map_err(|_| Error::Journal("the journal writer stopped".into()))?
+    }
+
+    pub(super) fn record(&self, u: Update) {
+        let _ = self.0.send((u, None));
+    }
+}
