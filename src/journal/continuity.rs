@@ -1,0 +1,115 @@
+//! Whether a journal is the one a project sent from: the journal's path in, a refusal out when it
+//! is missing, replaced or older than the last run, so that a lost journal never becomes a silent
+//! resend to everyone. A marker beside the journal remembers that the project has sent.
+
+use std::path::{Path, PathBuf};
+
+use super::{orphaned_log, side_files, Journal};
+use crate::{Error, Result};
+
+/// The marker a journal leaves beside it once a run has sent from it: `.NAME.sent` in the same
+/// folder, holding the journal's id and how many messages it recorded as sent. It is how a later
+/// run knows that a journal missing, replaced or older than the last run is not a fresh start.
+pub fn marker_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    path.with_file_name(format!(".{name}.sent"))
+}
+
+struct Marker {
+    id: String,
+    sent: u64,
+}
+
+fn read_marker(path: &Path) -> Option<Marker> {
+    let text = std::fs::read_to_string(marker_path(path)).ok()?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim().to_string())
+    };
+    Some(Marker {
+        id: field("journal_id").unwrap_or_default(),
+        sent: field("sent").and_then(|v| v.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// Records beside the journal that it has sent, and how much.
+pub fn write_marker(journal: &Journal) -> Result<()> {
+    let path = marker_path(&journal.path);
+    let text = format!(
+        "# Written by bulletin: the journal {} has sent messages. Do not delete: it is how bulletin\n# knows that a missing or replaced journal is not a fresh start.\njournal_id={}\nsent={}\nwritten_at={}\n",
+        journal.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        journal.id()?,
+        journal.total_sent()?,
+        crate::clock::utc().to_rfc3339()
+    );
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))
+}
+
+/// Before a run sends: refuses a journal that cannot be the one this project sent from, so that
+/// a lost journal never turns into a silent resend to everyone. With `allow_new` (the user's
+/// `--new-journal`), a new journal is accepted and an orphaned write-ahead log is set aside.
+pub fn check_continuity(path: &Path, allow_new: bool) -> Result<()> {
+    let marker = read_marker(path);
+    let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    let mpath = marker_path(path);
+    let refuse = |what: String| {
+        Err(Error::Refused(format!(
+            "{what}. A new journal knows nothing of who was already mailed, so sending now could mail everyone again. Restore the journal from a backup and run again; or, if you mean to start a new journal on purpose, run again with --new-journal"
+        )))
+    };
+    if !existed {
+        if let Some(wal) = orphaned_log(path) {
+            if !allow_new {
+                return refuse(format!(
+                    "the journal {} is missing, but its write-ahead log {} is still there: the journal was deleted or moved",
+                    path.display(),
+                    wal.display()
+                ));
+            }
+            let stamp = crate::clock::now_ms();
+            for f in side_files(path) {
+                if f.exists() {
+                    let aside = PathBuf::from(format!("{}.orphaned-{stamp}", f.display()));
+                    std::fs::rename(&f, &aside).map_err(|e| Error::io("set aside", &f, e))?;
+                }
+            }
+        }
+        if marker.is_some() && !allow_new {
+            return refuse(format!(
+                "the journal {} is missing, but {} says this project has sent from a journal there before",
+                path.display(),
+                mpath.display()
+            ));
+        }
+        return Ok(());
+    }
+    let Some(m) = marker else { return Ok(()) };
+    if allow_new {
+        return Ok(());
+    }
+    let j = Journal::open(path)?;
+    let (id, sent) = (j.id()?, j.total_sent()?);
+    if id != m.id {
+        return refuse(format!(
+            "the journal {} is not the one this project sent from ({} names journal {}, this one is {id}): it was replaced",
+            path.display(),
+            mpath.display(),
+            m.id
+        ));
+    }
+    if sent < m.sent {
+        return refuse(format!(
+            "the journal {} records {sent} messages sent, but {} saw {} after an earlier run: it is an older copy (restored from a backup?)",
+            path.display(),
+            mpath.display(),
+            m.sent
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! Templates, translations and a campaign in, a [`Renderer`] out that turns one recipient into
+//! the subject, HTML body (CSS inlined) and plain-text body of their message. Every template and
+//! translation problem is found when the renderer is built, before any message is written.
+
+mod i18n;
+mod inline;
+mod templates;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+use tera::{Context, Tera};
+
+pub use i18n::interest_aliases;
+use i18n::{load_i18n, toml_to_json};
+pub use templates::tera_error_text;
+use templates::{forbid_calls, line_using, Source};
+
+use crate::audience::Recipient;
+use crate::campaign::Campaign;
+use crate::config::Config;
+use crate::language::{format_date, native_name};
+use crate::problems::Problems;
+use crate::updates::Updates;
+
+/// What a recipient's message says, before it is made into MIME.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+pub struct Renderer {
+    tera: Tera,
+    /// Per language: the HTML and text template names that its messages start from.
+    html_template: BTreeMap<String, String>,
+    text_template: BTreeMap<String, String>,
+    /// Per language, built once: translations, and each of the campaign's updates.
+    strings: BTreeMap<String, Value>,
+    update_values: BTreeMap<String, Vec<Value>>,
+    inliner: css_inline::CSSInliner<'static>,
+    sender: Value,
+    campaign_id: String,
+    campaign_intro: BTreeMap<String, (String, String)>,
+    shapes: inline::Shapes,
+    /// The HTML templates print personal values only as they are (see [`opaque_templates`]).
+    opaque: bool,
+    /// A digest of every template and translation the messages are made from.
+    sources_digest: String,
+}
+
+impl Renderer {
+    /// Compiles the project's templates for a campaign and checks that each language's message
+    /// can be rendered. Every problem found is added to `p`; `None` when the renderer is unusable.
+    pub fn new(
+        config: &Config,
+        campaign: &Campaign,
+        updates: &Updates,
+        p: &mut Problems,
+    ) -> Option<Renderer> {
+        let dir = config.templates_dir();
+        let (tera, sources) = templates::load(config, updates, p)?;
+        let mut tera = tera;
+        let mut ok = true;
+        let find = |name: &str| sources.iter().find(|(n, _, _)| n == name);
+
+        let mut html_template = BTreeMap::new();
+        let mut text_template = BTreeMap::new();
+        for lang in &campaign.languages {
+            for (ext, map) in [("html", &mut html_template), ("txt", &mut text_template)] {
+                let own = format!("{}.{lang}.{ext}", campaign.template);
+                let shared = format!("{}.{ext}", campaign.template);
+                if find(&own).is_some() {
+                    map.insert(lang.clone(), own);
+                } else if find(&shared).is_some() {
+                    map.insert(lang.clone(), shared);
+                } else {
+                    p.error(
+                        &campaign.path,
+                        None,
+                        format!(
+                            "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
+                            campaign.template,
+                            dir.join(&shared).display(),
+                            dir.join(&own).display()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        for (lang, subject) in &campaign.subject {
+            let name = format!("subject.{lang}");
+            let compiled = tera.add_raw_template(&name, subject);
+            if compiled.is_ok() {
+                let before = p.errors().count();
+                let file_text = std::fs::read_to_string(&campaign.path).unwrap_or_default();
+                forbid_calls(&tera, &name, &campaign.path, &file_text, p);
+                ok &= p.errors().count() == before;
+            }
+            if let Err(e) = compiled {
+                p.error(
+                    &campaign.path,
+                    None,
+                    format!(
+                        "subject for \"{lang}\" does not compile: {}",
+                        tera_error_text(&e)
+                    ),
+                );
+                ok = false;
+            }
+        }
+
+        let i18n = load_i18n(config, p);
+        let mut strings = BTreeMap::new();
+        let mut update_values = BTreeMap::new();
+        for lang in &config.languages.supported {
+            let table = i18n
+                .get(lang)
+                .map(|(_, t)| toml_to_json(t))
+                .unwrap_or_else(|| json!({}));
+            let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
+            let list: Vec<Value> = campaign
+                .updates
+                .iter()
+                .filter_map(|slug| updates.get(slug, lang))
+                .map(|u| {
+                    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+                    let label = |t: &String| {
+                        labels
+                            .get(t)
+                            .and_then(Value::as_str)
+                            .unwrap_or(t)
+                            .to_string()
+                    };
+                    if let Value::Object(m) = &mut v {
+                        m.insert("date_text".into(), Value::String(format_date(u.date, lang)));
+                        m.insert(
+                            "interest_labels".into(),
+                            json!(u.interests.iter().map(label).collect::<Vec<_>>()),
+                        );
+                        m.insert("anchor".into(), Value::String(format!("{}-{lang}", u.slug)));
+                    }
+                    v
+                })
+                .collect();
+            strings.insert(lang.clone(), table);
+            update_values.insert(lang.clone(), list);
+        }
+        let s = &config.sender;
+        let sender = json!({
+            "name": s.name, "address": s.address, "reply_to": s.reply_to.clone().unwrap_or_else(|| s.address.clone()),
+            "organisation": s.organisation, "postal_address": s.postal_address,
+            "website": s.website.clone().unwrap_or_default(),
+        });
+        let campaign_intro = campaign
+            .intro_html
+            .iter()
+            .map(|(l, h)| {
+                (
+                    l.clone(),
+                    (
+                        h.clone(),
+                        campaign.intro_text.get(l).cloned().unwrap_or_default(),
+                    ),
+                )
+            })
+            .collect();
+        let inliner = css_inline::CSSInliner::options()
+            .load_remote_stylesheets(false)
+            // Media queries cannot be inlined; clients that read <style> still get them.
+            .keep_style_tags(true)
+            .build();
+        if !ok {
+            return None;
+        }
+        let opaque = html_template
+            .values()
+            .all(|name| inline::opaque_templates(&tera, name, &mut Vec::new()));
+        let strings_json = serde_json::to_string(&strings).unwrap_or_default();
+        let sources_digest = crate::digest::of(
+            sources
+                .iter()
+                .flat_map(|(n, _, src)| [n.as_bytes(), src.as_bytes()])
+                .chain([strings_json.as_bytes()]),
+        );
+        let r = Renderer {
+            tera,
+            html_template,
+            text_template,
+            strings,
+            update_values,
+            inliner,
+            sender,
+            campaign_id: campaign.id.clone(),
+            campaign_intro,
+            shapes: Default::default(),
+            opaque,
+            sources_digest,
+        };
+        r.preflight(campaign, &sources, p);
+        Some(r)
+    }
+
+    /// Renders a sample message in each language, and a bilingual one, so that a variable a
+    /// template uses but no message provides is reported now, with the line that uses it.
+    fn preflight(&self, campaign: &Campaign, sources: &[Source], p: &mut Problems) {
+        let sample = crate::contacts::Contact {
+            email: "sample@example.org".into(),
+            name: "Sample Contact".into(),
+            first_name: "Sample".into(),
+            last_name: "Contact".into(),
+            organisation: String::new(),
+            language_raw: String::new(),
+            languages: Default::default(),
+            interests: Vec::new(),
+            fields: Vec::new(),
+            list: "sample".into(),
+            line: 0,
+        };
+        let mut combos: Vec<Vec<String>> =
+            campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+        if campaign.languages.len() > 1 {
+            combos.push(campaign.languages.clone());
+        }
+        for langs in combos {
+            let r = Recipient {
+                contact: sample.clone(),
+                langs,
+                updates: (0..campaign.updates.len()).collect(),
+                lists: Vec::new(),
+                language_note: None,
+            };
+            if let Err(e) = self.render(&r, Some("https://example.org/unsubscribe")) {
+                let (name, text) = match &e {
+                    RenderError::Template { template, message } => {
+                        (template.clone(), message.clone())
+                    }
+                    RenderError::Css(m) => (String::new(), m.clone()),
+                };
+                let src = sources.iter().find(|(n, _, _)| *n == name);
+                let line = src.and_then(|(_, _, s)| {
+                    let var = text.split('`').nth(1)?;
+                    line_using(s, var)
+                });
+                let path = src
+                    .map(|(_, p, _)| p.clone())
+                    .unwrap_or_else(|| campaign.path.clone());
+                p.error(
+                    &path,
+                    line,
+                    format!("template fails for a {} message: {text}", r.langs.join("+")),
+                );
+                return;
+            }
+        }
+    }
+
+    fn contact_value(c: &crate::contacts::Contact, lang: &str) -> Value {
+        let mut fields = Map::new();
+        let mut m = Map::new();
+        for (k, v) in &c.fields {
+            fields.insert(k.to_string(), Value::String(v.clone()));
+            // Also reachable as contact.job_title for a column "Job Title".
+            let key: String = k
+                .to_lowercase()
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .collect();
+            if !key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit()) {
+                m.insert(key, Value::String(v.clone()));
+            }
+        }
+        m.insert("email".into(), Value::String(c.email.clone()));
+        m.insert("name".into(), Value::String(c.display_name()));
+        m.insert("first_name".into(), Value::String(c.first_name.clone()));
+        m.insert("last_name".into(), Value::String(c.last_name.clone()));
+        m.insert("organisation".into(), Value::String(c.organisation.clone()));
+        m.insert("interests".into(), json!(c.interests));
+        m.insert("language".into(), Value::String(lang.to_string()));
+        m.insert("fields".into(), Value::Object(fields));
+        Value::Object(m)
+    }
+
+    /// The template context of a message; `contact` and `unsubscribe` are passed in so that the
+    /// shape cache can render the same message with markers in their place.
+    fn context(&self, r: &Recipient, contact: Value, unsubscribe_url: Value) -> Value {
+        let primary = r.langs[0].as_str();
+        let mut sections = Vec::with_capacity(r.langs.len());
+        for lang in &r.langs {
+            let all = &self.update_values[lang];
+            let updates: Vec<Value> = r
+                .updates
+                .iter()
+                .filter_map(|&i| all.get(i).cloned())
+                .collect();
+            let (intro_html, intro_text) =
+                self.campaign_intro.get(lang).cloned().unwrap_or_default();
+            sections.push(json!({
+                "lang": lang,
+                "language_name": native_name(lang),
+                "anchor": format!("lang-{lang}"),
+                "t": self.strings[lang],
+                "updates": updates,
+                "intro_html": intro_html,
+                "intro_text": intro_text,
+            }));
+        }
+        json!({
+            "lang": primary,
+            "langs": r.langs,
+            "bilingual": r.langs.len() > 1,
+            "t": self.strings[primary],
+            "sections": sections,
+            "contact": contact,
+            "sender": self.sender,
+            "campaign": { "id": self.campaign_id },
+            "unsubscribe_url": unsubscribe_url,
+        })
+    }
+
+    fn run(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
+        self.tera
+            .render(name, ctx)
+            .map_err(|e| RenderError::Template {
+                template: name.to_string(),
+                message: tera_error_text(&e),
+            })
+    }
+
+    /// Renders one recipient's message. `unsubscribe_url` is the recipient's own link, if any.
+    pub fn render(
+        &self,
+        r: &Recipient,
+        unsubscribe_url: Option<&str>,
+    ) -> Result<Rendered, RenderError> {
+        let primary = r.langs[0].as_str();
+        let contact = Self::contact_value(&r.contact, primary);
+        let unsub = Value::String(unsubscribe_url.unwrap_or("").to_string());
+        let to_ctx = |v: Value| {
+            Context::from_value(v).map_err(|e| RenderError::Template {
+                template: String::new(),
+                message: tera_error_text(&e),
+            })
+        };
+        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone()))?;
+        let mut subjects = Vec::with_capacity(r.langs.len());
+        for lang in &r.langs {
+            subjects.push(
+                self.run(&format!("subject.{lang}"), &ctx)?
+                    .trim()
+                    .to_string(),
+            );
+        }
+        let text = self.run(&self.text_template[primary], &ctx)?;
+        let html = self.inline(r, contact, unsub, || {
+            self.run(&self.html_template[primary], &ctx)
+        })?;
+        Ok(Rendered {
+            subject: subjects.join(" / "),
+            html,
+            text: normalize_text(&text),
+        })
+    }
+
+    /// A digest of every template and translation the messages are made from.
+    pub fn sources_digest(&self) -> &str {
+        &self.sources_digest
+    }
+
+    /// How many messages so far could not reuse a shape (see `inline`).
+    pub fn whole_inlines(&self) -> usize {
+        self.shapes.whole_inlines()
+    }
+}
+
+/// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
+fn normalize_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank += 1;
+            if blank > 1 || out.is_empty() {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("CSS inlining failed: {0}")]
+    Css(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_tidied() {
+        assert_eq!(normalize_text("\n\na  \n\n\n\nb\n\n"), "a\n\nb\n");
+    }
+}

@@ -1,0 +1,290 @@
+//! The templates folder in, compiled tera templates out: every template read (none from outside
+//! the folder), bulletin's `date` filter registered, tera's `get_env` taken away, and each
+//! syntax error named with its file and line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tera::Tera;
+
+use crate::config::Config;
+use crate::language::format_date;
+use crate::problems::Problems;
+use crate::updates::Updates;
+
+/// A template: its name, its file, its text.
+pub type Source = (String, PathBuf, String);
+
+/// Whether `path` (followed through any link) is inside `dir`.
+fn inside(dir: &Path, path: &Path) -> bool {
+    match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(d), Ok(f)) => f.starts_with(d),
+        _ => false,
+    }
+}
+
+/// Where in a template source a tera error points: its "--> LINE:COL" marker.
+pub(super) fn line_in_tera_error(msg: &str) -> Option<usize> {
+    let at = msg.find("--> ")?;
+    let rest = &msg[at + 4..];
+    rest.split(':').next()?.trim().parse().ok()
+}
+
+/// The whole chain of a tera error in one line: tera keeps the useful part in its sources.
+pub fn tera_error_text(e: &tera::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        parts.push(s.to_string());
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Finds the first line of `source` that uses `needle`, to point at the likely culprit of an
+/// error that tera reports without a line (a variable missing at render time).
+pub(super) fn line_using(source: &str, needle: &str) -> Option<usize> {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+}
+
+/// `{{ date | date(lang="fr") }}`. The updates' dates in every language are written once,
+/// up front: templates ask for them in every message.
+pub(super) fn date_filter(
+    default_lang: String,
+    known: HashMap<(String, String), String>,
+) -> impl tera::Filter {
+    move |value: &Value, args: &HashMap<String, Value>| -> tera::Result<Value> {
+        let lang = args
+            .get("lang")
+            .and_then(Value::as_str)
+            .unwrap_or(&default_lang);
+        let s = value.as_str().ok_or_else(|| {
+            tera::Error::msg("the date filter takes a date such as \"2026-11-24\"")
+        })?;
+        if let Some(text) = known.get(&(s.to_string(), lang.to_string())) {
+            return Ok(Value::String(text.clone()));
+        }
+        let day = s.get(..10).unwrap_or(s);
+        let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+            tera::Error::msg(format!(
+                "the date filter cannot read \"{s}\" as a date (YYYY-MM-DD)"
+            ))
+        })?;
+        Ok(Value::String(format_date(d, lang)))
+    }
+}
+
+/// Reads and compiles every template of the templates folder, with bulletin's filters and
+/// without `get_env`. Each problem is added to `p`, naming its file and line; `None` when the
+/// templates cannot be used.
+pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Tera, Vec<Source>)> {
+    let dir = config.templates_dir();
+    let mut sources: Vec<Source> = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) => {
+            p.error(&dir, None, format!("cannot read the templates folder: {e}"));
+            return None;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !(name.ends_with(".html") || name.ends_with(".txt")) {
+            continue;
+        }
+        if !inside(&dir, &path) {
+            p.error(
+                &path,
+                None,
+                "this template is a link to a file outside the templates folder: templates may read nothing else; copy the file in instead",
+            );
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(src) => sources.push((name, path, src)),
+            Err(e) => p.error(&path, None, format!("cannot read: {e}")),
+        }
+    }
+    sources.sort();
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html", ".htm"]);
+    let mut known_dates = HashMap::new();
+    for versions in updates.by_slug.values() {
+        for u in versions.values() {
+            for lang in &config.languages.supported {
+                known_dates.insert(
+                    (u.date.to_string(), lang.clone()),
+                    format_date(u.date, lang),
+                );
+            }
+        }
+    }
+    tera.register_filter(
+        "date",
+        date_filter(config.languages.default.clone(), known_dates),
+    );
+    tera.register_function(
+        "get_env",
+        |_: &HashMap<String, Value>| -> tera::Result<Value> {
+            Err(tera::Error::msg(
+                "get_env is not available: templates cannot read the environment",
+            ))
+        },
+    );
+    // Compiled one by one first, so each syntax error names its own file and line.
+    let mut ok = true;
+    for (name, path, src) in &sources {
+        let mut probe = Tera::default();
+        let compiled = probe.add_raw_template(name, src);
+        if compiled.is_ok() {
+            let before = p.errors().count();
+            forbid_calls(&probe, name, path, src, p);
+            ok &= p.errors().count() == before;
+        }
+        if let Err(e) = compiled {
+            let text = tera_error_text(&e);
+            // An `extends` of a template not yet added is fine here; the full load checks it.
+            if !text.contains("doesn't exist") {
+                p.error(
+                    path,
+                    line_in_tera_error(&text),
+                    format!("template does not compile: {text}"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, _, s)| (n.clone(), s.clone()))) {
+        p.error(
+            &dir,
+            None,
+            format!("templates do not fit together: {}", tera_error_text(&e)),
+        );
+        return None;
+    }
+    Some((tera, sources))
+}
+
+/// Functions a template may not call: tera's `get_env` reads the process environment, which
+/// holds the SMTP password. It is replaced by one that fails, and `check` names every call.
+const FORBIDDEN_FUNCTIONS: &[&str] = &["get_env"];
+
+fn expr_calls(e: &tera::ast::Expr, out: &mut Vec<String>) {
+    val_calls(&e.val, out);
+    for f in &e.filters {
+        f.args.values().for_each(|a| expr_calls(a, out));
+    }
+}
+
+fn val_calls(v: &tera::ast::ExprVal, out: &mut Vec<String>) {
+    use tera::ast::ExprVal as V;
+    match v {
+        V::FunctionCall(f) => {
+            out.push(f.name.clone());
+            f.args.values().for_each(|a| expr_calls(a, out));
+        }
+        V::Math(m) => {
+            expr_calls(&m.lhs, out);
+            expr_calls(&m.rhs, out);
+        }
+        V::Logic(l) => {
+            expr_calls(&l.lhs, out);
+            expr_calls(&l.rhs, out);
+        }
+        V::In(i) => {
+            expr_calls(&i.lhs, out);
+            expr_calls(&i.rhs, out);
+        }
+        V::Test(t) => t.args.iter().for_each(|a| expr_calls(a, out)),
+        V::MacroCall(m) => m.args.values().for_each(|a| expr_calls(a, out)),
+        V::Array(a) => a.iter().for_each(|x| expr_calls(x, out)),
+        V::StringConcat(c) => c.values.iter().for_each(|x| val_calls(x, out)),
+        V::Ident(_) | V::String(_) | V::Int(_) | V::Float(_) | V::Bool(_) => {}
+    }
+}
+
+/// The names of the functions a template's nodes call, anywhere.
+fn node_calls(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
+    use tera::ast::Node as N;
+    for n in nodes {
+        match n {
+            N::VariableBlock(_, e) => expr_calls(e, out),
+            N::If(i, _) => {
+                for (_, e, body) in &i.conditions {
+                    expr_calls(e, out);
+                    node_calls(body, out);
+                }
+                if let Some((_, body)) = &i.otherwise {
+                    node_calls(body, out);
+                }
+            }
+            N::Forloop(_, f, _) => {
+                expr_calls(&f.container, out);
+                node_calls(&f.body, out);
+                if let Some(b) = &f.empty_body {
+                    node_calls(b, out);
+                }
+            }
+            N::Set(_, set) => expr_calls(&set.value, out),
+            N::FilterSection(_, f, _) => {
+                f.filter.args.values().for_each(|a| expr_calls(a, out));
+                node_calls(&f.body, out);
+            }
+            N::Block(_, b, _) => node_calls(&b.body, out),
+            N::MacroDefinition(_, m, _) => {
+                m.args.values().flatten().for_each(|a| expr_calls(a, out));
+                node_calls(&m.body, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reports each call of a forbidden function in a compiled template, with its line.
+pub(super) fn forbid_calls(
+    tera: &Tera,
+    name: &str,
+    path: &std::path::Path,
+    src: &str,
+    p: &mut Problems,
+) {
+    let Ok(t) = tera.get_template(name) else {
+        return;
+    };
+    let mut calls = Vec::new();
+    node_calls(&t.ast, &mut calls);
+    for f in FORBIDDEN_FUNCTIONS {
+        if calls.iter().any(|c| c == f) {
+            p.error(
+                path,
+                line_using(src, f),
+                format!("templates cannot call {f}(): it would put the environment (where the SMTP password is) into messages. Write the value in the template or the config instead"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_line_in_tera_errors() {
+        assert_eq!(
+            line_in_tera_error("Failed to parse 'x.html'\n  --> 12:5\n   |"),
+            Some(12)
+        );
+        assert_eq!(line_in_tera_error("no marker"), None);
+    }
+}
