@@ -197,8 +197,9 @@ pub fn select(
 
     aud.recipients.reserve_exact(merged.len());
     for (contact, from) in merged {
-        let leave = |reason: String, aud: &mut Audience| {
-            *aud.stats.left_out.entry(reason_kind(&reason)).or_default() += 1;
+        // `kind` counts the reason in the stats; `reason` tells it with the contact's details.
+        let leave = |kind: &str, reason: String, aud: &mut Audience| {
+            *aud.stats.left_out.entry(kind.to_string()).or_default() += 1;
             aud.left_out.push(LeftOut {
                 email: contact.email.clone(),
                 list: contact.list.to_string(),
@@ -207,19 +208,21 @@ pub fn select(
             });
         };
         if let Some(list) = excluded.get(contact.email.as_str()) {
-            leave(format!("excluded: listed in {list}"), &mut aud);
+            let reason = format!("excluded: listed in {list}");
+            leave(&reason, reason.clone(), &mut aud);
             continue;
         }
         let (langs, note) = match languages_for(&contact, campaign, config) {
             Ok(l) => l,
             Err(reason) => {
-                leave(format!("language: {reason}"), &mut aud);
+                leave("language", format!("language: {reason}"), &mut aud);
                 continue;
             }
         };
         let has = |t: &String| contact.interests.contains(t);
         if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
             leave(
+                "interests",
                 format!("interests: none of {}", a.interests_any.join(", ")),
                 &mut aud,
             );
@@ -227,6 +230,7 @@ pub fn select(
         }
         if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
             leave(
+                "interests",
                 format!("interests: not all of {}", a.interests_all.join(", ")),
                 &mut aud,
             );
@@ -234,6 +238,7 @@ pub fn select(
         }
         if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
             leave(
+                "interests",
                 format!("interests: follows {t}, which this campaign leaves out"),
                 &mut aud,
             );
@@ -259,6 +264,7 @@ pub fn select(
                 contact.interests.join(", ")
             };
             leave(
+                "digest",
                 format!("digest: no update matches the contact's interests ({what})"),
                 &mut aud,
             );
@@ -290,15 +296,6 @@ pub fn select(
     }
     aud.stats.recipients = aud.recipients.len();
     aud
-}
-
-/// The counting key of a left-out reason: its kind, without the contact's details.
-fn reason_kind(reason: &str) -> String {
-    match reason.split_once(':') {
-        Some((kind, rest)) if kind == "excluded" => format!("{kind}:{rest}"),
-        Some((kind, _)) => kind.to_string(),
-        None => reason.to_string(),
-    }
 }
 
 fn counts(m: &BTreeMap<String, usize>) -> String {

@@ -16,8 +16,11 @@ use crate::render::Rendered;
 #[derive(Debug, Clone)]
 pub struct Composed {
     pub message_id: String,
-    pub from: Address,
-    pub to: Address,
+    /// The envelope as it goes to the relay: addresses in their wire form (domains in ASCII).
+    pub envelope_from: String,
+    pub envelope_to: String,
+    /// The envelope needs SMTPUTF8: an address has letters outside ASCII before the @.
+    pub smtputf8: bool,
     pub bytes: Vec<u8>,
 }
 
@@ -64,16 +67,15 @@ pub fn message_id(config: &Config, campaign_id: &str, email: &str, nonce: &str) 
     )
 }
 
+/// What a placeholder's value may hold as it is in a URL: RFC 3986's unreserved characters.
+const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, URL_VALUE).to_string()
 }
 
 /// The recipient's own unsubscribe link, when the config sets one.
@@ -166,14 +168,21 @@ fn raw_header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
-/// Builds the message. `date` and `message_id` come from the caller, keeping this function pure.
+/// The MIME boundary of a message, derived from its Message-ID so that the same inputs give the
+/// same bytes. It starts with `=_`, which quoted-printable text can never contain.
+fn boundary(message_id: &str) -> String {
+    format!("=_{}", crate::digest::of([message_id.as_bytes()]))
+}
+
+/// Builds the message. Everything that varies comes from the caller (`date`, `message_id`, the
+/// recipient's `unsubscribe` link), keeping this function pure: same inputs, same bytes.
 pub fn compose(
     config: &Config,
-    campaign_id: &str,
     r: &Recipient,
     rendered: &Rendered,
     date: SystemTime,
     message_id: &str,
+    unsubscribe: Option<&str>,
 ) -> Result<Composed, ComposeError> {
     let s = &config.sender;
     // Domains outside ASCII go as punycode, in headers as on the wire.
@@ -205,8 +214,8 @@ pub fn compose(
         b = b.reply_to(Mailbox::new(Some(header_text(&s.name)), addr));
     }
     let mut unsub = Vec::new();
-    if let Some(url) = unsubscribe_url(config, campaign_id, &r.contact.email) {
-        unsub.push(format!("<{}>", header_text(&url)));
+    if let Some(url) = unsubscribe {
+        unsub.push(format!("<{}>", header_text(url)));
     }
     if let Some(m) = &config.unsubscribe.mailto {
         unsub.push(format!("<mailto:{m}?subject=unsubscribe>"));
@@ -221,6 +230,7 @@ pub fn compose(
         )
     };
     let body = MultiPart::alternative()
+        .boundary(boundary(message_id))
         .singlepart(SinglePart::plain(qp(&rendered.text)))
         .singlepart(SinglePart::html(qp(&rendered.html)));
     let msg = b
@@ -228,10 +238,13 @@ pub fn compose(
         .map_err(|e| ComposeError::Build(e.to_string()))?;
     let bytes = msg.formatted();
     check_header_lines(&bytes)?;
+    let (envelope_from, envelope_to) = (from_addr.to_string(), to_addr.to_string());
     Ok(Composed {
         message_id: message_id.to_string(),
-        from: from_addr,
-        to: to_addr,
+        smtputf8: crate::address::needs_smtputf8(&envelope_from)
+            || crate::address::needs_smtputf8(&envelope_to),
+        envelope_from,
+        envelope_to,
         bytes,
     })
 }

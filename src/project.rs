@@ -276,8 +276,9 @@ impl Prepared {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let composed = crate::compose::compose(&self.config, id, r, &rendered, date, &mid)
-            .map_err(|e| err(e.to_string()))?;
+        let composed =
+            crate::compose::compose(&self.config, r, &rendered, date, &mid, unsub.as_deref())
+                .map_err(|e| err(e.to_string()))?;
         Ok((rendered, composed))
     }
 }

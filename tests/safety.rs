@@ -381,7 +381,13 @@ fn ctrl_c_during_a_hung_relay_stops_at_once_and_a_second_one_aborts() {
     });
     signal(&child, "INT");
     let out = exit_within(child, Duration::from_secs(5), "send hung at RCPT");
-    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let st = p.journal_states();
     assert_eq!(
         st.values().filter(|s| *s == "deferred").count(),

@@ -312,6 +312,10 @@ pub fn run(
             signals.abort();
             ticker.abort();
         });
+        // The tasks may have seen a signal before the watcher above did.
+        if interrupt::requested() {
+            shared.halt(Stop::Interrupted);
+        }
         // Quick: the connections are done with; nothing waits on a relay any more.
         runtime.shutdown_timeout(Duration::from_millis(100));
         writer.finish()?;

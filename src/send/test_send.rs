@@ -74,12 +74,16 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
             let (rendered, composed) = p
                 .message_marked(&r, clock::now(), "test", "[TEST] ")
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
-            let (from, to, utf8) =
-                super::worker::envelope(&p.config.sender.address, &r.contact.email)
-                    .map_err(SendError::Setup)?;
-            client.begin(&from, &to, utf8).await.map_err(|e| {
-                SendError::Setup(format!("the relay refused the test message: {e}"))
-            })?;
+            client
+                .begin(
+                    &composed.envelope_from,
+                    &composed.envelope_to,
+                    composed.smtputf8,
+                )
+                .await
+                .map_err(|e| {
+                    SendError::Setup(format!("the relay refused the test message: {e}"))
+                })?;
             let reply = client.finish(&composed.bytes).await.map_err(|e| {
                 SendError::Setup(format!("the relay refused the test message: {e}"))
             })?;

@@ -113,25 +113,6 @@ async fn unless_signalled<T>(signals: u32, f: impl std::future::Future<Output = 
     }
 }
 
-/// The envelope of a message: addresses as they go on the wire (domains in ASCII), and whether
-/// the recipient's needs SMTPUTF8.
-pub(super) fn envelope(
-    from: &str,
-    to: &str,
-) -> std::result::Result<(String, String, bool), String> {
-    let (from, to) = (crate::address::wire(from), crate::address::wire(to));
-    for a in [&from, &to] {
-        if a.parse::<lettre::Address>().is_err() {
-            return Err(format!(
-                "invalid envelope address {}",
-                crate::term::quoted(a)
-            ));
-        }
-    }
-    let utf8 = crate::address::needs_smtputf8(&to) || crate::address::needs_smtputf8(&from);
-    Ok((from, to, utf8))
-}
-
 /// One connection's loop: take a recipient, produce their message, claim them in the journal,
 /// hand the message over, record the outcome.
 pub(super) async fn sender(ctx: Arc<Ctx>) {
@@ -144,13 +125,6 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             Ok((_, c)) => c,
             Err(e) => {
                 let why = format!("cannot produce the message: {}", e.message);
-                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
-                continue;
-            }
-        };
-        let (from, to, utf8) = match envelope(&ctx.p.config.sender.address, &email) {
-            Ok(e) => e,
-            Err(why) => {
                 settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
                 continue;
             }
@@ -224,7 +198,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         }
         sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
         let c = client.as_mut().expect("connected");
-        if utf8 && !c.smtputf8() {
+        if composed.smtputf8 && !c.smtputf8() {
             let why = format!(
                 "{} needs a relay that speaks SMTPUTF8, and {} does not offer it: fix the relay or set smtputf8 = false (such addresses are then refused at check)",
                 crate::term::quoted(&email),
@@ -235,7 +209,12 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         }
         // Until the relay's go-ahead for data, nothing of the message has been handed over: a
         // first Ctrl-C stops here at once and the recipient waits for the next run.
-        match unless_signalled(1, c.begin(&from, &to, utf8)).await {
+        let begin = c.begin(
+            &composed.envelope_from,
+            &composed.envelope_to,
+            composed.smtputf8,
+        );
+        match unless_signalled(1, begin).await {
             None => {
                 client = None;
                 let why = "interrupted before the message was handed over".to_string();

@@ -80,21 +80,6 @@ pub fn safe_name(index: usize, email: &str) -> String {
     format!("{:05}-{s}", index + 1)
 }
 
-fn html_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
-
 /// The first line of the marker; the lines after it list what the preview wrote, as
 /// `SIZE<TAB>NAME`, so that a later preview can tell the folder holds nothing else.
 const MARKER_HEAD: &str =
@@ -500,58 +485,22 @@ fn write_summary_json(
     w.flush().map_err(io)
 }
 
+/// The index page, from an embedded template (autoescaped: every value is HTML-escaped).
+const INDEX: &str = include_str!("index.html");
+
 fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry]) -> Result<()> {
-    let io = |e: std::io::Error| Error::io("write", path, e);
-    let mut o = create(path)?;
-    let c = html_escape(&s.campaign);
-    write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Preview: {c}</title>\
-         <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f4f4f4}}</style>\
-         </head><body>\n<h1>Preview of {c}</h1>\n<p>{} messages, generated {}. {} contacts left out, {} rows set aside as rejects.</p>\n\
-         <table><thead><tr><th>#</th><th>Recipient</th><th>Language</th><th>Updates</th><th>Subject</th><th>Files</th></tr></thead><tbody>\n",
-        s.messages,
-        html_escape(&s.generated_at),
-        s.left_out,
-        s.rejects
-    )
-    .map_err(io)?;
-    for (i, e) in entries.iter().enumerate() {
-        let v = entry_view(prepared, e);
-        writeln!(
-            o,
-            "<tr><td>{}</td><td>{}<br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">html</a> · <a href=\"{}\">eml</a></td></tr>",
-            i + 1,
-            html_escape(&v.name),
-            html_escape(v.to),
-            html_escape(&v.langs.join("+")),
-            html_escape(&v.updates.join(", ")),
-            html_escape(v.subject),
-            html_escape(&v.html),
-            html_escape(&v.eml),
-        )
-        .map_err(io)?;
-    }
-    o.write_all(b"</tbody></table>\n").map_err(io)?;
-    let left = &prepared.audience.left_out;
-    if !left.is_empty() {
-        o.write_all(b"<h2>Left out</h2><table><thead><tr><th>Address</th><th>List</th><th>Reason</th></tr></thead><tbody>\n").map_err(io)?;
-        for l in left {
-            writeln!(
-                o,
-                "<tr><td>{}</td><td>{}:{}</td><td>{}</td></tr>",
-                html_escape(&l.email),
-                html_escape(&l.list),
-                l.line,
-                html_escape(&l.reason)
-            )
-            .map_err(io)?;
-        }
-        o.write_all(b"</tbody></table>\n").map_err(io)?;
-    }
-    o.write_all(b"</body></html>\n").map_err(io)?;
-    o.flush().map_err(io)
+    let views: Vec<EntryView> = entries.iter().map(|e| entry_view(prepared, e)).collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("summary", s);
+    ctx.insert("entries", &views);
+    ctx.insert("left_out", &prepared.audience.left_out);
+    let html = tera::Tera::one_off(INDEX, &ctx, true).map_err(|e| {
+        Error::Refused(format!(
+            "the preview index: {}",
+            crate::render::tera_error_text(&e)
+        ))
+    })?;
+    write_file(path, html.as_bytes())
 }
 
 #[cfg(test)]
