@@ -184,6 +184,20 @@ pub fn check(addr: &str) -> Result<String, String> {
         ));
     }
     let (unicode_domain, _) = idna::domain_to_unicode(&ascii_domain);
+    // IDNA maps some characters away (soft hyphens, full-width letters): the address would then
+    // go to another domain than the one written. Only a change of case is accepted.
+    let lower = domain.to_lowercase();
+    let written = if domain.is_ascii() {
+        &ascii_domain
+    } else {
+        &unicode_domain
+    };
+    if *written != lower {
+        return Err(format!(
+            "the domain of {} holds characters that would change on the way (a soft hyphen, full-width letters or the like): write it plainly",
+            term::quoted(addr)
+        ));
+    }
     Ok(format!("{local}@{unicode_domain}"))
 }
 
@@ -233,6 +247,9 @@ mod tests {
             "jane@[127.0.0.1]",
             "ja\u{1b}[31mne@example.org",
             "jane@exa\u{202e}mple.org",
+            "ann@exa\u{ad}mple.net",
+            "ann@\u{ff45}xample.net",
+            "ann@example\u{3002}net",
             "",
         ] {
             assert!(parse_cell(bad).is_err(), "accepted {bad:?}");

@@ -142,7 +142,17 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         }
         let mut lp = Problems::new();
         let list = load_list(&config, &file, &aliases, &mut lp)?;
-        if skip_invalid {
+        // A bad row of an exclusion list names someone who must not be mailed: skipping it
+        // would mail them, so it always stops the command.
+        let excludes = campaign.audience.exclude.contains(name);
+        if excludes && skip_invalid && !list.rejects.is_empty() {
+            lp.error(
+                &file,
+                None,
+                "this exclusion list has rows bulletin cannot read (listed above); they cannot be skipped, since the people they name would be mailed: fix them",
+            );
+        }
+        if skip_invalid && !excludes {
             // A row that was set aside is no longer an error; the file-wide ones still are.
             for prob in &mut lp.0 {
                 let is_row = list.rejects.iter().any(|r| Some(r.line) == prob.line);

@@ -378,6 +378,21 @@ fn rerun_replaces_a_preview_but_never_a_foreign_folder() {
     preview(&p, "2026-11-digest");
     assert!(index.exists());
 
+    // An edit that keeps the size is an edit all the same.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let (name, _) = emls(&out).into_iter().next().unwrap();
+    let eml = out.join(&name);
+    let text = std::fs::read_to_string(&eml).unwrap();
+    let edited = text.replacen("Disarmament Insight", "MY NOTES HERE!!!!!!", 1);
+    assert_eq!(edited.len(), text.len());
+    std::fs::write(&eml, &edited).unwrap();
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(&out)
+        .fails()
+        .stderr_has(&name);
+    assert_eq!(std::fs::read_to_string(&eml).unwrap(), edited);
+
     let foreign = p.path().join("documents");
     std::fs::create_dir(&foreign).unwrap();
     std::fs::write(foreign.join("thesis.docx"), "precious").unwrap();
@@ -532,4 +547,50 @@ fn the_proven_fast_path_writes_the_same_html_as_the_checked_path() {
         assert_eq!(na, nb);
         assert_eq!(ta, tb, "{na} differs between the two paths");
     }
+}
+
+#[test]
+fn a_file_put_in_the_old_preview_while_a_new_one_is_made_is_kept() {
+    let p = Project::example();
+    let mut csv = String::from("email,name,language,interests\n");
+    for i in 0..6_000 {
+        csv.push_str(&format!("p{i}@example.org,P {i},en,landmines\n"));
+    }
+    p.write("lists/practitioners.csv", csv);
+    let out = p.path().join("out");
+    preview(&p, "2026-11-digest");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bulletin"))
+        .current_dir(p.path())
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the new preview is being written, someone saves notes into the old one.
+    let t = std::time::Instant::now();
+    while !std::fs::read_dir(p.path())
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(".out.partial-"))
+    {
+        assert!(t.elapsed().as_secs() < 60);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(out.join("my-notes.txt"), "keep me").unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(done.status.success());
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(stderr.contains("it is kept as"), "{stderr}");
+    let kept: Vec<_> = std::fs::read_dir(p.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("out.kept-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(kept[0].path().join("my-notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(out.join("index.html").exists() && !out.join("my-notes.txt").exists());
 }

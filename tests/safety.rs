@@ -348,7 +348,10 @@ fn a_dead_previews_staging_folder_is_removed_a_live_ones_is_not() {
         "x",
     )
     .unwrap();
+    // An earlier preview set aside by a preview that died before putting its own in place.
     std::fs::create_dir_all(parent.join(".other.partial-12.old")).unwrap();
+    std::fs::write(parent.join(".other.partial-12.old/index.html"), "earlier").unwrap();
+    std::fs::write(parent.join(".other.partial-12.lock"), "").unwrap();
     // A live preview's folder: its lock file is held.
     std::fs::create_dir_all(parent.join(".live.partial-77")).unwrap();
     let lock = std::fs::File::create(parent.join(".live.partial-77.lock")).unwrap();
@@ -356,6 +359,12 @@ fn a_dead_previews_staging_folder_is_removed_a_live_ones_is_not() {
     p.bulletin().args(["preview", "2026-11-digest"]).ok();
     assert!(!parent.join(".2026-11-digest.partial-999999").exists());
     assert!(!parent.join(".other.partial-12.old").exists());
+    assert_eq!(
+        std::fs::read_to_string(parent.join("other/index.html")).unwrap(),
+        "earlier",
+        "put back in place"
+    );
+    assert!(!parent.join(".other.partial-12.lock").exists());
     assert!(parent.join(".live.partial-77").exists());
     assert!(parent.join("2026-11-digest/index.html").exists());
     drop(lock);
@@ -398,37 +407,42 @@ fn ctrl_c_during_a_hung_relay_stops_at_once_and_a_second_one_aborts() {
         .values()
         .any(|s| s == "sending" || s == "unknown" || s == "sent"));
 
-    // Hung holding the message: the first signal waits for its answer, the second gives up.
-    let server = ScriptedSmtp::start(Script {
-        hang_after_data: true,
-        ..Default::default()
-    });
-    let p = Project::example();
-    p.relay(server.port, "connections = 1\ntimeout_secs = 60", FAST);
-    let child = spawn_ignoring_sigint(&p, &["send", "2026-11-digest", "--yes"]);
-    wait_until(Duration::from_secs(20), "data sent", || {
-        !server.attempts.lock().unwrap().is_empty()
-    });
-    signal(&child, "TERM");
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(
-        Command::new("kill")
-            .args(["-0", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success(),
-        "the first signal waits for the relay's answer"
-    );
-    signal(&child, "INT");
-    let out = exit_within(child, Duration::from_secs(5), "send hung after data");
-    assert_eq!(
-        out.status.code(),
-        Some(143),
-        "the first signal names the exit"
-    );
-    let st = p.journal_states();
-    assert_eq!(st.values().filter(|s| *s == "unknown").count(), 1, "{st:?}");
-    assert!(!st.values().any(|s| s == "sending" || s == "sent"));
+    // Hung holding the message: a signal gives it a moment, then gives it up as unknown, so
+    // that even one SIGTERM (cron, systemd, `timeout`) stops the run within a second or so.
+    for second in [false, true] {
+        let server = ScriptedSmtp::start(Script {
+            hang_after_data: true,
+            ..Default::default()
+        });
+        let p = Project::example();
+        p.relay(server.port, "connections = 1\ntimeout_secs = 60", FAST);
+        let child = spawn_ignoring_sigint(&p, &["send", "2026-11-digest", "--yes"]);
+        wait_until(Duration::from_secs(20), "data sent", || {
+            !server.attempts.lock().unwrap().is_empty()
+        });
+        signal(&child, "TERM");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            Command::new("kill")
+                .args(["-0", &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success(),
+            "the message in transit is given a moment to be answered"
+        );
+        if second {
+            signal(&child, "INT");
+        }
+        let out = exit_within(child, Duration::from_secs(5), "send hung after data");
+        assert_eq!(
+            out.status.code(),
+            Some(143),
+            "the first signal names the exit"
+        );
+        let st = p.journal_states();
+        assert_eq!(st.values().filter(|s| *s == "unknown").count(), 1, "{st:?}");
+        assert!(!st.values().any(|s| s == "sending" || s == "sent"));
+    }
 }
 
 #[test]
@@ -436,16 +450,20 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
     let server = RealSmtp::start();
     let p = Project::example();
     p.relay(server.port, "connections = 2", FAST);
+    let copy = |from: &str, to: &str| {
+        std::fs::copy(p.path().join(from), p.path().join(to)).unwrap();
+    };
+    // A first run sends a few; a backup is taken; a second run sends the rest.
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "5"])
+        .ok();
+    copy("bulletin.sqlite", "before-last-run.sqlite");
     p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
+    copy("bulletin.sqlite", "current.sqlite");
     let n = server.messages().len();
     assert!(n > 10);
     let marker = p.path().join(".bulletin.sqlite.sent");
     assert!(marker.exists());
-    std::fs::copy(
-        p.path().join("bulletin.sqlite"),
-        p.path().join("backup.sqlite"),
-    )
-    .unwrap();
 
     // Deleted: nothing is sent, and the message says why and what to do.
     p.remove("bulletin.sqlite");
@@ -454,7 +472,7 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
         .fails()
         .stderr_has("is missing")
         .stderr_has("--new-journal");
-    assert_eq!(server.messages().len(), n);
+    p.bulletin().args(["due"]).fails().stderr_has("is missing");
     p.bulletin()
         .args(["status"])
         .fails()
@@ -463,6 +481,7 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
         !p.path().join("bulletin.sqlite").exists(),
         "status created nothing"
     );
+    assert_eq!(server.messages().len(), n);
 
     // Its write-ahead log left behind tells the same story, even without the marker.
     std::fs::rename(&marker, p.path().join("marker.bak")).unwrap();
@@ -475,7 +494,7 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
     std::fs::remove_file(p.path().join("bulletin.sqlite-wal")).unwrap();
     std::fs::rename(p.path().join("marker.bak"), &marker).unwrap();
 
-    // Replaced by another journal: refused too.
+    // Replaced by another project's journal.
     let other = Project::example();
     other.relay(server.port, "connections = 1", FAST);
     other.write(
@@ -484,7 +503,7 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
     );
     other
         .bulletin()
-        .args(["send", "2026-11-digest", "--yes", "--skip-invalid"])
+        .args(["send", "2026-11-digest", "--yes"])
         .ok();
     let n = server.messages().len();
     std::fs::copy(
@@ -498,12 +517,16 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
         .stderr_has("it was replaced");
     assert_eq!(server.messages().len(), n);
 
-    // The right journal back: nothing more to send, nothing sent twice.
-    std::fs::copy(
-        p.path().join("backup.sqlite"),
-        p.path().join("bulletin.sqlite"),
-    )
-    .unwrap();
+    // A backup from before the last run: the same journal, but older.
+    copy("before-last-run.sqlite", "bulletin.sqlite");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes"])
+        .fails()
+        .stderr_has("older copy");
+    assert_eq!(server.messages().len(), n);
+
+    // The journal as it was after the last run: nothing more to send, nothing sent twice.
+    copy("current.sqlite", "bulletin.sqlite");
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes"])
         .ok()
@@ -516,6 +539,47 @@ fn a_lost_replaced_or_older_journal_refuses_to_send_until_told() {
         .args(["send", "2026-11-digest", "--yes", "--new-journal"])
         .ok();
     assert!(server.messages().len() > n);
+}
+
+#[test]
+fn a_bad_row_in_an_exclusion_list_is_never_skipped() {
+    let p = Project::example();
+    let mut unsub = p.read("lists/unsubscribed.csv");
+    unsub.push_str("\"j.okafor@example.org, m.schneider@example.net\",2026-09-14\n");
+    p.write("lists/unsubscribed.csv", unsub);
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--skip-invalid"])
+        .fails()
+        .stderr_has("cannot be skipped");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--skip-invalid", "--dry-run"])
+        .fails()
+        .stderr_has("cannot be skipped");
+}
+
+#[test]
+fn the_audience_report_escapes_what_the_cells_hold() {
+    let p = Project::example();
+    p.write(
+        "lists/practitioners.csv",
+        "email,name,language,interests\nx@example.org,Evil\u{1b}]0;PWNED\u{7}\u{202e},xx\u{1b}[31m,landmines\n",
+    );
+    for args in [
+        &["audience", "2026-11-digest"][..],
+        &["audience", "2026-11-digest", "--csv"][..],
+    ] {
+        let out = p.bulletin().args(args).run();
+        let all = out.stdout() + &out.stderr();
+        // Off a terminal, --csv is data and keeps the cells as they are.
+        if args.len() == 2 {
+            assert!(
+                !all.contains('\u{1b}') && !all.contains('\u{202e}'),
+                "{all:?}"
+            );
+        } else {
+            assert!(out.stdout().contains('\u{1b}'), "CSV data kept whole");
+        }
+    }
 }
 
 #[test]

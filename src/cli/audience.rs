@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use super::{load, print_warnings, Exit};
+use std::io::IsTerminal;
+
+use super::{clean, load, print_warnings, Exit};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,18 +23,22 @@ pub struct Args {
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
     print_warnings(&prepared.problems);
-    if a.csv {
+    if a.csv && !std::io::stdout().is_terminal() {
+        // Data for a file or another program: the cells exactly as the lists hold them.
         crate::audience::write_csv(
             &prepared.campaign,
             &prepared.audience,
             std::io::stdout().lock(),
         )
         .context("writing the CSV")?;
+    } else if a.csv {
+        let mut buf = Vec::new();
+        crate::audience::write_csv(&prepared.campaign, &prepared.audience, &mut buf)
+            .context("writing the CSV")?;
+        print!("{}", clean(&String::from_utf8_lossy(&buf)));
     } else {
-        print!(
-            "{}",
-            crate::audience::report(&prepared.campaign, &prepared.audience)
-        );
+        let report = crate::audience::report(&prepared.campaign, &prepared.audience);
+        print!("{}", clean(&report));
     }
     Ok(Exit::Success)
 }

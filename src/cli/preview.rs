@@ -54,6 +54,12 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             out.join("index.html").display()
         );
     }
+    if let Some(kept) = &s.kept {
+        eprintln!(
+            "warning: files were put in the previous preview while this one was made; it is kept as {}",
+            kept.display()
+        );
+    }
     if s.left_out > 0 {
         println!(
             "{} contacts left out: see `bulletin audience {}`.",

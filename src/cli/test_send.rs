@@ -17,14 +17,11 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(load(config)?, &a.campaign, true)?;
     let sent = crate::send::test_send(&prepared, &a.to)?;
     for s in sent {
-        println!(
+        let line = format!(
             "sent {} sample (as {}) to {}: {} — relay: {}",
-            s.langs,
-            s.sample_of,
-            a.to,
-            s.subject,
-            crate::term::clean(&s.reply)
+            s.langs, s.sample_of, a.to, s.subject, s.reply
         );
+        println!("{}", crate::term::clean(&line));
     }
     Ok(Exit::Success)
 }

@@ -18,9 +18,13 @@ pub fn marker_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.sent"))
 }
 
-struct Marker {
-    id: String,
-    sent: u64,
+/// What the marker says of the journal: which one it is, how many sending runs it has seen
+/// (each run starts by counting itself), and how many messages it had recorded as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub id: String,
+    pub generation: u64,
+    pub sent: u64,
 }
 
 fn read_marker(path: &Path) -> Option<Marker> {
@@ -30,25 +34,39 @@ fn read_marker(path: &Path) -> Option<Marker> {
             .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
             .map(|v| v.trim().to_string())
     };
+    let number = |k: &str| field(k).and_then(|v| v.parse().ok()).unwrap_or(0);
     Some(Marker {
         id: field("journal_id").unwrap_or_default(),
-        sent: field("sent").and_then(|v| v.parse().ok()).unwrap_or(0),
+        generation: number("runs"),
+        sent: number("sent"),
     })
 }
 
-/// Records beside the journal that it has sent, and how much.
-pub fn write_marker(journal: &Journal) -> Result<()> {
-    let path = marker_path(&journal.path);
+impl Journal {
+    /// The marker as this journal stands now.
+    pub fn marker(&self) -> Result<Marker> {
+        Ok(Marker {
+            id: self.id()?,
+            generation: self.generation()?,
+            sent: self.total_sent()?,
+        })
+    }
+}
+
+/// Records beside the journal (at `path`) that it has sent, and how much. Written only after
+/// the journal itself committed what it says, so the marker never claims more than the journal.
+pub fn write_marker(path: &Path, m: &Marker) -> Result<()> {
+    let mpath = marker_path(path);
     let text = format!(
-        "# Written by bulletin: the journal {} has sent messages. Do not delete: it is how bulletin\n# knows that a missing or replaced journal is not a fresh start.\njournal_id={}\nsent={}\nwritten_at={}\n",
-        journal.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        journal.id()?,
-        journal.total_sent()?,
-        crate::clock::utc().to_rfc3339()
+        "# Written by bulletin: the journal {} has sent messages. Do not delete: it is how bulletin\n# knows that a missing, replaced or older journal is not a fresh start.\njournal_id={}\nruns={}\nsent={}\n",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        m.id,
+        m.generation,
+        m.sent,
     );
-    let tmp = path.with_extension("tmp");
+    let tmp = mpath.with_extension("tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))
+    std::fs::rename(&tmp, &mpath).map_err(|e| Error::io("write", &mpath, e))
 }
 
 /// Before a run sends: refuses a journal that cannot be the one this project sent from, so that
@@ -93,14 +111,23 @@ pub fn check_continuity(path: &Path, allow_new: bool) -> Result<()> {
     if allow_new {
         return Ok(());
     }
-    let j = Journal::open(path)?;
-    let (id, sent) = (j.id()?, j.total_sent()?);
+    let now = Journal::open(path)?.marker()?;
+    let (id, sent) = (now.id, now.sent);
     if id != m.id {
         return refuse(format!(
             "the journal {} is not the one this project sent from ({} names journal {}, this one is {id}): it was replaced",
             path.display(),
             mpath.display(),
             m.id
+        ));
+    }
+    if now.generation < m.generation {
+        return refuse(format!(
+            "the journal {} has seen {} sending runs, but {} saw {}: it is an older copy (restored from a backup taken before the last run?)",
+            path.display(),
+            now.generation,
+            mpath.display(),
+            m.generation
         ));
     }
     if sent < m.sent {

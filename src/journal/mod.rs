@@ -14,7 +14,7 @@ use crate::{Error, Result};
 mod continuity;
 mod schedules;
 
-pub use continuity::{check_continuity, marker_path, write_marker};
+pub use continuity::{check_continuity, marker_path, write_marker, Marker};
 pub use schedules::Scheduled;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -176,6 +176,79 @@ fn owner_only(_path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The journal's layout version: 2 keys every address in its canonical form (see
+/// [`crate::address::check`]), where earlier versions kept the cell lower-cased as written.
+const SCHEMA_VERSION: i64 = 2;
+
+/// How far a journal state has got: when two rows turn out to be one recipient, the furthest
+/// is kept, so that nobody recorded as mailed is mailed again.
+fn progress(state: &str) -> u8 {
+    match state {
+        "sent" => 5,
+        "sending" | "unknown" => 4,
+        "failed" => 3,
+        "deferred" => 2,
+        _ => 1,
+    }
+}
+
+/// Brings a journal written by an earlier version to the current layout, once.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare("SELECT id, campaign, email, state FROM deliveries")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, campaign, email, state) in rows {
+            let Ok(canonical) = crate::address::check(&email) else {
+                continue;
+            };
+            if canonical == email {
+                continue;
+            }
+            let twin: Option<(i64, String)> = conn
+                .query_row(
+                    "SELECT id, state FROM deliveries WHERE campaign = ?1 AND email = ?2",
+                    params![campaign, canonical],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match twin {
+                Some((_, twin_state)) if progress(&twin_state) >= progress(&state) => {
+                    conn.execute("DELETE FROM deliveries WHERE id = ?1", [id])?;
+                }
+                twin => {
+                    if let Some((twin_id, _)) = twin {
+                        conn.execute("DELETE FROM deliveries WHERE id = ?1", [twin_id])?;
+                    }
+                    conn.execute(
+                        "UPDATE deliveries SET email = ?2 WHERE id = ?1",
+                        params![id, canonical],
+                    )?;
+                }
+            }
+        }
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
+            [SCHEMA_VERSION.to_string()],
+        )?;
+        Ok(())
+    })();
+    conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    result
+}
+
 /// SQLite names its write-ahead log after the path it was given: two names of one file (hard
 /// links) would keep two logs of one database, and runs through each would not see each other.
 #[cfg(unix)]
@@ -229,6 +302,7 @@ impl Journal {
         )
         .map_err(|e| db_err(path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
+        migrate(&conn).map_err(|e| db_err(path, e))?;
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?1)",
@@ -273,6 +347,18 @@ impl Journal {
             )
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// How many sending runs this journal has seen.
+    pub fn generation(&self) -> Result<u64> {
+        Ok(self.meta("runs")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Counts a new sending run; called once a run holds the lock, before it sends.
+    pub fn bump_generation(&self) -> Result<u64> {
+        let n = self.generation()? + 1;
+        self.set_meta("runs", &n.to_string())?;
+        Ok(n)
     }
 
     /// Messages the relay accepted, over every campaign.
@@ -700,6 +786,35 @@ mod tests {
         let e = Journal::open(&path).err().expect("refused");
         assert!(e.to_string().contains("--new-journal"), "{e}");
         drop(j);
+    }
+
+    #[test]
+    fn an_older_journal_gets_canonical_addresses_keeping_the_furthest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let j = Journal::open(&path).unwrap();
+        // As an earlier version wrote them: the cell lower-cased, punycode or not.
+        for (email, state) in [
+            ("user@xn--bcher-kva.example", "sent"),
+            ("user@bücher.example", "queued"),
+            ("other@xn--bcher-kva.example", "failed"),
+        ] {
+            j.conn
+                .execute(
+                    "INSERT INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES ('c', ?1, ?2, 'en', 'u', 0)",
+                    [email, state],
+                )
+                .unwrap();
+        }
+        j.conn
+            .execute("DELETE FROM meta WHERE key = 'schema'", [])
+            .unwrap();
+        drop(j);
+        let j = Journal::open(&path).unwrap();
+        let st = j.states("c").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st["user@bücher.example"], State::Sent);
+        assert_eq!(st["other@bücher.example"], State::Failed);
     }
 
     #[cfg(unix)]

@@ -63,6 +63,9 @@ pub struct Summary {
     /// Messages whose CSS had to be inlined on their own rather than from a cached shape.
     pub inlined_whole: usize,
     pub stats: crate::audience::Stats,
+    /// The previous preview, kept under this name because files were put in it meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<PathBuf>,
 }
 
 /// A file name that is safe on every system whatever the address holds.
@@ -118,12 +121,14 @@ fn check_target(out: &Path) -> Result<()> {
             out.display()
         )));
     };
-    let listed: std::collections::HashMap<&str, u64> = marker
+    // SIZE<TAB>MTIME_NS<TAB>NAME per file the last preview wrote.
+    let listed: std::collections::HashMap<&str, (u64, u128)> = marker
         .lines()
         .skip(1)
         .filter_map(|l| {
-            let (size, name) = l.split_once('\t')?;
-            Some((name, size.parse().ok()?))
+            let mut f = l.splitn(3, '\t');
+            let (size, mtime, name) = (f.next()?, f.next()?, f.next()?);
+            Some((name, (size.parse().ok()?, mtime.parse().ok()?)))
         })
         .collect();
     let mut foreign = Vec::new();
@@ -139,7 +144,7 @@ fn check_target(out: &Path) -> Result<()> {
         let ours = if listed.is_empty() {
             meta.is_file() && preview_name(&name)
         } else {
-            meta.is_file() && listed.get(name.as_str()) == Some(&meta.len())
+            meta.is_file() && listed.get(name.as_str()) == Some(&(meta.len(), mtime_ns(&meta)))
         };
         if !ours {
             foreign.push(name);
@@ -169,8 +174,9 @@ fn staging_lock(staging: &Path) -> PathBuf {
     PathBuf::from(format!("{}.lock", staging.display()))
 }
 
-/// Removes the staging folders (and their set-aside predecessors) that previews which died left
-/// in `parent`: those whose lock no live process holds.
+/// Tidies what previews that died left in `parent`: staging folders whose lock no live process
+/// holds are removed, and their locks; a set-aside earlier preview (`.partial-PID.old`) goes back
+/// in place if the preview it was set aside for never arrived, and is removed otherwise.
 fn remove_stale_staging(parent: &Path) {
     let Ok(rd) = std::fs::read_dir(parent) else {
         return;
@@ -183,7 +189,11 @@ fn remove_stale_staging(parent: &Path) {
         else {
             continue;
         };
-        let pid = tail.strip_suffix(".old").unwrap_or(tail);
+        let (pid, kind) = match (tail.strip_suffix(".old"), tail.strip_suffix(".lock")) {
+            (Some(p), _) => (p, "old"),
+            (_, Some(p)) => (p, "lock"),
+            _ => (tail, "staging"),
+        };
         if base.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
@@ -191,9 +201,27 @@ fn remove_stale_staging(parent: &Path) {
         let lock = staging_lock(&staging);
         let alive = std::fs::File::open(&lock)
             .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
-        if !alive && e.path().is_dir() {
-            let _ = std::fs::remove_dir_all(e.path());
-            let _ = std::fs::remove_file(&lock);
+        if alive {
+            continue;
+        }
+        match kind {
+            "lock" => {
+                if !staging.exists() {
+                    let _ = std::fs::remove_file(&lock);
+                }
+            }
+            "old" => {
+                let out = parent.join(base);
+                if !out.exists() {
+                    let _ = std::fs::rename(e.path(), &out);
+                } else if check_target(&e.path()).is_ok() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+            _ => {
+                let _ = std::fs::remove_dir_all(e.path());
+                let _ = std::fs::remove_file(&lock);
+            }
         }
     }
 }
@@ -277,6 +305,7 @@ fn run_in(
         left_out: prepared.audience.left_out.len(),
         inlined_whole: prepared.renderer.whole_inlines(),
         stats: prepared.audience.stats.clone(),
+        kept: None,
     };
     if opts.dry {
         return Ok(summary);
@@ -289,7 +318,7 @@ fn run_in(
     interrupted()?;
     write_manifest(staging, prepared, &entries)?;
     summary.files_written += 3 + usize::from(!prepared.rejects.is_empty());
-    swap_in(staging, &opts.out)?;
+    summary.kept = swap_in(staging, &opts.out)?;
     Ok(summary)
 }
 
@@ -299,25 +328,37 @@ fn write_manifest(dir: &Path, prepared: &Prepared, entries: &[Entry]) -> Result<
     let io = |e: std::io::Error| Error::io("write", &path, e);
     let mut w = create(&path)?;
     writeln!(w, "{MARKER_HEAD}").map_err(io)?;
+    let mut names = Vec::with_capacity(entries.len() * 2 + 3);
     for e in entries {
         let base = safe_name(
             e.recipient,
             &prepared.audience.recipients[e.recipient].contact.email,
         );
-        writeln!(w, "{}\t{base}.eml\n{}\t{base}.html", e.bytes, e.html_bytes).map_err(io)?;
+        names.push(format!("{base}.eml"));
+        names.push(format!("{base}.html"));
     }
-    for name in ["index.html", "summary.json", "rejects.csv"] {
-        if let Ok(m) = std::fs::metadata(dir.join(name)) {
-            writeln!(w, "{}\t{name}", m.len()).map_err(io)?;
+    names.extend(["index.html", "summary.json", "rejects.csv"].map(String::from));
+    for name in names {
+        if let Ok(m) = std::fs::metadata(dir.join(&name)) {
+            writeln!(w, "{}\t{}\t{name}", m.len(), mtime_ns(&m)).map_err(io)?;
         }
     }
     w.flush().map_err(io)
 }
 
+/// When a file was last written, in nanoseconds: an edit that keeps the size still changes it.
+fn mtime_ns(m: &std::fs::Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
 /// Replaces `out` with `staging`: the old preview is moved aside first and removed last, so at
-/// every moment one whole preview exists.
-fn swap_in(staging: &Path, out: &Path) -> Result<()> {
-    let old = staging.with_extension("old");
+/// every moment one whole preview exists. If someone put a file in the old preview while this one
+/// was being made, the old folder is kept (renamed) instead of removed: its path is returned.
+fn swap_in(staging: &Path, out: &Path) -> Result<Option<PathBuf>> {
+    let old = PathBuf::from(format!("{}.old", staging.display()));
     let had_old = out.exists();
     if had_old {
         std::fs::rename(out, &old).map_err(|e| Error::io("move aside", out, e))?;
@@ -328,10 +369,17 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
         }
         return Err(Error::io("move into place", out, e));
     }
-    if had_old {
-        let _ = std::fs::remove_dir_all(&old);
+    if !had_old {
+        return Ok(None);
     }
-    Ok(())
+    if check_target(&old).is_ok() {
+        let _ = std::fs::remove_dir_all(&old);
+        return Ok(None);
+    }
+    let stamp = crate::clock::utc().format("%Y%m%dT%H%M%S");
+    let kept = PathBuf::from(format!("{}.kept-{stamp}", out.display()));
+    std::fs::rename(&old, &kept).map_err(|e| Error::io("keep", &old, e))?;
+    Ok(Some(kept))
 }
 
 /// Renders, composes and writes messages on every core; stops at the first failure.

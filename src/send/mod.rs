@@ -162,6 +162,7 @@ pub fn run(
     let live_elsewhere = opts.dry_run && lock::held_by_a_run(&journal_path);
     let mut journal = Journal::open(&journal_path)?;
     let mut recovered = 0;
+    let mut marker = None;
     let hash = p.content_hash();
     if !opts.dry_run {
         // This run holds the lock: whatever is marked sending was left by a run that died.
@@ -199,7 +200,11 @@ pub fn run(
         if opts.resend_unknown {
             journal.requeue(&campaign, State::Unknown)?;
         }
-        journal::write_marker(&journal)?;
+        // This run counts itself before it sends: a copy of the journal from before it (a
+        // backup restored after a crash) is then older than the marker says, and refused.
+        journal.bump_generation()?;
+        marker = Some(journal.marker()?);
+        journal::write_marker(&journal_path, marker.as_ref().expect("just set"))?;
     }
     let states = journal.states(&campaign)?;
     let mut already_sent = 0;
@@ -263,7 +268,7 @@ pub fn run(
     } else if let Some(settings) = settings {
         // From here a signal asks the run to stop: it finishes or releases what is in flight.
         let _guard = interrupt::Guard::new();
-        let writer = Writer::start(Journal::open(&journal_path)?)?;
+        let writer = Writer::start(Journal::open(&journal_path)?, marker.take())?;
         let limiter = Arc::new(Limiter::new(&p.config.rate, history));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -319,7 +324,6 @@ pub fn run(
         // Quick: the connections are done with; nothing waits on a relay any more.
         runtime.shutdown_timeout(Duration::from_millis(100));
         writer.finish()?;
-        journal::write_marker(&Journal::open(&journal_path)?)?;
     }
     progress.tick(&shared.counts);
     progress.finish();

@@ -82,6 +82,10 @@ pub(super) struct Ctx {
     pub(super) deadline_ms: Option<i64>,
 }
 
+/// How long a message whose data is in transit may take to be answered once a stop is asked:
+/// short enough that every command stops within a second.
+const IN_TRANSIT_GRACE: Duration = Duration::from_millis(700);
+
 /// Takes the next item that is due; waits for a retry that is not due yet; `None` when done.
 async fn next_item(shared: &Shared) -> Option<Item> {
     loop {
@@ -241,11 +245,26 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             Some(Ok(())) => {}
         }
         // The data is going: the message is the relay's unless it says otherwise. A first
-        // Ctrl-C lets it finish; a second one gives it up, its fate unknown.
-        match unless_signalled(2, c.finish(&composed.bytes)).await {
+        // signal gives it a moment to finish (a working relay answers in milliseconds); past
+        // that, or at a second signal, it is given up, its fate unknown.
+        let in_transit = async {
+            tokio::select! {
+                _ = interrupt::reached(2) => {}
+                _ = async {
+                    interrupt::reached(1).await;
+                    tokio::time::sleep(IN_TRANSIT_GRACE).await;
+                } => {}
+            }
+        };
+        let finished = tokio::select! {
+            biased;
+            _ = in_transit => None,
+            r = c.finish(&composed.bytes) => Some(r),
+        };
+        match finished {
             None => {
                 client = None;
-                let why = "interrupted while the relay had the message: it may have been delivered"
+                let why = "interrupted while the relay had the message and had not answered: it may have been delivered"
                     .to_string();
                 settle(&ctx, item.idx, &email, State::Unknown, None, why);
                 break;

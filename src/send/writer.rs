@@ -2,7 +2,7 @@
 //! each sender told once its update is on disk and whether it took effect.
 
 use super::Error;
-use crate::journal::{Journal, Update};
+use crate::journal::{Journal, Marker, State, Update};
 use crate::Result;
 
 /// The journal's writer: a thread that applies updates in batches, one commit for all the updates
@@ -34,7 +34,9 @@ fn same_file(a: &std::fs::Metadata, path: &std::path::Path) -> bool {
 }
 
 impl Writer {
-    pub(super) fn start(mut journal: Journal) -> Result<Writer> {
+    /// `marker`: kept up to date beside the journal as messages are recorded as sent (at most
+    /// once a second, and at the end), so that it never lags far behind what was sent.
+    pub(super) fn start(mut journal: Journal, mut marker: Option<Marker>) -> Result<Writer> {
         let (tx, rx) = std::sync::mpsc::channel::<(Update, Option<Ack>)>();
         let identity = std::fs::metadata(&journal.path)
             .map_err(|e| Error::io("read", journal.path.clone(), e))?;
@@ -42,6 +44,7 @@ impl Writer {
             .name("journal".into())
             .spawn(move || -> Result<()> {
                 let mut batches = 0u64;
+                let mut marked = std::time::Instant::now();
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     while let Ok(more) = rx.try_recv() {
@@ -52,13 +55,13 @@ impl Writer {
                     }
                     batches += 1;
                     let moved = batches.is_multiple_of(64) && !same_file(&identity, &journal.path);
+                    let updates: Vec<Update> = batch.iter().map(|(u, _)| u.clone()).collect();
                     let r = if moved {
                         Err(Error::Journal(format!(
                             "the journal {} was deleted or replaced while this run was sending: stopped, so that nothing is sent without a record",
                             journal.path.display()
                         )))
                     } else {
-                        let updates: Vec<Update> = batch.iter().map(|(u, _)| u.clone()).collect();
                         journal.apply(&updates)
                     };
                     let failed = r.as_ref().err().map(|e| e.to_string());
@@ -71,7 +74,18 @@ impl Writer {
                             });
                         }
                     }
-                    r?;
+                    let done = r?;
+                    if let Some(m) = marker.as_mut() {
+                        let sent = batch_sent(&updates, &done);
+                        m.sent += sent;
+                        if sent > 0 && marked.elapsed() >= std::time::Duration::from_secs(1) {
+                            crate::journal::write_marker(&journal.path, m)?;
+                            marked = std::time::Instant::now();
+                        }
+                    }
+                }
+                if let Some(m) = &marker {
+                    crate::journal::write_marker(&journal.path, m)?;
                 }
                 // Fold the write-ahead log back into the journal: the next run starts small.
                 journal.checkpoint()
@@ -105,4 +119,21 @@ impl Recorder {
     pub(super) fn record(&self, u: Update) {
         let _ = self.0.send((u, None));
     }
+}
+
+/// How many of a batch's updates recorded a message as sent.
+fn batch_sent(updates: &[Update], done: &[bool]) -> u64 {
+    updates
+        .iter()
+        .zip(done)
+        .filter(|(u, ok)| {
+            **ok && matches!(
+                u,
+                Update::Outcome {
+                    state: State::Sent,
+                    ..
+                }
+            )
+        })
+        .count() as u64
 }
