@@ -9,8 +9,11 @@ n=${1:-100000}
 u=${2:-10}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulletin-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet --manifest-path "$here/../Cargo.toml"
-bin="$here/../target/release/bulletin"
+# BULLETIN_BIN=path runs another build (an earlier commit's, to compare) on the same project.
+if [ -z "${BULLETIN_BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$here/../Cargo.toml"
+fi
+bin=${BULLETIN_BIN:-"$here/../target/release/bulletin"}
 python3 "$here/gen_project.py" "$work/project" "$n" "$u"
 cd "$work/project"
 

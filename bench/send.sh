@@ -12,8 +12,11 @@ conns=${2:-64}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulletin-send-bench.XXXXXX")
 cleanup() { [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-cargo build --release --quiet --manifest-path "$here/../Cargo.toml"
-bin="$here/../target/release/bulletin"
+# BULLETIN_BIN=path runs another build (an earlier commit's, to compare) on the same project.
+if [ -z "${BULLETIN_BIN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$here/../Cargo.toml"
+fi
+bin=${BULLETIN_BIN:-"$here/../target/release/bulletin"}
 
 (cd "$work" && apt-get download postfix >/dev/null 2>&1 && dpkg -x postfix_*.deb pf)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -36,7 +39,7 @@ sink_cpu() { awk '{print ($14 + $15) * 10}' "/proc/$sink_pid/stat"; }
 
 relay $'per_second = 1000000\nburst = 1000000'
 for campaign in announce bench; do
-  rm -f bulletin.sqlite*
+  rm -f bulletin.sqlite* .bulletin.sqlite.sent
   before=$(sink_cpu)
   echo "== $campaign: $n messages, no rate limit, $conns connections"
   /usr/bin/time -f "peak memory: %M KB; our CPU: %U s user + %S s system; wall %e s" "$bin" send "$campaign" --yes 2>&1 | grep -E 'sent,|peak'
@@ -44,7 +47,7 @@ for campaign in announce bench; do
 done
 
 echo "== announce, 50 messages/s for 20 s (1000 messages)"
-rm -f bulletin.sqlite*
+rm -f bulletin.sqlite* .bulletin.sqlite.sent
 relay $'per_second = 50\nburst = 1'
 "$bin" send announce --yes --limit 1000 | grep 'sent,'
 python3 - <<'PY'

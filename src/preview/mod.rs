@@ -533,22 +533,38 @@ fn write_summary_json(
     w.flush().map_err(io)
 }
 
-/// The index page, from an embedded template (autoescaped: every value is HTML-escaped).
-const INDEX: &str = include_str!("index.html");
+/// The index page, from embedded templates (autoescaped: every value is HTML-escaped): its head,
+/// one row per message, its tail. Rows are rendered one by one and streamed to the file, so that
+/// the index of a large campaign is never held in memory whole.
+const INDEX: [(&str, &str); 3] = [
+    ("head.html", include_str!("index-head.html")),
+    ("row.html", include_str!("index-row.html")),
+    ("tail.html", include_str!("index-tail.html")),
+];
 
 fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry]) -> Result<()> {
-    let views: Vec<EntryView> = entries.iter().map(|e| entry_view(prepared, e)).collect();
-    let mut ctx = tera::Context::new();
-    ctx.insert("summary", s);
-    ctx.insert("entries", &views);
-    ctx.insert("left_out", &prepared.audience.left_out);
-    let html = tera::Tera::one_off(INDEX, &ctx, true).map_err(|e| {
+    let io = |e: std::io::Error| Error::io("write", path, e);
+    let fail = |e: tera::Error| {
         Error::Refused(format!(
             "the preview index: {}",
             crate::render::tera_error_text(&e)
         ))
-    })?;
-    write_file(path, html.as_bytes())
+    };
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(INDEX).map_err(fail)?;
+    let mut o = create(path)?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("summary", s);
+    ctx.insert("left_out", &prepared.audience.left_out);
+    tera.render_to("head.html", &ctx, &mut o).map_err(fail)?;
+    let mut row = tera::Context::new();
+    for (i, e) in entries.iter().enumerate() {
+        row.insert("n", &(i + 1));
+        row.insert("e", &entry_view(prepared, e));
+        tera.render_to("row.html", &row, &mut o).map_err(fail)?;
+    }
+    tera.render_to("tail.html", &ctx, &mut o).map_err(fail)?;
+    o.flush().map_err(io)
 }
 
 #[cfg(test)]
