@@ -78,13 +78,28 @@ fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, URL_VALUE).to_string()
 }
 
-/// The recipient's own unsubscribe link, when the config sets one.
-pub fn unsubscribe_url(config: &Config, campaign_id: &str, email: &str) -> Option<String> {
-    let url = config.unsubscribe.url.as_ref()?;
-    Some(
-        url.replace("{email}", &url_encode(email))
-            .replace("{campaign}", &url_encode(campaign_id)),
-    )
+/// A recipient's ways to unsubscribe: the link and the mail address, each carrying their token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unsubscribe {
+    pub url: Option<String>,
+    pub mailto: Option<String>,
+}
+
+impl Unsubscribe {
+    /// The links of the recipient whose token is `token`, as the config describes them.
+    pub fn new(config: &Config, campaign_id: &str, token: &str) -> Unsubscribe {
+        let u = &config.unsubscribe;
+        Unsubscribe {
+            url: u.url.as_ref().map(|url| {
+                url.replace("{token}", &url_encode(token))
+                    .replace("{campaign}", &url_encode(campaign_id))
+            }),
+            mailto: u
+                .mailto
+                .as_ref()
+                .map(|m| format!("mailto:{m}?subject=unsubscribe%20{}", url_encode(token))),
+        }
+    }
 }
 
 /// Encodes a body as quoted-printable (RFC 2045 §6.7) with CRLF line ends, in one pass.
@@ -182,7 +197,7 @@ pub fn compose(
     rendered: &Rendered,
     date: SystemTime,
     message_id: &str,
-    unsubscribe: Option<&str>,
+    unsubscribe: &Unsubscribe,
 ) -> Result<Composed, ComposeError> {
     let s = &config.sender;
     // Domains outside ASCII go as punycode, in headers as on the wire.
@@ -213,15 +228,24 @@ pub fn compose(
             .map_err(|_| ComposeError::Address(reply.clone()))?;
         b = b.reply_to(Mailbox::new(Some(header_text(&s.name)), addr));
     }
-    let mut unsub = Vec::new();
-    if let Some(url) = unsubscribe {
-        unsub.push(format!("<{}>", header_text(url)));
+    let links: Vec<String> = [&unsubscribe.url, &unsubscribe.mailto]
+        .into_iter()
+        .flatten()
+        .map(|l| format!("<{}>", header_text(l)))
+        .collect();
+    if !links.is_empty() {
+        b = b.raw_header(raw_header("List-Unsubscribe", links.join(", ")));
     }
-    if let Some(m) = &config.unsubscribe.mailto {
-        unsub.push(format!("<mailto:{m}?subject=unsubscribe>"));
-    }
-    if !unsub.is_empty() {
-        b = b.raw_header(raw_header("List-Unsubscribe", unsub.join(", ")));
+    if unsubscribe
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        // RFC 8058: the link unsubscribes with one POST, no page to read first.
+        b = b.raw_header(raw_header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_string(),
+        ));
     }
     let qp = |s: &str| {
         Body::dangerous_pre_encoded(
@@ -325,5 +349,6 @@ mod tests {
     #[test]
     fn url_encoding_of_placeholders() {
         assert_eq!(url_encode("a+b@x.org"), "a%2Bb%40x.org");
+        assert_eq!(url_encode("AbC-_9"), "AbC-_9", "tokens go as they are");
     }
 }

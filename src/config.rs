@@ -94,10 +94,57 @@ impl Default for Paths {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Unsubscribe {
-    /// Per-recipient link; `{email}`, `{campaign}` and `{token}` are replaced (URL-encoded).
+    /// Per-recipient link (`https://.../u/{token}`): `{token}` is replaced by the recipient's
+    /// signed token, `{campaign}` by the campaign id. Never `{email}`.
     pub url: Option<String>,
-    /// Address for mail-based unsubscribing, offered beside the link in `List-Unsubscribe`.
+    /// Address for mail-based unsubscribing, offered beside the link in `List-Unsubscribe`,
+    /// with the token in the subject.
     pub mailto: Option<String>,
+    /// Where the token secret comes from: an environment variable's name, or a command.
+    pub secret_env: Option<String>,
+    pub secret_command: Option<String>,
+    /// The secret used before the current one, so that links sent before a rotation still work.
+    pub previous_secret_env: Option<String>,
+    pub previous_secret_command: Option<String>,
+}
+
+impl Unsubscribe {
+    /// Whether messages offer a way to unsubscribe, and so need tokens.
+    pub fn offered(&self) -> bool {
+        self.url.is_some() || self.mailto.is_some()
+    }
+
+    /// Reads the token secrets from where the config says.
+    pub fn secrets(&self) -> std::result::Result<crate::token::Secrets, String> {
+        let read = |what, env_key, command_key, env: &Option<String>, command: &Option<String>| {
+            crate::secret::read(&crate::secret::Source {
+                what,
+                env_key,
+                command_key,
+                env: env.as_deref(),
+                command: command.as_deref(),
+            })
+        };
+        let current = read(
+            "the unsubscribe token secret",
+            "secret_env",
+            "secret_command",
+            &self.secret_env,
+            &self.secret_command,
+        )?
+        .ok_or("[unsubscribe] names no secret: set secret_env (or secret_command)")?;
+        let previous = read(
+            "the previous unsubscribe token secret",
+            "previous_secret_env",
+            "previous_secret_command",
+            &self.previous_secret_env,
+            &self.previous_secret_command,
+        )?;
+        Ok(crate::token::Secrets {
+            current: crate::token::Keys::new(&current),
+            previous: previous.map(|p| crate::token::Keys::new(&p)),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -235,7 +282,9 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
         Err(e) => {
             let line = e.span().map(|s| line_of(text, s.start));
             let mut msg = e.message().trim().to_string();
-            if msg.starts_with("unknown field `password`") {
+            if msg.starts_with("unknown field `password`")
+                || msg.starts_with("unknown field `secret`")
+            {
                 msg.push_str(
                     "; passwords never go in files: name an environment variable with \
                      `password_env` or a command with `password_command`",
@@ -386,12 +435,33 @@ impl Config {
             seen.push(n);
         }
 
-        if let Some(u) = &self.unsubscribe.url {
+        let un = &self.unsubscribe;
+        if let Some(u) = &un.url {
             if !(u.starts_with("https://") || u.starts_with("http://")) {
                 p.error(
                     &file,
                     line("url"),
                     "unsubscribe url must start with https:// (or http://)",
+                );
+            }
+            if u.contains("{email}") {
+                p.error(&file, line("url"), "unsubscribe url must not carry {email}: the address in a link lets anyone unsubscribe anyone, and spam filters score it. Use {token}, a signed token that names the recipient to `bulletin serve` only");
+            } else if !u.contains("{token}") {
+                p.error(&file, line("url"), "unsubscribe url has no {token}: without it the link cannot tell who is leaving. Write it like https://news.example.org/u/{token}");
+            }
+        }
+        if un.offered() && un.secret_env.is_none() && un.secret_command.is_none() {
+            p.error(&file, line("url").or(line("mailto")), "[unsubscribe] needs a secret to sign tokens with: name an environment variable with secret_env (or a command with secret_command); never write the secret in this file");
+        }
+        for (a, b) in [
+            ("secret_env", "secret_command"),
+            ("previous_secret_env", "previous_secret_command"),
+        ] {
+            if key_line(text, a).is_some() && key_line(text, b).is_some() {
+                p.error(
+                    &file,
+                    line(b),
+                    format!("[unsubscribe] give either {a} or {b}, not both"),
                 );
             }
         }

@@ -23,8 +23,10 @@ pub mod problems;
 pub mod project;
 pub mod render;
 pub mod scaffold;
+pub mod secret;
 pub mod send;
 pub mod term;
+pub mod token;
 pub mod updates;
 pub mod window;
 

@@ -34,6 +34,9 @@ pub struct Prepared {
     pub renderer: Renderer,
     /// Warnings, and with `skip_invalid` the bad rows set aside.
     pub problems: Problems,
+    /// The unsubscribe token secrets, or why they could not be read. Without them messages carry
+    /// [`PLACEHOLDER_TOKEN`] (fine for a preview); `send` refuses to start.
+    pub secrets: std::result::Result<std::sync::Arc<crate::token::Secrets>, String>,
     pub rejects: Vec<Reject>,
 }
 
@@ -183,6 +186,11 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         })
         .collect();
     let audience = audience::select(&config, &campaign, lists, &updates);
+    let secrets = if config.unsubscribe.offered() {
+        config.unsubscribe.secrets().map(std::sync::Arc::new)
+    } else {
+        Err("the config offers no way to unsubscribe".to_string())
+    };
     Ok(Prepared {
         config,
         updates,
@@ -192,6 +200,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         renderer,
         problems: p,
         rejects,
+        secrets,
     })
 }
 
@@ -213,9 +222,22 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
             Renderer::new(config, &c, &updates, &mut p);
         }
     }
+    if config.unsubscribe.offered() {
+        if let Err(e) = config.unsubscribe.secrets() {
+            p.warning(
+                &config.file,
+                None,
+                format!("unsubscribe links cannot be signed now ({e}): previews carry a placeholder token and `send` refuses to start"),
+            );
+        }
+    }
     p.dedup();
     Ok(p)
 }
+
+/// The token in unsubscribe links when the secret is not at hand: previews still show where the
+/// link goes, and `send` never goes without the real one.
+pub const PLACEHOLDER_TOKEN: &str = "PREVIEW-WITHOUT-SECRET";
 
 /// A message that could not be produced, naming the recipient's list row.
 #[derive(Debug, thiserror::Error)]
@@ -277,18 +299,21 @@ impl Prepared {
             message,
         };
         let id = &self.campaign.id;
-        let unsub = crate::compose::unsubscribe_url(&self.config, id, &r.contact.email);
+        let token = match &self.secrets {
+            Ok(s) => s.token(id, &r.contact.email),
+            Err(_) => PLACEHOLDER_TOKEN.to_string(),
+        };
+        let unsub = crate::compose::Unsubscribe::new(&self.config, id, &token);
         let mut rendered = self
             .renderer
-            .render(r, unsub.as_deref())
+            .render(r, unsub.url.as_deref())
             .map_err(|e| err(e.to_string()))?;
         if !prefix.is_empty() {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let composed =
-            crate::compose::compose(&self.config, r, &rendered, date, &mid, unsub.as_deref())
-                .map_err(|e| err(e.to_string()))?;
+        let composed = crate::compose::compose(&self.config, r, &rendered, date, &mid, &unsub)
+            .map_err(|e| err(e.to_string()))?;
         Ok((rendered, composed))
     }
 }

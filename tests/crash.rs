@@ -22,7 +22,7 @@ fn big_list(p: &Project, n: usize) {
 
 /// Starts a send in the background and waits until the relay has some of its messages.
 fn start_and_wait(p: &Project, server: &RealSmtp, at_least: usize) -> std::process::Child {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bulletin"))
+    let child = common::command()
         .current_dir(p.path())
         .args(["send", "2026-11-digest", "--yes"])
         .stdout(Stdio::piped())

@@ -219,7 +219,7 @@ fn overlapping_runs_send_each_message_once() {
         .ok();
     let runs: Vec<_> = (0..4)
         .map(|_| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_bulletin"))
+            common::command()
                 .current_dir(p.path())
                 .env("BULLETIN_NOW", AFTER)
                 .args(["due"])

@@ -80,15 +80,48 @@ fn every_message_is_well_formed_and_personal() {
             m.header_raw("List-Id").unwrap().trim(),
             "<newsletter.disarmament-insight.example.org>"
         );
-        let unsub = m.header_raw("List-Unsubscribe").unwrap();
+        // One-click unsubscribing (RFC 8058) with the recipient's signed token, which names
+        // them to the secret's holder only: their address is in no link.
+        let unsub = m
+            .header_raw("List-Unsubscribe")
+            .unwrap()
+            .replace("\r\n", "");
+        let url = unsub
+            .split(['<', '>'])
+            .find(|p| p.starts_with("https://"))
+            .expect("an https link");
+        let token = url
+            .strip_prefix("https://disarmament-insight.example.org/u/")
+            .expect("the configured link");
+        let keys = bulletin::token::Keys::new(common::TOKEN_SECRET);
+        assert_eq!(
+            keys.open(token),
+            Some(("2026-11-digest".to_string(), row["email"].clone())),
+            "the token names this recipient of this campaign"
+        );
         assert!(
             unsub.contains(&format!(
-                "email={}",
-                row["email"].replace('@', "%40").replace('\'', "%27")
+                "<mailto:unsubscribe@disarmament-insight.example.org?subject=unsubscribe%20{token}>"
             )),
-            "per-recipient link: {unsub}"
+            "{unsub}"
         );
-        assert!(unsub.contains("mailto:unsubscribe@"), "{unsub}");
+        assert_eq!(
+            m.header_raw("List-Unsubscribe-Post").unwrap().trim(),
+            "List-Unsubscribe=One-Click"
+        );
+        let (local, domain) = row["email"].split_once('@').unwrap();
+        let raw = String::from_utf8_lossy(bytes).to_lowercase();
+        for needle in [row["email"].clone(), format!("{local}%40{domain}")] {
+            let in_link = raw
+                .split(['"', '<', '>', ' ', '\n'])
+                .any(|w| (w.starts_with("http") || w.starts_with("mailto")) && w.contains(&needle));
+            assert!(!in_link, "{name}: a link carries the address");
+        }
+        let html = m.body_html(0).unwrap();
+        assert!(
+            html.contains(&format!("href=\"{url}\"")),
+            "the body's link is the header's, not entity-escaped"
+        );
 
         // multipart/alternative: text first, then HTML.
         let root = m.root_part();
@@ -559,7 +592,7 @@ fn a_file_put_in_the_old_preview_while_a_new_one_is_made_is_kept() {
     p.write("lists/practitioners.csv", csv);
     let out = p.path().join("out");
     preview(&p, "2026-11-digest");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bulletin"))
+    let child = common::command()
         .current_dir(p.path())
         .args(["preview", "2026-11-digest", "--out"])
         .arg(&out)

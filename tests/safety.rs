@@ -35,6 +35,7 @@ fn spawn_ignoring_sigint(p: &Project, args: &[&str]) -> Child {
         .args(["-c", &script])
         .current_dir(p.path())
         .env_remove("BULLETIN_SMTP_PASSWORD")
+        .env("BULLETIN_UNSUBSCRIBE_SECRET", common::TOKEN_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -93,7 +94,7 @@ fn two_configs_on_one_journal_through_a_symlink_send_each_recipient_once() {
     p.write("second.toml", second);
 
     let start = |config: &str| {
-        Command::new(env!("CARGO_BIN_EXE_bulletin"))
+        common::command()
             .current_dir(p.path())
             .args(["--config", config, "send", "2026-11-digest", "--yes"])
             .stdout(Stdio::piped())
@@ -139,7 +140,7 @@ fn a_run_waiting_for_the_lock_does_not_call_in_flight_messages_unknown() {
     });
     let p = Project::example();
     p.relay(server.port, "connections = 2\ntimeout_secs = 30", FAST);
-    let first = Command::new(env!("CARGO_BIN_EXE_bulletin"))
+    let first = common::command()
         .current_dir(p.path())
         .args(["send", "2026-11-digest", "--yes"])
         .stdout(Stdio::piped())
@@ -589,7 +590,7 @@ fn the_journal_is_private_and_its_log_stays_small_during_a_long_run() {
     let p = Project::example();
     big_list(&p, 6000);
     p.relay(server.port, "connections = 8", FAST);
-    let child = Command::new(env!("CARGO_BIN_EXE_bulletin"))
+    let child = common::command()
         .current_dir(p.path())
         .args(["send", "2026-11-digest", "--yes"])
         .stdout(Stdio::piped())

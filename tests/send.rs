@@ -464,7 +464,7 @@ fn relay_settings_are_checked_before_anything_is_sent() {
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes"])
         .fails()
-        .stderr_has("BULLETIN_TEST_NO_SUCH_VAR, which is not set");
+        .stderr_has("BULLETIN_TEST_NO_SUCH_VAR (password_env in the config), which is not set");
 }
 
 #[test]

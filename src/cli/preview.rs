@@ -25,6 +25,12 @@ pub struct Args {
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
     print_warnings(&prepared.problems);
+    if let (Err(e), true) = (&prepared.secrets, prepared.config.unsubscribe.offered()) {
+        eprintln!(
+            "warning: unsubscribe links in this preview carry the placeholder token {}: {e}",
+            crate::project::PLACEHOLDER_TOKEN
+        );
+    }
     let out = a
         .out
         .unwrap_or_else(|| prepared.config.preview_dir().join(&prepared.campaign.id));

@@ -74,7 +74,7 @@ impl Renderer {
                 shape
             }
         };
-        let escaped: Vec<String> = values.iter().map(|v| tera::escape_html(v)).collect();
+        let escaped: Vec<String> = values.iter().map(|v| super::templates::escape(v)).collect();
         if let Some(shape) = &shape {
             if self.opaque {
                 return Ok(fill(&shape.inlined, &escaped));

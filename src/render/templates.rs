@@ -16,6 +16,24 @@ use crate::updates::Updates;
 /// A template: its name, its file, its text.
 pub type Source = (String, PathBuf, String);
 
+/// HTML escaping for values printed in templates: `&`, `<`, `>`, `"` and `'`. Unlike tera's
+/// default it leaves `/` alone, so that a link reaches the message exactly as in its header
+/// (`https://...`, not `https:&#x2F;&#x2F;...`), which some mail clients and filters compare.
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#x27;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 /// Whether `path` (followed through any link) is inside `dir`.
 fn inside(dir: &Path, path: &Path) -> bool {
     match (dir.canonicalize(), path.canonicalize()) {
@@ -116,6 +134,7 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
     sources.sort();
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm"]);
+    tera.set_escape_fn(escape);
     let mut known_dates = HashMap::new();
     for versions in updates.by_slug.values() {
         for u in versions.values() {

@@ -103,37 +103,14 @@ fn is_loopback(host: &str) -> bool {
 
 /// Reads the SMTP password from the environment variable or command the config names.
 fn password(smtp: &Smtp) -> Result<Option<String>, SmtpError> {
-    if let Some(var) = &smtp.password_env {
-        return match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Some(v)),
-            _ => Err(SmtpError::Setup(format!(
-                "the SMTP password is read from the environment variable {var}, which is not set: export {var}=... (in cron, set it in the crontab or a wrapper script)"
-            ))),
-        };
-    }
-    if let Some(cmd) = &smtp.password_command {
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .map_err(|e| SmtpError::Setup(format!("cannot run password_command `{cmd}`: {e}")))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let first = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('\r')
-            .to_string();
-        if !out.status.success() || first.is_empty() {
-            return Err(SmtpError::Setup(format!(
-                "password_command `{cmd}` failed or printed nothing ({})",
-                out.status
-            )));
-        }
-        return Ok(Some(first));
-    }
-    Ok(None)
+    crate::secret::read(&crate::secret::Source {
+        what: "the SMTP password",
+        env_key: "password_env",
+        command_key: "password_command",
+        env: smtp.password_env.as_deref(),
+        command: smtp.password_command.as_deref(),
+    })
+    .map_err(SmtpError::Setup)
 }
 
 impl Settings {

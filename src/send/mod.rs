@@ -117,6 +117,16 @@ pub enum SendError {
     Other(#[from] Error),
 }
 
+/// Messages that offer unsubscribing must carry real tokens: without the secret, nothing goes.
+pub(crate) fn tokens_ready(p: &Prepared) -> std::result::Result<(), SendError> {
+    match &p.secrets {
+        Err(e) if p.config.unsubscribe.offered() => Err(SendError::Setup(format!(
+            "cannot sign unsubscribe links: {e}. Nothing was sent"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Sends a prepared campaign. `progress` is told of every settled message.
 pub fn run(
     p: Arc<Prepared>,
@@ -132,6 +142,7 @@ pub fn run(
         ))
     })?;
     let smtp = Arc::new(smtp.clone());
+    tokens_ready(&p)?;
     let settings = if opts.dry_run {
         None
     } else {

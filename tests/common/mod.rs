@@ -114,15 +114,25 @@ impl Project {
     }
 }
 
+/// The secret the example project's unsubscribe tokens are signed with in tests.
+pub const TOKEN_SECRET: &str = "test-token-secret";
+
+/// The real binary, with the environment every test starts from: no SMTP password from the
+/// developer's shell, and the example project's token secret.
+pub fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
+    cmd.env_remove("BULLETIN_SMTP_PASSWORD")
+        .env("BULLETIN_UNSUBSCRIBE_SECRET", TOKEN_SECRET);
+    cmd
+}
+
 pub struct Run {
     pub cmd: Command,
 }
 
 impl Run {
     pub fn new() -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
-        cmd.env_remove("BULLETIN_SMTP_PASSWORD");
-        Run { cmd }
+        Run { cmd: command() }
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
