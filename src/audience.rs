@@ -30,7 +30,36 @@ pub struct LeftOut {
     pub email: String,
     pub list: String,
     pub line: usize,
+    /// What kind of reason: counted in the stats.
+    pub why: Why,
+    /// The reason in words, with the contact's details.
     pub reason: String,
+}
+
+/// The kinds of reason a contact is left out of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Why {
+    /// On one of the campaign's exclusion lists.
+    Excluded { list: String },
+    /// No language the campaign is written in.
+    Language,
+    /// The campaign's interest filters.
+    Interests,
+    /// A digest with no update on the contact's interests.
+    Digest,
+}
+
+impl Why {
+    /// The key the stats count it under (exclusions per list).
+    pub fn key(&self) -> String {
+        match self {
+            Why::Excluded { list } => format!("excluded: listed in {list}"),
+            Why::Language => "language".into(),
+            Why::Interests => "interests".into(),
+            Why::Digest => "digest".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -197,32 +226,34 @@ pub fn select(
 
     aud.recipients.reserve_exact(merged.len());
     for (contact, from) in merged {
-        // `kind` counts the reason in the stats; `reason` tells it with the contact's details.
-        let leave = |kind: &str, reason: String, aud: &mut Audience| {
-            *aud.stats.left_out.entry(kind.to_string()).or_default() += 1;
+        let leave = |why: Why, reason: String, aud: &mut Audience| {
+            *aud.stats.left_out.entry(why.key()).or_default() += 1;
             aud.left_out.push(LeftOut {
                 email: contact.email.clone(),
                 list: contact.list.to_string(),
                 line: contact.line,
+                why,
                 reason,
             });
         };
         if let Some(list) = excluded.get(contact.email.as_str()) {
-            let reason = format!("excluded: listed in {list}");
-            leave(&reason, reason.clone(), &mut aud);
+            let why = Why::Excluded {
+                list: list.to_string(),
+            };
+            leave(why.clone(), why.key(), &mut aud);
             continue;
         }
         let (langs, note) = match languages_for(&contact, campaign, config) {
             Ok(l) => l,
             Err(reason) => {
-                leave("language", format!("language: {reason}"), &mut aud);
+                leave(Why::Language, format!("language: {reason}"), &mut aud);
                 continue;
             }
         };
         let has = |t: &String| contact.interests.contains(t);
         if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
             leave(
-                "interests",
+                Why::Interests,
                 format!("interests: none of {}", a.interests_any.join(", ")),
                 &mut aud,
             );
@@ -230,7 +261,7 @@ pub fn select(
         }
         if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
             leave(
-                "interests",
+                Why::Interests,
                 format!("interests: not all of {}", a.interests_all.join(", ")),
                 &mut aud,
             );
@@ -238,7 +269,7 @@ pub fn select(
         }
         if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
             leave(
-                "interests",
+                Why::Interests,
                 format!("interests: follows {t}, which this campaign leaves out"),
                 &mut aud,
             );
@@ -264,7 +295,7 @@ pub fn select(
                 contact.interests.join(", ")
             };
             leave(
-                "digest",
+                Why::Digest,
                 format!("digest: no update matches the contact's interests ({what})"),
                 &mut aud,
             );

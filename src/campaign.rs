@@ -86,6 +86,8 @@ pub struct Campaign {
     /// A digest of what the file says the messages are, its `[schedule]` left out: moving a
     /// campaign's time does not change its content.
     pub content_digest: String,
+    /// The file's text, for messages that point at a line of it.
+    pub text: String,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -407,6 +409,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     Some(Campaign {
         schedule,
         content_digest,
+        text: text.clone(),
         id,
         path: path.to_path_buf(),
         template: file.template,

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::window::stamp;
 
-/// What `due` found and did, for its exit code.
+/// How a `due` run went; `cli::exit` turns it into the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DueExit {
+pub enum DueOutcome {
     /// Sent what was due, or nothing was due, or a cap or window paused a campaign.
     Ok,
     /// A temporary failure: relay unreachable, messages deferred, another run busy.
@@ -36,7 +36,7 @@ pub fn due(
     config: &crate::config::Config,
     opts: &DueOptions,
     log: &mut dyn FnMut(Level, String),
-) -> crate::Result<DueExit> {
+) -> crate::Result<DueOutcome> {
     use crate::journal::{Journal, State};
     use crate::send::{self, Stop};
 
@@ -57,7 +57,7 @@ pub fn due(
     };
     let journal = Journal::open(&journal_path)?;
     let now = crate::clock::utc();
-    let mut exit = DueExit::Ok;
+    let mut exit = DueOutcome::Ok;
     let mut acted = false;
     let mut next: Option<(DateTime<Utc>, String)> = None;
     let mut finished: Option<(i64, String)> = None;
@@ -92,7 +92,7 @@ pub fn due(
             Ok(p) => p,
             Err(e) => {
                 log(Level::Error, format!("{id}: cannot be sent: {e}"));
-                exit = exit.max(DueExit::Error);
+                exit = exit.max(DueOutcome::Error);
                 continue;
             }
         };
@@ -136,7 +136,7 @@ pub fn due(
             Ok(r) => r,
             Err(e) => {
                 log(Level::Error, format!("{id}: {e}"));
-                exit = exit.max(DueExit::Error);
+                exit = exit.max(DueOutcome::Error);
                 continue;
             }
         };
@@ -194,7 +194,7 @@ pub fn due(
                 last_error,
             }) => {
                 log(Level::Error, format!("{id}: stopped after {failures} failures in a row; the relay said: {last_error}"));
-                exit = exit.max(DueExit::TempFail);
+                exit = exit.max(DueOutcome::TempFail);
                 break;
             }
             Some(Stop::Interrupted) => {
@@ -202,7 +202,7 @@ pub fn due(
                     Level::Error,
                     format!("{id}: interrupted; messages in flight were recorded"),
                 );
-                exit = DueExit::Interrupted;
+                exit = DueOutcome::Interrupted;
                 break;
             }
             None if report.deferred > 0 => {
@@ -213,7 +213,7 @@ pub fn due(
                         report.deferred
                     ),
                 );
-                exit = exit.max(DueExit::TempFail);
+                exit = exit.max(DueOutcome::TempFail);
             }
             None => {
                 // Finished when no recipient of the current audience waits; rows of contacts
@@ -384,14 +384,7 @@ pub fn cron_line(
     let conf =
         std::path::absolute(&config.file).map_err(|e| crate::Error::io("find", &config.file, e))?;
     let log = config.root.join("bulletin-due.log");
-    let quote = |p: &std::path::Path| {
-        let s = p.display().to_string();
-        if s.contains([' ', '\'', '"', '%']) {
-            format!("'{}'", s.replace('\'', "'\\''").replace('%', "\\%"))
-        } else {
-            s
-        }
-    };
+    let quote = |p: &std::path::Path| shell_word(&p.display().to_string());
     let mut o = format!(
         "# bulletin: send the scheduled campaigns of {} every {every} minutes.\n",
         config.root.display()
@@ -411,4 +404,22 @@ pub fn cron_line(
         quote(&log)
     ));
     Ok(o)
+}
+
+/// A word for a crontab line: single-quoted, so that the shell takes every character as it is
+/// (`'` is written `'\''`), and `%`, which cron itself turns into a line end, escaped.
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''").replace('%', "\\%"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crontab_words_are_taken_literally() {
+        assert_eq!(super::shell_word("/srv/news"), "'/srv/news'");
+        assert_eq!(
+            super::shell_word("/srv/$(rm -rf x);`y` & 50%/it's"),
+            "'/srv/$(rm -rf x);`y` & 50\\%/it'\\''s'"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! bulletin: project updates and contact lists in, one personal newsletter per contact out.
 //!
 //! The pipeline runs in stages, one module each: [`config`] → [`contacts`] + [`updates`] +
-//! [`campaign`] → [`audience`] → [`render`] → [`compose`] → [`preview`] (or, later, `send`).
-//! [`project`] loads a whole project folder through those stages for the commands to use.
+//! [`campaign`] → [`audience`] → [`render`] → [`compose`] → [`preview`] or [`send`].
+//! [`project`] loads a whole project folder through those stages for the commands in [`cli`];
+//! ARCHITECTURE.md gives the order in which modules may use each other.
 
 pub mod address;
 pub mod audience;

@@ -117,6 +117,32 @@ pub fn init(dir: &Path) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn init_writes_every_file_of_the_example_project() {
+        fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut on_disk = Vec::new();
+        for folder in ["templates", "lists", "updates", "campaigns"] {
+            walk(root, &root.join(folder), &mut on_disk);
+        }
+        on_disk.sort();
+        let mut embedded: Vec<String> = super::FILES.iter().map(|(p, _)| p.to_string()).collect();
+        embedded.sort();
+        assert_eq!(
+            embedded, on_disk,
+            "scaffold.rs lists the example project's files"
+        );
+    }
+
+    #[test]
     fn project_config_points_inside_the_project() {
         let c = super::CONFIG;
         assert!(c.contains("templates = \"templates\""));

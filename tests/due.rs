@@ -357,8 +357,37 @@ fn cron_line_names_absolute_paths_and_the_password_variable() {
         )) || out.contains("due --quiet"),
         "{out}"
     );
-    assert!(out.contains("*/10 * * * * /"), "{out}");
+    assert!(out.contains("*/10 * * * * '/"), "{out}");
     assert!(out.contains("BULLETIN_SMTP_PASSWORD=change-me"), "{out}");
+
+    // A project folder whose name the shell would otherwise read as code: the line, as cron
+    // hands it to sh, still runs bulletin on that project.
+    let odd = tempfile::tempdir().unwrap();
+    let weird = odd.path().join("news $(touch pwned) & 50% it's");
+    std::os::unix::fs::symlink(p.path(), &weird).unwrap();
+    let out = p
+        .bulletin()
+        .args(["--config"])
+        .arg(weird.join("bulletin.toml"))
+        .args(["cron-line"])
+        .ok()
+        .stdout();
+    let line = out.lines().find(|l| l.starts_with("*/5 ")).unwrap();
+    let command = line.trim_start_matches("*/5 * * * * ").replace("\\%", "%");
+    let ran = std::process::Command::new("sh")
+        .args(["-c", &format!("{command} --dry-run")])
+        .current_dir(odd.path())
+        .status()
+        .unwrap();
+    assert!(ran.success(), "{command}");
+    assert!(
+        !odd.path().join("pwned").exists(),
+        "nothing in the path ran"
+    );
+    assert!(
+        weird.join("bulletin-due.log").exists(),
+        "the log went where it says"
+    );
 }
 
 #[test]

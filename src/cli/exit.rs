@@ -1,7 +1,7 @@
 //! Every way a command can end in, its exit code out: the one place that decides them (the
 //! README and each command's `--help` list the same codes).
 
-use crate::due::DueExit;
+use crate::due::DueOutcome;
 use crate::send::{Report, Stop};
 use crate::Error;
 
@@ -58,13 +58,13 @@ impl Exit {
     }
 }
 
-impl From<DueExit> for Exit {
-    fn from(d: DueExit) -> Exit {
+impl From<DueOutcome> for Exit {
+    fn from(d: DueOutcome) -> Exit {
         match d {
-            DueExit::Ok => Exit::Success,
-            DueExit::Error => Exit::Failure,
-            DueExit::TempFail => Exit::TempFail,
-            DueExit::Interrupted => Exit::Interrupted,
+            DueOutcome::Ok => Exit::Success,
+            DueOutcome::Error => Exit::Failure,
+            DueOutcome::TempFail => Exit::TempFail,
+            DueOutcome::Interrupted => Exit::Interrupted,
         }
     }
 }

@@ -95,8 +95,7 @@ impl Renderer {
             let compiled = tera.add_raw_template(&name, subject);
             if compiled.is_ok() {
                 let before = p.errors().count();
-                let file_text = std::fs::read_to_string(&campaign.path).unwrap_or_default();
-                forbid_calls(&tera, &name, &campaign.path, &file_text, p);
+                forbid_calls(&tera, &name, &campaign.path, &campaign.text, p);
                 ok &= p.errors().count() == before;
             }
             if let Err(e) = compiled {

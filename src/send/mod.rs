@@ -217,33 +217,20 @@ pub fn run(
         marker = Some(journal.marker()?);
         journal::write_marker(&journal_path, marker.as_ref().expect("just set"))?;
     }
-    let states = journal.states(&campaign)?;
-    let mut already_sent = 0;
-    let mut work: VecDeque<Item> = VecDeque::new();
+    // The run itself requeued the failed and unknown rows it was told to resend; the dry run
+    // leaves the journal alone, and the same rule reads the states as they are.
+    let sel = plan::select(&p, &journal.states(&campaign)?, opts, live_elsewhere);
+    let (already_sent, pending_total) = (sel.already_sent, sel.pending);
     let now = Instant::now();
-    for (idx, r) in p.audience.recipients.iter().enumerate() {
-        let state = states
-            .get(&r.contact.email)
-            .copied()
-            .unwrap_or(State::Queued);
-        // The run itself requeued failed and unknown rows it was told to resend; the dry run
-        // leaves the journal alone, so it applies the same rule to the states as they are.
-        match disposition(state, opts, live_elsewhere) {
-            Disposition::AlreadySent => already_sent += 1,
-            Disposition::Send
-            | Disposition::Failed { resend: true }
-            | Disposition::Unknown { resend: true } => work.push_back(Item {
-                idx,
-                attempt: 0,
-                not_before: now,
-            }),
-            _ => {}
-        }
-    }
-    let pending_total = work.len();
-    if let Some(limit) = opts.limit {
-        work.truncate(limit);
-    }
+    let work: VecDeque<Item> = sel
+        .goes
+        .into_iter()
+        .map(|idx| Item {
+            idx,
+            attempt: 0,
+            not_before: now,
+        })
+        .collect();
     let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
     let ids_by_email = journal.ids(&campaign)?;
     let ids: Vec<i64> = p

@@ -37,7 +37,48 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         sending: 0,
         by_language: Default::default(),
     };
-    for r in &p.audience.recipients {
+    let sel = select(p, &states, opts, live);
+    plan.already_sent = sel.already_sent;
+    plan.failed = sel.failed;
+    plan.unknown = sel.unknown;
+    plan.sending = sel.in_flight;
+    plan.to_send = sel.goes.len();
+    for &i in &sel.goes {
+        let langs = p.audience.recipients[i].langs.join("+");
+        *plan.by_language.entry(langs).or_default() += 1;
+    }
+    Ok(plan)
+}
+
+/// Who a run sends to: the audience's recipients, each by its journal state, within the limit.
+pub struct Selection {
+    /// Indexes into the audience of those the run sends to, in order, at most `--limit`.
+    pub goes: Vec<usize>,
+    /// How many would go without the limit.
+    pub pending: usize,
+    pub already_sent: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    pub in_flight: usize,
+}
+
+/// The one place that decides who a run (or its plan, or its dry run) sends to. `live`: a run
+/// holds the journal now, so rows marked sending are its messages in flight.
+pub fn select(
+    p: &Prepared,
+    states: &std::collections::HashMap<String, State>,
+    opts: &Options,
+    live: bool,
+) -> Selection {
+    let mut sel = Selection {
+        goes: Vec::new(),
+        pending: 0,
+        already_sent: 0,
+        failed: 0,
+        unknown: 0,
+        in_flight: 0,
+    };
+    for (i, r) in p.audience.recipients.iter().enumerate() {
         let st = states
             .get(&r.contact.email)
             .copied()
@@ -45,28 +86,30 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         let goes = match disposition(st, opts, live) {
             Disposition::Send => true,
             Disposition::AlreadySent => {
-                plan.already_sent += 1;
+                sel.already_sent += 1;
                 false
             }
             Disposition::Failed { resend } => {
-                plan.failed += 1;
+                sel.failed += 1;
                 resend
             }
             Disposition::Unknown { resend } => {
-                plan.unknown += 1;
+                sel.unknown += 1;
                 resend
             }
             Disposition::InFlight => {
-                plan.sending += 1;
+                sel.in_flight += 1;
                 false
             }
         };
-        if goes && opts.limit.is_none_or(|l| plan.to_send < l) {
-            plan.to_send += 1;
-            *plan.by_language.entry(r.langs.join("+")).or_default() += 1;
+        if goes {
+            sel.pending += 1;
+            if opts.limit.is_none_or(|l| sel.goes.len() < l) {
+                sel.goes.push(i);
+            }
         }
     }
-    Ok(plan)
+    sel
 }
 
 /// What a run does with a recipient, given their journal state: the one rule used by the plan,

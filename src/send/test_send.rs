@@ -71,9 +71,11 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
             .await
             .map_err(|e| SendError::Setup(e.to_string()))?;
         let mut out = Vec::new();
+        // Each test send its own Message-IDs: mailboxes drop a message whose ID they have seen.
+        let nonce = format!("test{:x}", clock::now_ms());
         for (r, sample_of) in samples {
             let (rendered, composed) = p
-                .message_marked(&r, clock::now(), "test", "[TEST] ")
+                .message_marked(&r, clock::now(), &nonce, "[TEST] ")
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
             client
                 .begin(

@@ -1,0 +1,182 @@
+//! The journal's own tests: claims, permissions, continuity, migration.
+use super::*;
+
+#[test]
+fn records_survive_reopening_and_recover_marks_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let mut j = Journal::open(&path).unwrap();
+    let rows = [
+        ("a@x.org", "en".to_string(), "u1".to_string()),
+        ("b@x.org", "fr".to_string(), "u1".to_string()),
+    ];
+    assert_eq!(
+        j.enqueue("c", rows.iter().map(|(a, b, c)| (*a, b.clone(), c.clone())))
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        j.enqueue("c", rows.iter().map(|(a, b, c)| (*a, b.clone(), c.clone())))
+            .unwrap(),
+        0,
+        "enqueue is idempotent"
+    );
+    let ids = j.ids("c").unwrap();
+    j.apply(&[
+        Update::Claim {
+            id: ids["a@x.org"],
+            message_id: "<1@x>".into(),
+            at_ms: 5,
+        },
+        Update::Outcome {
+            id: ids["a@x.org"],
+            state: State::Sent,
+            code: Some(250),
+            reply: Some("ok".into()),
+            at_ms: 6,
+        },
+        Update::Claim {
+            id: ids["b@x.org"],
+            message_id: "<2@x>".into(),
+            at_ms: 7,
+        },
+    ])
+    .unwrap();
+    drop(j);
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(j.recover("c").unwrap(), 1);
+    let st = j.states("c").unwrap();
+    assert_eq!(st["a@x.org"], State::Sent);
+    assert_eq!(st["b@x.org"], State::Unknown);
+    assert_eq!(j.handovers_since(0).unwrap(), vec![5, 7]);
+    assert_eq!(j.sent_span("c").unwrap(), Some((6, 6)));
+}
+
+#[test]
+fn a_recipient_is_claimed_once_whatever_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&path, dir.path().join("other/link.sqlite")).unwrap();
+    let mut a = Journal::open(&path).unwrap();
+    #[cfg(unix)]
+    let mut b = Journal::open(&dir.path().join("other/link.sqlite")).unwrap();
+    #[cfg(not(unix))]
+    let mut b = Journal::open(&path).unwrap();
+    a.enqueue(
+        "c",
+        [("x@y.org", "en".to_string(), "u".to_string())].into_iter(),
+    )
+    .unwrap();
+    let id = a.ids("c").unwrap()["x@y.org"];
+    let claim = |n: &str| Update::Claim {
+        id,
+        message_id: n.into(),
+        at_ms: 1,
+    };
+    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![true]);
+    assert_eq!(
+        b.apply(&[claim("<b@x>")]).unwrap(),
+        vec![false],
+        "claimed twice"
+    );
+    assert_eq!(a.handovers_since(0).unwrap(), vec![1], "one hand-over only");
+    // A deferred recipient may be claimed again, by one run only.
+    a.apply(&[Update::Outcome {
+        id,
+        state: State::Deferred,
+        code: Some(451),
+        reply: None,
+        at_ms: 2,
+    }])
+    .unwrap();
+    assert_eq!(b.apply(&[claim("<b@x>")]).unwrap(), vec![true]);
+    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![false]);
+    let d = &a.deliveries("c", &[]).unwrap()[0];
+    assert_eq!(d.attempts, 2);
+    assert_eq!(d.message_id.as_deref(), Some("<b@x>"));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_journal_is_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let j = Journal::open(&path).unwrap();
+    j.enqueue_one_for_test();
+    for p in std::iter::once(path.clone()).chain(side_files(&path)) {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+    drop(j);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _j = Journal::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "tightened on open");
+}
+
+#[test]
+fn a_journal_without_its_main_file_is_not_opened_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let j = Journal::open(&path).unwrap();
+    j.enqueue_one_for_test();
+    let [wal, _] = side_files(&path);
+    assert!(wal.exists());
+    std::fs::remove_file(&path).unwrap();
+    let e = Journal::open(&path).err().expect("refused");
+    assert!(e.to_string().contains("--new-journal"), "{e}");
+    drop(j);
+}
+
+#[test]
+fn an_older_journal_gets_canonical_addresses_keeping_the_furthest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let j = Journal::open(&path).unwrap();
+    // As an earlier version wrote them: the cell lower-cased, punycode or not.
+    for (email, state) in [
+        ("user@xn--bcher-kva.example", "sent"),
+        ("user@bücher.example", "queued"),
+        ("other@xn--bcher-kva.example", "failed"),
+    ] {
+        j.conn
+            .execute(
+                "INSERT INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES ('c', ?1, ?2, 'en', 'u', 0)",
+                [email, state],
+            )
+            .unwrap();
+    }
+    j.conn
+        .execute("DELETE FROM meta WHERE key = 'schema'", [])
+        .unwrap();
+    drop(j);
+    let j = Journal::open(&path).unwrap();
+    let st = j.states("c").unwrap();
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st["user@bücher.example"], State::Sent);
+    assert_eq!(st["other@bücher.example"], State::Failed);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hard_linked_journal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    drop(Journal::open(&path).unwrap());
+    std::fs::hard_link(&path, dir.path().join("other.sqlite")).unwrap();
+    let e = Journal::open(&dir.path().join("other.sqlite"))
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("hard links"), "{e}");
+}
+
+impl Journal {
+    fn enqueue_one_for_test(&self) {
+        self.conn
+            .execute("INSERT INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES ('c', 'z@y.org', 'queued', 'en', 'u', 0)", [])
+            .unwrap();
+    }
+}
