@@ -48,6 +48,8 @@ pub enum Why {
     Interests,
     /// A digest with no update on the contact's interests.
     Digest,
+    /// On the project's suppression list (unsubscribed, bounced...): never mailed again.
+    Suppressed { reason: String },
 }
 
 impl Why {
@@ -58,6 +60,7 @@ impl Why {
             Why::Language => "language".into(),
             Why::Interests => "interests".into(),
             Why::Digest => "digest".into(),
+            Why::Suppressed { .. } => "suppressed".into(),
         }
     }
 }
@@ -160,11 +163,14 @@ fn languages_for(
 
 /// Selects the recipients of a campaign. `lists` holds every list the campaign names, loaded.
 /// Contacts are moved out of the lists, not copied: a campaign may reach a hundred thousand.
+/// `suppressed`: the project's suppression list, address to reason. Those addresses are left
+/// out whatever the campaign says.
 pub fn select(
     config: &Config,
     campaign: &Campaign,
     mut lists: HashMap<String, ContactList>,
     updates: &Updates,
+    suppressed: &HashMap<String, String>,
 ) -> Audience {
     let mut aud = Audience::default();
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -236,6 +242,13 @@ pub fn select(
                 reason,
             });
         };
+        if let Some(reason) = suppressed.get(contact.email.as_str()) {
+            let why = Why::Suppressed {
+                reason: reason.clone(),
+            };
+            leave(why, format!("suppressed: {reason}"), &mut aud);
+            continue;
+        }
         if let Some(list) = excluded.get(contact.email.as_str()) {
             let why = Why::Excluded {
                 list: list.to_string(),

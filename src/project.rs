@@ -185,7 +185,17 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
             rejects: l.rejects.len(),
         })
         .collect();
-    let audience = audience::select(&config, &campaign, lists, &updates);
+    // The project's suppression list, if it has a journal yet; nobody on it is mailed.
+    let suppressed: HashMap<String, String> =
+        match crate::journal::Journal::open_existing(&config.journal_path())? {
+            Some(j) => j
+                .suppressions()?
+                .into_iter()
+                .map(|s| (s.email, s.reason))
+                .collect(),
+            None => HashMap::new(),
+        };
+    let audience = audience::select(&config, &campaign, lists, &updates, &suppressed);
     let secrets = if config.unsubscribe.offered() {
         config.unsubscribe.secrets().map(std::sync::Arc::new)
     } else {

@@ -11,6 +11,7 @@ mod preview;
 mod schedule;
 mod send;
 mod status;
+mod suppress;
 mod test_send;
 
 use std::path::{Path, PathBuf};
@@ -87,6 +88,12 @@ pub enum Command {
     )]
     Schedule(schedule::Args),
 
+    /// Keep the project's suppression list: addresses no campaign mails again.
+    #[command(
+        after_help = "Examples:\n  bulletin suppress add jane@example.org --reason unsubscribed\n  bulletin suppress import optouts.csv\n  bulletin suppress list --csv > suppressed.csv\n  bulletin suppress remove jane@example.org\n\nUnsubscribes through the link or mailto, and mailboxes the relay says do not exist,\nare added by bulletin itself."
+    )]
+    Suppress(suppress::Args),
+
     /// Send every scheduled campaign whose time has come: the command for cron.
     #[command(
         after_help = "Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\nExit codes: 0 done, nothing due, or paused by a rate cap or sending window (continues next run);\n1 error (a campaign or the config needs fixing); 75 temporary failure (relay unreachable,\nmessages deferred, another run still sending); 130 interrupted by Ctrl-C, 143 by SIGTERM.\n`bulletin cron-line` prints a crontab entry for this project."
@@ -119,6 +126,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Status(a) => status::run(&config, a),
         Command::Schedule(a) => schedule::run(&config, a),
         Command::Due(a) => due::run(&config, a),
+        Command::Suppress(a) => suppress::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         Command::Init(a) => init::run(a),
     };

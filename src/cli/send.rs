@@ -70,6 +70,16 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     if plan.unknown > 0 {
         notes.push_str(&format!("; {} unknown (--resend-unknown)", plan.unknown));
     }
+    let suppressed = prepared
+        .audience
+        .stats
+        .left_out
+        .get("suppressed")
+        .copied()
+        .unwrap_or(0);
+    if suppressed > 0 {
+        notes.push_str(&format!("; {suppressed} suppressed (never mailed)"));
+    }
     if plan.sending > 0 {
         notes.push_str(&format!(
             "; {} being sent by another run right now",

@@ -14,12 +14,14 @@ use crate::{Error, Result};
 mod continuity;
 mod file;
 mod schedules;
+mod suppressions;
 
 pub use continuity::{check_continuity, marker_path, write_marker, Marker};
 pub(crate) use file::orphaned_log;
 pub use file::side_files;
 use file::{migrate, owner_only, refuse_hard_links};
 pub use schedules::Scheduled;
+pub use suppressions::{says_no_such_mailbox, Suppression, REASONS, SOURCES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +132,23 @@ CREATE TABLE IF NOT EXISTS schedules (
 -- Rows older than a day are pruned, so the table stays small enough to read whole.
 CREATE TABLE IF NOT EXISTS handovers (
     at_ms INTEGER NOT NULL
+);
+-- Addresses never to be mailed again, whatever the campaign (see suppressions.rs), and every
+-- addition to and removal from that list.
+CREATE TABLE IF NOT EXISTS suppressions (
+    email    TEXT PRIMARY KEY,
+    reason   TEXT NOT NULL CHECK (reason IN ('unsubscribed','bounced','complained','manual')),
+    source   TEXT NOT NULL CHECK (source IN ('link','mailto','bounce','relay','import','command')),
+    campaign TEXT,
+    at_ms    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS suppression_log (
+    email    TEXT NOT NULL,
+    action   TEXT NOT NULL CHECK (action IN ('add','remove')),
+    reason   TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    campaign TEXT,
+    at_ms    INTEGER NOT NULL
 );
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
@@ -451,6 +470,12 @@ impl Journal {
             let mut handover = tx
                 .prepare_cached("INSERT INTO handovers (at_ms) VALUES (?1)")
                 .map_err(e)?;
+            let mut suppress = tx
+                .prepare_cached("INSERT OR IGNORE INTO suppressions (email, reason, source, campaign, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(e)?;
+            let mut suppress_log = tx
+                .prepare_cached("INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms) VALUES (?1, 'add', ?2, ?3, ?4, ?5)")
+                .map_err(e)?;
             let mut outcome = tx
                 .prepare_cached("UPDATE deliveries SET state = ?2, smtp_code = ?3, smtp_reply = ?4, sent_at = ?5, last_attempt_at = ?6 WHERE id = ?1 AND state = 'sending'")
                 .map_err(e)?;
@@ -479,6 +504,17 @@ impl Journal {
                         let n = outcome
                             .execute(params![id, state.as_str(), code, reply, sent_at, at_ms])
                             .map_err(e)?;
+                        done.push(n == 1);
+                    }
+                    Update::Suppress(x) => {
+                        let n = suppress
+                            .execute(params![x.email, x.reason, x.source, x.campaign, x.at_ms])
+                            .map_err(e)?;
+                        if n == 1 {
+                            suppress_log
+                                .execute(params![x.email, x.reason, x.source, x.campaign, x.at_ms])
+                                .map_err(e)?;
+                        }
                         done.push(n == 1);
                     }
                 }
@@ -518,6 +554,8 @@ pub enum Update {
         reply: Option<String>,
         at_ms: i64,
     },
+    /// The relay said the mailbox does not exist: no campaign mails it again.
+    Suppress(Suppression),
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ pub struct Summary {
     pub files_written: usize,
     pub rejects: usize,
     pub left_out: usize,
+    /// Of those left out, how many are on the project's suppression list.
+    pub suppressed: usize,
     /// Messages whose CSS had to be inlined on their own rather than from a cached shape.
     pub inlined_whole: usize,
     pub stats: crate::audience::Stats,
@@ -162,6 +164,13 @@ fn run_in(
         files_written: if opts.dry { 0 } else { entries.len() * 2 },
         rejects: prepared.rejects.len(),
         left_out: prepared.audience.left_out.len(),
+        suppressed: prepared
+            .audience
+            .stats
+            .left_out
+            .get("suppressed")
+            .copied()
+            .unwrap_or(0),
         inlined_whole: prepared.renderer.whole_inlines(),
         stats: prepared.audience.stats.clone(),
         kept: None,

@@ -13,7 +13,7 @@ use super::writer::Recorder;
 use super::{Failure, Stop};
 use crate::clock;
 use crate::interrupt;
-use crate::journal::{State, Update};
+use crate::journal::{says_no_such_mailbox, State, Suppression, Update};
 use crate::project::Prepared;
 
 /// One recipient's turn in the queue. An item in the queue is never claimed in the journal: a
@@ -330,13 +330,24 @@ fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, r
             reply: reply.clone(),
         });
     }
+    let at_ms = clock::now_ms();
+    let gone = state == State::Failed && code.is_some_and(|c| says_no_such_mailbox(c, &reply));
     ctx.writer.record(Update::Outcome {
         id: ctx.ids[idx],
         state,
         code,
         reply: Some(reply),
-        at_ms: clock::now_ms(),
+        at_ms,
     });
+    if gone {
+        ctx.writer.record(Update::Suppress(Suppression {
+            email: email.to_string(),
+            reason: "bounced".into(),
+            source: "relay".into(),
+            campaign: Some(ctx.p.campaign.id.clone()),
+            at_ms,
+        }));
+    }
     sh.open.fetch_sub(1, Ordering::SeqCst);
 }
 
