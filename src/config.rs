@@ -25,6 +25,8 @@ pub struct Config {
     pub rate: Rate,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub serve: Serve,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -231,6 +233,21 @@ impl Default for Rate {
             burst: 10,
             per_hour: None,
             per_day: None,
+        }
+    }
+}
+
+/// Where `bulletin serve` listens: loopback by default, behind the institute's reverse proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Serve {
+    pub listen: String,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8025".into(),
         }
     }
 }
@@ -530,6 +547,16 @@ impl Config {
                     "[smtp] a password source is set but no username: add `username`",
                 );
             }
+        }
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.error(
+                &file,
+                line("listen"),
+                format!(
+                    "[serve] listen \"{}\" is not an address and port, such as \"127.0.0.1:8025\"",
+                    self.serve.listen
+                ),
+            );
         }
         if let Err(e) = crate::window::parse_tz(&self.schedule.timezone) {
             p.error(&file, line("timezone"), format!("[schedule] timezone: {e}"));

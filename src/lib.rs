@@ -26,6 +26,7 @@ pub mod render;
 pub mod scaffold;
 pub mod secret;
 pub mod send;
+pub mod serve;
 pub mod term;
 pub mod token;
 pub mod updates;

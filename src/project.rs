@@ -310,7 +310,7 @@ impl Prepared {
         };
         let id = &self.campaign.id;
         let token = match &self.secrets {
-            Ok(s) => s.token(id, &r.contact.email),
+            Ok(s) => s.token(id, &r.contact.email, &r.langs[0]),
             Err(_) => PLACEHOLDER_TOKEN.to_string(),
         };
         let unsub = crate::compose::Unsubscribe::new(&self.config, id, &token);

@@ -8,7 +8,8 @@
 //! same token (messages stay reproducible), and the pair is sealed with ChaCha20-Poly1305 under
 //! that nonce ("synthetic IV"). Opening checks the AEAD tag, then that the nonce is the HMAC of
 //! what was opened. Both keys are derived from the secret with HMAC-SHA256 and fixed labels.
-//! The token: base64url, no padding, of `1 ‖ nonce(12) ‖ sealed(campaign NUL address) ‖ tag(16)`.
+//! The token: base64url, no padding, of `1 ‖ nonce(12) ‖ sealed(campaign NUL address NUL
+//! language) ‖ tag(16)`. The language lets the endpoint answer in the reader's language.
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use ring::hmac;
@@ -41,12 +42,14 @@ impl Keys {
         n
     }
 
-    /// The token of `email` for `campaign`.
-    pub fn token(&self, campaign: &str, email: &str) -> String {
-        let mut plain = Vec::with_capacity(campaign.len() + email.len() + 1);
+    /// The token of `email` for `campaign`, whose message leads with `lang`.
+    pub fn token(&self, campaign: &str, email: &str, lang: &str) -> String {
+        let mut plain = Vec::with_capacity(campaign.len() + email.len() + lang.len() + 2);
         plain.extend_from_slice(campaign.as_bytes());
         plain.push(0);
         plain.extend_from_slice(email.as_bytes());
+        plain.push(0);
+        plain.extend_from_slice(lang.as_bytes());
         let nonce = self.nonce(&plain);
         let mut sealed = plain;
         self.seal
@@ -63,8 +66,8 @@ impl Keys {
         data_encoding::BASE64URL_NOPAD.encode(&raw)
     }
 
-    /// The campaign and address a token names, if it was made with these keys.
-    pub fn open(&self, token: &str) -> Option<(String, String)> {
+    /// Who a token names, if it was made with these keys.
+    pub fn open(&self, token: &str) -> Option<Named> {
         if token.len() > 1024 {
             return None;
         }
@@ -91,9 +94,22 @@ impl Keys {
             return None;
         }
         let text = std::str::from_utf8(plain).ok()?;
-        let (campaign, email) = text.split_once('\0')?;
-        Some((campaign.to_string(), email.to_string()))
+        let mut parts = text.split('\0');
+        let (campaign, email, lang) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Named {
+            campaign: campaign.to_string(),
+            email: email.to_string(),
+            lang: lang.to_string(),
+        })
     }
+}
+
+/// What a token says: the campaign, the recipient's address, the language their message led with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub campaign: String,
+    pub email: String,
+    pub lang: String,
 }
 
 /// The current secret's keys and, while links sent before a rotation are still out there, the
@@ -104,12 +120,12 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    pub fn token(&self, campaign: &str, email: &str) -> String {
-        self.current.token(campaign, email)
+    pub fn token(&self, campaign: &str, email: &str, lang: &str) -> String {
+        self.current.token(campaign, email, lang)
     }
 
     /// Opens a token made with the current or the previous secret.
-    pub fn open(&self, token: &str) -> Option<(String, String)> {
+    pub fn open(&self, token: &str) -> Option<Named> {
         self.current
             .open(token)
             .or_else(|| self.previous.as_ref()?.open(token))
@@ -123,10 +139,14 @@ mod tests {
     #[test]
     fn a_token_names_its_recipient_to_its_secret_only() {
         let k = Keys::new("correct horse battery staple");
-        let t = k.token("2026-11-digest", "anne@example.org");
-        assert_eq!(t, k.token("2026-11-digest", "anne@example.org"), "stable");
-        assert_ne!(t, k.token("2026-11-digest", "bob@example.org"));
-        assert_ne!(t, k.token("2026-12-digest", "anne@example.org"));
+        let t = k.token("2026-11-digest", "anne@example.org", "fr");
+        assert_eq!(
+            t,
+            k.token("2026-11-digest", "anne@example.org", "fr"),
+            "stable"
+        );
+        assert_ne!(t, k.token("2026-11-digest", "bob@example.org", "fr"));
+        assert_ne!(t, k.token("2026-12-digest", "anne@example.org", "fr"));
         assert!(t.len() < 120, "{} characters", t.len());
         assert!(t
             .bytes()
@@ -134,7 +154,11 @@ mod tests {
         assert!(!t.contains("anne") && !t.contains("example"));
         assert_eq!(
             k.open(&t),
-            Some(("2026-11-digest".into(), "anne@example.org".into()))
+            Some(Named {
+                campaign: "2026-11-digest".into(),
+                email: "anne@example.org".into(),
+                lang: "fr".into()
+            })
         );
         assert_eq!(Keys::new("another secret").open(&t), None);
     }
@@ -142,7 +166,7 @@ mod tests {
     #[test]
     fn forged_truncated_and_odd_tokens_open_to_nothing() {
         let k = Keys::new("s");
-        let t = k.token("c", "a@example.org");
+        let t = k.token("c", "a@example.org", "en");
         let mut forged = t.clone().into_bytes();
         let i = forged.len() / 2;
         forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
@@ -156,12 +180,12 @@ mod tests {
     #[test]
     fn a_rotated_secret_still_opens_old_links() {
         let old = Keys::new("old");
-        let t = old.token("c", "a@example.org");
+        let t = old.token("c", "a@example.org", "en");
         let s = Secrets {
             current: Keys::new("new"),
             previous: Some(old),
         };
         assert!(s.open(&t).is_some());
-        assert!(s.open(&s.token("c", "b@example.org")).is_some());
+        assert!(s.open(&s.token("c", "b@example.org", "en")).is_some());
     }
 }

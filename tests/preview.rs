@@ -94,11 +94,13 @@ fn every_message_is_well_formed_and_personal() {
             .strip_prefix("https://disarmament-insight.example.org/u/")
             .expect("the configured link");
         let keys = bulletin::token::Keys::new(common::TOKEN_SECRET);
+        let named = keys.open(token).expect("the token opens");
         assert_eq!(
-            keys.open(token),
-            Some(("2026-11-digest".to_string(), row["email"].clone())),
+            (named.campaign.as_str(), named.email.as_str()),
+            ("2026-11-digest", row["email"].as_str()),
             "the token names this recipient of this campaign"
         );
+        assert_eq!(named.lang, row["language"].split('+').next().unwrap());
         assert!(
             unsub.contains(&format!(
                 "<mailto:unsubscribe@disarmament-insight.example.org?subject=unsubscribe%20{token}>"

@@ -10,6 +10,7 @@ mod init;
 mod preview;
 mod schedule;
 mod send;
+mod serve;
 mod status;
 mod suppress;
 mod test_send;
@@ -88,6 +89,12 @@ pub enum Command {
     )]
     Schedule(schedule::Args),
 
+    /// Run the endpoint that unsubscribe links point to (behind your reverse proxy).
+    #[command(
+        after_help = "Examples:\n  bulletin serve                          # on the config's [serve] listen, else 127.0.0.1:8025\n  bulletin serve --listen 127.0.0.1:9000\n\nGET /u/TOKEN shows a page with one button; POST /u/TOKEN (the button, or a mail\nprogram's one-click request) suppresses the address. GET /healthz answers ok.\nNeeds the token secret (the config's [unsubscribe] secret_env) and the journal."
+    )]
+    Serve(serve::Args),
+
     /// Keep the project's suppression list: addresses no campaign mails again.
     #[command(
         after_help = "Examples:\n  bulletin suppress add jane@example.org --reason unsubscribed\n  bulletin suppress import optouts.csv\n  bulletin suppress list --csv > suppressed.csv\n  bulletin suppress remove jane@example.org\n\nUnsubscribes through the link or mailto, and mailboxes the relay says do not exist,\nare added by bulletin itself."
@@ -127,6 +134,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Schedule(a) => schedule::run(&config, a),
         Command::Due(a) => due::run(&config, a),
         Command::Suppress(a) => suppress::run(&config, a),
+        Command::Serve(a) => serve::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         Command::Init(a) => init::run(a),
     };

@@ -1,0 +1,27 @@
+//! `bulletin serve`: the project in, the unsubscribe endpoint its links point to, running.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use super::{load, Exit};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address and port to listen on [default: the config's [serve] listen, else 127.0.0.1:8025].
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+}
+
+pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
+    let config = load(config)?;
+    let listen = match a.listen {
+        Some(l) => l,
+        None => config.serve.listen.parse()?,
+    };
+    crate::serve::run(&config, listen, |bound| {
+        use std::io::Write;
+        println!("listening on http://{bound} (unsubscribe links: /u/TOKEN; health: /healthz)");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(Exit::Success)
+}

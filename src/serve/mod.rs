@@ -1,0 +1,257 @@
+//! `bulletin serve`: the project and an address to listen on in, the endpoint that unsubscribe
+//! links point to out. `GET /u/TOKEN` shows a page in the recipient's language with one button;
+//! `POST /u/TOKEN` (the button, or a mail program's RFC 8058 one-click POST) puts the address on
+//! the suppression list at once. A GET changes nothing (mail scanners fetch links); a token that
+//! does not open gets a 400 page and changes nothing. Meant to run behind the institute's
+//! reverse proxy; `GET /healthz` is for it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::journal::{Journal, Suppression};
+use crate::token::Secrets;
+use crate::{Error, Result};
+
+/// Bodies larger than this are refused: a one-click POST is 26 bytes, the page's form 11.
+const MAX_BODY: usize = 4 * 1024;
+/// A request (headers and body) must arrive within this, or it is cut off.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The page's strings when a language's i18n file has no `[unsubscribe_page]` table.
+const DEFAULT_PAGE: &str = r#"
+title = "Unsubscribe"
+question = "Do you want to stop receiving these newsletters?"
+button = "Unsubscribe"
+done_title = "You are unsubscribed"
+done = "You will receive no more newsletters from us at this address."
+invalid_title = "This link does not work"
+invalid = "It may have been cut short when it was copied. To unsubscribe, reply to one of our newsletters."
+"#;
+
+struct App {
+    secrets: Secrets,
+    journal: Mutex<Journal>,
+    tera: tera::Tera,
+    /// Per language, the page's strings.
+    pages: BTreeMap<String, Value>,
+    default_lang: String,
+    sender: Value,
+}
+
+/// Serves until the process is stopped. `ready` is told the address actually bound (useful with
+/// port 0).
+pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let secrets = config.unsubscribe.secrets().map_err(|e| {
+        Error::Refused(format!(
+            "cannot read unsubscribe tokens: {e}. `serve` needs the secret the links were signed with"
+        ))
+    })?;
+    let path = config.journal_path();
+    crate::journal::check_continuity(&path, false)?;
+    let journal = Journal::open(&path)?;
+    let template = std::fs::read_to_string(config.templates_dir().join("unsubscribe.html"))
+        .unwrap_or_else(|_| include_str!("page.html").to_string());
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.add_raw_template("page.html", &template).map_err(|e| {
+        Error::Refused(format!(
+            "templates/unsubscribe.html: {}",
+            crate::render::tera_error_text(&e)
+        ))
+    })?;
+    let default_strings: toml::Table = DEFAULT_PAGE.parse().expect("built-in strings");
+    let mut pages = BTreeMap::new();
+    for lang in &config.languages.supported {
+        let file = config
+            .templates_dir()
+            .join("i18n")
+            .join(format!("{lang}.toml"));
+        let table = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("unsubscribe_page")?.as_table().cloned())
+            .unwrap_or_else(|| default_strings.clone());
+        pages.insert(
+            lang.clone(),
+            serde_json::to_value(table).unwrap_or(Value::Null),
+        );
+    }
+    let s = &config.sender;
+    let app = Arc::new(App {
+        secrets,
+        journal: Mutex::new(journal),
+        tera,
+        pages,
+        default_lang: config.languages.default.clone(),
+        sender: json!({"name": s.name, "organisation": s.organisation, "postal_address": s.postal_address}),
+    });
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/u/{token}", get(ask).post(unsubscribe))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(app);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Refused(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Refused(format!("cannot listen on {listen}: {e}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        ready(bound);
+        axum::serve(listener, router)
+            .await
+            .map_err(|e| Error::Refused(format!("the server stopped: {e}")))
+    })
+}
+
+/// The language to answer in: the one the recipient's message led with (in the token), if the
+/// project still has it.
+fn language_of(app: &App, lang: &str) -> String {
+    if app.pages.contains_key(lang) {
+        lang.to_string()
+    } else {
+        app.default_lang.clone()
+    }
+}
+
+fn page(app: &App, status: StatusCode, lang: &str, state: &str, action: &str) -> Response {
+    let mut ctx = tera::Context::new();
+    ctx.insert("lang", lang);
+    ctx.insert("state", state);
+    ctx.insert("action", action);
+    ctx.insert("p", &app.pages[lang]);
+    ctx.insert("sender", &app.sender);
+    match app.tera.render("page.html", &ctx) {
+        Ok(html) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the page template failed: {}\n",
+                crate::render::tera_error_text(&e)
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn invalid(app: &App) -> Response {
+    page(
+        app,
+        StatusCode::BAD_REQUEST,
+        &app.default_lang.clone(),
+        "invalid",
+        "",
+    )
+}
+
+async fn ask(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    let Some(named) = app.secrets.open(&token) else {
+        return invalid(&app);
+    };
+    let lang = language_of(&app, &named.lang);
+    page(&app, StatusCode::OK, &lang, "ask", &format!("/u/{token}"))
+}
+
+async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(named) = app.secrets.open(&token) else {
+        return invalid(&app);
+    };
+    let (campaign, email) = (named.campaign, named.email);
+    let lang = language_of(&app, &named.lang);
+    let text = String::from_utf8_lossy(&body);
+    let one_click = text.trim() == "List-Unsubscribe=One-Click";
+    let from_page = text.split('&').any(|kv| kv.trim() == "confirm=yes");
+    if !one_click && !from_page {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected List-Unsubscribe=One-Click (RFC 8058) or the page's form\n",
+        )
+            .into_response();
+    }
+    let app2 = app.clone();
+    let (c, e) = (campaign.clone(), email.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        let j = app2
+            .journal
+            .lock()
+            .map_err(|_| "the journal lock is poisoned".to_string())?;
+        let new = j
+            .suppress(&Suppression {
+                email: e.clone(),
+                reason: "unsubscribed".into(),
+                source: "link".into(),
+                campaign: Some(c.clone()),
+                at_ms: crate::clock::now_ms(),
+            })
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(new)
+    })
+    .await;
+    match done {
+        Ok(Ok(new)) => {
+            // A log line; a closed stdout (a supervisor gone) must not stop the server.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stdout(),
+                "{} {} {} from {campaign} ({})",
+                crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
+                if new {
+                    "unsubscribed"
+                } else {
+                    "already unsubscribed:"
+                },
+                crate::compose::recipient_key(&campaign, &email),
+                if one_click { "one-click" } else { "page" }
+            );
+            if one_click {
+                (StatusCode::OK, "unsubscribed\n").into_response()
+            } else {
+                page(&app, StatusCode::OK, &lang, "done", "")
+            }
+        }
+        Ok(Err(e)) => not_recorded(&e),
+        Err(e) => not_recorded(&e.to_string()),
+    }
+}
+
+fn not_recorded(e: &str) -> Response {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "cannot record an unsubscribe: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the unsubscribe could not be recorded; please try again\n",
+    )
+        .into_response()
+}

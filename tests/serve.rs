@@ -1,0 +1,250 @@
+//! `bulletin serve` over a real socket: a real HTTP client (ureq) for the protocol, 1,000
+//! one-click POSTs from 50 clients at once, and a real Chromium (Debian's `chromium`, which
+//! `.ci/run` installs) clicking through the page. The Chromium test fails when the browser is
+//! missing: it is never skipped.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use common::{csv_rows, Project, TOKEN_SECRET};
+
+/// A running `bulletin serve` on a free port; stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(p: &Project) -> Server {
+    let mut child = common::command()
+        .current_dir(p.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // The server logs each unsubscribe on stdout: keep reading it.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+fn token(campaign: &str, email: &str, lang: &str) -> String {
+    bulletin::token::Keys::new(TOKEN_SECRET).token(campaign, email, lang)
+}
+
+fn suppressed(p: &Project) -> Vec<std::collections::HashMap<String, String>> {
+    csv_rows(
+        &p.bulletin()
+            .args(["suppress", "list", "--csv"])
+            .ok()
+            .stdout(),
+    )
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+#[test]
+fn get_shows_post_suppresses_forgeries_change_nothing() {
+    let p = Project::example();
+    let s = serve(&p);
+    let http = agent();
+    let get = |path: &str| {
+        let mut r = http.get(format!("{}{path}", s.base)).call().unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let post = |path: &str, body: &str| {
+        let mut r = http
+            .post(format!("{}{path}", s.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body)
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    assert_eq!(get("/healthz"), (200, "ok\n".to_string()));
+
+    let t = token("2026-11-digest", "amina.diallo@example.org", "fr");
+    // A GET (a mail scanner fetching the link) shows the page, in French, and changes nothing.
+    let (code, page) = get(&format!("/u/{t}"));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Me désabonner") && page.contains("lang=\"fr\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("amina"),
+        "the page does not show the address"
+    );
+    assert!(suppressed(&p).is_empty());
+
+    // The one-click POST of RFC 8058 suppresses at once, and again is harmless.
+    assert_eq!(
+        post(&format!("/u/{t}"), "List-Unsubscribe=One-Click").0,
+        200
+    );
+    assert_eq!(
+        post(&format!("/u/{t}"), "List-Unsubscribe=One-Click").0,
+        200
+    );
+    let rows = suppressed(&p);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["email"], "amina.diallo@example.org");
+    assert_eq!(rows[0]["reason"], "unsubscribed");
+    assert_eq!(rows[0]["source"], "link");
+    assert_eq!(rows[0]["campaign"], "2026-11-digest");
+
+    // Forged, truncated, foreign and odd requests: 400 or 404, and nothing changes.
+    let other = bulletin::token::Keys::new("another secret").token(
+        "2026-11-digest",
+        "j.okafor@example.org",
+        "en",
+    );
+    let mut forged = token("2026-11-digest", "j.okafor@example.org", "en").into_bytes();
+    let mid = forged.len() / 2;
+    forged[mid] = if forged[mid] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let good = token("2026-11-digest", "j.okafor@example.org", "en");
+    for bad in [
+        other.as_str(),
+        forged.as_str(),
+        &good[..good.len() - 3],
+        "x",
+    ] {
+        assert_eq!(get(&format!("/u/{bad}")).0, 400, "{bad}");
+        assert_eq!(
+            post(&format!("/u/{bad}"), "List-Unsubscribe=One-Click").0,
+            400
+        );
+    }
+    assert_eq!(post(&format!("/u/{good}"), "something else").0, 400);
+    let big = format!("List-Unsubscribe=One-Click&{}", "x".repeat(10_000));
+    assert_eq!(post(&format!("/u/{good}"), &big).0, 413);
+    assert_eq!(get("/etc/passwd").0, 404);
+    assert_eq!(get("/u/").0, 404);
+    assert_eq!(suppressed(&p).len(), 1);
+
+    // The address is left out of the next campaign, which would have mailed it.
+    let rows = csv_rows(
+        &p.bulletin()
+            .args(["audience", "2026-11-mpome-briefing", "--csv"])
+            .ok()
+            .stdout(),
+    );
+    assert!(!rows.is_empty());
+    assert!(!rows
+        .iter()
+        .any(|r| r["email"] == "amina.diallo@example.org"));
+    p.bulletin()
+        .args(["audience", "2026-11-mpome-briefing"])
+        .ok()
+        .stdout_has("suppressed 1");
+}
+
+#[test]
+fn a_thousand_one_click_posts_from_fifty_clients_lose_none() {
+    let p = Project::example();
+    let s = serve(&p);
+    let tokens: Vec<String> = (0..1000)
+        .map(|i| token("2026-11-digest", &format!("reader{i}@example.org"), "en"))
+        .collect();
+    let chunks: Vec<Vec<String>> = tokens.chunks(20).map(|c| c.to_vec()).collect();
+    assert_eq!(chunks.len(), 50);
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let base = s.base.clone();
+            std::thread::spawn(move || {
+                let http = agent();
+                chunk
+                    .iter()
+                    .map(|t| {
+                        http.post(format!("{base}/u/{t}"))
+                            .send("List-Unsubscribe=One-Click")
+                            .map(|r| r.status().as_u16())
+                            .unwrap_or(0)
+                    })
+                    .collect::<Vec<u16>>()
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 1000);
+    assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
+    let rows = suppressed(&p);
+    assert_eq!(rows.len(), 1000, "every one recorded");
+    let distinct: std::collections::HashSet<_> = rows.iter().map(|r| &r["email"]).collect();
+    assert_eq!(distinct.len(), 1000);
+}
+
+#[test]
+fn a_real_browser_clicks_the_button_and_the_address_is_suppressed() {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "Debian's chromium is needed for this test (apt-get install chromium; .ci/run installs it)"
+    );
+    let p = Project::example();
+    let s = serve(&p);
+    let profile = tempfile::tempdir().unwrap();
+    let args: Vec<&std::ffi::OsStr> = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .collect();
+    let browser = headless_chrome::Browser::new(headless_chrome::LaunchOptions {
+        headless: true,
+        sandbox: false,
+        path: Some(chromium.to_path_buf()),
+        user_data_dir: Some(profile.path().to_path_buf()),
+        args,
+        ..Default::default()
+    })
+    .expect("start chromium");
+    let tab = browser.new_tab().unwrap();
+    let t = token("2026-11-digest", "helene.dupre@example.org", "fr");
+    tab.navigate_to(&format!("{}/u/{t}", s.base))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let button = tab.wait_for_element("#unsubscribe").unwrap();
+    assert_eq!(button.get_inner_text().unwrap(), "Me désabonner");
+    assert!(
+        suppressed(&p).is_empty(),
+        "showing the page changes nothing"
+    );
+    button.click().unwrap();
+    let done = tab.wait_for_element("#done").unwrap();
+    assert_eq!(done.get_inner_text().unwrap(), "Vous êtes désabonné·e");
+    let rows = suppressed(&p);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["email"], "helene.dupre@example.org");
+}
