@@ -183,6 +183,21 @@ fn raw_header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
+/// The envelope sender, when the config sets one: `envelope_from`, or with VERP its
+/// `LOCAL+KEY@DOMAIN` form, KEY naming the recipient (see [`recipient_key`]).
+pub fn envelope_sender(config: &Config, campaign_id: &str, email: &str) -> Option<String> {
+    let smtp = config.smtp.as_ref()?;
+    let base = crate::address::wire(smtp.envelope_from.as_ref()?);
+    if !smtp.verp {
+        return Some(base);
+    }
+    let (local, domain) = base.rsplit_once('@')?;
+    Some(format!(
+        "{local}+{}@{domain}",
+        recipient_key(campaign_id, email)
+    ))
+}
+
 /// The MIME boundary of a message, derived from its Message-ID so that the same inputs give the
 /// same bytes. It starts with `=_`, which quoted-printable text can never contain.
 fn boundary(message_id: &str) -> String {
@@ -190,7 +205,8 @@ fn boundary(message_id: &str) -> String {
 }
 
 /// Builds the message. Everything that varies comes from the caller (`date`, `message_id`, the
-/// recipient's `unsubscribe` link), keeping this function pure: same inputs, same bytes.
+/// recipient's `unsubscribe` links, their `envelope_from` when bounces go elsewhere than From),
+/// keeping this function pure: same inputs, same bytes.
 pub fn compose(
     config: &Config,
     r: &Recipient,
@@ -198,6 +214,7 @@ pub fn compose(
     date: SystemTime,
     message_id: &str,
     unsubscribe: &Unsubscribe,
+    envelope_from: Option<&str>,
 ) -> Result<Composed, ComposeError> {
     let s = &config.sender;
     // Domains outside ASCII go as punycode, in headers as on the wire.
@@ -262,7 +279,8 @@ pub fn compose(
         .map_err(|e| ComposeError::Build(e.to_string()))?;
     let bytes = msg.formatted();
     check_header_lines(&bytes)?;
-    let (envelope_from, envelope_to) = (from_addr.to_string(), to_addr.to_string());
+    let envelope_from = envelope_from.map_or_else(|| from_addr.to_string(), str::to_string);
+    let envelope_to = to_addr.to_string();
     Ok(Composed {
         message_id: message_id.to_string(),
         smtputf8: crate::address::needs_smtputf8(&envelope_from)

@@ -176,6 +176,14 @@ pub struct Smtp {
     /// Permits `security = "plain"` to a relay that is not on this machine.
     #[serde(default)]
     pub allow_insecure: bool,
+    /// The envelope sender (Return-Path): where bounces go. Defaults to the From address; set it
+    /// to a mailbox the team reads, or that `bulletin bounces import` reads.
+    pub envelope_from: Option<String>,
+    /// VERP: each message's envelope sender is `LOCAL+KEY@DOMAIN` of `envelope_from`, KEY naming
+    /// the recipient and campaign, so that a bounce names its recipient even when the relay's
+    /// report is mangled. The relay's mailbox must accept `LOCAL+anything` (most do).
+    #[serde(default)]
+    pub verp: bool,
     /// The relay speaks SMTPUTF8 (RFC 6531), so addresses with letters outside ASCII before the
     /// @ can be delivered; checked again when connecting. Domains outside ASCII need nothing:
     /// they go as punycode.
@@ -516,6 +524,18 @@ impl Config {
                     line("password_command"),
                     "[smtp] give either password_env or password_command, not both",
                 );
+            }
+            if let Some(e) = &smtp.envelope_from {
+                if !valid_address(e) {
+                    p.error(
+                        &file,
+                        line("envelope_from"),
+                        format!("[smtp] envelope_from \"{e}\" is not a valid e-mail address"),
+                    );
+                }
+            }
+            if smtp.verp && smtp.envelope_from.is_none() {
+                p.error(&file, line("verp"), "[smtp] verp needs envelope_from: the address whose LOCAL+KEY forms the bounces go to");
             }
             if smtp.max_attempts == 0 {
                 p.error(

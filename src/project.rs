@@ -220,8 +220,10 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     let mut p = Problems::new();
     let updates = updates::load(config, &mut p)?;
     let aliases = crate::render::interest_aliases(config);
+    let mut rows: HashMap<String, usize> = HashMap::new();
     for file in list_files(config)? {
-        load_list(config, &file, &aliases, &mut p)?;
+        let list = load_list(config, &file, &aliases, &mut p)?;
+        rows.insert(list.name.to_string(), list.contacts.len());
     }
     let campaigns = match campaign_name {
         Some(name) => vec![campaign::locate(config, name)?],
@@ -230,6 +232,14 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     for path in campaigns {
         if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
             Renderer::new(config, &c, &updates, &mut p);
+            let reach: usize = c.audience.lists.iter().filter_map(|l| rows.get(l)).sum();
+            if reach > BULK && config.unsubscribe.url.is_none() {
+                p.warning(
+                    &c.path,
+                    None,
+                    format!("this campaign can reach {reach} contacts, but messages carry no unsubscribe link: set [unsubscribe] url (with {{token}}) and run `bulletin serve`. Gmail and Yahoo require one-click unsubscribing of bulk senders"),
+                );
+            }
         }
     }
     if config.unsubscribe.offered() {
@@ -244,6 +254,10 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     p.dedup();
     Ok(p)
 }
+
+/// Above this many contacts a campaign is bulk mail, and mailbox providers expect one-click
+/// unsubscribing (see the README's bulk-sender rules).
+const BULK: usize = 300;
 
 /// The token in unsubscribe links when the secret is not at hand: previews still show where the
 /// link goes, and `send` never goes without the real one.
@@ -322,8 +336,16 @@ impl Prepared {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let composed = crate::compose::compose(&self.config, r, &rendered, date, &mid, &unsub)
-            .map_err(|e| err(e.to_string()))?;
+        let composed = crate::compose::compose(
+            &self.config,
+            r,
+            &rendered,
+            date,
+            &mid,
+            &unsub,
+            crate::compose::envelope_sender(&self.config, id, &r.contact.email).as_deref(),
+        )
+        .map_err(|e| err(e.to_string()))?;
         Ok((rendered, composed))
     }
 }

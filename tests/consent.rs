@@ -188,3 +188,61 @@ fn a_mailbox_the_relay_says_does_not_exist_is_suppressed_for_good() {
     );
     assert!(!rows.iter().any(|r| r["email"] == "j.okafor@example.org"));
 }
+
+#[test]
+fn check_warns_when_a_bulk_campaign_offers_no_way_to_unsubscribe() {
+    let p = Project::example();
+    let mut csv = String::from("email,language,interests\n");
+    for i in 0..400 {
+        csv.push_str(&format!("r{i}@example.org,en,landmines\n"));
+    }
+    p.write("lists/practitioners.csv", csv);
+    p.bulletin()
+        .args(["check"])
+        .ok()
+        .stderr_lacks("no unsubscribe link");
+    let config = p.read("bulletin.toml");
+    let start = config.find("[unsubscribe]").unwrap();
+    let end = config[start..].find("[smtp]").unwrap() + start;
+    p.write(
+        "bulletin.toml",
+        format!("{}{}", &config[..start], &config[end..]),
+    );
+    p.bulletin()
+        .args(["check"])
+        .ok()
+        .stderr_has("2026-11-digest.toml: this campaign can reach 4");
+}
+
+#[test]
+fn bounces_go_to_the_envelope_sender_with_verp_naming_the_recipient() {
+    let server = ScriptedSmtp::start(Script::default());
+    let p = Project::example();
+    p.relay(
+        server.port,
+        "connections = 1\nenvelope_from = \"bounces@disarmament-insight.example.org\"\nverp = true",
+        FAST,
+    );
+    p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
+    let cmds = server.commands.lock().unwrap().clone();
+    let key = bulletin::compose::recipient_key("2026-11-digest", "j.okafor@example.org");
+    let want = format!("MAIL FROM:<bounces+{key}@disarmament-insight.example.org>");
+    assert!(cmds.iter().any(|c| *c == want), "{want} not in {cmds:?}");
+    assert!(cmds
+        .iter()
+        .filter(|c| c.starts_with("MAIL FROM"))
+        .all(|c| c.contains("<bounces+")));
+    // The From header is still the sender's.
+    let m = server.inbox.lock().unwrap()[0].data.clone();
+    assert!(String::from_utf8_lossy(&m).contains("From: \"Disarmament Insight\" <news@"));
+
+    p.edit(
+        "bulletin.toml",
+        "envelope_from = \"bounces@disarmament-insight.example.org\"\n",
+        "",
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("verp needs envelope_from");
+}
