@@ -227,7 +227,7 @@ fn bounces_go_to_the_envelope_sender_with_verp_naming_the_recipient() {
     let cmds = server.commands.lock().unwrap().clone();
     let key = bulletin::compose::recipient_key("2026-11-digest", "j.okafor@example.org");
     let want = format!("MAIL FROM:<bounces+{key}@disarmament-insight.example.org>");
-    assert!(cmds.iter().any(|c| *c == want), "{want} not in {cmds:?}");
+    assert!(cmds.contains(&want), "{want} not in {cmds:?}");
     assert!(cmds
         .iter()
         .filter(|c| c.starts_with("MAIL FROM"))
