@@ -7,7 +7,6 @@ use std::time::SystemTime;
 use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::Address;
-use sha2::{Digest, Sha256};
 
 use crate::audience::Recipient;
 use crate::config::Config;
@@ -48,15 +47,7 @@ pub fn header_text(s: &str) -> String {
     out
 }
 
-/// A short stable digest of a recipient within a campaign, used in Message-IDs and file names.
-pub fn recipient_key(campaign_id: &str, email: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(campaign_id.as_bytes());
-    h.update([0]);
-    h.update(email.as_bytes());
-    let d = h.finalize();
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::recipient_key;
 
 /// The Message-ID of a recipient's message; `nonce` tells apart two sends of one campaign.
 pub fn message_id(config: &Config, campaign_id: &str, email: &str, nonce: &str) -> String {

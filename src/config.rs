@@ -27,6 +27,8 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub serve: Serve,
+    #[serde(default)]
+    pub bounces: Bounces,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -242,6 +244,20 @@ impl Default for Rate {
             per_hour: None,
             per_day: None,
         }
+    }
+}
+
+/// How `bulletin bounces import` treats temporary failures.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bounces {
+    /// An address that soft-bounced in this many consecutive campaigns is suppressed.
+    pub soft_limit: u32,
+}
+
+impl Default for Bounces {
+    fn default() -> Self {
+        Self { soft_limit: 3 }
     }
 }
 

@@ -16,3 +16,14 @@ pub fn of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// A short stable digest of a recipient within a campaign, used in Message-IDs and file names.
+pub fn recipient_key(campaign_id: &str, email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(campaign_id.as_bytes());
+    h.update([0]);
+    h.update(email.as_bytes());
+    let d = h.finalize();
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

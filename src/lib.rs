@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod audience;
+pub mod bounces;
 pub mod campaign;
 pub mod cli;
 pub mod clock;

@@ -2,6 +2,7 @@
 //! out as an [`Exit`]. One module per command; this one holds what they share.
 
 mod audience;
+mod bounces;
 mod check;
 mod cron_line;
 mod due;
@@ -95,6 +96,12 @@ pub enum Command {
     )]
     Serve(serve::Args),
 
+    /// Read bounces and unsubscribe mails from a mailbox into the suppression list.
+    #[command(
+        after_help = "Examples:\n  bulletin bounces import ~/Mail/bounces.mbox\n  bulletin bounces import /var/mail/news/Maildir\n\nSet [smtp] envelope_from so that bounces reach that mailbox; verp = true names each\nrecipient in the bounce address itself."
+    )]
+    Bounces(bounces::Args),
+
     /// Keep the project's suppression list: addresses no campaign mails again.
     #[command(
         after_help = "Examples:\n  bulletin suppress add jane@example.org --reason unsubscribed\n  bulletin suppress import optouts.csv\n  bulletin suppress list --csv > suppressed.csv\n  bulletin suppress remove jane@example.org\n\nUnsubscribes through the link or mailto, and mailboxes the relay says do not exist,\nare added by bulletin itself."
@@ -134,6 +141,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Schedule(a) => schedule::run(&config, a),
         Command::Due(a) => due::run(&config, a),
         Command::Suppress(a) => suppress::run(&config, a),
+        Command::Bounces(a) => bounces::run(&config, a),
         Command::Serve(a) => serve::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         Command::Init(a) => init::run(a),

@@ -150,6 +150,18 @@ CREATE TABLE IF NOT EXISTS suppression_log (
     campaign TEXT,
     at_ms    INTEGER NOT NULL
 );
+-- Messages of a bounce mailbox already imported, so that an import run twice counts nothing
+-- twice; and temporary failures, per address and campaign, until enough make a suppression.
+CREATE TABLE IF NOT EXISTS mail_seen (
+    id    TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS soft_bounces (
+    email    TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    at_ms    INTEGER NOT NULL,
+    PRIMARY KEY (email, campaign)
+);
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

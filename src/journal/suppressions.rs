@@ -84,6 +84,97 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Whether a mailbox message was imported already.
+    pub fn seen(&self, id: &str) -> Result<bool> {
+        self.conn
+            .query_row("SELECT 1 FROM mail_seen WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that a mailbox message was imported; false if it was already.
+    pub fn first_sight(&self, id: &str, at_ms: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO mail_seen (id, at_ms) VALUES (?1, ?2)",
+                params![id, at_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Each VERP key (see [`crate::digest::recipient_key`]) of the journal's deliveries, with
+    /// the address it stands for.
+    pub fn verp_keys(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT campaign, email FROM deliveries")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (c, e) = row.map_err(|e| self.err(e))?;
+            out.insert(crate::digest::recipient_key(&c, &e), e);
+        }
+        Ok(out)
+    }
+
+    /// Counts a temporary failure against the latest campaign sent to the address; once the
+    /// last `limit` campaigns it was sent all soft-bounced, suppresses it. Returns whether this
+    /// bounce suppressed it.
+    pub fn soft_bounce(&self, email: &str, at_ms: i64, limit: u32) -> Result<bool> {
+        let sent: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT campaign FROM deliveries WHERE email = ?1 AND state = 'sent' ORDER BY sent_at DESC")
+                .map_err(|e| self.err(e))?;
+            let rows = st
+                .query_map([email], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.err(e))?
+        };
+        let Some(latest) = sent.first() else {
+            return Ok(false);
+        };
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO soft_bounces (email, campaign, at_ms) VALUES (?1, ?2, ?3)",
+                params![email, latest, at_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        if limit == 0 || sent.len() < limit as usize {
+            return Ok(false);
+        }
+        for campaign in sent.iter().take(limit as usize) {
+            let bounced: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM soft_bounces WHERE email = ?1 AND campaign = ?2",
+                    [email, campaign.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if bounced.is_none() {
+                return Ok(false);
+            }
+        }
+        self.suppress(&Suppression {
+            email: email.to_string(),
+            reason: "bounced".into(),
+            source: "bounce".into(),
+            campaign: Some(latest.clone()),
+            at_ms,
+        })
+    }
+}
+
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Suppression> {
     Ok(Suppression {
         email: r.get(0)?,
