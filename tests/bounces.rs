@@ -6,7 +6,7 @@
 mod common;
 
 use common::smtp::{Script, ScriptedSmtp};
-use common::{csv_rows, Project, TOKEN_SECRET};
+use common::{Project, TOKEN_SECRET};
 
 const FAST: &str = "per_second = 1000\nburst = 1000";
 
@@ -83,15 +83,6 @@ fn sent_project(verp: bool) -> Project {
     p
 }
 
-fn suppressed(p: &Project) -> Vec<std::collections::HashMap<String, String>> {
-    csv_rows(
-        &p.bulletin()
-            .args(["suppress", "list", "--csv"])
-            .ok()
-            .stdout(),
-    )
-}
-
 #[test]
 fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     let p = sent_project(false);
@@ -125,7 +116,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
         "to review (an unsubscribe request without a valid token): from someone@example.com",
     )
     .stderr_has("bounces.mbox (message 6)");
-    let rows = suppressed(&p);
+    let rows = p.suppressed();
     let by: std::collections::HashMap<&str, &std::collections::HashMap<String, String>> =
         rows.iter().map(|r| (r["email"].as_str(), r)).collect();
     assert_eq!(rows.len(), 3, "{rows:?}");
@@ -146,7 +137,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
         .stdout_has("6 messages, 5 already imported; 0 hard bounces")
         .stdout_has("1 unreadable")
         .stderr_has("bounces.mbox (message 6)");
-    assert_eq!(suppressed(&p).len(), 3);
+    assert_eq!(p.suppressed().len(), 3);
 
     // With the threshold at one campaign, that soft bounce is enough.
     let p2 = sent_project(false);
@@ -163,7 +154,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
         .args(["bounces", "import", "soft.mbox"])
         .ok()
         .stdout_has("1 soft (1 addresses suppressed after 1 campaigns in a row)");
-    assert_eq!(suppressed(&p2)[0]["email"], "helene.dupre@example.org");
+    assert_eq!(p2.suppressed()[0]["email"], "helene.dupre@example.org");
 }
 
 #[test]
@@ -188,7 +179,7 @@ fn a_maildir_and_a_mangled_report_explained_by_verp() {
         .args(["bounces", "import", "Maildir"])
         .ok()
         .stdout_has("2 messages, 0 already imported; 2 hard bounces");
-    let emails: Vec<String> = suppressed(&p).iter().map(|r| r["email"].clone()).collect();
+    let emails: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
     assert!(
         emails.contains(&"sofia.ramirez@example.org".to_string()),
         "{emails:?}"

@@ -9,17 +9,6 @@ use std::time::{Duration, Instant};
 use common::smtp::{count_by_recipient, RealSmtp};
 use common::Project;
 
-fn big_list(p: &Project, n: usize) {
-    let mut csv = String::from("email,name,language,interests\n");
-    for i in 0..n {
-        csv.push_str(&format!(
-            "person{i}@example.org,Person {i},{},landmines\n",
-            if i % 3 == 0 { "fr" } else { "en" }
-        ));
-    }
-    p.write("lists/practitioners.csv", csv);
-}
-
 /// Starts a send in the background and waits until the relay has some of its messages.
 fn start_and_wait(p: &Project, server: &RealSmtp, at_least: usize) -> std::process::Child {
     let child = common::command()
@@ -44,7 +33,7 @@ fn start_and_wait(p: &Project, server: &RealSmtp, at_least: usize) -> std::proce
 fn killed_mid_campaign_then_rerun_delivers_each_message_once() {
     let server = RealSmtp::start();
     let p = Project::example();
-    big_list(&p, 400);
+    p.big_list(400);
     p.relay(
         server.port,
         "connections = 4",
@@ -100,7 +89,7 @@ fn interrupted_run_finishes_in_flight_records_and_exits_130_or_143() {
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let server = RealSmtp::start();
         let p = Project::example();
-        big_list(&p, 300);
+        p.big_list(300);
         p.relay(
             server.port,
             "connections = 4",

@@ -12,17 +12,6 @@ use common::{csv_rows, Project};
 
 const FAST: &str = "per_second = 5000\nburst = 1000";
 
-fn big_list(p: &Project, n: usize) {
-    let mut csv = String::from("email,name,language,interests\n");
-    for i in 0..n {
-        csv.push_str(&format!(
-            "person{i}@example.org,Person {i},{},landmines\n",
-            if i % 3 == 0 { "fr" } else { "en" }
-        ));
-    }
-    p.write("lists/practitioners.csv", csv);
-}
-
 /// Starts the binary the way a shell without job control starts a background job: with SIGINT
 /// ignored, which the program must override to be stoppable at all.
 fn spawn_ignoring_sigint(p: &Project, args: &[&str]) -> Child {
@@ -82,7 +71,7 @@ fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
 fn two_configs_on_one_journal_through_a_symlink_send_each_recipient_once() {
     let server = RealSmtp::start();
     let p = Project::example();
-    big_list(&p, 1000);
+    p.big_list(1000);
     p.relay(server.port, "connections = 4", FAST);
     // A second config whose journal is the same file, reached through a symlinked folder.
     std::os::unix::fs::symlink(p.path(), p.path().join("alias")).unwrap();
@@ -295,7 +284,7 @@ fn untrusted_bytes_never_reach_the_terminal_and_cells_have_limits() {
 #[test]
 fn ctrl_c_and_sigterm_stop_preview_check_and_audience_and_leave_nothing_behind() {
     let p = Project::example();
-    big_list(&p, 60_000);
+    p.big_list(60_000);
     for (sig, code) in [("INT", 130), ("TERM", 143)] {
         let child = spawn_ignoring_sigint(&p, &["preview", "2026-11-digest"]);
         // Wait until it is writing messages into its staging folder.
@@ -588,7 +577,7 @@ fn the_journal_is_private_and_its_log_stays_small_during_a_long_run() {
     use std::os::unix::fs::PermissionsExt;
     let server = RealSmtp::start();
     let p = Project::example();
-    big_list(&p, 6000);
+    p.big_list(6000);
     p.relay(server.port, "connections = 8", FAST);
     let child = common::command()
         .current_dir(p.path())

@@ -48,15 +48,6 @@ fn token(campaign: &str, email: &str, lang: &str) -> String {
     bulletin::token::Keys::new(TOKEN_SECRET).token(campaign, email, lang)
 }
 
-fn suppressed(p: &Project) -> Vec<std::collections::HashMap<String, String>> {
-    csv_rows(
-        &p.bulletin()
-            .args(["suppress", "list", "--csv"])
-            .ok()
-            .stdout(),
-    )
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -95,7 +86,7 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
         !page.contains("amina"),
         "the page does not show the address"
     );
-    assert!(suppressed(&p).is_empty());
+    assert!(p.suppressed().is_empty());
 
     // The one-click POST of RFC 8058 suppresses at once, and again is harmless.
     assert_eq!(
@@ -106,7 +97,7 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
         post(&format!("/u/{t}"), "List-Unsubscribe=One-Click").0,
         200
     );
-    let rows = suppressed(&p);
+    let rows = p.suppressed();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["email"], "amina.diallo@example.org");
     assert_eq!(rows[0]["reason"], "unsubscribed");
@@ -141,7 +132,7 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
     assert_eq!(post(&format!("/u/{good}"), &big).0, 413);
     assert_eq!(get("/etc/passwd").0, 404);
     assert_eq!(get("/u/").0, 404);
-    assert_eq!(suppressed(&p).len(), 1);
+    assert_eq!(p.suppressed().len(), 1);
 
     // The address is left out of the next campaign, which would have mailed it.
     let rows = csv_rows(
@@ -193,7 +184,7 @@ fn a_thousand_one_click_posts_from_fifty_clients_lose_none() {
         .collect();
     assert_eq!(codes.len(), 1000);
     assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
-    let rows = suppressed(&p);
+    let rows = p.suppressed();
     assert_eq!(rows.len(), 1000, "every one recorded");
     let distinct: std::collections::HashSet<_> = rows.iter().map(|r| &r["email"]).collect();
     assert_eq!(distinct.len(), 1000);
@@ -238,13 +229,13 @@ fn a_real_browser_clicks_the_button_and_the_address_is_suppressed() {
     let button = tab.wait_for_element("#unsubscribe").unwrap();
     assert_eq!(button.get_inner_text().unwrap(), "Me désabonner");
     assert!(
-        suppressed(&p).is_empty(),
+        p.suppressed().is_empty(),
         "showing the page changes nothing"
     );
     button.click().unwrap();
     let done = tab.wait_for_element("#done").unwrap();
     assert_eq!(done.get_inner_text().unwrap(), "Vous êtes désabonné·e");
-    let rows = suppressed(&p);
+    let rows = p.suppressed();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["email"], "helene.dupre@example.org");
 }

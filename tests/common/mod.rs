@@ -97,6 +97,30 @@ impl Project {
         )
     }
 
+    /// Replaces the practitioners list with `n` generated contacts (a third French), all
+    /// following landmines, so that the digest selects every one.
+    pub fn big_list(&self, n: usize) -> &Self {
+        let mut csv = String::from("email,name,language,interests\n");
+        for i in 0..n {
+            csv.push_str(&format!(
+                "person{i}@example.org,Person {i},{},landmines\n",
+                if i % 3 == 0 { "fr" } else { "en" }
+            ));
+        }
+        self.write("lists/practitioners.csv", csv)
+    }
+
+    /// The project's suppression list, as `suppress list --csv` prints it.
+    pub fn suppressed(&self) -> Vec<std::collections::HashMap<String, String>> {
+        csv_rows(
+            &self
+                .bulletin()
+                .args(["suppress", "list", "--csv"])
+                .ok()
+                .stdout(),
+        )
+    }
+
     /// Every recipient's state in the project's journal (a real SQLite file).
     pub fn journal_states(&self) -> std::collections::HashMap<String, String> {
         let conn = rusqlite::Connection::open(self.path().join("bulletin.sqlite")).unwrap();

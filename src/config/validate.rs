@@ -1,0 +1,235 @@
+//! The checks of a parsed config: each mistake a problem naming `bulletin.toml`'s line, all found
+//! in one pass, before any command acts on the config.
+
+use super::{key_line, normalize_tag, valid_address, Config};
+use crate::problems::Problems;
+
+fn is_lang_code(s: &str) -> bool {
+    s.len() == 2 && s.chars().all(|c| c.is_ascii_lowercase())
+}
+
+impl Config {
+    pub(super) fn validate(&mut self, text: &str, p: &mut Problems) {
+        let file = self.file.clone();
+        let line = |key: &str| key_line(text, key);
+        let langs = &mut self.languages;
+        langs.supported = langs
+            .supported
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect();
+        langs.default = langs.default.trim().to_lowercase();
+        if langs.supported.is_empty() {
+            p.error(&file, line("supported"), "[languages] supported is empty: list at least one language code, such as [\"en\", \"fr\"]");
+        }
+        for code in &langs.supported {
+            if !is_lang_code(code) {
+                let hint = crate::language::code_of(code)
+                    .map(|c| format!(" (did you mean \"{c}\"?)"))
+                    .unwrap_or_default();
+                p.error(
+                    &file,
+                    line("supported"),
+                    format!("\"{code}\" is not a two-letter language code{hint}"),
+                );
+            }
+        }
+        if !langs.supported.contains(&langs.default) {
+            p.error(&file, line("default"), format!(
+                "the default language \"{}\" is not among the supported ones ({}): add it to `supported` or pick one of them",
+                langs.default, langs.supported.join(", ")));
+        }
+        // Put the default first: it leads bilingual messages whose contact named no order.
+        if let Some(i) = langs.supported.iter().position(|c| *c == langs.default) {
+            let d = langs.supported.remove(i);
+            langs.supported.insert(0, d);
+        }
+
+        let s = &self.sender;
+        if !valid_address(&s.address) {
+            p.error(
+                &file,
+                line("address"),
+                format!(
+                    "sender address \"{}\" is not a valid e-mail address",
+                    s.address
+                ),
+            );
+        }
+        if let Some(r) = &s.reply_to {
+            if !valid_address(r) {
+                p.error(
+                    &file,
+                    line("reply_to"),
+                    format!("reply_to \"{r}\" is not a valid e-mail address"),
+                );
+            }
+        }
+        if s.name.trim().is_empty() {
+            p.error(
+                &file,
+                line("name"),
+                "sender name is empty: write the name recipients should see in From",
+            );
+        }
+        if s.postal_address.trim().is_empty() {
+            p.error(&file, line("postal_address"), "postal_address is empty: anti-spam laws (CAN-SPAM) and filters expect the sender's postal address in every mailing");
+        }
+
+        let mut seen = Vec::new();
+        for t in &self.interests {
+            let n = normalize_tag(t);
+            if n != *t {
+                p.error(&file, line("interests"), format!("interest \"{t}\" should be written \"{n}\" (lower case, words joined by hyphens)"));
+            }
+            if seen.contains(&n) {
+                p.error(
+                    &file,
+                    line("interests"),
+                    format!("interest \"{t}\" is listed twice"),
+                );
+            }
+            seen.push(n);
+        }
+
+        let un = &self.unsubscribe;
+        if let Some(u) = &un.url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) {
+                p.error(
+                    &file,
+                    line("url"),
+                    "unsubscribe url must start with https:// (or http://)",
+                );
+            }
+            if u.contains("{email}") {
+                p.error(&file, line("url"), "unsubscribe url must not carry {email}: the address in a link lets anyone unsubscribe anyone, and spam filters score it. Use {token}, a signed token that names the recipient to `bulletin serve` only");
+            } else if !u.contains("{token}") {
+                p.error(&file, line("url"), "unsubscribe url has no {token}: without it the link cannot tell who is leaving. Write it like https://news.example.org/u/{token}");
+            }
+        }
+        if un.offered() && un.secret_env.is_none() && un.secret_command.is_none() {
+            p.error(&file, line("url").or(line("mailto")), "[unsubscribe] needs a secret to sign tokens with: name an environment variable with secret_env (or a command with secret_command); never write the secret in this file");
+        }
+        for (a, b) in [
+            ("secret_env", "secret_command"),
+            ("previous_secret_env", "previous_secret_command"),
+        ] {
+            if key_line(text, a).is_some() && key_line(text, b).is_some() {
+                p.error(
+                    &file,
+                    line(b),
+                    format!("[unsubscribe] give either {a} or {b}, not both"),
+                );
+            }
+        }
+        if let Some(m) = &self.unsubscribe.mailto {
+            if !valid_address(m) {
+                p.error(
+                    &file,
+                    line("mailto"),
+                    format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"),
+                );
+            }
+        }
+
+        if let Some(smtp) = &self.smtp {
+            if smtp.host.trim().is_empty() {
+                p.error(&file, line("host"), "[smtp] host is empty");
+            }
+            if smtp.connections == 0 || smtp.connections > 64 {
+                p.error(
+                    &file,
+                    line("connections"),
+                    "[smtp] connections must be between 1 and 64",
+                );
+            }
+            if smtp.timeout_secs == 0 {
+                p.error(
+                    &file,
+                    line("timeout_secs"),
+                    "[smtp] timeout_secs must be at least 1",
+                );
+            }
+            if smtp.password_env.is_some() && smtp.password_command.is_some() {
+                p.error(
+                    &file,
+                    line("password_command"),
+                    "[smtp] give either password_env or password_command, not both",
+                );
+            }
+            if let Some(e) = &smtp.envelope_from {
+                if !valid_address(e) {
+                    p.error(
+                        &file,
+                        line("envelope_from"),
+                        format!("[smtp] envelope_from \"{e}\" is not a valid e-mail address"),
+                    );
+                }
+            }
+            if smtp.verp && smtp.envelope_from.is_none() {
+                p.error(&file, line("verp"), "[smtp] verp needs envelope_from: the address whose LOCAL+KEY forms the bounces go to");
+            }
+            if smtp.max_attempts == 0 {
+                p.error(
+                    &file,
+                    line("max_attempts"),
+                    "[smtp] max_attempts must be at least 1",
+                );
+            }
+            if !(smtp.retry_delay_secs >= 0.0 && smtp.retry_delay_secs.is_finite()) {
+                p.error(
+                    &file,
+                    line("retry_delay_secs"),
+                    "[smtp] retry_delay_secs must be a number of seconds, 0 or more",
+                );
+            }
+            if smtp.max_consecutive_failures == 0 {
+                p.error(
+                    &file,
+                    line("max_consecutive_failures"),
+                    "[smtp] max_consecutive_failures must be at least 1",
+                );
+            }
+            if (smtp.password_env.is_some() || smtp.password_command.is_some())
+                && smtp.username.is_none()
+            {
+                p.error(
+                    &file,
+                    line("username"),
+                    "[smtp] a password source is set but no username: add `username`",
+                );
+            }
+        }
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.error(
+                &file,
+                line("listen"),
+                format!(
+                    "[serve] listen \"{}\" is not an address and port, such as \"127.0.0.1:8025\"",
+                    self.serve.listen
+                ),
+            );
+        }
+        if let Err(e) = crate::window::parse_tz(&self.schedule.timezone) {
+            p.error(&file, line("timezone"), format!("[schedule] timezone: {e}"));
+        }
+        let r = &self.rate;
+        if !(r.per_second > 0.0 && r.per_second.is_finite()) {
+            p.error(
+                &file,
+                line("per_second"),
+                "[rate] per_second must be a number above 0",
+            );
+        }
+        if r.burst == 0 {
+            p.error(&file, line("burst"), "[rate] burst must be at least 1");
+        }
+        if r.per_hour == Some(0) || r.per_day == Some(0) {
+            p.error(
+                &file,
+                None,
+                "[rate] per_hour and per_day, when given, must be at least 1",
+            );
+        }
+    }
+}
