@@ -3,16 +3,7 @@
 
 mod common;
 
-use common::{csv_rows, Project};
-
-fn rows(p: &Project, campaign: &str) -> Vec<std::collections::HashMap<String, String>> {
-    csv_rows(
-        &p.bulletin()
-            .args(["audience", campaign, "--csv"])
-            .ok()
-            .stdout(),
-    )
-}
+use common::Project;
 
 fn campaign(p: &Project, audience: &str, digest: bool) {
     p.write(
@@ -49,7 +40,7 @@ fn messy_exports_load_the_same() {
         false,
     );
 
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     assert_eq!(r.len(), 3, "{r:?}");
     let zoe = r
         .iter()
@@ -102,7 +93,7 @@ fn duplicates_merge_across_lists_and_exclusions_apply() {
         "lists = [\"a.csv\", \"b.csv\"]\nexclude = [\"stop.csv\"]",
         false,
     );
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     let emails: Vec<&str> = r.iter().map(|x| x["email"].as_str()).collect();
     assert_eq!(emails, ["x@example.org", "y@example.org", "w@example.org"]);
     let x = &r[0];
@@ -136,7 +127,7 @@ fn interest_and_language_filters() {
          d@example.org,en+fr,peace-operations\n",
     );
     let emails = |p: &Project| {
-        rows(p, "test")
+        p.recipients("test")
             .iter()
             .map(|x| x["email"].clone())
             .collect::<Vec<_>>()
@@ -163,7 +154,7 @@ fn interest_and_language_filters() {
     );
     assert_eq!(emails(&p), ["c@example.org", "d@example.org"]);
     campaign(&p, "lists = [\"l.csv\"]\nlanguages = [\"French\"]", false);
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     assert_eq!(
         r.iter().map(|x| x["email"].as_str()).collect::<Vec<_>>(),
         ["b@example.org", "d@example.org"]
@@ -187,7 +178,7 @@ fn fallback_language_follows_the_config() {
         "email,language\nnone@example.org,\nklingon@example.org,Klingon\n",
     );
     campaign(&p, "lists = [\"l.csv\"]", false);
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     assert!(
         r.iter().all(|x| x["language"] == "en+fr"),
         "example config: bilingual fallback {r:?}"
@@ -198,7 +189,7 @@ fn fallback_language_follows_the_config() {
         "fallback = \"bilingual\"",
         "fallback = \"default\"",
     );
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     assert!(r.iter().all(|x| x["language"] == "en"), "{r:?}");
     p.bulletin().args(["check"]).ok().stderr_has(
         "languages not supported, these contacts get the default language (en): \"Klingon\" ×1",
@@ -213,7 +204,7 @@ fn digest_leaves_out_and_counts_contacts_no_update_matches() {
         "email,language,interests\na@example.org,en,landmines\nb@example.org,en,\n",
     );
     campaign(&p, "lists = [\"l.csv\"]", true);
-    let r = rows(&p, "test");
+    let r = p.recipients("test");
     assert_eq!(r.len(), 1);
     assert_eq!(
         r[0]["updates"],
@@ -238,7 +229,7 @@ fn translated_interest_labels_are_understood() {
     );
     campaign(&p, "lists = [\"l.csv\"]", false);
     assert_eq!(
-        rows(&p, "test")[0]["interests"],
+        p.recipients("test")[0]["interests"],
         "landmines;peace-operations"
     );
 }

@@ -68,12 +68,7 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
         .ok()
         .stdout();
     assert!(report.contains("suppressed: unsubscribed"), "{report}");
-    let rows = csv_rows(
-        &p.bulletin()
-            .args(["audience", "2026-11-digest", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-digest");
     assert!(!rows.iter().any(|r| r["email"] == "j.okafor@example.org"));
 
     p.bulletin().args(["preview", "2026-11-digest"]).ok();
@@ -97,12 +92,7 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
     p.bulletin()
         .args(["suppress", "remove", "j.okafor@example.org"])
         .ok();
-    let rows = csv_rows(
-        &p.bulletin()
-            .args(["audience", "2026-11-digest", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-digest");
     assert!(rows.iter().any(|r| r["email"] == "j.okafor@example.org"));
 }
 
@@ -180,12 +170,7 @@ fn a_mailbox_the_relay_says_does_not_exist_is_suppressed_for_good() {
     assert_eq!(listed[0]["campaign"], "2026-11-digest");
     // The next campaign leaves the unknown mailbox out; a refusal for other reasons is not
     // carried over.
-    let rows = csv_rows(
-        &p.bulletin()
-            .args(["audience", "2026-11-mpome-briefing", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-mpome-briefing");
     assert!(!rows.iter().any(|r| r["email"] == "j.okafor@example.org"));
 }
 

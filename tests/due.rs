@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 
 use common::smtp::{count_by_recipient, RealSmtp};
-use common::{csv_rows, Project};
+use common::Project;
 
 const CAMPAIGN: &str = "2026-11-mpome-briefing";
 // Tuesday 1 December 2026 in Geneva is UTC+1.
@@ -25,13 +25,7 @@ fn project(server: &RealSmtp, rate: &str) -> Project {
 }
 
 fn recipients(p: &Project) -> usize {
-    csv_rows(
-        &p.bulletin()
-            .args(["audience", CAMPAIGN, "--csv"])
-            .ok()
-            .stdout(),
-    )
-    .len()
+    p.recipients(CAMPAIGN).len()
 }
 
 fn due(p: &Project, now: &str) -> common::Done {
@@ -400,12 +394,7 @@ fn a_contact_removed_after_a_partial_send_does_not_keep_the_campaign_open() {
     due(&p, "2026-12-01T08:00:00Z").success();
     assert_eq!(server.messages().len(), 3);
     // Someone not yet reached asks to be removed before the rest goes: they leave the list.
-    let rows = csv_rows(
-        &p.bulletin()
-            .args(["audience", CAMPAIGN, "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients(CAMPAIGN);
     let gone = rows
         .iter()
         .find(|r| {

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::smtp::{count_by_recipient, RealSmtp, Script, ScriptedSmtp};
@@ -12,21 +11,12 @@ use mail_parser::MessageParser;
 
 const FAST: &str = "per_second = 1000\nburst = 1000";
 
-fn recipients(p: &Project, campaign: &str) -> Vec<HashMap<String, String>> {
-    csv_rows(
-        &p.bulletin()
-            .args(["audience", campaign, "--csv"])
-            .ok()
-            .stdout(),
-    )
-}
-
 #[test]
 fn a_campaign_arrives_once_per_recipient_in_their_language() {
     let server = RealSmtp::start();
     let p = Project::example();
     p.relay(server.port, "connections = 3", FAST);
-    let rows = recipients(&p, "2026-11-digest");
+    let rows = p.recipients("2026-11-digest");
     let done = p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
     assert!(
         done.stdout()
@@ -160,7 +150,7 @@ fn refusals(pipelining: bool) {
     let server = ScriptedSmtp::start(script);
     let p = Project::example();
     p.relay(server.port, "max_attempts = 3", FAST);
-    let rows = recipients(&p, "2026-11-digest");
+    let rows = p.recipients("2026-11-digest");
     let done = p
         .bulletin()
         .args(["send", "2026-11-digest", "--yes"])
@@ -256,7 +246,7 @@ fn a_dropped_connection_after_data_is_unknown_and_not_resent_unless_asked() {
     let server = ScriptedSmtp::start(script);
     let p = Project::example();
     p.relay(server.port, "", FAST);
-    let rows = recipients(&p, "2026-11-digest");
+    let rows = p.recipients("2026-11-digest");
     let done = p
         .bulletin()
         .args(["send", "2026-11-digest", "--yes"])
@@ -420,7 +410,7 @@ fn a_changed_campaign_is_not_continued_without_consent() {
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes", "--allow-changed"])
         .ok();
-    let rows = recipients(&p, "2026-11-digest");
+    let rows = p.recipients("2026-11-digest");
     assert_eq!(server.messages().len(), rows.len());
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
-use common::{csv_rows, Project, TOKEN_SECRET};
+use common::{Project, TOKEN_SECRET};
 
 /// A running `bulletin serve` on a free port; stopped when dropped.
 struct Server {
@@ -135,12 +135,7 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
     assert_eq!(p.suppressed().len(), 1);
 
     // The address is left out of the next campaign, which would have mailed it.
-    let rows = csv_rows(
-        &p.bulletin()
-            .args(["audience", "2026-11-mpome-briefing", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-mpome-briefing");
     assert!(!rows.is_empty());
     assert!(!rows
         .iter()

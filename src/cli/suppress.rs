@@ -57,6 +57,19 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
     let path = config.journal_path();
     let now = crate::clock::now_ms();
+    let entry = |email: String, reason: &str, source: &str| Suppression {
+        email,
+        reason: reason.to_string(),
+        source: source.to_string(),
+        campaign: None,
+        at_ms: now,
+    };
+    let all = || -> anyhow::Result<Vec<Suppression>> {
+        Ok(match Journal::open_existing(&path)? {
+            Some(j) => j.suppressions()?,
+            None => Vec::new(),
+        })
+    };
     let canonical = |addr: &str| {
         crate::address::parse_cell(addr)
             .map(|p| p.email)
@@ -68,13 +81,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             let mut added = 0;
             for raw in &addresses {
                 let email = canonical(raw)?;
-                let new = j.suppress(&Suppression {
-                    email: email.clone(),
-                    reason: reason.clone(),
-                    source: "command".into(),
-                    campaign: None,
-                    at_ms: now,
-                })?;
+                let new = j.suppress(&entry(email.clone(), &reason, "command"))?;
                 if new {
                     added += 1;
                 } else {
@@ -97,10 +104,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             }
         }
         Action::List { csv } => {
-            let rows = match Journal::open_existing(&path)? {
-                Some(j) => j.suppressions()?,
-                None => Vec::new(),
-            };
+            let rows = all()?;
             if csv {
                 write_csv(std::io::stdout().lock(), &rows)?;
             } else if rows.is_empty() {
@@ -133,13 +137,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             let j = Journal::open(&path)?;
             let (mut added, mut already) = (0, 0);
             for c in &list.contacts {
-                let new = j.suppress(&Suppression {
-                    email: c.email.clone(),
-                    reason: reason.clone(),
-                    source: "import".into(),
-                    campaign: None,
-                    at_ms: now,
-                })?;
+                let new = j.suppress(&entry(c.email.clone(), &reason, "import"))?;
                 if new {
                     added += 1;
                 } else {
@@ -156,10 +154,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             );
         }
         Action::Export { file } => {
-            let rows = match Journal::open_existing(&path)? {
-                Some(j) => j.suppressions()?,
-                None => Vec::new(),
-            };
+            let rows = all()?;
             let f =
                 std::fs::File::create(&file).map_err(|e| crate::Error::io("create", &file, e))?;
             write_csv(f, &rows)?;

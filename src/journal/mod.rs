@@ -482,12 +482,8 @@ impl Journal {
             let mut handover = tx
                 .prepare_cached("INSERT INTO handovers (at_ms) VALUES (?1)")
                 .map_err(e)?;
-            let mut suppress = tx
-                .prepare_cached("INSERT OR IGNORE INTO suppressions (email, reason, source, campaign, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .map_err(e)?;
-            let mut suppress_log = tx
-                .prepare_cached("INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms) VALUES (?1, 'add', ?2, ?3, ?4, ?5)")
-                .map_err(e)?;
+            let mut suppress = tx.prepare_cached(suppressions::INSERT).map_err(e)?;
+            let mut suppress_log = tx.prepare_cached(suppressions::LOG_ADD).map_err(e)?;
             let mut outcome = tx
                 .prepare_cached("UPDATE deliveries SET state = ?2, smtp_code = ?3, smtp_reply = ?4, sent_at = ?5, last_attempt_at = ?6 WHERE id = ?1 AND state = 'sending'")
                 .map_err(e)?;

@@ -12,6 +12,11 @@ use crate::Result;
 pub const REASONS: [&str; 4] = ["unsubscribed", "bounced", "complained", "manual"];
 pub const SOURCES: [&str; 6] = ["link", "mailto", "bounce", "relay", "import", "command"];
 
+/// Adds an address to the list unless it is there (the first record stands).
+pub(super) const INSERT: &str = "INSERT OR IGNORE INTO suppressions (email, reason, source, campaign, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// Logs an addition, after [`INSERT`] added a row.
+pub(super) const LOG_ADD: &str = "INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms) VALUES (?1, 'add', ?2, ?3, ?4, ?5)";
+
 /// One suppressed address.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Suppression {
@@ -29,13 +34,13 @@ impl Journal {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let n = tx
             .execute(
-                "INSERT OR IGNORE INTO suppressions (email, reason, source, campaign, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                INSERT,
                 params![s.email, s.reason, s.source, s.campaign, s.at_ms],
             )
             .map_err(|e| self.err(e))?;
         if n > 0 {
             tx.execute(
-                "INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms) VALUES (?1, 'add', ?2, ?3, ?4, ?5)",
+                LOG_ADD,
                 params![s.email, s.reason, s.source, s.campaign, s.at_ms],
             )
             .map_err(|e| self.err(e))?;

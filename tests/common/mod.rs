@@ -110,6 +110,17 @@ impl Project {
         self.write("lists/practitioners.csv", csv)
     }
 
+    /// A campaign's recipients, as `audience --csv` prints them.
+    pub fn recipients(&self, campaign: &str) -> Vec<std::collections::HashMap<String, String>> {
+        csv_rows(
+            &self
+                .bulletin()
+                .args(["audience", campaign, "--csv"])
+                .ok()
+                .stdout(),
+        )
+    }
+
     /// The project's suppression list, as `suppress list --csv` prints it.
     pub fn suppressed(&self) -> Vec<std::collections::HashMap<String, String>> {
         csv_rows(
