@@ -1,6 +1,6 @@
 //! A recipient and their rendered message in, the finished RFC 5322 message out (bytes plus
-//! envelope), built with lettre. Pure: no I/O, no clock, no randomness of its own, so preview and
-//! send produce the same message from the same inputs.
+//! envelope), built with lettre and signed (DKIM) when a key is given. Pure: no I/O, no clock, no
+//! randomness of its own, so preview and send produce the same message from the same inputs.
 
 use std::time::SystemTime;
 
@@ -11,6 +11,7 @@ use lettre::Address;
 use crate::audience::Recipient;
 use crate::config::Config;
 use crate::render::Rendered;
+use crate::sign::Signer;
 
 #[derive(Debug, Clone)]
 pub struct Composed {
@@ -195,18 +196,34 @@ fn boundary(message_id: &str) -> String {
     format!("=_{}", crate::digest::of([message_id.as_bytes()]))
 }
 
-/// Builds the message. Everything that varies comes from the caller (`date`, `message_id`, the
-/// recipient's `unsubscribe` links, their `envelope_from` when bounces go elsewhere than From),
-/// keeping this function pure: same inputs, same bytes.
+/// What varies from one sending of a message to the next, given by the caller so that
+/// [`compose`] stays pure: same inputs, same bytes.
+pub struct Stamp<'a> {
+    /// The Date header, and the DKIM signature's time.
+    pub date: SystemTime,
+    pub message_id: &'a str,
+    /// The recipient's unsubscribe links.
+    pub unsubscribe: &'a Unsubscribe,
+    /// The envelope sender, when bounces go elsewhere than From.
+    pub envelope_from: Option<&'a str>,
+    /// The DKIM key, when messages are signed.
+    pub dkim: Option<&'a Signer>,
+}
+
+/// Builds the message.
 pub fn compose(
     config: &Config,
     r: &Recipient,
     rendered: &Rendered,
-    date: SystemTime,
-    message_id: &str,
-    unsubscribe: &Unsubscribe,
-    envelope_from: Option<&str>,
+    stamp: &Stamp,
 ) -> Result<Composed, ComposeError> {
+    let Stamp {
+        date,
+        message_id,
+        unsubscribe,
+        envelope_from,
+        dkim,
+    } = *stamp;
     let s = &config.sender;
     // Domains outside ASCII go as punycode, in headers as on the wire.
     let from_addr: Address = crate::address::wire(&s.address)
@@ -268,8 +285,14 @@ pub fn compose(
     let msg = b
         .multipart(body)
         .map_err(|e| ComposeError::Build(e.to_string()))?;
-    let bytes = msg.formatted();
+    let mut bytes = msg.formatted();
     check_header_lines(&bytes)?;
+    if let Some(signer) = dkim {
+        let t = date
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        bytes = signer.sign(bytes, t);
+    }
     let envelope_from = envelope_from.map_or_else(|| from_addr.to_string(), str::to_string);
     let envelope_to = to_addr.to_string();
     Ok(Composed {

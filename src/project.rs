@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::contacts::{self, ContactList, Reject};
 use crate::problems::{Problems, Severity};
 use crate::render::Renderer;
+use crate::sign::Signer;
 use crate::updates::{self, Updates};
 use crate::{Error, Result};
 
@@ -37,7 +38,37 @@ pub struct Prepared {
     /// The unsubscribe token secrets, or why they could not be read. Without them messages carry
     /// [`PLACEHOLDER_TOKEN`] (fine for a preview); `send` refuses to start.
     pub secrets: std::result::Result<std::sync::Arc<crate::token::Secrets>, String>,
+    /// The DKIM key, when the config has a `[dkim]` section, or why it cannot sign. Previews go
+    /// unsigned without it; `send` refuses to start.
+    pub signer: Option<std::result::Result<std::sync::Arc<Signer>, String>>,
     pub rejects: Vec<Reject>,
+}
+
+/// Reads the DKIM key the config names, if it names one.
+pub fn signer(config: &Config) -> Option<std::result::Result<Signer, String>> {
+    let d = config.dkim.as_ref()?;
+    let path = config.path(&d.key_file);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(Err(format!(
+                "the DKIM key file {} does not exist: make a key with `bulletin dkim keygen --selector {}`, or copy the key there",
+                path.display(),
+                d.selector
+            )))
+        }
+        Err(e) => {
+            return Some(Err(format!(
+                "cannot read the DKIM key file {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let domain = config.dkim_domain().unwrap_or_default();
+    Some(
+        Signer::from_pem(&text, &domain, &d.selector)
+            .map_err(|e| format!("{}: {e}", path.display())),
+    )
 }
 
 /// Loads a list and adds summaries of what it holds that the project does not know.
@@ -201,7 +232,9 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
     } else {
         Err("the config offers no way to unsubscribe".to_string())
     };
+    let signer = signer(&config).map(|r| r.map(std::sync::Arc::new));
     Ok(Prepared {
+        signer,
         config,
         updates,
         campaign,
@@ -251,8 +284,58 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
             );
         }
     }
+    if let Some(r) = signer(config) {
+        let line = crate::config::key_line(
+            &std::fs::read_to_string(&config.file).unwrap_or_default(),
+            "key_file",
+        );
+        match r {
+            Err(e) if config.dkim.as_ref().is_some_and(|d| config.path(&d.key_file).exists()) => {
+                p.error(&config.file, line, format!("[dkim] {e}"))
+            }
+            Err(e) => p.warning(
+                &config.file,
+                line,
+                format!("[dkim] {e}. Previews are unsigned and `send` refuses to start until it is there"),
+            ),
+            Ok(s) => {
+                key_file_private(config, line, &mut p);
+                if s.algorithm() == crate::sign::Algorithm::Ed25519 {
+                    p.warning(&config.file, line, "[dkim] the key is Ed25519, which several large mailbox providers do not verify yet: to them these messages are unsigned. Use an RSA key (`bulletin dkim keygen` makes one by default)");
+                }
+            }
+        }
+        let domain = config.dkim_domain().unwrap_or_default();
+        let from = crate::address::wire(&config.sender.address).to_ascii_lowercase();
+        let from = crate::config::domain_of(&from);
+        if from != domain && !from.ends_with(&format!(".{domain}")) {
+            let text = std::fs::read_to_string(&config.file).unwrap_or_default();
+            p.warning(&config.file, crate::config::key_line(&text, "domain"), format!("[dkim] domain \"{domain}\" is neither the From address's domain ({from}) nor one it belongs to: receivers' DMARC checks will not count this signature for the From address"));
+        }
+    }
     p.dedup();
     Ok(p)
+}
+
+/// A private key others on the machine can read is a key others can sign with.
+fn key_file_private(config: &Config, line: Option<usize>, p: &mut Problems) {
+    #[cfg(unix)]
+    if let Some(d) = &config.dkim {
+        use std::os::unix::fs::PermissionsExt;
+        let path = config.path(&d.key_file);
+        if let Ok(m) = std::fs::metadata(&path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                p.warning(
+                    &config.file,
+                    line,
+                    format!(
+                        "[dkim] the key file {} can be read by other users of this machine: chmod 600 it",
+                        path.display()
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Above this many contacts a campaign is bulk mail, and mailbox providers expect one-click
@@ -336,16 +419,16 @@ impl Prepared {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
         let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let composed = crate::compose::compose(
-            &self.config,
-            r,
-            &rendered,
+        let envelope = crate::compose::envelope_sender(&self.config, id, &r.contact.email);
+        let stamp = crate::compose::Stamp {
             date,
-            &mid,
-            &unsub,
-            crate::compose::envelope_sender(&self.config, id, &r.contact.email).as_deref(),
-        )
-        .map_err(|e| err(e.to_string()))?;
+            message_id: &mid,
+            unsubscribe: &unsub,
+            envelope_from: envelope.as_deref(),
+            dkim: self.signer.as_ref().and_then(|s| s.as_deref().ok()),
+        };
+        let composed = crate::compose::compose(&self.config, r, &rendered, &stamp)
+            .map_err(|e| err(e.to_string()))?;
         Ok((rendered, composed))
     }
 }

@@ -15,13 +15,32 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let p = crate::project::check(&config, a.campaign.as_deref())?;
     if p.is_empty() {
         println!("No problems found.");
-        return Ok(Exit::Success);
+    } else {
+        eprintln!("{}", clean(&p.to_string()));
+        let (e, w) = (p.errors().count(), p.warnings().count());
+        if e > 0 {
+            return Ok(Exit::Failure);
+        }
+        println!("{w} warning{}, no errors.", if w == 1 { "" } else { "s" });
     }
-    eprintln!("{}", clean(&p.to_string()));
-    let (e, w) = (p.errors().count(), p.warnings().count());
-    if e > 0 {
-        return Ok(Exit::Failure);
-    }
-    println!("{w} warning{}, no errors.", if w == 1 { "" } else { "s" });
+    print_dns(&config);
     Ok(Exit::Success)
+}
+
+/// What the sending domains must publish, for the team to compare with their DNS.
+fn print_dns(config: &crate::config::Config) {
+    let signer = crate::project::signer(config).and_then(Result::ok);
+    println!(
+        "\nDNS records for sending as {} (guidance: nothing was looked up):",
+        clean(&config.sender.address)
+    );
+    for r in crate::dns::records(config, signer.as_ref()) {
+        println!(
+            "  {:<5}  {}  TXT  {}",
+            r.kind,
+            clean(&r.name),
+            clean(&r.value)
+        );
+        println!("         {}", clean(&r.note));
+    }
 }

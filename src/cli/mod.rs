@@ -5,6 +5,7 @@ mod audience;
 mod bounces;
 mod check;
 mod cron_line;
+mod dkim;
 mod due;
 pub mod exit;
 mod init;
@@ -108,6 +109,12 @@ pub enum Command {
     )]
     Suppress(suppress::Args),
 
+    /// DKIM keys: make a key pair and get the DNS record to publish.
+    #[command(
+        after_help = "Example:\n  bulletin dkim keygen --selector bulletin2026\n\nThen add the printed [dkim] lines to the config: every message is signed from then on.\n`bulletin check` lists the DNS records (SPF, DKIM, DMARC) the sending domain needs."
+    )]
+    Dkim(dkim::Args),
+
     /// Send every scheduled campaign whose time has come: the command for cron.
     #[command(
         after_help = "Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\nExit codes: 0 done, nothing due, or paused by a rate cap or sending window (continues next run);\n1 error (a campaign or the config needs fixing); 75 temporary failure (relay unreachable,\nmessages deferred, another run still sending); 130 interrupted by Ctrl-C, 143 by SIGTERM.\n`bulletin cron-line` prints a crontab entry for this project."
@@ -143,6 +150,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Suppress(a) => suppress::run(&config, a),
         Command::Bounces(a) => bounces::run(&config, a),
         Command::Serve(a) => serve::run(&config, a),
+        Command::Dkim(a) => dkim::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         Command::Init(a) => init::run(a),
     };

@@ -31,6 +31,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             crate::project::PLACEHOLDER_TOKEN
         );
     }
+    if let Some(Err(e)) = &prepared.signer {
+        eprintln!("warning: messages in this preview are not signed (DKIM): {e}");
+    }
     let out = a
         .out
         .unwrap_or_else(|| prepared.config.preview_dir().join(&prepared.campaign.id));

@@ -31,6 +31,7 @@ pub struct Config {
     pub serve: Serve,
     #[serde(default)]
     pub bounces: Bounces,
+    pub dkim: Option<Dkim>,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -249,6 +250,21 @@ impl Default for Rate {
     }
 }
 
+/// DKIM signing of every message (RFC 6376): the key that signs, and where receivers find its
+/// public half (`SELECTOR._domainkey.DOMAIN` in DNS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    /// The signing domain (`d=`). Defaults to the From address's domain; for DMARC it must be
+    /// that domain or one it belongs to. Validation leaves it in ASCII (punycode).
+    pub domain: Option<String>,
+    /// The name of the key under `_domainkey` (`s=`), such as "bulletin2026".
+    pub selector: String,
+    /// The private key in PEM (`bulletin dkim keygen` writes one). Keep it out of version
+    /// control and readable only by the user who sends.
+    pub key_file: PathBuf,
+}
+
 /// How `bulletin bounces import` treats temporary failures.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -361,6 +377,19 @@ pub fn valid_address(addr: &str) -> bool {
     addr.parse::<lettre::Address>().is_ok()
 }
 
+/// A name DNS takes as it is: dot-separated labels of letters, digits and inner hyphens.
+pub fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
 pub fn domain_of(addr: &str) -> &str {
     addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost")
 }
@@ -428,6 +457,16 @@ impl Config {
             .list_id
             .clone()
             .unwrap_or_else(|| format!("bulletin.{}", domain_of(&self.sender.address)))
+    }
+
+    /// The DKIM signing domain, in ASCII: the configured one, else the From address's domain.
+    pub fn dkim_domain(&self) -> Option<String> {
+        let d = self.dkim.as_ref()?;
+        let name = d
+            .domain
+            .clone()
+            .unwrap_or_else(|| domain_of(&self.sender.address).to_string());
+        Some(crate::address::wire(&format!("x@{name}"))[2..].to_ascii_lowercase())
     }
 
     pub fn message_id_domain(&self) -> String {

@@ -200,6 +200,24 @@ impl Config {
                 );
             }
         }
+        if let Some(d) = &self.dkim {
+            if !super::is_dns_name(&d.selector) {
+                p.error(&file, line("selector"), format!("[dkim] selector \"{}\" must be letters, digits and hyphens (dots between parts), such as \"bulletin2026\": it becomes a DNS name", d.selector));
+            }
+            let domain = self.dkim_domain().unwrap_or_default();
+            if !super::is_dns_name(&domain) || !domain.contains('.') {
+                p.error(
+                    &file,
+                    line("domain"),
+                    format!(
+                        "[dkim] domain \"{domain}\" is not a domain name such as \"example.org\""
+                    ),
+                );
+            }
+            if d.key_file.as_os_str().is_empty() {
+                p.error(&file, line("key_file"), "[dkim] key_file is empty: name the private key's file (make one with `bulletin dkim keygen`)");
+            }
+        }
         if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
             p.error(
                 &file,

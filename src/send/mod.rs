@@ -117,14 +117,20 @@ pub enum SendError {
     Other(#[from] Error),
 }
 
-/// Messages that offer unsubscribing must carry real tokens: without the secret, nothing goes.
-pub(crate) fn tokens_ready(p: &Prepared) -> std::result::Result<(), SendError> {
-    match &p.secrets {
-        Err(e) if p.config.unsubscribe.offered() => Err(SendError::Setup(format!(
+/// Messages that offer unsubscribing must carry real tokens, and messages the config says to
+/// sign must be signed: without the secret or the key, nothing goes.
+pub(crate) fn signing_ready(p: &Prepared) -> std::result::Result<(), SendError> {
+    if let (Err(e), true) = (&p.secrets, p.config.unsubscribe.offered()) {
+        return Err(SendError::Setup(format!(
             "cannot sign unsubscribe links: {e}. Nothing was sent"
-        ))),
-        _ => Ok(()),
+        )));
     }
+    if let Some(Err(e)) = &p.signer {
+        return Err(SendError::Setup(format!(
+            "cannot sign messages with DKIM as [dkim] asks: {e}. Nothing was sent"
+        )));
+    }
+    Ok(())
 }
 
 /// Sends a prepared campaign. `progress` is told of every settled message.
@@ -142,7 +148,7 @@ pub fn run(
         ))
     })?;
     let smtp = Arc::new(smtp.clone());
-    tokens_ready(&p)?;
+    signing_ready(&p)?;
     let settings = if opts.dry_run {
         None
     } else {

@@ -30,7 +30,7 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
         .smtp
         .as_ref()
         .ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
-    super::tokens_ready(p)?;
+    super::signing_ready(p)?;
     let settings = Arc::new(
         Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?,
     );

@@ -1,0 +1,195 @@
+//! `bulletin dkim keygen`: a selector in, a new private key in a file only its owner can read
+//! out, with the DNS record to publish and the `[dkim]` lines to add printed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::Exit;
+use crate::sign::{self, Algorithm};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Make a key pair: the private key goes to a file, the DNS record to publish is printed.
+    #[command(
+        after_help = "Examples:\n  bulletin dkim keygen --selector bulletin2026\n  bulletin dkim keygen --selector ed2026 --algorithm ed25519 --out /etc/bulletin/ed2026.pem\n\nThe key file is created readable only by you, and never overwritten. In the default\nfolder (dkim/ beside the config) a .gitignore keeps keys out of version control."
+    )]
+    Keygen(Keygen),
+}
+
+#[derive(clap::Args)]
+struct Keygen {
+    /// The key's name in DNS (the s= tag), new for each key: such as bulletin2026.
+    #[arg(long)]
+    selector: String,
+
+    /// The signing domain (d=). Defaults to the config's [dkim] domain, else the From
+    /// address's domain.
+    #[arg(long)]
+    domain: Option<String>,
+
+    /// rsa: verified by every receiver. ed25519: short, but some large receivers do not verify
+    /// it yet, so alone it may count as no signature.
+    #[arg(long, value_enum, default_value_t = Alg::Rsa)]
+    algorithm: Alg,
+
+    /// The RSA key's size (2048 to 4096).
+    #[arg(long, default_value_t = 2048)]
+    bits: usize,
+
+    /// Where to write the private key. Defaults to dkim/SELECTOR.pem beside the config.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Alg {
+    Rsa,
+    Ed25519,
+}
+
+pub fn run(config_path: &Path, a: Args) -> anyhow::Result<Exit> {
+    let Sub::Keygen(k) = a.command;
+    // The config is optional here: a key can be made before the project exists.
+    let config = if config_path.exists() {
+        Some(crate::config::Config::load(config_path)?)
+    } else {
+        None
+    };
+    let domain = match (&k.domain, &config) {
+        (Some(d), _) => crate::address::wire(&format!("x@{d}"))[2..].to_ascii_lowercase(),
+        (None, Some(c)) => match c.dkim_domain() {
+            Some(d) => d,
+            None => crate::config::domain_of(&crate::address::wire(&c.sender.address))
+                .to_ascii_lowercase(),
+        },
+        (None, None) => bail!(
+            "no config at {} to take the domain from: give --domain example.org",
+            config_path.display()
+        ),
+    };
+    if !crate::config::is_dns_name(&k.selector) {
+        bail!("--selector \"{}\" must be letters, digits and hyphens (dots between parts), such as bulletin2026: it becomes a DNS name", k.selector);
+    }
+    if !crate::config::is_dns_name(&domain) || !domain.contains('.') {
+        bail!("\"{domain}\" is not a domain name such as example.org");
+    }
+    let root = config
+        .as_ref()
+        .map_or_else(PathBuf::new, |c| c.root.clone());
+    let default_dir = root.join("dkim");
+    let out = k
+        .out
+        .clone()
+        .unwrap_or_else(|| default_dir.join(format!("{}.pem", k.selector)));
+    if out.exists() {
+        bail!(
+            "{} already exists, and a key is never overwritten: choose another --selector (each new key gets a new one) or --out",
+            out.display()
+        );
+    }
+    let algorithm = match k.algorithm {
+        Alg::Rsa => Algorithm::Rsa,
+        Alg::Ed25519 => Algorithm::Ed25519,
+    };
+    let pem = sign::generate(algorithm, k.bits)?;
+    let signer = sign::Signer::from_pem(&pem, &domain, &k.selector)?;
+    match out.parent() {
+        Some(dir) if dir == default_dir => create_private_dir(&default_dir)?,
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        _ => {}
+    }
+    write_new_private(&out, pem.as_bytes())?;
+
+    let shown = config
+        .as_ref()
+        .and_then(|c| out.strip_prefix(&c.root).ok())
+        .unwrap_or(&out);
+    println!(
+        "Wrote the private key to {} ({}, {} bits), readable only by you. Back it up where\nsecrets go, never in version control.\n",
+        out.display(),
+        algorithm.name(),
+        signer.bits()
+    );
+    println!("Publish this TXT record in the DNS of {domain}:\n");
+    println!(
+        "  {}.  IN TXT  ( {} )\n",
+        signer.dns_name(),
+        crate::dns::zone_strings(&signer.dns_value())
+    );
+    println!(
+        "(DNS consoles that take the value alone: {})\n",
+        signer.dns_value()
+    );
+    println!("Then add to the config:\n");
+    println!(
+        "  [dkim]\n  domain = \"{domain}\"\n  selector = \"{}\"\n  key_file = \"{}\"\n",
+        k.selector,
+        shown.display()
+    );
+    println!("`bulletin check` then shows every record the domain needs; once the record is live,\ntry a message with `bulletin test-send`.");
+    Ok(Exit::Success)
+}
+
+/// The default keys folder: only its owner may enter it, and git ignores what is in it.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "# Private keys: never commit them.\n*\n")
+            .with_context(|| format!("cannot write {}", ignore.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to a new file readable only by its owner. The key is written whole to a
+/// temporary file first and linked into place, so an interruption leaves no half key behind and
+/// an existing file is never replaced.
+fn write_new_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let guard = crate::interrupt::Guard::new();
+    let written = (|| -> std::io::Result<()> {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        if crate::interrupt::requested() {
+            return Err(std::io::Error::other("interrupted"));
+        }
+        std::fs::hard_link(&tmp, path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    drop(guard);
+    // Once linked, the key is whole: an interruption after that loses nothing.
+    if written.is_err() && crate::interrupt::requested() {
+        return Err(crate::Error::Interrupted(crate::interrupt::signal_name()).into());
+    }
+    written.with_context(|| format!("cannot write the key to {}", path.display()))
+}
