@@ -366,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn pkcs1_and_pkcs8_files_of_one_key_are_the_same_key() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        let pkcs8 = generate(Algorithm::Rsa, 2048).unwrap();
+        let pkcs1 = rsa::RsaPrivateKey::from_pkcs8_pem(&pkcs8)
+            .unwrap()
+            .to_pkcs1_pem(pem_rfc7468::LineEnding::CRLF)
+            .unwrap()
+            .to_string();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let a = Signer::from_pem(&pkcs8, "example.org", "s").unwrap();
+        let b = Signer::from_pem(&pkcs1, "example.org", "s").unwrap();
+        assert_eq!(a.dns_value(), b.dns_value());
+        assert_eq!(a.sign(message(), 1), b.sign(message(), 1));
+        // A bare Ed25519 seed, as some tools keep it.
+        let seed = data_encoding::BASE64.encode(&[7u8; 32]);
+        let c = Signer::from_pem(&seed, "example.org", "s").unwrap();
+        assert_eq!(c.algorithm(), Algorithm::Ed25519);
+        verify(&c, &c.sign(message(), 1));
+    }
+
+    #[test]
     fn key_files_say_what_is_wrong() {
         let err = |text: &str| {
             Signer::from_pem(text, "example.org", "s")
