@@ -26,6 +26,8 @@ sink_pid=$!
 sleep 0.5
 
 python3 "$here/gen_project.py" "$work/project" "$n" 10
+# Unsubscribe tokens are signed with this; any value does for a benchmark.
+export BULLETIN_UNSUBSCRIBE_SECRET=${BULLETIN_UNSUBSCRIBE_SECRET:-bench-secret}
 cd "$work/project"
 relay() {
   python3 - "$port" "$conns" "$1" <<'PY'
