@@ -358,16 +358,21 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             );
             continue;
         }
+        // Cells are one line wherever they are printed: a line break in a name would split a
+        // greeting, or a header.
         let get = |c: Option<usize>| {
             c.and_then(|i| record.get(i))
-                .map(|s| s.trim())
-                .unwrap_or("")
+                .map(|s| crate::text::one_line(s))
+                .unwrap_or_default()
         };
         if let Some(why) = oversized(&record, &columns, &roles) {
             reject(why, problems);
             continue;
         }
-        let (email, name_in_address) = match crate::address::parse_cell(get(Some(email_col))) {
+        let (email, name_in_address) = match crate::address::parse_cell(
+            // As it is: the address parser refuses control characters rather than mend them.
+            record.get(email_col).map_or("", |s| s.trim()),
+        ) {
             Ok(a) => (a.email, a.name),
             Err(why) => {
                 reject(why, problems);
@@ -390,14 +395,14 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             language_raw: lang_raw,
             email,
             name: if get(c_name).is_empty() {
-                name_in_address.unwrap_or_default()
+                crate::text::one_line(&name_in_address.unwrap_or_default())
             } else {
-                get(c_name).to_string()
+                get(c_name)
             },
-            first_name: get(c_first).to_string(),
-            last_name: get(c_last).to_string(),
-            organisation: get(c_org).to_string(),
-            interests: split_interests(get(c_int), delimiter),
+            first_name: get(c_first),
+            last_name: get(c_last),
+            organisation: get(c_org),
+            interests: split_interests(&get(c_int), delimiter),
             fields: field_names
                 .iter()
                 .enumerate()
@@ -406,7 +411,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                         n.clone(),
                         record
                             .get(i)
-                            .map(|s| s.trim().to_string())
+                            .map(|s| crate::text::one_line(s))
                             .unwrap_or_default(),
                     )
                 })
@@ -501,7 +506,8 @@ mod tests {
         let (l, p) = load_bytes(text.as_bytes());
         assert_eq!(l.contacts.len(), 1);
         assert_eq!(l.contacts[0].name, "Doe, Jane");
-        assert_eq!(l.contacts[0].fields[2].1, "two\nlines");
+        // Cells are one line wherever they are printed (a greeting, a header).
+        assert_eq!(l.contacts[0].fields[2].1, "two lines");
         let e: Vec<_> = p.errors().collect();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, Some(4), "quoted newline counts as a line");

@@ -31,6 +31,7 @@ pub mod send;
 pub mod serve;
 pub mod sign;
 pub mod term;
+pub mod text;
 pub mod token;
 pub mod updates;
 pub mod window;

@@ -227,6 +227,12 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
             None => HashMap::new(),
         };
     let audience = audience::select(&config, &campaign, lists, &updates, &suppressed);
+    // A merge field some recipients lack would fail their messages half-way through a send.
+    let mut missing = Problems::new();
+    renderer.check_missing(&campaign, &audience.recipients, &mut missing);
+    if missing.has_errors() {
+        return Err(Error::Invalid(missing));
+    }
     let secrets = if config.unsubscribe.offered() {
         config.unsubscribe.secrets().map(std::sync::Arc::new)
     } else {
@@ -253,10 +259,10 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     let mut p = Problems::new();
     let updates = updates::load(config, &mut p)?;
     let aliases = crate::render::interest_aliases(config);
-    let mut rows: HashMap<String, usize> = HashMap::new();
+    let mut loaded: HashMap<String, ContactList> = HashMap::new();
     for file in list_files(config)? {
         let list = load_list(config, &file, &aliases, &mut p)?;
-        rows.insert(list.name.to_string(), list.contacts.len());
+        loaded.insert(list.name.to_string(), list);
     }
     let campaigns = match campaign_name {
         Some(name) => vec![campaign::locate(config, name)?],
@@ -264,8 +270,25 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     };
     for path in campaigns {
         if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
-            Renderer::new(config, &c, &updates, &mut p);
-            let reach: usize = c.audience.lists.iter().filter_map(|l| rows.get(l)).sum();
+            let renderer = Renderer::new(config, &c, &updates, &mut p);
+            let reach: usize = c
+                .audience
+                .lists
+                .iter()
+                .filter_map(|l| loaded.get(l))
+                .map(|l| l.contacts.len())
+                .sum();
+            if let Some(renderer) = renderer {
+                let lists = c
+                    .audience
+                    .lists
+                    .iter()
+                    .chain(&c.audience.exclude)
+                    .filter_map(|l| loaded.get(l).map(|list| (l.clone(), list.clone())))
+                    .collect();
+                let audience = audience::select(config, &c, lists, &updates, &HashMap::new());
+                renderer.check_missing(&c, &audience.recipients, &mut p);
+            }
             if reach > BULK && config.unsubscribe.url.is_none() {
                 p.warning(
                     &c.path,

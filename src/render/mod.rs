@@ -4,6 +4,7 @@
 
 mod i18n;
 mod inline;
+mod missing;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,8 @@ pub struct Renderer {
     opaque: bool,
     /// A digest of every template and translation the messages are made from.
     sources_digest: String,
+    /// Every template's name, file and text, to point at lines in messages.
+    sources: Vec<Source>,
 }
 
 impl Renderer {
@@ -197,14 +200,16 @@ impl Renderer {
             shapes: Default::default(),
             opaque,
             sources_digest,
+            sources,
         };
-        r.preflight(campaign, &sources, p);
+        r.preflight(campaign, p);
         Some(r)
     }
 
-    /// Renders a sample message in each language, and a bilingual one, so that a variable a
-    /// template uses but no message provides is reported now, with the line that uses it.
-    fn preflight(&self, campaign: &Campaign, sources: &[Source], p: &mut Problems) {
+    /// Renders a sample message in each language, and a bilingual one, so that a template
+    /// error is reported now, with the line it comes from. Contact values the sample lacks are
+    /// left to [`Renderer::check_missing`], which knows the real recipients.
+    fn preflight(&self, campaign: &Campaign, p: &mut Problems) {
         let sample = crate::contacts::Contact {
             email: "sample@example.org".into(),
             name: "Sample Contact".into(),
@@ -231,51 +236,77 @@ impl Renderer {
                 lists: Vec::new(),
                 language_note: None,
             };
-            if let Err(e) = self.render(&r, Some("https://example.org/unsubscribe")) {
+            let what = r.langs.join("+");
+            if let Some(e) = self.trial(r).error {
                 let (name, text) = match &e {
                     RenderError::Template { template, message } => {
                         (template.clone(), message.clone())
                     }
                     RenderError::Css(m) => (String::new(), m.clone()),
                 };
-                let src = sources.iter().find(|(n, _, _)| *n == name);
-                let line = src.and_then(|(_, _, s)| {
-                    let var = text.split('`').nth(1)?;
-                    line_using(s, var)
-                });
-                let path = src
-                    .map(|(_, p, _)| p.clone())
-                    .unwrap_or_else(|| campaign.path.clone());
+                let var = text.split('`').nth(1).unwrap_or("").to_string();
+                let (path, line) = self.locate(campaign, &name, &var);
                 p.error(
                     &path,
                     line,
-                    format!("template fails for a {} message: {text}", r.langs.join("+")),
+                    format!("template fails for a {what} message: {text}"),
                 );
                 return;
             }
         }
     }
 
+    /// The file and likely line of a problem in template `name` that mentions `needle`.
+    fn locate(
+        &self,
+        campaign: &Campaign,
+        name: &str,
+        needle: &str,
+    ) -> (std::path::PathBuf, Option<usize>) {
+        if name.starts_with("subject.") {
+            let line = (!needle.is_empty())
+                .then(|| line_using(&campaign.text, needle))
+                .flatten();
+            return (campaign.path.clone(), line);
+        }
+        match self.sources.iter().find(|(n, _, _)| n == name) {
+            Some((_, path, text)) => (
+                path.clone(),
+                (!needle.is_empty())
+                    .then(|| line_using(text, needle))
+                    .flatten(),
+            ),
+            None => (campaign.path.clone(), None),
+        }
+    }
+
+    /// A contact as templates see it. An empty cell is a missing value, as is a column the
+    /// contact's list does not have: `default` applies to both, and `if` finds both false.
     fn contact_value(c: &crate::contacts::Contact, lang: &str) -> Value {
         let mut fields = Map::new();
         let mut m = Map::new();
         for (k, v) in &c.fields {
+            if v.trim().is_empty() {
+                continue;
+            }
             fields.insert(k.to_string(), Value::String(v.clone()));
-            // Also reachable as contact.job_title for a column "Job Title".
-            let key: String = k
-                .to_lowercase()
-                .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
-                .collect();
-            if !key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit()) {
+            if let Some(key) = field_key(k) {
                 m.insert(key, Value::String(v.clone()));
             }
         }
         m.insert("email".into(), Value::String(c.email.clone()));
-        m.insert("name".into(), Value::String(c.display_name()));
-        m.insert("first_name".into(), Value::String(c.first_name.clone()));
-        m.insert("last_name".into(), Value::String(c.last_name.clone()));
-        m.insert("organisation".into(), Value::String(c.organisation.clone()));
+        for (key, value) in [
+            ("name", c.display_name()),
+            ("first_name", c.first_name.clone()),
+            ("last_name", c.last_name.clone()),
+            ("organisation", c.organisation.clone()),
+        ] {
+            if value.trim().is_empty() {
+                m.remove(key);
+            } else {
+                m.insert(key.into(), Value::String(value));
+            }
+        }
         m.insert("interests".into(), json!(c.interests));
         m.insert("language".into(), Value::String(lang.to_string()));
         m.insert("fields".into(), Value::Object(fields));
@@ -372,6 +403,16 @@ impl Renderer {
     pub fn whole_inlines(&self) -> usize {
         self.shapes.whole_inlines()
     }
+}
+
+/// The name under which templates reach a column: `contact.job_title` for "Job Title".
+fn field_key(header: &str) -> Option<String> {
+    let key: String = header
+        .to_lowercase()
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+        .collect();
+    (!key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit())).then_some(key)
 }
 
 /// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.

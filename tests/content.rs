@@ -1,0 +1,145 @@
+//! What outreach teams write: merge fields over lists that differ (empty cells, missing
+//! columns), and cells that would break a line.
+
+mod common;
+
+use common::Project;
+
+/// Every previewed message of a campaign: (recipient, subject, text part, HTML part).
+fn previewed(p: &Project, campaign: &str) -> Vec<(String, String, String, String)> {
+    let out = p.path().join("out");
+    p.bulletin()
+        .args(["preview", campaign, "--out"])
+        .arg(&out)
+        .ok();
+    common::emls(&out)
+        .into_iter()
+        .map(|(_, bytes)| {
+            let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string();
+            (
+                to,
+                m.subject().unwrap_or_default().to_string(),
+                m.body_text(0).unwrap_or_default().to_string(),
+                m.body_html(0).unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_empty_cell_takes_the_default_and_a_missing_column_is_named_with_its_list() {
+    let p = Project::example();
+    // A practitioner with no first name, interested in peace operations.
+    let list = p.read("lists/practitioners.csv");
+    p.write(
+        "lists/practitioners.csv",
+        format!("{list}nofirst@example.org,,Nameless,UNIDIR,en,peace-operations,Researcher\n"),
+    );
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let (_, subject, _, _) = messages
+        .iter()
+        .find(|(to, ..)| to == "nofirst@example.org")
+        .expect("the contact is mailed");
+    assert!(
+        subject.starts_with("Briefing: "),
+        "default applies to an empty cell: {subject:?}"
+    );
+
+    // `role` is a column of practitioners.csv only: for the Geneva Forum's contacts it is
+    // missing. Printed bare, check names the line, the list, the count and the way out.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "en = \"{{ contact.first_name",
+        "en = \"{{ contact.role }} {{ contact.first_name",
+    );
+    let line = p
+        .read("campaigns/2026-11-mpome-briefing.toml")
+        .lines()
+        .position(|l| l.contains("contact.role"))
+        .unwrap()
+        + 1;
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(
+        err.contains(&format!(
+            "2026-11-mpome-briefing.toml:{line}: contact.role is missing for"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("geneva-forum-export.csv has no \"role\" column"),
+        "{err}"
+    );
+    assert!(err.contains("default(value="), "{err}");
+    assert!(!err.contains("practitioners.csv has no"), "{err}");
+    // preview and send stop before writing or sending anything.
+    p.bulletin()
+        .args(["preview", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr_has("contact.role is missing");
+    assert!(!p.path().join("preview/2026-11-mpome-briefing").exists());
+
+    // With a default, everyone is mailed: the role where there is one, the default elsewhere.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "{{ contact.role }}",
+        "{{ contact.role | default(value='Colleague') }} /",
+    );
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "fr = \"{{ contact.first_name",
+        "fr = \"{{ contact.role | default(value='Collègue') }} / {{ contact.first_name",
+    );
+    p.bulletin().args(["check"]).ok();
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let subject_of = |addr: &str| {
+        messages
+            .iter()
+            .find(|(to, ..)| to == addr)
+            .map(|m| m.1.clone())
+            .unwrap_or_else(|| panic!("{addr} is mailed"))
+    };
+    assert!(subject_of("nofirst@example.org").starts_with("Researcher / Briefing"));
+    let geneva = messages
+        .iter()
+        .find(|(to, ..)| to == "mathieu.perrin@example.org")
+        .expect("a Geneva Forum contact");
+    assert!(geneva.1.starts_with("Collègue / Mathieu"), "{}", geneva.1);
+}
+
+#[test]
+fn a_line_break_in_a_name_never_reaches_a_header_or_the_greeting() {
+    let p = Project::example();
+    let list = p.read("lists/practitioners.csv");
+    p.write(
+        "lists/practitioners.csv",
+        format!(
+            "{list}mallory@example.org,\"Mallory\r\nBcc: victim@example.net\",Evil,\"Org\nInc\",en,peace-operations,\"Role\rX\"\n"
+        ),
+    );
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let (_, subject, text, html) = messages
+        .iter()
+        .find(|(to, ..)| to == "mallory@example.org")
+        .expect("the contact is mailed");
+    assert!(
+        subject.starts_with("Mallory Bcc: victim@example.net"),
+        "{subject:?}"
+    );
+    assert!(text.contains("Mallory Bcc: victim@example.net,"), "{text}");
+    assert!(html.contains("Mallory Bcc: victim@example.net,"), "{html}");
+    for part in [subject, text, html] {
+        assert!(!part.contains("Mallory\r") && !part.contains("Mallory\n"));
+    }
+    // And the message has exactly one recipient header, with one address.
+    let out = p.path().join("out");
+    for (_, bytes) in common::emls(&out) {
+        let s = String::from_utf8_lossy(&bytes);
+        assert!(!s.lines().any(|l| l.starts_with("Bcc:")), "{s}");
+    }
+}
