@@ -82,6 +82,7 @@ fn load_list(
     let rules = contacts::Rules {
         supported: &config.languages.supported,
         smtputf8: config.smtp.as_ref().is_some_and(|s| s.smtputf8),
+        columns: Some(&config.lists.columns),
     };
     let mut list = contacts::load(path, &rules, p)?;
     for c in &mut list.contacts {

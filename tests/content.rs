@@ -143,3 +143,94 @@ fn a_line_break_in_a_name_never_reaches_a_header_or_the_greeting() {
         assert!(!s.lines().any(|l| l.starts_with("Bcc:")), "{s}");
     }
 }
+
+#[test]
+fn exports_as_teams_have_them_outlook_in_french_and_a_header_mapped_in_the_config() {
+    let p = Project::example();
+    // Outlook's French export: Windows-1252, semicolons, its own header for the address, and an
+    // interests cell quoted because it holds semicolons.
+    p.write(
+        "lists/outlook.csv",
+        b"Pr\xe9nom;Nom;Adresse de messagerie;Langue;Centres d'int\xe9r\xeat;Soci\xe9t\xe9\r\n\
+H\xe9l\xe8ne;Dupr\xe9;helene.dupre@example.org;Fran\xe7ais;\"small arms;peace operations\";Mission permanente\r\n\
+Karl;Weber;karl.weber@example.org;en;\"landmines|peace operations\";ICBL\r\n"
+            .as_slice(),
+    );
+    // A CRM's export with a header no table knows.
+    p.write(
+        "lists/crm.csv",
+        "Mail pro,Given,Lang,Sujets\nzoe.martin@example.org,Zo\u{e9},fr,Peace operations\n",
+    );
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "lists = [\"practitioners.csv\", \"geneva-forum-export.csv\"]",
+        "lists = [\"outlook.csv\", \"crm.csv\"]\ninterests_any = [\"peace-operations\"]",
+    );
+    let campaign = p.read("campaigns/2026-11-mpome-briefing.toml");
+    // The campaign already filters on peace-operations; keep one filter line.
+    let first = campaign.find("interests_any").unwrap();
+    let second = campaign[first + 1..]
+        .find("interests_any")
+        .map(|i| i + first + 1);
+    if let Some(i) = second {
+        let end = campaign[i..]
+            .find('\n')
+            .map_or(campaign.len(), |e| i + e + 1);
+        p.write(
+            "campaigns/2026-11-mpome-briefing.toml",
+            format!("{}{}", &campaign[..i], &campaign[end..]),
+        );
+    }
+    let err = p
+        .bulletin()
+        .args(["check", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr();
+    assert!(err.contains("crm.csv:1: no `email` column"), "{err}");
+    assert!(err.contains("Mail pro | Given | Lang | Sujets"), "{err}");
+    assert!(err.contains("[lists.columns]"), "{err}");
+
+    let config = p.read("bulletin.toml");
+    let at = config.find("[unsubscribe]").unwrap();
+    p.write(
+        "bulletin.toml",
+        format!(
+            "{}[lists.columns]\n\"Mail pro\" = \"email\"\n\"Given\" = \"first_name\"\nSujets = \"interests\"\n\n{}",
+            &config[..at],
+            &config[at..]
+        ),
+    );
+    p.bulletin().args(["check", "2026-11-mpome-briefing"]).ok();
+    let rows = p.recipients("2026-11-mpome-briefing");
+    let emails: Vec<&str> = rows.iter().map(|r| r["email"].as_str()).collect();
+    for want in [
+        "helene.dupre@example.org",
+        "karl.weber@example.org",
+        "zoe.martin@example.org",
+    ] {
+        assert!(emails.contains(&want), "{want} in {emails:?}");
+    }
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let helene = messages
+        .iter()
+        .find(|(to, ..)| to == "helene.dupre@example.org")
+        .unwrap();
+    assert!(helene.1.starts_with("Hélène"), "{}", helene.1);
+    let zoe = messages
+        .iter()
+        .find(|(to, ..)| to == "zoe.martin@example.org")
+        .unwrap();
+    assert!(zoe.1.starts_with("Zoé"), "{}", zoe.1);
+
+    // A mapping to something bulletin does not read is an error naming the line.
+    p.edit(
+        "bulletin.toml",
+        "\"Given\" = \"first_name\"",
+        "\"Given\" = \"firstname\"",
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("bulletin.toml:")
+        .stderr_has("firstname");
+}

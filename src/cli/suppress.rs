@@ -129,6 +129,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
                 supported: &config.languages.supported,
                 // Any address the list holds is suppressed, whatever the relay can deliver.
                 smtputf8: true,
+                columns: Some(&config.lists.columns),
             };
             let list = crate::contacts::load(&file, &rules, &mut problems)?;
             if list.contacts.is_empty() && problems.has_errors() {

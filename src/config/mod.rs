@@ -21,6 +21,8 @@ pub struct Config {
     #[serde(default)]
     pub paths: Paths,
     #[serde(default)]
+    pub lists: Lists,
+    #[serde(default)]
     pub unsubscribe: Unsubscribe,
     pub smtp: Option<Smtp>,
     #[serde(default)]
@@ -96,6 +98,29 @@ impl Default for Paths {
             preview: "preview".into(),
         }
     }
+}
+
+/// How contact lists are read.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Lists {
+    /// Headers of the team's exports mapped to what bulletin reads from them, for headers it
+    /// does not know already: `"Mail pro" = "email"`.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, Column>,
+}
+
+/// What a contact list's column holds, as far as bulletin is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Column {
+    Email,
+    Name,
+    FirstName,
+    LastName,
+    Language,
+    Interests,
+    Organisation,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

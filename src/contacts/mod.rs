@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::normalize_tag;
+
+mod columns;
 use crate::language::{parse_choice, LanguageChoice};
 use crate::problems::Problems;
 use crate::{Error, Result};
+use columns::{role_of, Role, COLUMN_HELP};
 
 #[derive(Debug, Clone)]
 pub struct Contact {
@@ -58,53 +61,6 @@ pub struct ContactList {
     pub columns: Vec<String>,
     pub contacts: Vec<Contact>,
     pub rejects: Vec<Reject>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Email,
-    Name,
-    FirstName,
-    LastName,
-    Language,
-    Interests,
-    Organisation,
-    Other,
-}
-
-fn role_of(header: &str) -> Role {
-    let h: String = header
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    let h = h.split_whitespace().collect::<Vec<_>>().join(" ");
-    match h.as_str() {
-        "email"
-        | "e mail"
-        | "email address"
-        | "e mail address"
-        | "mail"
-        | "courriel"
-        | "adresse e mail"
-        | "adresse email"
-        | "adresse électronique"
-        | "adresse electronique" => Role::Email,
-        "name" | "full name" | "nom complet" | "contact name" | "display name" => Role::Name,
-        "first name" | "firstname" | "given name" | "prénom" | "prenom" => Role::FirstName,
-        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom" => {
-            Role::LastName
-        }
-        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
-        | "langue préférée" => Role::Language,
-        "interests" | "interest" | "topics" | "tags" | "intérêts" | "interets" | "thèmes"
-        | "themes" => Role::Interests,
-        "organisation" | "organization" | "org" | "company" | "institution" | "organisme" => {
-            Role::Organisation
-        }
-        _ => Role::Other,
-    }
 }
 
 /// Decodes a file's bytes the way the program that wrote it meant them.
@@ -169,14 +125,12 @@ fn delimiter_name(d: u8) -> &'static str {
     }
 }
 
-/// Splits an interests cell on whichever of `;`, `|`, `,` is not the file's delimiter.
-pub fn split_interests(cell: &str, delimiter: u8) -> Vec<String> {
-    let seps: Vec<char> = [';', '|', ',']
-        .into_iter()
-        .filter(|c| *c as u32 != delimiter as u32)
-        .collect();
+/// Splits an interests cell into tags on `;`, `|` and `,`.
+pub fn split_interests(cell: &str) -> Vec<String> {
+    // Whatever the file's delimiter: a cell holding it was quoted, so the CSV reader has
+    // already told the cells apart, and within one cell every separator separates tags.
     let mut out: Vec<String> = Vec::new();
-    for part in cell.split(&seps[..]) {
+    for part in cell.split([';', '|', ',']) {
         let t = normalize_tag(part);
         if !t.is_empty() && !out.contains(&t) {
             out.push(t);
@@ -200,6 +154,8 @@ pub struct Rules<'a> {
     /// delivered (`[smtp] smtputf8 = true`). Without it they are refused here, where the user can
     /// see them, instead of failing at the relay.
     pub smtputf8: bool,
+    /// The config's own header mapping (`[lists.columns]`), which comes before the built-in one.
+    pub columns: Option<&'a std::collections::BTreeMap<String, crate::config::Column>>,
 }
 
 /// The reason a row is refused for a cell too long to be a real value, naming its column.
@@ -278,7 +234,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').trim().to_string())
         .collect();
-    let roles: Vec<Role> = columns.iter().map(|c| role_of(c)).collect();
+    let roles: Vec<Role> = columns.iter().map(|c| role_of(c, rules.columns)).collect();
     let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
     let field_names: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
     list.columns = columns.clone();
@@ -288,9 +244,9 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             path,
             Some(header_line),
             format!(
-                "no `email` column: the header row ({} delimited) reads [{}]; name the column of addresses `email`",
+                "no `email` column: the header row ({} delimited) reads [{}]; rename the column of addresses `email`, or {COLUMN_HELP}",
                 delimiter_name(delimiter),
-                columns.join(" | ")
+                columns.join(" | "),
             ),
         );
         return Ok(list);
@@ -402,7 +358,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             first_name: get(c_first),
             last_name: get(c_last),
             organisation: get(c_org),
-            interests: split_interests(&get(c_int), delimiter),
+            interests: split_interests(&get(c_int)),
             fields: field_names
                 .iter()
                 .enumerate()
@@ -473,6 +429,7 @@ mod tests {
         let rules = Rules {
             supported: &langs,
             smtputf8: false,
+            columns: None,
         };
         let l = load(&p, &rules, &mut probs).unwrap();
         (l, probs)
@@ -522,10 +479,21 @@ mod tests {
     }
 
     #[test]
-    fn interests_split_on_what_is_not_the_delimiter() {
-        assert_eq!(split_interests("a;b|c", b','), vec!["a", "b", "c"]);
+    fn interests_split_on_every_separator_whatever_the_delimiter() {
+        assert_eq!(split_interests("a;b|c"), vec!["a", "b", "c"]);
+        // A semicolon export whose interests cell was quoted because it holds semicolons.
+        let (l, p) = load_bytes(b"email;interests\na@example.org;\"small arms;landmines\"\n");
+        assert!(p.is_empty(), "{p}");
+        assert_eq!(l.contacts[0].interests, vec!["small-arms", "landmines"]);
+        let (l, _) = load_bytes(
+            b"email,interests\na@example.org,\"peace operations, small arms|landmines\"\n",
+        );
         assert_eq!(
-            split_interests("Small Arms, Peace Operations", b';'),
+            l.contacts[0].interests,
+            vec!["peace-operations", "small-arms", "landmines"]
+        );
+        assert_eq!(
+            split_interests("Small Arms, Peace Operations"),
             vec!["small-arms", "peace-operations"]
         );
     }
@@ -568,6 +536,7 @@ mod tests {
         let rules = Rules {
             supported: &langs,
             smtputf8: true,
+            columns: None,
         };
         let l = load(&path, &rules, &mut probs).unwrap();
         assert_eq!(l.contacts.len(), 2, "{probs}");

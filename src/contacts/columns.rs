@@ -1,0 +1,167 @@
+//! A list's header row in, what each column holds out: the headers common exports use (Excel
+//! and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German, after the
+//! config's own mapping (`[lists.columns]`).
+
+use std::collections::BTreeMap;
+
+use crate::config::Column;
+
+/// How to map a header bulletin does not know, for messages.
+pub const COLUMN_HELP: &str = "map its header in the config: [lists.columns] \"Your header\" = \"email\" (or name, first_name, last_name, language, interests, organisation)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    Email,
+    Name,
+    FirstName,
+    LastName,
+    Language,
+    Interests,
+    Organisation,
+    Other,
+}
+
+/// A header as the table below lists it: lower case, each run of other characters one space.
+fn header_key(header: &str) -> String {
+    let h: String = header
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect();
+    h.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl From<Column> for Role {
+    fn from(c: Column) -> Role {
+        match c {
+            Column::Email => Role::Email,
+            Column::Name => Role::Name,
+            Column::FirstName => Role::FirstName,
+            Column::LastName => Role::LastName,
+            Column::Language => Role::Language,
+            Column::Interests => Role::Interests,
+            Column::Organisation => Role::Organisation,
+        }
+    }
+}
+
+/// What a column holds: the config's mapping first, then the headers that common exports use
+/// (Excel and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German.
+pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -> Role {
+    let h = header_key(header);
+    if let Some((_, c)) = mapped
+        .into_iter()
+        .flatten()
+        .find(|(k, _)| header_key(k) == h)
+    {
+        return (*c).into();
+    }
+    match h.as_str() {
+        "email"
+        | "e mail"
+        | "email address"
+        | "e mail address"
+        | "e mail 1 value"
+        | "e mail 1 address"
+        | "primary email"
+        | "mail"
+        | "courriel"
+        | "adresse courriel"
+        | "adresse e mail"
+        | "adresse email"
+        | "adresse de messagerie"
+        | "adresse électronique"
+        | "adresse electronique"
+        | "e mail adresse"
+        | "email adresse"
+        | "mailadresse" => Role::Email,
+        "name"
+        | "full name"
+        | "nom complet"
+        | "contact name"
+        | "display name"
+        | "vollständiger name"
+        | "anzeigename" => Role::Name,
+        "first name" | "firstname" | "given name" | "prénom" | "prenom" | "vorname" => {
+            Role::FirstName
+        }
+        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom"
+        | "nachname" | "familienname" => Role::LastName,
+        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
+        | "langue préférée" | "langue preferee" | "sprache" | "bevorzugte sprache" => {
+            Role::Language
+        }
+        "interests"
+        | "interest"
+        | "topics"
+        | "tags"
+        | "intérêts"
+        | "interets"
+        | "thèmes"
+        | "themes"
+        | "centres d intérêt"
+        | "centres d interet"
+        | "interessen"
+        | "themen" => Role::Interests,
+        "organisation"
+        | "organization"
+        | "org"
+        | "company"
+        | "institution"
+        | "organisme"
+        | "organization 1 name"
+        | "société"
+        | "societe"
+        | "entreprise"
+        | "firma"
+        | "unternehmen"
+        | "organisation 1 name" => Role::Organisation,
+        _ => Role::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_of_common_exports_are_known() {
+        for (header, role) in [
+            ("Adresse de messagerie", Role::Email),
+            ("E-Mail-Adresse", Role::Email),
+            ("E-mail Address", Role::Email),
+            ("E-mail 1 - Value", Role::Email),
+            ("Courriel", Role::Email),
+            ("Prénom", Role::FirstName),
+            ("Vorname", Role::FirstName),
+            ("Given Name", Role::FirstName),
+            ("Nom", Role::LastName),
+            ("Nachname", Role::LastName),
+            ("Langue", Role::Language),
+            ("Sprache", Role::Language),
+            ("Intérêts", Role::Interests),
+            ("Interessen", Role::Interests),
+            ("Société", Role::Organisation),
+            ("Firma", Role::Organisation),
+            ("Organization 1 - Name", Role::Organisation),
+            ("Notes", Role::Other),
+        ] {
+            assert_eq!(role_of(header, None), role, "{header}");
+        }
+    }
+
+    #[test]
+    fn the_configs_mapping_comes_first() {
+        let mut m = BTreeMap::new();
+        m.insert("Mail pro".to_string(), Column::Email);
+        m.insert("Nom".to_string(), Column::Name);
+        assert_eq!(role_of("MAIL  PRO", Some(&m)), Role::Email);
+        assert_eq!(
+            role_of("nom", Some(&m)),
+            Role::Name,
+            "overrides the built-in table"
+        );
+        assert_eq!(role_of("Prénom", Some(&m)), Role::FirstName);
+    }
+}
