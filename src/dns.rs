@@ -32,16 +32,19 @@ pub fn records(config: &Config, signer: Option<&Signer>) -> Vec<Record> {
     let relay = smtp.map(|s| s.host.trim().to_string());
     let mut out = Vec::new();
 
-    let (value, note) = match relay.as_deref() {
+    let (value, mut note) = match relay.as_deref() {
         Some(h) if !is_local(h) => (
-            format!("v=spf1 a:{h} -all"),
-            format!("SPF names who may send for {bounce} (the envelope sender's domain). If the domain already has a v=spf1 record, add a:{h} to it rather than publishing a second one; if the relay is a provider's, use the include: it documents instead"),
+            format!("v=spf1 a:{h} ~all"),
+            format!("SPF names the servers that send for {bounce} (the envelope sender's domain): a:{h} stands for the relay's address, which may not be the address its mail leaves from, so use the include: your provider documents if there is one. If the domain already has a v=spf1 record, add to it rather than publishing a second one; move to -all once every sender of the domain is listed"),
         ),
         _ => (
-            "v=spf1 include:<your relay provider's SPF> -all".to_string(),
-            format!("SPF names who may send for {bounce}; the relay is not set or is on this machine, so bulletin cannot say which servers: use what your mail provider documents"),
+            "v=spf1 include:<your relay provider's SPF> ~all".to_string(),
+            format!("SPF names the servers that send for {bounce}; the relay is not set or is on this machine, so bulletin cannot say which: use what your mail provider documents"),
         ),
     };
+    if !aligned(&bounce, &from) {
+        note.push_str(&format!(". {bounce} is not in {from}'s organisational domain, so SPF cannot align with From for DMARC: DMARC then rests on DKIM alone"));
+    }
     out.push(Record {
         kind: "SPF",
         name: bounce.clone(),
@@ -67,7 +70,7 @@ pub fn records(config: &Config, signer: Option<&Signer>) -> Vec<Record> {
                 d.selector,
                 config.dkim_domain().unwrap_or_default()
             ),
-            value: "(the key file cannot be read here; `bulletin dkim keygen` prints the record)"
+            value: "(the key file cannot be read here: run `bulletin dkim record` where it is)"
                 .to_string(),
             note: "the public half of the [dkim] key".to_string(),
         }),
@@ -86,6 +89,18 @@ pub fn records(config: &Config, signer: Option<&Signer>) -> Vec<Record> {
         note: format!("required of bulk senders; start with p=none and read the reports sent to dmarc-reports@{from} (or another mailbox), then move to p=quarantine once SPF and DKIM pass"),
     });
     out
+}
+
+/// The organisational domain of `domain` (RFC 7489 §3.2): the registrable domain under the
+/// public suffix list, `example.co.uk` for `news.example.co.uk`.
+pub fn org_domain(domain: &str) -> String {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    psl::domain_str(&d).unwrap_or(&d).to_string()
+}
+
+/// Whether two domains align under DMARC's default relaxed mode: one organisational domain.
+pub fn aligned(a: &str, b: &str) -> bool {
+    org_domain(a) == org_domain(b)
 }
 
 /// A relay on this machine (a local Postfix, a test server) says nothing about the outside.
@@ -120,6 +135,18 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.len() <= 257 && p.starts_with('"')));
         assert_eq!(z.replace(['"', ' '], ""), v);
+    }
+
+    #[test]
+    fn alignment_is_by_organisational_domain() {
+        assert!(aligned("news.example.org", "example.org"));
+        assert!(aligned("news.example.org", "mail.example.org"));
+        assert!(aligned("a.example.co.uk", "b.example.co.uk"));
+        assert!(
+            !aligned("example.co.uk", "other.co.uk"),
+            "co.uk is a public suffix"
+        );
+        assert!(!aligned("example.org", "example.net"));
     }
 
     #[test]

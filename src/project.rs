@@ -48,8 +48,8 @@ pub struct Prepared {
 pub fn signer(config: &Config) -> Option<std::result::Result<Signer, String>> {
     let d = config.dkim.as_ref()?;
     let path = config.path(&d.key_file);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Some(Err(format!(
                 "the DKIM key file {} does not exist: make a key with `bulletin dkim keygen --selector {}`, or copy the key there",
@@ -66,7 +66,7 @@ pub fn signer(config: &Config) -> Option<std::result::Result<Signer, String>> {
     };
     let domain = config.dkim_domain().unwrap_or_default();
     Some(
-        Signer::from_pem(&text, &domain, &d.selector)
+        Signer::from_key_file(&bytes, &domain, &d.selector)
             .map_err(|e| format!("{}: {e}", path.display())),
     )
 }
@@ -314,14 +314,8 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
             "key_file",
         );
         match r {
-            Err(e) if config.dkim.as_ref().is_some_and(|d| config.path(&d.key_file).exists()) => {
-                p.error(&config.file, line, format!("[dkim] {e}"))
-            }
-            Err(e) => p.warning(
-                &config.file,
-                line,
-                format!("[dkim] {e}. Previews are unsigned and `send` refuses to start until it is there"),
-            ),
+            // An error even when the key is merely elsewhere: `send` would refuse to start.
+            Err(e) => p.error(&config.file, line, format!("[dkim] {e}")),
             Ok(s) => {
                 key_file_private(config, line, &mut p);
                 if s.algorithm() == crate::sign::Algorithm::Ed25519 {
@@ -332,9 +326,9 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
         let domain = config.dkim_domain().unwrap_or_default();
         let from = crate::address::wire(&config.sender.address).to_ascii_lowercase();
         let from = crate::config::domain_of(&from);
-        if from != domain && !from.ends_with(&format!(".{domain}")) {
+        if !crate::dns::aligned(from, &domain) {
             let text = std::fs::read_to_string(&config.file).unwrap_or_default();
-            p.warning(&config.file, crate::config::key_line(&text, "domain"), format!("[dkim] domain \"{domain}\" is neither the From address's domain ({from}) nor one it belongs to: receivers' DMARC checks will not count this signature for the From address"));
+            p.warning(&config.file, crate::config::key_line(&text, "domain"), format!("[dkim] domain \"{domain}\" is not in the From address's organisational domain ({}): receivers' DMARC checks will not count this signature for the From address", crate::dns::org_domain(from)));
         }
     }
     p.dedup();

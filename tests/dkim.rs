@@ -249,10 +249,10 @@ fn key_problems_are_named_and_nothing_is_sent_unsigned() {
         "bulletin.toml",
         format!("{config}\n[dkim]\nselector = \"s1\"\nkey_file = \"keys/s1.pem\"\n"),
     );
-    // Missing: a warning for check and preview; send refuses and sends nothing.
+    // Missing: an error for check, a warning for preview; send refuses and sends nothing.
     p.bulletin()
         .args(["check"])
-        .ok()
+        .fails()
         .stderr_has("keys/s1.pem does not exist")
         .stderr_has("bulletin dkim keygen --selector s1");
     p.bulletin()
@@ -307,11 +307,61 @@ fn key_problems_are_named_and_nothing_is_sent_unsigned() {
             .ok()
             .stderr_has("can be read by other users");
     }
-    // A key is never overwritten.
+    // A key is never overwritten; `dkim record` prints the record of the configured key.
     p.bulletin()
         .args(["dkim", "keygen", "--selector", "s1", "--out", "keys/s1.pem"])
         .fails()
-        .stderr_has("never overwritten");
+        .stderr_has("never overwritten")
+        .stderr_has("bulletin dkim record");
+    let record = p.bulletin().args(["dkim", "record"]).ok().stdout();
+    assert!(
+        record.contains("s1._domainkey.disarmament-insight.example.org.  IN TXT"),
+        "{record}"
+    );
+    // Sizes other than 2048, 3072 and 4096 are refused before any key is made.
+    for bits in ["1024", "2049", "3000", "8192"] {
+        p.bulletin()
+            .args(["dkim", "keygen", "--selector", "big", "--bits", bits])
+            .fails()
+            .stderr_has("2048, 3072 or 4096");
+    }
+    p.bulletin()
+        .args([
+            "dkim",
+            "keygen",
+            "--selector",
+            "ed",
+            "--algorithm",
+            "ed25519",
+            "--bits",
+            "2048",
+        ])
+        .fails()
+        .stderr_has("--bits is for RSA keys");
+    assert!(!p.path().join("dkim/big.pem").exists() && !p.path().join("dkim/ed.pem").exists());
+
+    // --out is read from the current folder; the printed key_file is what the config reads.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = common::Run::new()
+        .current_dir(elsewhere.path())
+        .arg("--config")
+        .arg(p.path().join("bulletin.toml"))
+        .args([
+            "dkim",
+            "keygen",
+            "--selector",
+            "rel",
+            "--out",
+            "keys/rel.pem",
+        ])
+        .ok()
+        .stdout();
+    let written = elsewhere.path().join("keys/rel.pem");
+    assert!(written.exists());
+    assert!(
+        out.contains(&format!("key_file = \"{}\"", written.display())),
+        "outside the project the path is absolute: {out}"
+    );
 
     // A selector that cannot be a DNS name, and a signing domain DMARC cannot align.
     p.edit(

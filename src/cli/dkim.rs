@@ -1,5 +1,6 @@
 //! `bulletin dkim keygen`: a selector in, a new private key in a file only its owner can read
-//! out, with the DNS record to publish and the `[dkim]` lines to add printed.
+//! out, with the DNS record to publish and the `[dkim]` lines to add printed. `bulletin dkim
+//! record`: the configured key's DNS record, printed again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ enum Sub {
         after_help = "Examples:\n  bulletin dkim keygen --selector bulletin2026\n  bulletin dkim keygen --selector ed2026 --algorithm ed25519 --out /etc/bulletin/ed2026.pem\n\nThe key file is created readable only by you, and never overwritten. In the default\nfolder (dkim/ beside the config) a .gitignore keeps keys out of version control."
     )]
     Keygen(Keygen),
+
+    /// Print the DNS record of the key the config's [dkim] names.
+    Record,
 }
 
 #[derive(clap::Args)]
@@ -40,9 +44,9 @@ struct Keygen {
     #[arg(long, value_enum, default_value_t = Alg::Rsa)]
     algorithm: Alg,
 
-    /// The RSA key's size (2048 to 4096).
-    #[arg(long, default_value_t = 2048)]
-    bits: usize,
+    /// The RSA key's size: 2048 (the default), 3072 or 4096.
+    #[arg(long)]
+    bits: Option<usize>,
 
     /// Where to write the private key. Defaults to dkim/SELECTOR.pem beside the config.
     #[arg(long, value_name = "FILE")]
@@ -56,10 +60,56 @@ enum Alg {
 }
 
 pub fn run(config_path: &Path, a: Args) -> anyhow::Result<Exit> {
-    let Sub::Keygen(k) = a.command;
-    // The config is optional here: a key can be made before the project exists.
+    match a.command {
+        Sub::Keygen(k) => keygen(config_path, k),
+        Sub::Record => record(config_path),
+    }
+}
+
+fn record(config_path: &Path) -> anyhow::Result<Exit> {
+    let config = crate::config::Config::load(config_path)?;
+    let Some(signer) = crate::project::signer(&config) else {
+        bail!(
+            "{} has no [dkim] section: make a key with `bulletin dkim keygen --selector NAME`",
+            config_path.display()
+        );
+    };
+    let signer = signer.map_err(anyhow::Error::msg)?;
+    print_record(&signer);
+    Ok(Exit::Success)
+}
+
+fn print_record(signer: &sign::Signer) {
+    println!(
+        "Publish this TXT record in the DNS of {}:\n",
+        signer.domain()
+    );
+    println!(
+        "  {}.  IN TXT  ( {} )\n",
+        signer.dns_name(),
+        crate::dns::zone_strings(&signer.dns_value())
+    );
+    println!(
+        "(DNS consoles that take the value alone: {})\n",
+        signer.dns_value()
+    );
+}
+
+fn keygen(config_path: &Path, k: Keygen) -> anyhow::Result<Exit> {
+    // The config is optional here: a key can be made before the project exists, and with
+    // --domain a config that does not load yet is no obstacle.
     let config = if config_path.exists() {
-        Some(crate::config::Config::load(config_path)?)
+        match crate::config::Config::load(config_path) {
+            Ok(c) => Some(c),
+            Err(e) if k.domain.is_some() => {
+                eprintln!(
+                    "note: {} does not load, so the key goes beside the current folder ({e})",
+                    config_path.display()
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
     } else {
         None
     };
@@ -81,25 +131,37 @@ pub fn run(config_path: &Path, a: Args) -> anyhow::Result<Exit> {
     if !crate::config::is_dns_name(&domain) || !domain.contains('.') {
         bail!("\"{domain}\" is not a domain name such as example.org");
     }
-    let root = config
-        .as_ref()
-        .map_or_else(PathBuf::new, |c| c.root.clone());
-    let default_dir = root.join("dkim");
-    let out = k
-        .out
-        .clone()
-        .unwrap_or_else(|| default_dir.join(format!("{}.pem", k.selector)));
-    if out.exists() {
-        bail!(
-            "{} already exists, and a key is never overwritten: choose another --selector (each new key gets a new one) or --out",
-            out.display()
-        );
-    }
     let algorithm = match k.algorithm {
         Alg::Rsa => Algorithm::Rsa,
         Alg::Ed25519 => Algorithm::Ed25519,
     };
-    let pem = sign::generate(algorithm, k.bits)?;
+    let bits = match (algorithm, k.bits) {
+        (Algorithm::Ed25519, Some(_)) => {
+            bail!("--bits is for RSA keys: an Ed25519 key has one size")
+        }
+        (Algorithm::Ed25519, None) => 256,
+        (Algorithm::Rsa, None) => 2048,
+        (Algorithm::Rsa, Some(b)) if sign::RSA_SIZES.contains(&b) => b,
+        (Algorithm::Rsa, Some(b)) => {
+            bail!("--bits {b}: an RSA key for DKIM has 2048, 3072 or 4096 bits (2048 is usual)")
+        }
+    };
+    let root = config
+        .as_ref()
+        .map_or_else(PathBuf::new, |c| c.root.clone());
+    let default_dir = root.join("dkim");
+    let out = match &k.out {
+        // As given, from the current folder; shown below relative to the config when inside it.
+        Some(o) => std::path::absolute(o).unwrap_or_else(|_| o.clone()),
+        None => default_dir.join(format!("{}.pem", k.selector)),
+    };
+    if out.exists() {
+        bail!(
+            "{} already exists, and a key is never overwritten: choose another --selector (each new key gets a new one) or --out. `bulletin dkim record` prints the record of the key the config names",
+            out.display()
+        );
+    }
+    let pem = sign::generate(algorithm, bits)?;
     let signer = sign::Signer::from_pem(&pem, &domain, &k.selector)?;
     match out.parent() {
         Some(dir) if dir == default_dir => create_private_dir(&default_dir)?,
@@ -115,26 +177,18 @@ pub fn run(config_path: &Path, a: Args) -> anyhow::Result<Exit> {
     }
     write_new_private(&out, pem.as_bytes())?;
 
+    // key_file is read against the config's folder: relative when the key is inside it.
     let shown = config
         .as_ref()
         .and_then(|c| out.strip_prefix(&c.root).ok())
-        .unwrap_or(&out);
+        .map_or_else(|| out.clone(), Path::to_path_buf);
     println!(
         "Wrote the private key to {} ({}, {} bits), readable only by you. Back it up where\nsecrets go, never in version control.\n",
         out.display(),
         algorithm.name(),
         signer.bits()
     );
-    println!("Publish this TXT record in the DNS of {domain}:\n");
-    println!(
-        "  {}.  IN TXT  ( {} )\n",
-        signer.dns_name(),
-        crate::dns::zone_strings(&signer.dns_value())
-    );
-    println!(
-        "(DNS consoles that take the value alone: {})\n",
-        signer.dns_value()
-    );
+    print_record(&signer);
     println!("Then add to the config:\n");
     println!(
         "  [dkim]\n  domain = \"{domain}\"\n  selector = \"{}\"\n  key_file = \"{}\"\n",

@@ -16,6 +16,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
 use sha2::{Digest, Sha256};
 
 mod canonical;
+mod pem;
 use canonical::{header_fields, relaxed_body, relaxed_field, signed_header_data, split_message};
 
 /// The headers signed, in this order, when the message has them. Each is listed once more than
@@ -84,42 +85,32 @@ const RSA_MAX_BITS: usize = 4096;
 impl Signer {
     /// Reads a private key as key files hold it: PEM in PKCS#8 (`BEGIN PRIVATE KEY`, what
     /// `bulletin dkim keygen` and `openssl genpkey` write) or PKCS#1 (`BEGIN RSA PRIVATE KEY`,
-    /// what opendkim-genkey writes), or an Ed25519 seed in base64. `domain` must be in ASCII
-    /// (punycode).
-    pub fn from_pem(text: &str, domain: &str, selector: &str) -> Result<Signer, KeyError> {
-        let text = text.trim();
-        let key = if text.starts_with("-----BEGIN") {
-            let (label, der) = pem_rfc7468::decode_vec(text.as_bytes())
-                .map_err(|e| KeyError(format!("the key file is not valid PEM ({e})")))?;
-            match label {
-                "RSA PRIVATE KEY" => Key::Rsa(RsaKeyPair::from_der(&der).map_err(rsa_rejected)?),
-                "PRIVATE KEY" => match RsaKeyPair::from_pkcs8(&der) {
-                    Ok(k) => Key::Rsa(k),
-                    // An RSA key ring refuses (too small, say): its reason is the one to give.
-                    Err(e) if e.to_string() != "WrongAlgorithm" => return Err(rsa_rejected(e)),
-                    Err(_) => Key::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| {
-                        KeyError("the key file holds a private key that is neither RSA nor Ed25519: DKIM signs with one of those two (make one with `bulletin dkim keygen`)".into())
-                    })?),
-                },
-                "ENCRYPTED PRIVATE KEY" => return Err(KeyError("the key file is encrypted with a passphrase, which bulletin cannot ask for when cron runs it: write a decrypted copy readable only by you (`openssl pkey -in KEY -out KEY.pem`, then chmod 600)".into())),
-                "OPENSSH PRIVATE KEY" => return Err(KeyError("this is an SSH key: DKIM needs a key in PEM (make one with `bulletin dkim keygen`)".into())),
-                "PUBLIC KEY" | "RSA PUBLIC KEY" => return Err(KeyError("this is a public key: key_file must name the private key (the public one goes in DNS)".into())),
-                other => return Err(KeyError(format!("the key file holds a \"{other}\", not a private key: DKIM needs an RSA or Ed25519 private key in PEM"))),
+    /// what opendkim-genkey writes), with whatever text around it; or DER. `domain` must be in
+    /// ASCII (punycode).
+    pub fn from_key_file(bytes: &[u8], domain: &str, selector: &str) -> Result<Signer, KeyError> {
+        let key = match pem::read(bytes) {
+            pem::Found::Refused(why) => return Err(KeyError(why)),
+            pem::Found::Der(der) if RsaKeyPair::from_der(&der).is_ok() => {
+                Key::Rsa(RsaKeyPair::from_der(&der).map_err(|e| rsa_rejected(&e, &der, false))?)
             }
-        } else {
-            // A bare Ed25519 seed in base64, as some tools and libraries keep it.
-            let seed = data_encoding::BASE64.decode(text.as_bytes()).ok();
-            match seed.filter(|s| s.len() == 32) {
-                Some(seed) => Key::Ed25519(Ed25519KeyPair::from_seed_unchecked(&seed).map_err(
-                    |e| KeyError(format!("the Ed25519 seed is not usable ({e})")),
-                )?),
-                None => return Err(KeyError("the key file holds no PEM private key (a block starting with -----BEGIN PRIVATE KEY-----): make one with `bulletin dkim keygen`".into())),
+            pem::Found::Pkcs1(der) => {
+                Key::Rsa(RsaKeyPair::from_der(&der).map_err(|e| rsa_rejected(&e, &der, false))?)
             }
+            pem::Found::Pkcs8(der) | pem::Found::Der(der) => match RsaKeyPair::from_pkcs8(&der) {
+                Ok(k) => Key::Rsa(k),
+                // An RSA key ring refuses (too small, say): its reason is the one to give.
+                Err(e) if e.to_string() != "WrongAlgorithm" => {
+                    return Err(rsa_rejected(&e, &der, true))
+                }
+                Err(_) => Key::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| {
+                    KeyError("the key file holds a private key that is neither RSA nor Ed25519: DKIM signs with one of those two (make one with `bulletin dkim keygen`)".into())
+                })?),
+            },
         };
         if let Key::Rsa(k) = &key {
             let bits = k.public().modulus_len() * 8;
             if bits > RSA_MAX_BITS {
-                return Err(KeyError(format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: make a 2048-bit key")));
+                return Err(KeyError(format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: make a new key with `bulletin dkim keygen`")));
             }
         }
         Ok(Signer {
@@ -128,6 +119,11 @@ impl Signer {
             selector: selector.to_string(),
             rng: SystemRandom::new(),
         })
+    }
+
+    /// As [`Signer::from_key_file`], from text.
+    pub fn from_pem(text: &str, domain: &str, selector: &str) -> Result<Signer, KeyError> {
+        Self::from_key_file(text.as_bytes(), domain, selector)
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -230,12 +226,35 @@ impl Signer {
     }
 }
 
-fn rsa_rejected(e: ring::error::KeyRejected) -> KeyError {
-    let why = e.to_string();
-    KeyError(match why.as_str() {
-        "TooSmall" => format!("the RSA key is shorter than {RSA_MIN_BITS} bits, which mailbox providers treat as no signature: make a new key with `bulletin dkim keygen`"),
-        "InvalidEncoding" => "the key file's PEM block is not a readable private key".to_string(),
-        _ => format!("the RSA key is not usable ({why})"),
+/// Why ring refused an RSA key, in words: ring's own reasons are codes ("TooSmall"), and
+/// some of them stand for more than one thing, so the key is read again to tell.
+fn rsa_rejected(e: &ring::error::KeyRejected, der: &[u8], pkcs8: bool) -> KeyError {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let parsed = if pkcs8 {
+        rsa::RsaPrivateKey::from_pkcs8_der(der).ok()
+    } else {
+        rsa::RsaPrivateKey::from_pkcs1_der(der).ok()
+    };
+    let make = "make a new key with `bulletin dkim keygen`";
+    KeyError(match parsed {
+        None => format!("the key file's RSA key cannot be read ({e}): {make}"),
+        Some(k) => {
+            let bits = k.n().bits();
+            let exponent = k.e().to_string();
+            if bits < RSA_MIN_BITS {
+                format!("the RSA key has {bits} bits, fewer than the {RSA_MIN_BITS} that mailbox providers require (they treat a shorter key as no signature): {make}")
+            } else if bits > RSA_MAX_BITS {
+                format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: {make}")
+            } else if bits % 512 != 0 {
+                format!("the RSA key has {bits} bits, which is not a multiple of 512 as signing keys are: {make} (2048, 3072 or 4096 bits)")
+            } else if exponent != "65537" {
+                format!("the RSA key's public exponent is {exponent}, not the usual 65537: {make}")
+            } else {
+                format!("the RSA key is not usable ({e}): {make}")
+            }
+        }
     })
 }
 
@@ -250,14 +269,18 @@ fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// A new private key in PEM (PKCS#8): RSA of `bits` bits, or Ed25519.
+/// The RSA sizes `keygen` makes: what ring signs with, and what receivers must accept.
+pub const RSA_SIZES: [usize; 3] = [2048, 3072, 4096];
+
+/// A new private key in PEM (PKCS#8 v1, which every tool reads): RSA of `bits` bits (one of
+/// [`RSA_SIZES`]), or Ed25519.
 pub fn generate(algorithm: Algorithm, bits: usize) -> Result<String, KeyError> {
     use pem_rfc7468::LineEnding;
     let der = match algorithm {
         Algorithm::Rsa => {
-            if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+            if !RSA_SIZES.contains(&bits) {
                 return Err(KeyError(format!(
-                    "an RSA key for DKIM has {RSA_MIN_BITS} to {RSA_MAX_BITS} bits (2048 is usual)"
+                    "an RSA key for DKIM has 2048, 3072 or 4096 bits (2048 is usual), not {bits}"
                 )));
             }
             use rsa::pkcs8::EncodePrivateKey;
@@ -268,10 +291,18 @@ pub fn generate(algorithm: Algorithm, bits: usize) -> Result<String, KeyError> {
                 .as_bytes()
                 .to_vec()
         }
-        Algorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| KeyError("the system's random number generator failed".into()))?
-            .as_ref()
-            .to_vec(),
+        Algorithm::Ed25519 => {
+            // RFC 8410's PKCS#8 v1 form: a fixed prefix, then the 32-byte seed. ring writes v2
+            // (the public key too), which OpenSSL 3.0 and Python's cryptography refuse.
+            const PREFIX: [u8; 16] = [
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
+            ];
+            let mut seed = [0u8; 32];
+            ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut seed)
+                .map_err(|_| KeyError("the system's random number generator failed".into()))?;
+            [&PREFIX[..], &seed].concat()
+        }
     };
     pem_rfc7468::encode_string("PRIVATE KEY", LineEnding::LF, &der)
         .map_err(|e| KeyError(format!("cannot encode the key: {e}")))
@@ -366,6 +397,15 @@ mod tests {
     }
 
     #[test]
+    fn ed25519_keys_are_written_as_pkcs8_v1() {
+        let pem = generate(Algorithm::Ed25519, 0).unwrap();
+        let (label, der) = pem_rfc7468::decode_vec(pem.as_bytes()).unwrap();
+        assert_eq!(label, "PRIVATE KEY");
+        assert_eq!(der.len(), 48, "version 1: the seed alone");
+        assert_eq!(der[4], 0, "version 0 (v1)");
+    }
+
+    #[test]
     fn pkcs1_and_pkcs8_files_of_one_key_are_the_same_key() {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::pkcs8::DecodePrivateKey;
@@ -380,11 +420,15 @@ mod tests {
         let b = Signer::from_pem(&pkcs1, "example.org", "s").unwrap();
         assert_eq!(a.dns_value(), b.dns_value());
         assert_eq!(a.sign(message(), 1), b.sign(message(), 1));
-        // A bare Ed25519 seed, as some tools keep it.
-        let seed = data_encoding::BASE64.encode(&[7u8; 32]);
-        let c = Signer::from_pem(&seed, "example.org", "s").unwrap();
-        assert_eq!(c.algorithm(), Algorithm::Ed25519);
-        verify(&c, &c.sign(message(), 1));
+        // An Ed25519 public key is 32 bytes of base64, as a bare seed would be: never a key.
+        let ed = Signer::from_pem(
+            &generate(Algorithm::Ed25519, 0).unwrap(),
+            "example.org",
+            "s",
+        )
+        .unwrap();
+        let public = ed.dns_value().split("p=").nth(1).unwrap().to_string();
+        assert!(Signer::from_pem(&public, "example.org", "s").is_err());
     }
 
     #[test]
@@ -411,7 +455,13 @@ mod tests {
                 .unwrap()
                 .to_string()
         };
-        assert!(err(&small).contains("shorter than 2048"), "{}", err(&small));
-        assert!(generate(Algorithm::Rsa, 1024).is_err());
+        assert!(
+            err(&small).contains("1024 bits, fewer than the 2048"),
+            "{}",
+            err(&small)
+        );
+        for bits in [1024, 2049, 3000, 8192] {
+            assert!(generate(Algorithm::Rsa, bits).is_err(), "{bits}");
+        }
     }
 }
