@@ -375,8 +375,8 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     let mut intro_html = BTreeMap::new();
     let mut intro_text = BTreeMap::new();
     for (lang, md) in &file.intro {
-        let html = crate::updates::markdown_to_html(md);
-        intro_text.insert(lang.clone(), crate::updates::html_to_text(&html));
+        let (html, text) = crate::updates::markdown_body(md);
+        intro_text.insert(lang.clone(), text);
         intro_html.insert(lang.clone(), html);
     }
 

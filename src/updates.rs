@@ -41,7 +41,8 @@ pub struct Update {
     pub summary: String,
     pub image: String,
     pub image_alt: String,
-    /// The body as HTML (trusted: it comes from the project's own files).
+    /// The body as HTML (trusted: it comes from the project's own files). Merge fields in it
+    /// are tera syntax, rendered per recipient.
     pub html: String,
     /// The body as plain text, wrapped for a mail reader.
     pub text: String,
@@ -84,6 +85,64 @@ pub fn markdown_to_html(md: &str) -> String {
     let mut html = String::with_capacity(md.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, Parser::new_ext(md, opts));
     html
+}
+
+/// A Markdown body in, its HTML and plain text out, with its merge fields (tera's `{{ }}`,
+/// `{% %}` and `{# #}`) carried through untouched: Markdown's typography would curl their
+/// quotes, and its links would percent-encode them. Each is set aside behind a placeholder that
+/// Markdown and the text conversion leave alone, and put back after.
+pub fn markdown_body(md: &str) -> (String, String) {
+    let (protected, spans) = protect_merge_fields(md);
+    let html = markdown_to_html(&protected);
+    let text = html_to_text(&html);
+    (restore(&html, &spans), restore(&text, &spans))
+}
+
+/// Whether a text holds tera syntax, and so must be rendered per recipient.
+pub fn has_merge_fields(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+fn placeholder(i: usize) -> String {
+    format!("zqbulletinmerge{i}qz")
+}
+
+fn protect_merge_fields(md: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(md.len());
+    let mut spans = Vec::new();
+    let mut rest = md;
+    while let Some(start) = rest.find('{') {
+        let close = match rest[start..].chars().nth(1) {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            Some('#') => "#}",
+            _ => {
+                out.push_str(&rest[..=start]);
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        // Unclosed: left as it is, for the template check to report.
+        let Some(len) = rest[start + 2..].find(close) else {
+            break;
+        };
+        let end = start + 2 + len + 2;
+        out.push_str(&rest[..start]);
+        out.push_str(&placeholder(spans.len()));
+        spans.push(rest[start..end].to_string());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    (out, spans)
+}
+
+fn restore(text: &str, spans: &[String]) -> String {
+    let mut out = text.to_string();
+    // From the last: placeholder 1 is a prefix of placeholder 10's text.
+    for (i, span) in spans.iter().enumerate().rev() {
+        out = out.replace(&placeholder(i), span);
+    }
+    out
 }
 
 pub fn html_to_text(html: &str) -> String {
@@ -193,8 +252,7 @@ fn parse_file(
             "image has no image_alt: readers who block images will see nothing in its place",
         );
     }
-    let html = markdown_to_html(body);
-    let text = html_to_text(&html);
+    let (html, text) = markdown_body(body);
     Some(Update {
         slug: slug.to_string(),
         lang: lang.to_string(),
@@ -312,5 +370,32 @@ mod tests {
             text.contains("https://example.org/m"),
             "links survive in text: {text}"
         );
+    }
+
+    #[test]
+    fn merge_fields_pass_through_markdown_untouched() {
+        let md = "Dear {{ contact.first_name | default(value=\"colleague\") }}, \"quoted\" and\n\
+                  [your page](https://example.org/p/{{ contact.id }}).\n\n\
+                  {% if contact.role %}As a *{{ contact.role }}*...{% endif %} {# note #} {x} {{ open";
+        let (html, text) = markdown_body(md);
+        for want in [
+            "{{ contact.first_name | default(value=\"colleague\") }}",
+            "href=\"https://example.org/p/{{ contact.id }}\"",
+            "{% if contact.role %}As a <em>{{ contact.role }}</em>…{% endif %}",
+            "{# note #}",
+            "{x} {{ open",
+        ] {
+            assert!(html.contains(want), "{want} in {html}");
+        }
+        assert!(
+            html.contains('\u{201c}'),
+            "typography still applies outside: {html}"
+        );
+        assert!(
+            text.contains("{{ contact.first_name | default(value=\"colleague\") }}"),
+            "{text}"
+        );
+        assert!(text.contains("{{ contact.role }}"), "{text}");
+        assert!(has_merge_fields(&html) && !has_merge_fields("plain { text }"));
     }
 }

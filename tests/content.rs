@@ -234,3 +234,82 @@ Karl;Weber;karl.weber@example.org;en;\"landmines|peace operations\";ICBL\r\n"
         .stderr_has("bulletin.toml:")
         .stderr_has("firstname");
 }
+
+#[test]
+fn merge_fields_in_update_bodies_and_intros_are_rendered_per_recipient_and_checked() {
+    let p = Project::example();
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    let body = p.read(update);
+    let at = body.find("Peace operations now deploy").unwrap();
+    p.write(
+        update,
+        format!(
+            "{}Dear {{{{ contact.first_name | default(value=\"colleague\") }}}}, \"this\" is for {{{{ contact.organisation | default(value=\"you\") }}}}.\n\n{}",
+            &body[..at],
+            &body[at..]
+        ),
+    );
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let amina = messages
+        .iter()
+        .find(|(to, ..)| to == "amina.diallo@example.org")
+        .expect("Amina gets the briefing");
+    // Amina reads French; find an English reader of the update instead when she does not.
+    let english = messages
+        .iter()
+        .find(|(_, _, text, _)| text.contains("Peace operations now deploy"))
+        .expect("someone reads the English update");
+    assert!(english.2.contains("Dear "), "{}", english.2);
+    assert!(
+        !english.2.contains("{{"),
+        "rendered, not sent literally: {}",
+        english.2
+    );
+    assert!(!english.3.contains("{{"), "{}", english.3);
+    // Markdown's typography curls the text's quotes, never a merge field's.
+    assert!(english.3.contains("\u{201c}this\u{201d}"), "{}", english.3);
+    assert!(!amina.2.contains("{{"));
+
+    // Printed bare, a value some recipients lack is named with the update's file and line.
+    p.edit(
+        update,
+        "{{ contact.organisation | default(value=\"you\") }}",
+        "{{ contact.role }}",
+    );
+    let line = p
+        .read(update)
+        .lines()
+        .position(|l| l.contains("contact.role"))
+        .unwrap()
+        + 1;
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(
+        err.contains(&format!(
+            "2026-11-peace-operations-materiel.en.md:{line}: contact.role is missing"
+        )),
+        "{err}"
+    );
+    // A merge field that does not compile, and a forbidden call, are named too.
+    p.edit(
+        update,
+        "{{ contact.role }}",
+        "{{ contact.role | default(value=\"x\" }}",
+    );
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(
+        err.contains(&format!(
+            "2026-11-peace-operations-materiel.en.md:{line}: a merge field does not compile"
+        )),
+        "{err}"
+    );
+    p.edit(
+        update,
+        "{{ contact.role | default(value=\"x\" }}",
+        "{{ get_env(name=\"HOME\") }}",
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("2026-11-peace-operations-materiel.en.md")
+        .stderr_has("get_env");
+}

@@ -54,7 +54,7 @@ impl Renderer {
         let shape = match cached {
             Some(s) => s,
             None => {
-                let ctx = Context::from_value(self.context(r, masked_contact, masked_unsub))
+                let ctx = Context::from_value(self.context(r, masked_contact, masked_unsub)?)
                     .map_err(|e| RenderError::Template {
                         template: String::new(),
                         message: tera_error_text(&e),

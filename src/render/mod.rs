@@ -2,6 +2,7 @@
 //! the subject, HTML body (CSS inlined) and plain-text body of their message. Every template and
 //! translation problem is found when the renderer is built, before any message is written.
 
+mod bodies;
 mod i18n;
 mod inline;
 mod missing;
@@ -51,6 +52,8 @@ pub struct Renderer {
     sources_digest: String,
     /// Every template's name, file and text, to point at lines in messages.
     sources: Vec<Source>,
+    /// Update bodies and intros with merge fields, rendered per recipient.
+    bodies: bodies::Bodies,
 }
 
 impl Renderer {
@@ -63,7 +66,7 @@ impl Renderer {
         p: &mut Problems,
     ) -> Option<Renderer> {
         let dir = config.templates_dir();
-        let (tera, sources) = templates::load(config, updates, p)?;
+        let (tera, mut sources) = templates::load(config, updates, p)?;
         let mut tera = tera;
         let mut ok = true;
         let find = |name: &str| sources.iter().find(|(n, _, _)| n == name);
@@ -113,6 +116,10 @@ impl Renderer {
                 ok = false;
             }
         }
+
+        let (bodies, bodies_ok) =
+            bodies::Bodies::compile(&mut tera, campaign, updates, &mut sources, p);
+        ok &= bodies_ok;
 
         let i18n = load_i18n(config, p);
         let mut strings = BTreeMap::new();
@@ -179,6 +186,7 @@ impl Renderer {
         }
         let opaque = html_template
             .values()
+            .chain(bodies.html_names())
             .all(|name| inline::opaque_templates(&tera, name, &mut Vec::new()));
         let strings_json = serde_json::to_string(&strings).unwrap_or_default();
         let sources_digest = crate::digest::of(
@@ -201,6 +209,7 @@ impl Renderer {
             opaque,
             sources_digest,
             sources,
+            bodies,
         };
         r.preflight(campaign, p);
         Some(r)
@@ -315,7 +324,12 @@ impl Renderer {
 
     /// The template context of a message; `contact` and `unsubscribe` are passed in so that the
     /// shape cache can render the same message with markers in their place.
-    fn context(&self, r: &Recipient, contact: Value, unsubscribe_url: Value) -> Value {
+    fn context(
+        &self,
+        r: &Recipient,
+        contact: Value,
+        unsubscribe_url: Value,
+    ) -> Result<Value, RenderError> {
         let primary = r.langs[0].as_str();
         let mut sections = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
@@ -337,7 +351,7 @@ impl Renderer {
                 "intro_text": intro_text,
             }));
         }
-        json!({
+        let mut value = json!({
             "lang": primary,
             "langs": r.langs,
             "bilingual": r.langs.len() > 1,
@@ -347,7 +361,10 @@ impl Renderer {
             "sender": self.sender,
             "campaign": { "id": self.campaign_id },
             "unsubscribe_url": unsubscribe_url,
-        })
+        });
+        // Bodies with merge fields see this same context.
+        self.bodies.fill(&self.tera, &mut value, &r.updates)?;
+        Ok(value)
     }
 
     fn run(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
@@ -374,7 +391,7 @@ impl Renderer {
                 message: tera_error_text(&e),
             })
         };
-        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone()))?;
+        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone())?)?;
         let mut subjects = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
             subjects.push(
