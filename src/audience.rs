@@ -132,11 +132,24 @@ fn languages_for(
     if !chosen.is_empty() {
         return Ok((chosen, None));
     }
+    // A campaign written in fewer languages sends its own default to the others, unless it
+    // says to leave them out; a campaign narrowed by [audience] languages leaves them out.
+    let sends_others = campaign.written_in_some
+        && campaign.other_languages == crate::campaign::OtherLanguages::Default
+        && !campaign.default_language.is_empty();
+    let written = campaign.languages.join(", ");
     if !c.languages.codes.is_empty() {
+        let asks = c.languages.codes.join("+");
+        if sends_others {
+            return Ok((
+                vec![campaign.default_language.clone()],
+                Some(format!(
+                    "reads {asks}; this campaign is written in {written} only"
+                )),
+            ));
+        }
         return Err(format!(
-            "asks for {} but this campaign goes out in {}",
-            c.languages.codes.join("+"),
-            campaign.languages.join(", ")
+            "asks for {asks} but this campaign goes out in {written}"
         ));
     }
     let note = if c.language_raw.trim().is_empty() {
@@ -152,7 +165,14 @@ fn languages_for(
         .into_iter()
         .filter(|l| campaign.languages.contains(l))
         .collect();
-    if within.is_empty() {
+    if within.is_empty() && sends_others {
+        Ok((
+            vec![campaign.default_language.clone()],
+            Some(format!(
+                "{note}; this campaign is written in {written} only"
+            )),
+        ))
+    } else if within.is_empty() {
         Err(format!(
             "{note}; the fallback language is not one this campaign goes out in"
         ))

@@ -22,6 +22,11 @@ struct CampaignFile {
     #[serde(default)]
     digest: bool,
     subject: BTreeMap<String, String>,
+    /// The languages the campaign is written in (default: all the config supports).
+    languages: Option<Vec<String>>,
+    /// What contacts who read none of those languages get.
+    #[serde(default)]
+    other_languages: OtherLanguages,
     /// A short Markdown note per language, placed above the updates.
     #[serde(default)]
     intro: BTreeMap<String, String>,
@@ -29,6 +34,17 @@ struct CampaignFile {
     audience: AudienceSpec,
     /// When and in which hours it may go out; `bulletin schedule` marks it ready.
     schedule: Option<crate::window::ScheduleFile>,
+}
+
+/// What a campaign written in fewer languages than the project's does for the other readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OtherLanguages {
+    /// They get the campaign's default language.
+    #[default]
+    Default,
+    /// They are left out.
+    LeaveOut,
 }
 
 fn default_template() -> String {
@@ -82,6 +98,11 @@ pub struct Campaign {
     pub audience: AudienceSpec,
     /// The languages a recipient of this campaign may get.
     pub languages: Vec<String>,
+    /// Whether the file names the languages it is written in (`languages = [...]`).
+    pub written_in_some: bool,
+    /// The language given to readers of none of `languages`, unless they are left out.
+    pub default_language: String,
+    pub other_languages: OtherLanguages,
     pub schedule: crate::window::Schedule,
     /// A digest of what the file says the messages are, its `[schedule]` left out: moving a
     /// campaign's time does not change its content.
@@ -199,23 +220,53 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     }
 
     let supported = &config.languages.supported;
-    let mut languages: Vec<String> = Vec::new();
-    if file.audience.languages.is_empty() {
-        languages = supported.clone();
-    }
-    for raw in &file.audience.languages {
-        match crate::language::code_of(raw).filter(|c| supported.contains(c)) {
-            Some(c) => languages.push(c),
-            None => p.error(
+    let known = |raw: &String, key: &str, p: &mut Problems| {
+        let code = crate::language::code_of(raw).filter(|c| supported.contains(c));
+        if code.is_none() {
+            p.error(
                 path,
-                line("languages"),
+                line(key),
                 format!(
-                    "unknown language \"{raw}\" in [audience] languages: the config supports {}",
+                    "unknown language \"{raw}\" in {key}: the config supports {}",
                     supported.join(", ")
                 ),
-            ),
+            );
         }
+        code
+    };
+    // Written in: the file's `languages`, else every supported one; then narrowed to the
+    // audience's languages, if it names some.
+    let mut languages: Vec<String> = match &file.languages {
+        Some(list) => {
+            let mut v: Vec<String> = Vec::new();
+            for raw in list {
+                if let Some(c) = known(raw, "languages", p) {
+                    if !v.contains(&c) {
+                        v.push(c);
+                    }
+                }
+            }
+            if list.is_empty() {
+                p.error(path, line("languages"), "languages is empty: list the languages the campaign is written in, such as [\"en\"]");
+            }
+            v
+        }
+        None => supported.clone(),
+    };
+    if !file.audience.languages.is_empty() {
+        let mut only = Vec::new();
+        for raw in &file.audience.languages {
+            if let Some(c) = known(raw, "[audience] languages", p) {
+                only.push(c);
+            }
+        }
+        languages.retain(|l| only.contains(l));
     }
+    let default_language = if languages.contains(&config.languages.default) {
+        config.languages.default.clone()
+    } else {
+        languages.first().cloned().unwrap_or_default()
+    };
 
     for (lang, subject) in &file.subject {
         if !supported.contains(lang) {
@@ -234,7 +285,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     for lang in &languages {
         if !file.subject.contains_key(lang) {
             p.error(path, None, format!(
-                "missing translation: no subject for \"{lang}\"; add `{lang} = \"...\"` under [subject], or limit [audience] languages"));
+                "missing translation: no subject for \"{lang}\"; add `{lang} = \"...\"` under [subject], or say which languages the campaign is written in (languages = [\"en\"])"));
         }
     }
     for lang in file.intro.keys() {
@@ -322,7 +373,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         for lang in &languages {
             if updates.get(slug, lang).is_none() {
                 p.error(path, line("include"), format!(
-                    "missing translation: update \"{slug}\" has no \"{lang}\" version; write {}/{slug}.{lang}.md, or limit [audience] languages",
+                    "missing translation: update \"{slug}\" has no \"{lang}\" version; write {}/{slug}.{lang}.md, or say which languages the campaign is written in (languages = [\"en\"])",
                     config.updates_dir().display()));
             }
         }
@@ -420,5 +471,8 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         updates: slugs,
         audience,
         languages,
+        written_in_some: file.languages.is_some(),
+        default_language,
+        other_languages: file.other_languages,
     })
 }

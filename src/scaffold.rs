@@ -16,6 +16,10 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../campaigns/2026-11-mpome-briefing.toml"),
     ),
     (
+        "campaigns/2026-12-mpome-conference-report.toml",
+        include_bytes!("../campaigns/2026-12-mpome-conference-report.toml"),
+    ),
+    (
         "lists/geneva-forum-export.csv",
         include_bytes!("../lists/geneva-forum-export.csv"),
     ),

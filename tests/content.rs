@@ -313,3 +313,84 @@ fn merge_fields_in_update_bodies_and_intros_are_rendered_per_recipient_and_check
         .stderr_has("2026-11-peace-operations-materiel.en.md")
         .stderr_has("get_env");
 }
+
+#[test]
+fn a_campaign_in_one_language_reaches_readers_of_the_other_in_its_own() {
+    let p = Project::example();
+    // An update written in English only: the English-only campaign needs no French version.
+    p.write(
+        "updates/2026-11-conference-report.en.md",
+        "+++\ntitle = \"Conference report\"\ndate = 2026-11-20\ninterests = [\"peace-operations\"]\n+++\nThe report is out.\n",
+    );
+    p.edit(
+        "campaigns/2026-12-mpome-conference-report.toml",
+        "include = [\"2026-11-peace-operations-materiel\"]",
+        "include = [\"2026-11-conference-report\"]",
+    );
+    p.bulletin()
+        .args(["check", "2026-12-mpome-conference-report"])
+        .ok()
+        .stderr_lacks("missing translation");
+    // The digest, written in both languages, picks the update by date and asks for French.
+    p.bulletin()
+        .args(["check", "2026-11-digest"])
+        .fails()
+        .stderr_has("update \"2026-11-conference-report\" has no \"fr\" version");
+
+    let report = p
+        .bulletin()
+        .args(["audience", "2026-12-mpome-conference-report"])
+        .ok()
+        .stdout();
+    assert!(
+        report.contains("reads fr; this campaign is written in en only → en"),
+        "{report}"
+    );
+    let rows = p.recipients("2026-12-mpome-conference-report");
+    let amina = rows
+        .iter()
+        .find(|r| r["email"] == "amina.diallo@example.org")
+        .expect("a French reader is mailed");
+    assert_eq!(amina["language"], "en");
+    assert!(
+        amina["language_note"].contains("written in en only"),
+        "{amina:?}"
+    );
+    let messages = previewed(&p, "2026-12-mpome-conference-report");
+    let subject = &messages
+        .iter()
+        .find(|(to, ..)| to == "amina.diallo@example.org")
+        .unwrap()
+        .1;
+    assert!(
+        subject.ends_with("the MPOME conference report, in English"),
+        "{subject}"
+    );
+
+    // Or the campaign says to leave them out, and audience says why.
+    p.edit(
+        "campaigns/2026-12-mpome-conference-report.toml",
+        "languages = [\"en\"]",
+        "languages = [\"en\"]\nother_languages = \"leave-out\"",
+    );
+    let rows = p.recipients("2026-12-mpome-conference-report");
+    assert!(!rows
+        .iter()
+        .any(|r| r["email"] == "amina.diallo@example.org"));
+    p.bulletin()
+        .args(["audience", "2026-12-mpome-conference-report"])
+        .ok()
+        .stdout_has(
+            "amina.diallo@example.org  language: asks for fr but this campaign goes out in en",
+        );
+    // A language the project does not support is named with its line.
+    p.edit(
+        "campaigns/2026-12-mpome-conference-report.toml",
+        "languages = [\"en\"]",
+        "languages = [\"en\", \"xx\"]",
+    );
+    p.bulletin()
+        .args(["check", "2026-12-mpome-conference-report"])
+        .fails()
+        .stderr_has("2026-12-mpome-conference-report.toml:5: unknown language \"xx\"");
+}

@@ -19,7 +19,11 @@ fn the_example_campaigns_score_below_one_with_spamassassin() {
     let p = Project::example();
     let mut mbox = String::new();
     let mut messages = 0;
-    for campaign in ["2026-11-digest", "2026-11-mpome-briefing"] {
+    for campaign in [
+        "2026-11-digest",
+        "2026-11-mpome-briefing",
+        "2026-12-mpome-conference-report",
+    ] {
         let out = p.path().join(campaign);
         p.bulletin()
             .args(["preview", campaign, "--out"])
