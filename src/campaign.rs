@@ -426,9 +426,11 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     let mut intro_html = BTreeMap::new();
     let mut intro_text = BTreeMap::new();
     for (lang, md) in &file.intro {
-        let (html, text) = crate::updates::markdown_body(md);
-        intro_text.insert(lang.clone(), text);
-        intro_html.insert(lang.clone(), html);
+        let base = config.base_url();
+        let b = crate::updates::markdown_body(md, base.as_ref());
+        b.report(path, &text, 1, base.is_some(), p);
+        intro_text.insert(lang.clone(), b.text);
+        intro_html.insert(lang.clone(), b.html);
     }
 
     let schedule = match &file.schedule {

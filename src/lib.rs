@@ -25,6 +25,7 @@ pub mod preview;
 pub mod problems;
 pub mod project;
 pub mod render;
+pub mod safe_html;
 pub mod scaffold;
 pub mod secret;
 pub mod send;

@@ -91,11 +91,65 @@ pub fn markdown_to_html(md: &str) -> String {
 /// `{% %}` and `{# #}`) carried through untouched: Markdown's typography would curl their
 /// quotes, and its links would percent-encode them. Each is set aside behind a placeholder that
 /// Markdown and the text conversion leave alone, and put back after.
-pub fn markdown_body(md: &str) -> (String, String) {
+///
+/// The HTML is cleaned (see `safe_html`), relative addresses resolved against `base`.
+pub fn markdown_body(md: &str, base: Option<&crate::safe_html::Url>) -> Body {
     let (protected, spans) = protect_merge_fields(md);
-    let html = markdown_to_html(&protected);
-    let text = html_to_text(&html);
-    (restore(&html, &spans), restore(&text, &spans))
+    let cleaned = crate::safe_html::clean(&markdown_to_html(&protected), base);
+    let text = html_to_text(&cleaned.html);
+    Body {
+        html: restore(&cleaned.html, &spans),
+        text: restore(&text, &spans),
+        removed: cleaned.removed,
+        relative: cleaned.relative,
+    }
+}
+
+/// A Markdown body made ready for messages, and what making it safe took out.
+pub struct Body {
+    pub html: String,
+    pub text: String,
+    /// Raw HTML the sanitizer removed (`<script>`, `onclick=`...).
+    pub removed: Vec<String>,
+    /// Relative links and images: resolved against `[site] base_url`, or removed without it.
+    pub relative: Vec<String>,
+}
+
+impl Body {
+    /// Reports what was removed (a warning) and relative addresses that no base resolved (an
+    /// error), each at the first line of `source` that holds it, shifted by `first_line`.
+    pub fn report(
+        &self,
+        path: &Path,
+        source: &str,
+        first_line: usize,
+        resolved: bool,
+        p: &mut Problems,
+    ) {
+        let line_of = |needle: &str| {
+            let bare = needle.trim_matches(|c| c == '<' || c == '>' || c == '=');
+            source
+                .lines()
+                .position(|l| l.to_ascii_lowercase().contains(&bare.to_ascii_lowercase()))
+                .map(|i| i + first_line)
+        };
+        if !self.removed.is_empty() {
+            p.warning(
+                path,
+                self.removed.first().and_then(|r| line_of(r)),
+                format!(
+                    "HTML that messages must not carry was removed: {}. Mail readers block scripts and the like; write the content in Markdown",
+                    self.removed.join(", ")
+                ),
+            );
+        }
+        if !resolved {
+            for url in &self.relative {
+                p.error(path, line_of(url), format!(
+                    "relative address \"{url}\": a mail reader cannot follow it. Write the full address (https://...), or set [site] base_url in the config to the address it is relative to"));
+            }
+        }
+    }
 }
 
 /// Whether a text holds tera syntax, and so must be rendered per recipient.
@@ -252,7 +306,11 @@ fn parse_file(
             "image has no image_alt: readers who block images will see nothing in its place",
         );
     }
-    let (html, text) = markdown_body(body);
+    let base = config.base_url();
+    let body_line = text.lines().count() - body.lines().count() + 1;
+    let b = markdown_body(body, base.as_ref());
+    b.report(path, body, body_line, base.is_some(), p);
+    let (html, text) = (b.html, b.text);
     Some(Update {
         slug: slug.to_string(),
         lang: lang.to_string(),
@@ -377,7 +435,8 @@ mod tests {
         let md = "Dear {{ contact.first_name | default(value=\"colleague\") }}, \"quoted\" and\n\
                   [your page](https://example.org/p/{{ contact.id }}).\n\n\
                   {% if contact.role %}As a *{{ contact.role }}*...{% endif %} {# note #} {x} {{ open";
-        let (html, text) = markdown_body(md);
+        let b = markdown_body(md, None);
+        let (html, text) = (b.html, b.text);
         for want in [
             "{{ contact.first_name | default(value=\"colleague\") }}",
             "href=\"https://example.org/p/{{ contact.id }}\"",

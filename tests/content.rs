@@ -394,3 +394,75 @@ fn a_campaign_in_one_language_reaches_readers_of_the_other_in_its_own() {
         .fails()
         .stderr_has("2026-12-mpome-conference-report.toml:5: unknown language \"xx\"");
 }
+
+#[test]
+fn raw_html_is_cleaned_and_relative_links_need_a_base() {
+    let p = Project::example();
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    let body = p.read(update);
+    p.write(
+        update,
+        format!(
+            "{body}\n<script>alert('x')</script>\n<p onclick=\"steal()\">Click</p>\n\nRead [the report](reports/mpome.pdf).\n\n![Chart](chart.png)\n"
+        ),
+    );
+    let text = p.read(update);
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(
+        err.contains(&format!(
+            "{update}:{}: HTML that messages must not carry was removed: <script>, onclick=",
+            line("<script>")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{update}:{}: relative address \"reports/mpome.pdf\"",
+            line("reports/mpome.pdf")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{update}:{}: relative address \"chart.png\"",
+            line("chart.png")
+        )),
+        "{err}"
+    );
+
+    // With the site's address, relative links resolve against it.
+    let config = p.read("bulletin.toml");
+    let at = config.find("[unsubscribe]").unwrap();
+    p.write(
+        "bulletin.toml",
+        format!(
+            "{}[site]\nbase_url = \"https://disarmament-insight.example.org/news/\"\n\n{}",
+            &config[..at],
+            &config[at..]
+        ),
+    );
+    p.bulletin()
+        .args(["check"])
+        .ok()
+        .stderr_has("HTML that messages must not carry was removed");
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    let english = messages
+        .iter()
+        .find(|(_, _, text, _)| text.contains("Peace operations now deploy"))
+        .expect("an English reader");
+    let html = &english.3;
+    assert!(
+        html.contains("href=\"https://disarmament-insight.example.org/news/reports/mpome.pdf\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("src=\"https://disarmament-insight.example.org/news/chart.png\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("onclick") && !html.contains("steal()"),
+        "{html}"
+    );
+    assert!(html.contains("Click"), "the text stays: {html}");
+}

@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub lists: Lists,
     #[serde(default)]
+    pub site: Site,
+    #[serde(default)]
     pub unsubscribe: Unsubscribe,
     pub smtp: Option<Smtp>,
     #[serde(default)]
@@ -98,6 +100,15 @@ impl Default for Paths {
             preview: "preview".into(),
         }
     }
+}
+
+/// The team's website, against which relative links in updates are resolved.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Such as "https://disarmament-insight.example.org/news/": `[report](report.pdf)` in an
+    /// update then links to `https://disarmament-insight.example.org/news/report.pdf`.
+    pub base_url: Option<String>,
 }
 
 /// How contact lists are read.
@@ -470,6 +481,19 @@ impl Config {
     }
     pub fn preview_dir(&self) -> PathBuf {
         self.path(&self.paths.preview)
+    }
+
+    /// `[site] base_url` as a URL ending in `/`, if it is one (validation reports it if not).
+    pub fn base_url(&self) -> Option<ammonia::Url> {
+        let raw = self.site.base_url.as_deref()?.trim();
+        let with_slash = if raw.ends_with('/') {
+            raw.to_string()
+        } else {
+            format!("{raw}/")
+        };
+        ammonia::Url::parse(&with_slash)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"))
     }
 
     /// The zone of local times; UTC when the config's is not valid (validation reports it).

@@ -218,6 +218,9 @@ impl Config {
                 p.error(&file, line("key_file"), "[dkim] key_file is empty: name the private key's file (make one with `bulletin dkim keygen`)");
             }
         }
+        if self.site.base_url.is_some() && self.base_url().is_none() {
+            p.error(&file, line("base_url"), "[site] base_url must be a full address starting with https://, such as \"https://example.org/news/\"");
+        }
         if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
             p.error(
                 &file,
