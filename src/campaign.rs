@@ -30,6 +30,10 @@ struct CampaignFile {
     /// A short Markdown note per language, placed above the updates.
     #[serde(default)]
     intro: BTreeMap<String, String>,
+    /// Files of the attachments folder that every message carries (`report.pdf`, or per
+    /// language `report.en.pdf` and `report.fr.pdf` beside it).
+    #[serde(default)]
+    attachments: Vec<String>,
     updates: UpdateSelection,
     audience: AudienceSpec,
     /// When and in which hours it may go out; `bulletin schedule` marks it ready.
@@ -95,6 +99,8 @@ pub struct Campaign {
     pub intro_text: BTreeMap<String, String>,
     /// Updates in the order the message shows them.
     pub updates: Vec<String>,
+    /// Attachments every message carries, as the file names them.
+    pub attachments: Vec<String>,
     pub audience: AudienceSpec,
     /// The languages a recipient of this campaign may get.
     pub languages: Vec<String>,
@@ -471,6 +477,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         intro_html,
         intro_text,
         updates: slugs,
+        attachments: file.attachments,
         audience,
         languages,
         written_in_some: file.languages.is_some(),

@@ -183,6 +183,32 @@ fn boundary(message_id: &str) -> String {
     format!("=_{}", crate::digest::of([message_id.as_bytes()]))
 }
 
+/// A file a message carries, read and encoded once for every message that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// As the reader sees it; lettre encodes names outside ASCII per RFC 2231.
+    pub filename: String,
+    pub content_type: String,
+    /// The content in base64, in lines of 76 characters ending in CRLF.
+    pub base64: Vec<u8>,
+}
+
+impl Attachment {
+    pub fn new(filename: &str, content_type: &str, content: &[u8]) -> Attachment {
+        let encoded = data_encoding::BASE64.encode(content);
+        let mut base64 = Vec::with_capacity(encoded.len() + encoded.len() / 38 + 2);
+        for line in encoded.as_bytes().chunks(76) {
+            base64.extend_from_slice(line);
+            base64.extend_from_slice(b"\r\n");
+        }
+        Attachment {
+            filename: filename.to_string(),
+            content_type: content_type.to_string(),
+            base64,
+        }
+    }
+}
+
 /// What varies from one sending of a message to the next, given by the caller so that
 /// [`compose`] stays pure: same inputs, same bytes.
 pub struct Stamp<'a> {
@@ -195,6 +221,8 @@ pub struct Stamp<'a> {
     pub envelope_from: Option<&'a str>,
     /// The DKIM key, when messages are signed.
     pub dkim: Option<&'a Signer>,
+    /// The files the message carries.
+    pub attachments: &'a [std::sync::Arc<Attachment>],
 }
 
 /// Builds the message.
@@ -210,6 +238,7 @@ pub fn compose(
         unsubscribe,
         envelope_from,
         dkim,
+        attachments,
     } = *stamp;
     let s = &config.sender;
     // Domains outside ASCII go as punycode, in headers as on the wire.
@@ -269,6 +298,23 @@ pub fn compose(
         .boundary(boundary(message_id))
         .singlepart(SinglePart::plain(qp(&rendered.text)))
         .singlepart(SinglePart::html(qp(&rendered.html)));
+    let body = if attachments.is_empty() {
+        body
+    } else {
+        // multipart/mixed around the alternative, with a boundary of its own.
+        let mut mixed = MultiPart::mixed()
+            .boundary(boundary(&format!("mixed{message_id}")))
+            .multipart(body);
+        for a in attachments {
+            let content_type = lettre::message::header::ContentType::parse(&a.content_type)
+                .map_err(|e| ComposeError::Build(format!("{}: {e}", a.filename)))?;
+            mixed = mixed.singlepart(lettre::message::Attachment::new(a.filename.clone()).body(
+                Body::dangerous_pre_encoded(a.base64.clone(), ContentTransferEncoding::Base64),
+                content_type,
+            ));
+        }
+        mixed
+    };
     let msg = b
         .multipart(body)
         .map_err(|e| ComposeError::Build(e.to_string()))?;

@@ -41,6 +41,8 @@ pub struct Prepared {
     /// The DKIM key, when the config has a `[dkim]` section, or why it cannot sign. Previews go
     /// unsigned without it; `send` refuses to start.
     pub signer: Option<std::result::Result<std::sync::Arc<Signer>, String>>,
+    /// The files the campaign and its updates attach.
+    pub attachments: crate::attachments::Attachments,
     pub rejects: Vec<Reject>,
 }
 
@@ -202,6 +204,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         lists.insert(name.clone(), list);
     }
     let renderer = Renderer::new(&config, &campaign, &updates, &mut p);
+    let attachments = crate::attachments::Attachments::load(&config, &campaign, &updates, &mut p);
     let p = p.into_result()?;
     let Some(renderer) = renderer else {
         return Err(Error::Refused("the templates could not be loaded".into()));
@@ -242,6 +245,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
     let signer = signer(&config).map(|r| r.map(std::sync::Arc::new));
     Ok(Prepared {
         signer,
+        attachments,
         config,
         updates,
         campaign,
@@ -272,6 +276,7 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
     for path in campaigns {
         if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
             let renderer = Renderer::new(config, &c, &updates, &mut p);
+            crate::attachments::Attachments::load(config, &c, &updates, &mut p);
             let reach: usize = c
                 .audience
                 .lists
@@ -444,6 +449,7 @@ impl Prepared {
             unsubscribe: &unsub,
             envelope_from: envelope.as_deref(),
             dkim: self.signer.as_ref().and_then(|s| s.as_deref().ok()),
+            attachments: &self.attachments.for_message(&r.langs, &r.updates),
         };
         let composed = crate::compose::compose(&self.config, r, &rendered, &stamp)
             .map_err(|e| err(e.to_string()))?;

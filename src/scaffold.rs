@@ -8,6 +8,14 @@ use crate::{Error, Result};
 /// Every file of the example project, by its path inside a new project.
 const FILES: &[(&str, &[u8])] = &[
     (
+        "attachments/mpome-summary.en.pdf",
+        include_bytes!("../attachments/mpome-summary.en.pdf"),
+    ),
+    (
+        "attachments/mpome-summary.fr.pdf",
+        include_bytes!("../attachments/mpome-summary.fr.pdf"),
+    ),
+    (
         "campaigns/2026-11-digest.toml",
         include_bytes!("../campaigns/2026-11-digest.toml"),
     ),
@@ -134,7 +142,7 @@ mod tests {
         }
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut on_disk = Vec::new();
-        for folder in ["templates", "lists", "updates", "campaigns"] {
+        for folder in ["templates", "lists", "updates", "campaigns", "attachments"] {
             walk(root, &root.join(folder), &mut on_disk);
         }
         on_disk.sort();

@@ -26,6 +26,9 @@ pub struct FrontMatter {
     pub image: Option<String>,
     /// Text of the image for readers who do not load images.
     pub image_alt: Option<String>,
+    /// Files of the attachments folder that messages carrying this update carry.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// One language version of an update, ready to be placed in a message.
@@ -41,6 +44,7 @@ pub struct Update {
     pub summary: String,
     pub image: String,
     pub image_alt: String,
+    pub attachments: Vec<String>,
     /// The body as HTML (trusted: it comes from the project's own files). Merge fields in it
     /// are tera syntax, rendered per recipient.
     pub html: String,
@@ -322,6 +326,7 @@ fn parse_file(
         summary: fm.summary.unwrap_or_default(),
         image: fm.image.unwrap_or_default(),
         image_alt: fm.image_alt.unwrap_or_default(),
+        attachments: fm.attachments,
         html,
         text,
         path: path.to_path_buf(),

@@ -4,6 +4,7 @@
 mod common;
 
 use common::Project;
+use mail_parser::MimeHeaders;
 
 /// Every previewed message of a campaign: (recipient, subject, text part, HTML part).
 fn previewed(p: &Project, campaign: &str) -> Vec<(String, String, String, String)> {
@@ -465,4 +466,125 @@ fn raw_html_is_cleaned_and_relative_links_need_a_base() {
         "{html}"
     );
     assert!(html.contains("Click"), "the text stays: {html}");
+}
+
+#[test]
+fn attachments_per_language_with_accented_names_and_size_limits() {
+    let p = Project::example();
+    // The example campaign attaches mpome-summary.pdf: .en.pdf and .fr.pdf per reader.
+    let out = p.path().join("out");
+    p.bulletin()
+        .args(["preview", "2026-11-mpome-briefing", "--out"])
+        .arg(&out)
+        .ok();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("mpome-summary.fr.pdf") && index.contains("mpome-summary.en.pdf"));
+    let mut seen = 0;
+    for (_, bytes) in common::emls(&out) {
+        let m = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        let lang = m
+            .header_raw("Content-Language")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let names: Vec<String> = m
+            .attachments()
+            .map(|a| a.attachment_name().unwrap_or_default().to_string())
+            .collect();
+        let want: Vec<String> = lang
+            .split(", ")
+            .map(|l| format!("mpome-summary.{l}.pdf"))
+            .collect();
+        assert_eq!(names, want, "a {lang} message");
+        let pdf = m.attachments().next().unwrap();
+        assert!(pdf.contents().starts_with(b"%PDF-1.4"), "the file whole");
+        assert_eq!(
+            pdf.content_type().map(|c| format!(
+                "{}/{}",
+                c.ctype(),
+                c.subtype().unwrap_or_default()
+            )),
+            Some("application/pdf".to_string())
+        );
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("Content-Type: multipart/mixed;"),
+            "mixed around the alternative"
+        );
+        assert!(text.contains("Content-Type: multipart/alternative;"));
+        seen += 1;
+    }
+    assert!(seen > 5);
+
+    // An update attaches a file with an accented name: encoded per RFC 2231, read back whole.
+    p.write("attachments/Synthèse régionale.pdf", b"%PDF-1.4 accents");
+    let update = "updates/2026-11-peace-operations-materiel.fr.md";
+    p.edit(
+        update,
+        "+++\n",
+        "+++\nattachments = [\"Synthèse régionale.pdf\"]\n",
+    );
+    let out2 = p.path().join("out2");
+    p.bulletin()
+        .args(["preview", "2026-11-mpome-briefing", "--out"])
+        .arg(&out2)
+        .ok();
+    let french = common::emls(&out2)
+        .into_iter()
+        .find(|(_, b)| String::from_utf8_lossy(b).contains("Content-Language: fr\r\n"))
+        .expect("a French message");
+    let raw = String::from_utf8_lossy(&french.1).to_string();
+    assert!(
+        raw.contains("utf-8''Synth%C3%A8se%20r%C3%A9gionale.pdf"),
+        "RFC 2231 name"
+    );
+    let m = mail_parser::MessageParser::default()
+        .parse(&french.1)
+        .unwrap();
+    let names: Vec<String> = m
+        .attachments()
+        .map(|a| a.attachment_name().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        names.contains(&"Synthèse régionale.pdf".to_string()),
+        "{names:?}"
+    );
+
+    // A missing file names the file and line that asks for it.
+    p.edit(update, "Synthèse régionale.pdf\"]", "absent.pdf\"]");
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has(&format!("{update}:2: attachment \"absent.pdf\" not found"));
+    p.edit(update, "absent.pdf\"]", "../bulletin.toml\"]");
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("inside the attachments folder");
+    p.edit(update, "attachments = [\"../bulletin.toml\"]\n", "");
+
+    // Heavy messages: a warning above 5 MB, an error above [limits] max_message_mb.
+    p.write(
+        "attachments/mpome-summary.en.pdf",
+        vec![b'x'; 6 * 1024 * 1024],
+    );
+    p.bulletin().args(["check"]).ok().stderr_has("above 5 MB");
+    let config = p.read("bulletin.toml");
+    let at = config.find("[unsubscribe]").unwrap();
+    p.write(
+        "bulletin.toml",
+        format!(
+            "{}[limits]\nmax_message_mb = 7\n\n{}",
+            &config[..at],
+            &config[at..]
+        ),
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("over [limits] max_message_mb (7)");
+    p.bulletin()
+        .args(["preview", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr_has("max_message_mb");
 }

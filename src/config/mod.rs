@@ -25,6 +25,8 @@ pub struct Config {
     #[serde(default)]
     pub site: Site,
     #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
     pub unsubscribe: Unsubscribe,
     pub smtp: Option<Smtp>,
     #[serde(default)]
@@ -87,6 +89,8 @@ pub struct Paths {
     pub campaigns: PathBuf,
     pub journal: PathBuf,
     pub preview: PathBuf,
+    /// Files that campaigns and updates attach (`attachments = ["report.pdf"]`).
+    pub attachments: PathBuf,
 }
 
 impl Default for Paths {
@@ -98,6 +102,24 @@ impl Default for Paths {
             campaigns: "campaigns".into(),
             journal: "bulletin.sqlite".into(),
             preview: "preview".into(),
+            attachments: "attachments".into(),
+        }
+    }
+}
+
+/// Sizes a message may reach.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A message whose attachments would make it larger than this (in MB, as sent, encoded)
+    /// is refused by `check`; above 5 MB it warns, as many mailboxes refuse large mail.
+    pub max_message_mb: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_mb: 15.0,
         }
     }
 }
@@ -478,6 +500,9 @@ impl Config {
     }
     pub fn journal_path(&self) -> PathBuf {
         self.path(&self.paths.journal)
+    }
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.path(&self.paths.attachments)
     }
     pub fn preview_dir(&self) -> PathBuf {
         self.path(&self.paths.preview)

@@ -218,6 +218,13 @@ impl Config {
                 p.error(&file, line("key_file"), "[dkim] key_file is empty: name the private key's file (make one with `bulletin dkim keygen`)");
             }
         }
+        if !(self.limits.max_message_mb > 0.0 && self.limits.max_message_mb.is_finite()) {
+            p.error(
+                &file,
+                line("max_message_mb"),
+                "[limits] max_message_mb must be a number of megabytes above 0, such as 15",
+            );
+        }
         if self.site.base_url.is_some() && self.base_url().is_none() {
             p.error(&file, line("base_url"), "[site] base_url must be a full address starting with https://, such as \"https://example.org/news/\"");
         }

@@ -46,6 +46,8 @@ struct EntryView<'a> {
     name: String,
     langs: &'a [String],
     updates: Vec<&'a str>,
+    /// The files the message carries, by name.
+    attachments: Vec<String>,
     subject: &'a str,
     message_id: &'a str,
     bytes: usize,
@@ -299,6 +301,12 @@ fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
             .updates
             .iter()
             .map(|&u| prepared.campaign.updates[u].as_str())
+            .collect(),
+        attachments: prepared
+            .attachments
+            .for_message(&r.langs, &r.updates)
+            .iter()
+            .map(|a| a.filename.clone())
             .collect(),
         subject: &e.subject,
         message_id: &e.message_id,

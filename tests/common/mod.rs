@@ -33,7 +33,7 @@ impl Project {
     /// The example project shipped in the repo, laid out as `bulletin init` lays it out.
     pub fn example() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        for folder in ["templates", "lists", "updates", "campaigns"] {
+        for folder in ["templates", "lists", "updates", "campaigns", "attachments"] {
             copy_dir(&repo().join(folder), &dir.path().join(folder));
         }
         std::fs::copy(

@@ -1,0 +1,185 @@
+//! The attachments a campaign and its updates name in, each file read, typed and encoded once
+//! out, per language (`report.fr.pdf` beside `report.pdf` goes to readers of French); and
+//! which of them a recipient's message carries. Missing files are errors and heavy messages
+//! warnings or errors, named with the file and line that asks for them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::campaign::Campaign;
+use crate::compose::Attachment;
+use crate::config::Config;
+use crate::problems::Problems;
+use crate::updates::Updates;
+
+/// Above this, many mailboxes refuse a message or its recipients' servers slow it down.
+const WARN_BYTES: usize = 5 * 1024 * 1024;
+
+/// The campaign's attachments, ready for its messages.
+#[derive(Default)]
+pub struct Attachments {
+    /// Per language, the files the campaign itself attaches.
+    campaign: BTreeMap<String, Vec<Arc<Attachment>>>,
+    /// Per update (its place in the campaign) and language, the files it attaches.
+    updates: BTreeMap<(usize, String), Vec<Arc<Attachment>>>,
+}
+
+impl Attachments {
+    /// Reads every file the campaign and its updates attach, in each of the campaign's
+    /// languages.
+    pub fn load(
+        config: &Config,
+        campaign: &Campaign,
+        updates: &Updates,
+        p: &mut Problems,
+    ) -> Attachments {
+        let dir = config.attachments_dir();
+        let mut read: BTreeMap<PathBuf, Option<Arc<Attachment>>> = BTreeMap::new();
+        let mut a = Attachments::default();
+        for lang in &campaign.languages {
+            let line = crate::config::key_line(&campaign.text, "attachments");
+            for name in &campaign.attachments {
+                if let Some(f) = resolve(&dir, name, lang, &campaign.path, line, &mut read, p) {
+                    a.campaign.entry(lang.clone()).or_default().push(f);
+                }
+            }
+            for (i, slug) in campaign.updates.iter().enumerate() {
+                let Some(u) = updates.get(slug, lang) else {
+                    continue;
+                };
+                let text = std::fs::read_to_string(&u.path).unwrap_or_default();
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("attachments"))
+                    .map(|i| i + 1);
+                for name in &u.attachments {
+                    if let Some(f) = resolve(&dir, name, lang, &u.path, line, &mut read, p) {
+                        a.updates.entry((i, lang.clone())).or_default().push(f);
+                    }
+                }
+            }
+        }
+        a.check_size(config, campaign, p);
+        a
+    }
+
+    /// The files a message in `langs` with the campaign's updates `updates` carries: the
+    /// campaign's, then each update's, in each language, each file once.
+    pub fn for_message(&self, langs: &[String], updates: &[usize]) -> Vec<Arc<Attachment>> {
+        let mut out: Vec<Arc<Attachment>> = Vec::new();
+        for lang in langs {
+            let own = self.campaign.get(lang).into_iter().flatten();
+            let of_updates = updates
+                .iter()
+                .filter_map(|&i| self.updates.get(&(i, lang.clone())))
+                .flatten();
+            for f in own.chain(of_updates) {
+                if !out.iter().any(|o| Arc::ptr_eq(o, f)) {
+                    out.push(f.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The heaviest message the campaign can produce, per language and bilingual: a warning
+    /// above 5 MB, an error above `[limits] max_message_mb`.
+    fn check_size(&self, config: &Config, campaign: &Campaign, p: &mut Problems) {
+        let all: Vec<usize> = (0..campaign.updates.len()).collect();
+        let mut combos: Vec<Vec<String>> =
+            campaign.languages.iter().map(|l| vec![l.clone()]).collect();
+        if campaign.languages.len() > 1 {
+            combos.push(campaign.languages.clone());
+        }
+        let max = (config.limits.max_message_mb * 1024.0 * 1024.0) as usize;
+        for langs in combos {
+            let files = self.for_message(&langs, &all);
+            let bytes: usize = files.iter().map(|f| f.base64.len()).sum();
+            let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
+            let mb = bytes as f64 / (1024.0 * 1024.0);
+            let what = format!(
+                "a {} message carries {mb:.1} MB of attachments as sent ({})",
+                langs.join("+"),
+                names.join(", ")
+            );
+            if bytes > max {
+                p.error(&campaign.path, None, format!("{what}, over [limits] max_message_mb ({}): link to the files on your website instead, or raise the limit if your relay and readers accept it", config.limits.max_message_mb));
+                return;
+            } else if bytes > WARN_BYTES {
+                p.warning(&campaign.path, None, format!("{what}: above 5 MB many mailboxes refuse mail or file it late; consider linking to the files instead"));
+                return;
+            }
+        }
+    }
+}
+
+/// The file `name` stands for in `lang`: `stem.LANG.ext` when there is one, else `name`.
+fn resolve(
+    dir: &Path,
+    name: &str,
+    lang: &str,
+    asked_in: &Path,
+    line: Option<usize>,
+    read: &mut BTreeMap<PathBuf, Option<Arc<Attachment>>>,
+    p: &mut Problems,
+) -> Option<Arc<Attachment>> {
+    let plain = Path::new(name);
+    if plain.is_absolute()
+        || plain
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        p.error(asked_in, line, format!("attachment \"{name}\": name a file inside the attachments folder ({}), without .. or a leading /", dir.display()));
+        return None;
+    }
+    let localized = match (plain.file_stem(), plain.extension()) {
+        (Some(stem), Some(ext)) => plain.with_file_name(format!(
+            "{}.{lang}.{}",
+            stem.to_string_lossy(),
+            ext.to_string_lossy()
+        )),
+        _ => plain.with_file_name(format!("{name}.{lang}")),
+    };
+    let path = [dir.join(&localized), dir.join(plain)]
+        .into_iter()
+        .find(|f| f.is_file());
+    let Some(path) = path else {
+        p.error(
+            asked_in,
+            line,
+            format!(
+                "attachment \"{name}\" not found: put {} (or {} for this language) in {}",
+                plain.display(),
+                localized.display(),
+                dir.display()
+            ),
+        );
+        return None;
+    };
+    if let Some(done) = read.get(&path) {
+        return done.clone();
+    }
+    let file = match std::fs::read(&path) {
+        Ok(bytes) => {
+            let filename = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let content_type = mime_guess::from_path(&path)
+                .first_or_octet_stream()
+                .to_string();
+            Some(Arc::new(Attachment::new(&filename, &content_type, &bytes)))
+        }
+        Err(e) => {
+            p.error(
+                asked_in,
+                line,
+                format!("cannot read attachment {}: {e}", path.display()),
+            );
+            None
+        }
+    };
+    read.insert(path, file.clone());
+    file
+}
