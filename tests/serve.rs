@@ -187,34 +187,9 @@ fn a_thousand_one_click_posts_from_fifty_clients_lose_none() {
 
 #[test]
 fn a_real_browser_clicks_the_button_and_the_address_is_suppressed() {
-    let chromium = std::path::Path::new("/usr/bin/chromium");
-    assert!(
-        chromium.exists(),
-        "Debian's chromium is needed for this test (apt-get install chromium; .ci/run installs it)"
-    );
     let p = Project::example();
     let s = serve(&p);
-    let profile = tempfile::tempdir().unwrap();
-    let args: Vec<&std::ffi::OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(std::ffi::OsStr::new)
-    .collect();
-    let browser = headless_chrome::Browser::new(headless_chrome::LaunchOptions {
-        headless: true,
-        sandbox: false,
-        path: Some(chromium.to_path_buf()),
-        user_data_dir: Some(profile.path().to_path_buf()),
-        args,
-        ..Default::default()
-    })
-    .expect("start chromium");
+    let (browser, _profile) = common::chromium();
     let tab = browser.new_tab().unwrap();
     let t = token("2026-11-digest", "helene.dupre@example.org", "fr");
     tab.navigate_to(&format!("{}/u/{t}", s.base))

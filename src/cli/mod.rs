@@ -1,6 +1,7 @@
 //! The command line: arguments in (parsed by clap in `main`), each command run and its outcome
 //! out as an [`Exit`]. One module per command; this one holds what they share.
 
+mod archive;
 mod audience;
 mod bounces;
 mod check;
@@ -109,6 +110,12 @@ pub enum Command {
     )]
     Suppress(suppress::Args),
 
+    /// Write the web archive: each campaign's web copy per language, an index and an Atom feed.
+    #[command(
+        after_help = "Examples:\n  bulletin archive --out public/archive            # every campaign sent so far\n  bulletin archive 2026-12-digest --out public/archive\n\nThe pages carry no reader's name and no unsubscribe link. Publish the folder at\n[site] archive_url, and messages link to their page there (archive_url in templates)."
+    )]
+    Archive(archive::Args),
+
     /// DKIM keys: make a key pair and get the DNS record to publish.
     #[command(
         after_help = "Example:\n  bulletin dkim keygen --selector bulletin2026\n\nThen add the printed [dkim] lines to the config: every message is signed from then on.\n`bulletin check` lists the DNS records (SPF, DKIM, DMARC) the sending domain needs."
@@ -151,6 +158,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Bounces(a) => bounces::run(&config, a),
         Command::Serve(a) => serve::run(&config, a),
         Command::Dkim(a) => dkim::run(&config, a),
+        Command::Archive(a) => archive::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         Command::Init(a) => init::run(a),
     };

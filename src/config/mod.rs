@@ -131,6 +131,10 @@ pub struct Site {
     /// Such as "https://disarmament-insight.example.org/news/": `[report](report.pdf)` in an
     /// update then links to `https://disarmament-insight.example.org/news/report.pdf`.
     pub base_url: Option<String>,
+    /// Where `bulletin archive`'s site is published, such as
+    /// "https://disarmament-insight.example.org/archive/": messages then link to their web
+    /// copy (`archive_url` in templates), and the feeds carry absolute addresses.
+    pub archive_url: Option<String>,
 }
 
 /// How contact lists are read.
@@ -510,17 +514,29 @@ impl Config {
 
     /// `[site] base_url` as a URL ending in `/`, if it is one (validation reports it if not).
     pub fn base_url(&self) -> Option<ammonia::Url> {
-        let raw = self.site.base_url.as_deref()?.trim();
-        let with_slash = if raw.ends_with('/') {
-            raw.to_string()
-        } else {
-            format!("{raw}/")
-        };
-        ammonia::Url::parse(&with_slash)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http"))
+        site_url(self.site.base_url.as_deref()?)
     }
 
+    /// `[site] archive_url` as a URL ending in `/`, if it is one.
+    pub fn archive_url(&self) -> Option<ammonia::Url> {
+        site_url(self.site.archive_url.as_deref()?)
+    }
+}
+
+/// A site address as a URL ending in `/`: relative links resolve inside it.
+fn site_url(raw: &str) -> Option<ammonia::Url> {
+    let raw = raw.trim();
+    let with_slash = if raw.ends_with('/') {
+        raw.to_string()
+    } else {
+        format!("{raw}/")
+    };
+    ammonia::Url::parse(&with_slash)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+impl Config {
     /// The zone of local times; UTC when the config's is not valid (validation reports it).
     pub fn tz(&self) -> chrono_tz::Tz {
         crate::window::parse_tz(&self.schedule.timezone).unwrap_or(chrono_tz::UTC)

@@ -228,6 +228,9 @@ impl Config {
         if self.site.base_url.is_some() && self.base_url().is_none() {
             p.error(&file, line("base_url"), "[site] base_url must be a full address starting with https://, such as \"https://example.org/news/\"");
         }
+        if self.site.archive_url.is_some() && self.archive_url().is_none() {
+            p.error(&file, line("archive_url"), "[site] archive_url must be a full address starting with https://, such as \"https://example.org/archive/\"");
+        }
         if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
             p.error(
                 &file,

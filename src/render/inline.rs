@@ -54,11 +54,12 @@ impl Renderer {
         let shape = match cached {
             Some(s) => s,
             None => {
-                let ctx = Context::from_value(self.context(r, masked_contact, masked_unsub)?)
-                    .map_err(|e| RenderError::Template {
-                        template: String::new(),
-                        message: tera_error_text(&e),
-                    })?;
+                let ctx =
+                    Context::from_value(self.context(r, masked_contact, masked_unsub, false)?)
+                        .map_err(|e| RenderError::Template {
+                            template: String::new(),
+                            message: tera_error_text(&e),
+                        })?;
                 let raw = self.run(&self.html_template[&r.langs[0]], &ctx)?;
                 let inlined = self
                     .inliner

@@ -7,6 +7,7 @@ mod i18n;
 mod inline;
 mod missing;
 mod templates;
+mod web;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,17 @@ use tera::{Context, Tera};
 
 pub use i18n::interest_aliases;
 use i18n::{load_i18n, toml_to_json};
+pub use templates::escape as escape_html;
 pub use templates::tera_error_text;
+
+/// A language's strings from `templates/i18n/LANG.toml` (empty when they cannot be read: the
+/// renderer reports that).
+pub fn strings(config: &Config, lang: &str) -> Value {
+    load_i18n(config, &mut Problems::new())
+        .get(lang)
+        .map(|(_, t)| toml_to_json(t))
+        .unwrap_or_else(|| json!({}))
+}
 use templates::{forbid_calls, line_using, Source};
 
 use crate::audience::Recipient;
@@ -54,6 +65,8 @@ pub struct Renderer {
     sources: Vec<Source>,
     /// Update bodies and intros with merge fields, rendered per recipient.
     bodies: bodies::Bodies,
+    /// `[site] archive_url`, under which each campaign's web copy lives, per language.
+    archive_base: Option<String>,
 }
 
 impl Renderer {
@@ -210,6 +223,7 @@ impl Renderer {
             sources_digest,
             sources,
             bodies,
+            archive_base: config.archive_url().map(|u| u.to_string()),
         };
         r.preflight(campaign, p);
         Some(r)
@@ -303,7 +317,9 @@ impl Renderer {
                 m.insert(key, Value::String(v.clone()));
             }
         }
-        m.insert("email".into(), Value::String(c.email.clone()));
+        if !c.email.is_empty() {
+            m.insert("email".into(), Value::String(c.email.clone()));
+        }
         for (key, value) in [
             ("name", c.display_name()),
             ("first_name", c.first_name.clone()),
@@ -329,6 +345,7 @@ impl Renderer {
         r: &Recipient,
         contact: Value,
         unsubscribe_url: Value,
+        web: bool,
     ) -> Result<Value, RenderError> {
         let primary = r.langs[0].as_str();
         let mut sections = Vec::with_capacity(r.langs.len());
@@ -349,6 +366,7 @@ impl Renderer {
                 "updates": updates,
                 "intro_html": intro_html,
                 "intro_text": intro_text,
+                "archive_url": self.archive_url(lang),
             }));
         }
         let mut value = json!({
@@ -361,6 +379,9 @@ impl Renderer {
             "sender": self.sender,
             "campaign": { "id": self.campaign_id },
             "unsubscribe_url": unsubscribe_url,
+            "archive_url": self.archive_url(primary),
+            // The web copy: no reader, no links of their own.
+            "web": web,
         });
         // Bodies with merge fields see this same context.
         self.bodies.fill(&self.tera, &mut value, &r.updates)?;
@@ -391,7 +412,7 @@ impl Renderer {
                 message: tera_error_text(&e),
             })
         };
-        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone())?)?;
+        let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone(), false)?)?;
         let mut subjects = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
             subjects.push(

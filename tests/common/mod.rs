@@ -312,3 +312,37 @@ pub fn emls(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// Debian's Chromium, headless, with a profile of its own (kept alive with the browser). The
+/// test fails when it is missing: `.ci/run` installs it.
+pub fn chromium() -> (headless_chrome::Browser, tempfile::TempDir) {
+    let chromium = std::path::Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "Debian's chromium is needed for this test (apt-get install chromium; .ci/run installs it)"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    // Without the networking flags, Chromium's background connections fail on a closed
+    // network, many at a time.
+    let args: Vec<&std::ffi::OsStr> = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
+    .iter()
+    .map(std::ffi::OsStr::new)
+    .collect();
+    let browser = headless_chrome::Browser::new(headless_chrome::LaunchOptions {
+        headless: true,
+        sandbox: false,
+        path: Some(chromium.to_path_buf()),
+        user_data_dir: Some(profile.path().to_path_buf()),
+        args,
+        ..Default::default()
+    })
+    .expect("start chromium");
+    (browser, profile)
+}

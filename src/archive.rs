@@ -1,0 +1,310 @@
+//! Campaigns in, the team's web archive out: a static site with, per language, one page per
+//! campaign (its message as nobody in particular reads it: no name, no token), an index of
+//! past campaigns and an Atom feed. Written whole to a staging folder and swapped in, so an
+//! interruption never leaves half a site.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::campaign::{self, Campaign};
+use crate::config::Config;
+use crate::problems::Problems;
+use crate::render::Renderer;
+use crate::{Error, Result};
+
+/// The file that marks a folder as an archive bulletin wrote, and so one it may replace.
+const MARKER: &str = ".bulletin-archive";
+
+/// One campaign's web copy in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub campaign: String,
+    pub lang: String,
+    pub subject: String,
+    /// When it went out (its first delivery), else when it is planned, else its newest update.
+    pub date: DateTime<Utc>,
+    pub date_text: String,
+    /// The page's file name inside the language's folder.
+    pub file: String,
+}
+
+/// What was written.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub pages: Vec<Page>,
+    pub languages: Vec<String>,
+}
+
+/// The campaigns to archive: those named, and every one the journal says has gone out.
+pub fn campaigns(config: &Config, named: &[String]) -> Result<Vec<PathBuf>> {
+    let mut ids: Vec<String> = named.to_vec();
+    if let Some(j) = crate::journal::Journal::open_existing(&config.journal_path())? {
+        for c in j.campaigns()? {
+            if j.sent_span(&c)?.is_some() && !ids.contains(&c) {
+                ids.push(c);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for id in &ids {
+        let path = campaign::locate_id(config, id)?;
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}
+
+/// Writes the archive of `campaign_paths` to `out`, replacing an earlier archive there.
+pub fn write(config: &Config, campaign_paths: &[PathBuf], out: &Path) -> Result<Report> {
+    let mut p = Problems::new();
+    let updates = crate::updates::load(config, &mut p)?;
+    let journal = crate::journal::Journal::open_existing(&config.journal_path())?;
+    let mut pages: Vec<(Page, String)> = Vec::new();
+    for path in campaign_paths {
+        let Some(c) = campaign::load(path, config, &updates, &mut p) else {
+            continue;
+        };
+        let Some(renderer) = Renderer::new(config, &c, &updates, &mut p) else {
+            continue;
+        };
+        let date = campaign_date(&c, &updates, journal.as_ref())?;
+        for lang in &c.languages {
+            let web = renderer.render_web(lang).map_err(|e| {
+                Error::Refused(format!(
+                    "{}: the web copy in \"{lang}\" cannot be made, as it has no reader: {e}. Give each merge field a default, or put it inside {{% if web %}}...{{% endif %}}",
+                    c.path.display()
+                ))
+            })?;
+            pages.push((
+                Page {
+                    campaign: c.id.clone(),
+                    lang: lang.clone(),
+                    subject: web.subject,
+                    date,
+                    date_text: crate::language::format_date(date.date_naive(), lang),
+                    file: format!("{}.html", c.id),
+                },
+                web.html,
+            ));
+        }
+    }
+    p.into_result()?;
+    pages.sort_by(|a, b| {
+        b.0.date
+            .cmp(&a.0.date)
+            .then(a.0.campaign.cmp(&b.0.campaign))
+    });
+    let mut languages: Vec<String> = Vec::new();
+    for (page, _) in &pages {
+        if !languages.contains(&page.lang) {
+            languages.push(page.lang.clone());
+        }
+    }
+    languages.sort_by_key(|l| config.languages.supported.iter().position(|s| s == l));
+
+    let staging = staging_path(out);
+    let _ = std::fs::remove_dir_all(&staging);
+    let guard = crate::interrupt::Guard::new();
+    let written = write_site(config, &pages, &languages, &staging);
+    let result = written.and_then(|()| {
+        if crate::interrupt::requested() {
+            return Err(Error::Interrupted(crate::interrupt::signal_name()));
+        }
+        swap_in(&staging, out)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    drop(guard);
+    result?;
+    Ok(Report {
+        pages: pages.into_iter().map(|(p, _)| p).collect(),
+        languages,
+    })
+}
+
+fn campaign_date(
+    c: &Campaign,
+    updates: &crate::updates::Updates,
+    journal: Option<&crate::journal::Journal>,
+) -> Result<DateTime<Utc>> {
+    if let Some(j) = journal {
+        if let Some((first, _)) = j.sent_span(&c.id)? {
+            if let Some(d) = Utc.timestamp_millis_opt(first).single() {
+                return Ok(d);
+            }
+        }
+    }
+    if let Some(at) = c.schedule.send_at {
+        return Ok(at);
+    }
+    let newest = c
+        .updates
+        .iter()
+        .filter_map(|s| updates.any(s))
+        .map(|u| u.date)
+        .max()
+        .unwrap_or_default();
+    Ok(Utc.from_utc_datetime(&newest.and_hms_opt(0, 0, 0).unwrap_or_default()))
+}
+
+fn staging_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "archive".into());
+    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+/// Puts the finished site where it belongs. An existing folder is replaced only if bulletin
+/// wrote it (it holds the marker) or it is empty.
+fn swap_in(staging: &Path, out: &Path) -> Result<()> {
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !out.join(MARKER).exists() {
+            return Err(Error::Refused(format!(
+                "{} is not empty and is not an archive bulletin wrote: it will not be replaced. Choose another --out, or move its files away",
+                out.display()
+            )));
+        }
+        let old = out.with_file_name(format!(
+            ".{}.old-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        std::fs::rename(out, &old).map_err(|e| Error::io("move aside", out, e))?;
+        if let Err(e) = std::fs::rename(staging, out) {
+            let _ = std::fs::rename(&old, out);
+            return Err(Error::io("put in place", out, e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
+        }
+        std::fs::rename(staging, out).map_err(|e| Error::io("put in place", out, e))?;
+    }
+    Ok(())
+}
+
+const INDEX: &str = include_str!("archive-index.html");
+
+fn write_site(
+    config: &Config,
+    pages: &[(Page, String)],
+    languages: &[String],
+    dir: &Path,
+) -> Result<()> {
+    let mk = |d: &Path| std::fs::create_dir_all(d).map_err(|e| Error::io("create", d, e));
+    let put =
+        |f: &Path, bytes: &[u8]| std::fs::write(f, bytes).map_err(|e| Error::io("write", f, e));
+    mk(dir)?;
+    put(
+        &dir.join(MARKER),
+        b"Written by `bulletin archive`; replaced whole at each run.\n",
+    )?;
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("index.html", INDEX)
+        .map_err(|e| Error::Refused(format!("the archive's index template: {e}")))?;
+    let base = config.archive_url().map(|u| u.to_string());
+    let title = |lang: &str| {
+        let strings = crate::render::strings(config, lang);
+        strings
+            .get("masthead")
+            .and_then(|v| v.as_str())
+            .unwrap_or(&config.sender.organisation)
+            .to_string()
+    };
+    for lang in languages {
+        let ldir = dir.join(lang);
+        mk(&ldir)?;
+        let mine: Vec<&Page> = pages
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| &p.lang == lang)
+            .collect();
+        for (page, html) in pages.iter().filter(|(p, _)| &p.lang == lang) {
+            put(&ldir.join(&page.file), html.as_bytes())?;
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert("lang", lang);
+        ctx.insert("title", &title(lang));
+        ctx.insert("pages", &mine);
+        ctx.insert(
+            "languages",
+            &languages
+                .iter()
+                .map(|l| (l.clone(), crate::language::native_name(l)))
+                .collect::<Vec<_>>(),
+        );
+        let index = tera
+            .render("index.html", &ctx)
+            .map_err(|e| Error::Refused(format!("the archive's index: {e}")))?;
+        put(&ldir.join("index.html"), index.as_bytes())?;
+        let feed = feed(config, lang, &title(lang), &mine, base.as_deref());
+        put(&ldir.join("feed.xml"), feed.as_bytes())?;
+    }
+    // The site's root: the first language's index, which links to the others.
+    if let Some(first) = languages.first() {
+        let redirect = format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0; url={first}/index.html\"><title>{}</title></head><body><p><a href=\"{first}/index.html\">{first}/index.html</a></p></body></html>\n",
+            crate::render::escape_html(&title(first))
+        );
+        put(&dir.join("index.html"), redirect.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The Atom feed of one language's pages, newest first.
+fn feed(config: &Config, lang: &str, title: &str, pages: &[&Page], base: Option<&str>) -> String {
+    use atom_syndication::{Entry, Feed, Link, Text};
+    let here = |file: &str| match base {
+        Some(b) => format!("{b}{lang}/{file}"),
+        None => file.to_string(),
+    };
+    let id = |what: &str| match base {
+        Some(b) => format!("{b}{lang}/{what}"),
+        None => format!("urn:bulletin:{}:{lang}:{what}", config.list_id()),
+    };
+    let mut f = Feed::default();
+    f.set_title(Text::plain(title));
+    f.set_id(id("feed.xml"));
+    f.set_lang(Some(lang.to_string()));
+    let newest = pages.first().map_or_else(Utc::now, |p| p.date);
+    f.set_updated(newest.fixed_offset());
+    let mut me = Link::default();
+    me.set_href(here("feed.xml"));
+    me.set_rel("self");
+    let mut site = Link::default();
+    site.set_href(here("index.html"));
+    site.set_rel("alternate");
+    f.set_links(vec![me, site]);
+    let mut author = atom_syndication::Person::default();
+    author.set_name(config.sender.organisation.clone());
+    f.set_authors(vec![author]);
+    let entries: Vec<Entry> = pages
+        .iter()
+        .map(|p| {
+            let mut e = Entry::default();
+            e.set_title(Text::plain(p.subject.clone()));
+            e.set_id(id(&p.file));
+            e.set_updated(p.date.fixed_offset());
+            e.set_published(Some(p.date.fixed_offset()));
+            let mut l = Link::default();
+            l.set_href(here(&p.file));
+            l.set_rel("alternate");
+            l.set_mime_type(Some("text/html".to_string()));
+            e.set_links(vec![l]);
+            e
+        })
+        .collect();
+    f.set_entries(entries);
+    f.to_string()
+}

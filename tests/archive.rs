@@ -1,0 +1,178 @@
+//! The web archive: `bulletin archive` writes a static site (per language a page per campaign,
+//! an index and an Atom feed), clicked through in Debian's Chromium. The test fails when the
+//! browser is missing; it is never skipped.
+
+mod common;
+
+use common::smtp::RealSmtp;
+use common::Project;
+
+const FAST: &str = "per_second = 500\nburst = 100";
+
+#[test]
+fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.relay(server.port, "connections = 2", FAST);
+    let site = p.path().join("site");
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site)
+        .ok()
+        .stdout_has("Nothing to archive yet");
+    assert!(!site.exists());
+
+    p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
+    // The digest went out; the English-only report is published before it goes.
+    p.bulletin()
+        .args(["archive", "2026-12-mpome-conference-report", "--out"])
+        .arg(&site)
+        .ok()
+        .stdout_has("Wrote 3 pages in 2 languages (en, fr)");
+    for f in [
+        "index.html",
+        "en/index.html",
+        "en/feed.xml",
+        "en/2026-11-digest.html",
+        "en/2026-12-mpome-conference-report.html",
+        "fr/index.html",
+        "fr/feed.xml",
+        "fr/2026-11-digest.html",
+    ] {
+        assert!(site.join(f).is_file(), "{f}");
+    }
+    assert!(
+        !site
+            .join("fr/2026-12-mpome-conference-report.html")
+            .exists(),
+        "written in en only"
+    );
+
+    // Nobody's data: no address, no token, no name of a reader.
+    for f in ["en/2026-11-digest.html", "fr/2026-11-digest.html"] {
+        let page = std::fs::read_to_string(site.join(f)).unwrap();
+        assert!(!page.contains("@example.org"), "{f} holds an address");
+        assert!(!page.contains("/u/"), "{f} holds an unsubscribe link");
+        for name in ["James", "Hélène", "Amina"] {
+            assert!(!page.contains(name), "{f} names {name}");
+        }
+        assert!(
+            !page.contains("archive/en/2026-11-digest.html"),
+            "no link to itself"
+        );
+    }
+
+    // The feeds: valid Atom, newest first, with the pages' full addresses.
+    let feed = atom_syndication::Feed::read_from(std::io::BufReader::new(
+        std::fs::File::open(site.join("en/feed.xml")).unwrap(),
+    ))
+    .expect("valid Atom");
+    let links: Vec<String> = feed
+        .entries()
+        .iter()
+        .map(|e| e.links()[0].href().to_string())
+        .collect();
+    assert_eq!(links.len(), 2);
+    assert!(links.contains(
+        &"https://disarmament-insight.example.org/archive/en/2026-11-digest.html".to_string()
+    ));
+    let fr = atom_syndication::Feed::read_from(std::io::BufReader::new(
+        std::fs::File::open(site.join("fr/feed.xml")).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(fr.entries().len(), 1);
+    assert_eq!(
+        fr.entries()[0].title().as_str(),
+        "Disarmament Insight, novembre 2026 : vos actualités"
+    );
+
+    // A real browser: the root leads to the English index, whose links lead to the pages and
+    // to the French index.
+    let (browser, _profile) = common::chromium();
+    let tab = browser.new_tab().unwrap();
+    tab.navigate_to(&format!("file://{}", site.join("index.html").display()))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let first = tab.wait_for_element("#campaigns li a").unwrap();
+    assert!(
+        tab.get_url().ends_with("/en/index.html"),
+        "{}",
+        tab.get_url()
+    );
+    let subject = first.get_inner_text().unwrap();
+    first.click().unwrap();
+    tab.wait_until_navigated().unwrap();
+    let body = tab
+        .wait_for_element("body")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(tab.get_url().contains("/en/2026-1"), "{}", tab.get_url());
+    // Both campaigns carry the materiel update; the page is the message, not an empty shell.
+    assert!(
+        body.contains("Weapons lost from peace operations"),
+        "{body}"
+    );
+    assert!(
+        subject.starts_with("Disarmament Insight, November 2026"),
+        "newest first: {subject}"
+    );
+    tab.navigate_to(&format!("file://{}", site.join("en/index.html").display()))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("nav a[hreflang=fr]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.wait_until_navigated().unwrap();
+    let lang = tab
+        .wait_for_element("html")
+        .unwrap()
+        .get_attribute_value("lang")
+        .unwrap();
+    assert_eq!(lang.as_deref(), Some("fr"));
+    let french = tab
+        .wait_for_element("#campaigns li a")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert_eq!(
+        french,
+        "Disarmament Insight, novembre 2026 : vos actualités"
+    );
+
+    // Every message links to its page, in each of its languages.
+    let sent = server.messages();
+    let bilingual = sent
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.data).to_string())
+        .find(|t| t.contains("Content-Language: en, fr") || t.contains("Content-Language: fr, en"))
+        .expect("a bilingual message");
+    let decoded = bilingual.replace("=\r\n", "");
+    assert!(
+        decoded.contains("https://disarmament-insight.example.org/archive/en/2026-11-digest.html")
+    );
+    assert!(
+        decoded.contains("https://disarmament-insight.example.org/archive/fr/2026-11-digest.html")
+    );
+
+    // Run again: the archive is replaced whole. A folder bulletin did not write is left alone.
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site)
+        .ok()
+        .stdout_has("Wrote 2 pages");
+    assert!(!site
+        .join("en/2026-12-mpome-conference-report.html")
+        .exists());
+    let other = p.path().join("other");
+    p.write("other/keep.txt", "mine");
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&other)
+        .fails()
+        .stderr_has("is not an archive bulletin wrote");
+    assert_eq!(p.read("other/keep.txt"), "mine");
+}
