@@ -432,10 +432,8 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
                 problems.error(file, line, msg);
                 // Without a line to set aside (a missing key), or when the line is a table
                 // header or a syntax error, further reading would only repeat or mislead.
-                let Some(n) = line else { return None };
-                let Some(l) = current.lines().nth(n - 1) else {
-                    return None;
-                };
+                let n = line?;
+                let l = current.lines().nth(n - 1)?;
                 let t = l.trim_start();
                 if t.starts_with('[') || t.starts_with('#') || !t.contains('=') {
                     return None;
