@@ -262,8 +262,12 @@ pub struct Overview {
 pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> {
     use crate::journal::{Journal, State};
     let tz = config.tz();
-    let journal = Journal::open(&config.journal_path())?;
-    let rows = journal.scheduled()?;
+    // Reading only: no journal yet means nothing scheduled or sent, and none is created.
+    let journal = Journal::open_existing(&config.journal_path())?;
+    let rows = match &journal {
+        Some(j) => j.scheduled()?,
+        None => Vec::new(),
+    };
     let mut p = crate::problems::Problems::new();
     let updates = crate::updates::load(config, &mut p)?;
     let now = crate::clock::utc();
@@ -281,7 +285,10 @@ pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> 
         let campaign = crate::campaign::locate(config, &id)
             .ok()
             .and_then(|path| crate::campaign::load(&path, config, &updates, &mut p));
-        let counts = journal.counts(campaign.as_ref().map_or(id.as_str(), |c| c.id.as_str()))?;
+        let counts = match &journal {
+            Some(j) => j.counts(campaign.as_ref().map_or(id.as_str(), |c| c.id.as_str()))?,
+            None => Default::default(),
+        };
         let n = |s: State| counts.get(&s).copied().unwrap_or(0);
         let total: usize = counts.values().sum();
         let tally = format!(
@@ -301,14 +308,18 @@ pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> 
                     .and_then(|c| c.schedule.send_at)
                     .map(|t| format!("plans {} (not marked ready)", stamp(tz, t)))
                     .unwrap_or_else(|| "not scheduled".into());
-                (
-                    "draft".to_string(),
-                    if total > 0 {
-                        format!("{plan}; {tally}")
-                    } else {
-                        plan
-                    },
-                )
+                // Sent by hand (`send`), not through `due`.
+                let open = n(State::Queued) + n(State::Deferred);
+                if total == 0 {
+                    ("draft".to_string(), plan)
+                } else if open == 0 {
+                    ("finished".to_string(), format!("sent by hand: {tally}"))
+                } else {
+                    (
+                        "partly sent".to_string(),
+                        format!("by hand, not scheduled: {tally}"),
+                    )
+                }
             }
             (Some(r), _) if r.finished_at_ms.is_some() => (
                 "finished".into(),

@@ -20,6 +20,15 @@ pub struct Args {
     /// Print the list as JSON on stdout.
     #[arg(long)]
     json: bool,
+
+    /// Send at the next `bulletin due`, or accept an --at time more than an hour past.
+    #[arg(long)]
+    now: bool,
+
+    /// Schedule a campaign that has already gone out: the next `due` mails only contacts
+    /// added since (the journal never mails anyone twice).
+    #[arg(long)]
+    again: bool,
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
@@ -35,10 +44,14 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     };
-    let journal = crate::journal::Journal::open(&config.journal_path())?;
     if a.cancel {
+        crate::campaign::locate_id(&config, &name)?;
         let id = crate::campaign::resolve_id(&config, &name);
-        if journal.unschedule(&id)? {
+        let was = match crate::journal::Journal::open_existing(&config.journal_path())? {
+            Some(journal) => journal.unschedule(&id)?,
+            None => false,
+        };
+        if was {
             println!("{id}: back to draft; `due` will not send it.");
         } else {
             println!("{id} was not scheduled.");
@@ -49,17 +62,43 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(config.clone(), &name, false)?;
     print_warnings(&prepared.problems);
     let sch = &prepared.campaign.schedule;
-    let when = match a.at {
-        Some(t) => crate::window::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
-        None => sch.send_at.ok_or_else(|| {
+    let now = crate::clock::utc();
+    let when = match (a.at, a.now) {
+        (Some(_), true) => anyhow::bail!("give --at TIME or --now, not both"),
+        (None, true) => now,
+        (Some(t), false) => crate::window::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
+        (None, false) => sch.send_at.ok_or_else(|| {
             anyhow::anyhow!(
-                "{} has no send_at under [schedule]: give the time with --at",
+                "{} has no send_at under [schedule]: give the time with --at, or --now",
                 prepared.campaign.path.display()
             )
         })?,
     };
-    journal.schedule(&prepared.campaign.id, when.timestamp_millis())?;
-    let now = crate::clock::utc();
+    // A time well in the past is a typo more often than a wish (2025 for 2026): the next
+    // `due` would send at once.
+    if !a.now && when < now - chrono::Duration::hours(1) {
+        anyhow::bail!(
+            "{} is in the past (it is now {}): check the date, or give --now to send at the next `bulletin due`",
+            stamp(sch.tz, when),
+            stamp(config.tz(), now)
+        );
+    }
+    let id = &prepared.campaign.id;
+    if let Some(j) = crate::journal::Journal::open_existing(&config.journal_path())? {
+        let counts = j.counts(id)?;
+        let n = |s: crate::journal::State| counts.get(&s).copied().unwrap_or(0);
+        let total: usize = counts.values().sum();
+        let open = n(crate::journal::State::Queued) + n(crate::journal::State::Deferred);
+        if total > 0 && open == 0 && !a.again {
+            anyhow::bail!(
+                "{id} has already gone out ({} sent, {} failed): give --again to send it to contacts added since (nobody already mailed is mailed twice)",
+                n(crate::journal::State::Sent),
+                n(crate::journal::State::Failed)
+            );
+        }
+    }
+    let journal = crate::journal::Journal::open(&config.journal_path())?;
+    journal.schedule(id, when.timestamp_millis())?;
     let mut msg = format!(
         "{}: scheduled for {} ({} recipients; window: {})",
         prepared.campaign.id,

@@ -23,6 +23,17 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let path = config.journal_path();
     // Asked before the journal is opened (see send::lock): is a run sending right now?
     let live = send::lock::held_by_a_run(&path);
+    // An unknown campaign is refused as every command refuses it, unless the journal knows it
+    // (a campaign whose file was since removed still has a status).
+    if let Some(c) = &a.campaign {
+        let journaled = crate::journal::Journal::open_existing(&path)?
+            .map(|j| j.campaigns())
+            .transpose()?
+            .is_some_and(|known| known.contains(c));
+        if !journaled {
+            crate::campaign::locate_id(&config, c)?;
+        }
+    }
     let Some(journal) = crate::journal::Journal::open_existing(&path)? else {
         let marker = crate::journal::marker_path(&path);
         if marker.exists() {

@@ -1,0 +1,140 @@
+//! The operator's day: what `check` and the other commands tell the person running them.
+
+mod common;
+
+use common::Project;
+
+#[test]
+fn an_unknown_campaign_is_refused_the_same_way_everywhere_and_reading_writes_nothing() {
+    let p = Project::example();
+    let expected = p.bulletin().args(["audience", "nov"]).fails().stderr();
+    assert!(expected.contains("no campaign \"nov\""), "{expected}");
+    assert!(
+        expected.contains("2026-11-digest"),
+        "the real ones are listed: {expected}"
+    );
+    for args in [
+        &["status", "nov"][..],
+        &["preview", "nov"][..],
+        &["send", "nov", "--dry-run"][..],
+        &["schedule", "nov", "--at", "2030-01-01T09:00"][..],
+        &["check", "nov"][..],
+        &["test-send", "nov", "--to", "me@example.org"][..],
+    ] {
+        let err = p.bulletin().args(args).fails().stderr();
+        assert!(err.contains("no campaign \"nov\""), "{args:?}: {err}");
+    }
+    p.bulletin().args(["status"]).ok();
+    assert!(
+        !p.path().join("bulletin.sqlite").exists(),
+        "status reads, never creates"
+    );
+}
+
+#[test]
+fn every_misspelt_key_of_the_config_is_reported_in_one_run() {
+    let p = Project::example();
+    p.edit("bulletin.toml", "\nname = ", "\nnmae = ")
+        .edit("bulletin.toml", "\ntimezone = ", "\ntimezon = ")
+        .edit("bulletin.toml", "\nburst = ", "\nbrust = ");
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    for (key, meant) in [
+        ("nmae", "name"),
+        ("timezon", "timezone"),
+        ("brust", "burst"),
+    ] {
+        let line = p
+            .read("bulletin.toml")
+            .lines()
+            .position(|l| l.starts_with(key))
+            .unwrap()
+            + 1;
+        assert!(
+            err.contains(&format!("bulletin.toml:{line}: unknown field `{key}`")),
+            "{key}: {err}"
+        );
+        assert!(err.contains(&format!("did you mean `{meant}`?")), "{err}");
+    }
+    assert!(err.contains("3 errors found"), "{err}");
+}
+
+#[test]
+fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
+    let server = common::smtp::RealSmtp::start();
+    let p = Project::example();
+    p.relay(
+        server.port,
+        "connections = 2",
+        "per_second = 500\nburst = 100",
+    );
+    let now = "2026-11-30T10:00:00Z";
+    // A year typo: refused, nothing scheduled.
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--at", "2025-11-30T11:00"])
+        .env("BULLETIN_NOW", now)
+        .fails()
+        .stderr_has("is in the past")
+        .stderr_has("--now");
+    let list = p
+        .bulletin()
+        .args(["schedule"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("2026-11-digest") && l.contains("draft")),
+        "{list}"
+    );
+    // Within the hour is fine; --now means the next `due`.
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--at", "2026-11-30T10:30"])
+        .env("BULLETIN_NOW", now)
+        .ok();
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--now"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout_has("scheduled for");
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--cancel"])
+        .ok();
+
+    // Sent by hand: `schedule` says finished, and scheduling it again needs --again.
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes"])
+        .env("BULLETIN_NOW", now)
+        .ok();
+    let sent = server.messages().len();
+    assert!(sent > 0);
+    let list = p
+        .bulletin()
+        .args(["schedule"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("2026-11-mpome-briefing"))
+        .unwrap();
+    assert!(
+        row.contains("finished") && row.contains("sent by hand"),
+        "{row}"
+    );
+    p.bulletin()
+        .args(["schedule", "2026-11-mpome-briefing", "--now"])
+        .env("BULLETIN_NOW", now)
+        .fails()
+        .stderr_has("has already gone out")
+        .stderr_has("--again");
+    p.bulletin()
+        .args(["schedule", "2026-11-mpome-briefing", "--now", "--again"])
+        .env("BULLETIN_NOW", now)
+        .ok();
+    p.bulletin().args(["due"]).env("BULLETIN_NOW", now).ok();
+    assert_eq!(
+        server.messages().len(),
+        sent,
+        "--again never mails anyone twice"
+    );
+}
