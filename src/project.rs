@@ -260,7 +260,8 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
 
 /// Checks the whole project, or one campaign: config, every list, every update, each campaign
 /// with its templates and translations. Returns every problem found.
-pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
+/// With `sending`, also what only sending needs: the token secret and the DKIM key.
+pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Result<Problems> {
     let mut p = Problems::new();
     let updates = updates::load(config, &mut p)?;
     let aliases = crate::render::interest_aliases(config);
@@ -304,16 +305,19 @@ pub fn check(config: &Config, campaign_name: Option<&str>) -> Result<Problems> {
             }
         }
     }
-    if config.unsubscribe.offered() {
+    if config.unsubscribe.offered() && sending {
         if let Err(e) = config.unsubscribe.secrets() {
-            p.warning(
+            let text = std::fs::read_to_string(&config.file).unwrap_or_default();
+            let line = crate::config::key_line(&text, "secret_env")
+                .or(crate::config::key_line(&text, "secret_command"));
+            p.error(
                 &config.file,
-                None,
-                format!("unsubscribe links cannot be signed now ({e}): previews carry a placeholder token and `send` refuses to start"),
+                line,
+                format!("unsubscribe links cannot be signed ({e}), so `send` would refuse to start; previews work without it, with a placeholder token"),
             );
         }
     }
-    if let Some(r) = signer(config) {
+    if let Some(r) = signer(config).filter(|_| sending) {
         let line = crate::config::key_line(
             &std::fs::read_to_string(&config.file).unwrap_or_default(),
             "key_file",

@@ -138,3 +138,90 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         "--again never mails anyone twice"
     );
 }
+
+#[test]
+fn check_and_dry_run_refuse_what_send_would_refuse_before_connecting() {
+    let p = Project::example();
+    let config = p.read("bulletin.toml");
+    let line = |text: &str, key: &str| {
+        text.lines()
+            .position(|l| l.starts_with(key))
+            .map_or(0, |i| i + 1)
+    };
+    // The example as shipped, with its password and secret in the environment: fine.
+    p.bulletin().args(["check"]).ok();
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--dry-run"])
+        .ok();
+
+    // The password's variable unset.
+    let err = p
+        .bulletin()
+        .args(["check"])
+        .env_remove("BULLETIN_SMTP_PASSWORD")
+        .fails()
+        .stderr();
+    assert!(
+        err.contains(&format!(
+            "bulletin.toml:{}: `send` would refuse",
+            line(&config, "password_env")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("BULLETIN_SMTP_PASSWORD"), "{err}");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--dry-run"])
+        .env_remove("BULLETIN_SMTP_PASSWORD")
+        .fails()
+        .stderr_has("BULLETIN_SMTP_PASSWORD");
+    // --files-only checks what a previewing machine needs, no more.
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .env_remove("BULLETIN_SMTP_PASSWORD")
+        .env_remove("BULLETIN_UNSUBSCRIBE_SECRET")
+        .ok();
+    // The token secret unset: an error for check, as send refuses; preview still works.
+    p.bulletin()
+        .args(["check"])
+        .env_remove("BULLETIN_UNSUBSCRIBE_SECRET")
+        .fails()
+        .stderr_has("`send` would refuse to start");
+
+    // Plain SMTP to a relay elsewhere.
+    p.edit(
+        "bulletin.toml",
+        "security = \"starttls\"",
+        "security = \"plain\"",
+    );
+    let text = p.read("bulletin.toml");
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(
+        err.contains(&format!(
+            "bulletin.toml:{}: `send` would refuse: security = \"plain\"",
+            line(&text, "security")
+        )),
+        "{err}"
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--dry-run"])
+        .fails()
+        .stderr_has("security = \"plain\"");
+
+    // No [smtp] at all: refused before any question is asked.
+    let head = &config[..config.find("[smtp]").unwrap()];
+    let tail = &config[config.find("[schedule]").unwrap()..];
+    p.write("bulletin.toml", format!("{head}{tail}"));
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("no [smtp] section");
+    p.bulletin()
+        .args(["send", "2026-11-digest"])
+        .fails()
+        .stderr_has("no [smtp] section")
+        .stderr_lacks("--yes");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--dry-run"])
+        .fails()
+        .stderr_has("no [smtp] section");
+}

@@ -8,11 +8,19 @@ use super::{clean, load, Exit};
 pub struct Args {
     /// Check only this campaign (an id such as 2026-11-digest, or a file path).
     campaign: Option<String>,
+
+    /// Check the files only, not what sending needs (the relay's settings, the password,
+    /// the token secret, the DKIM key): for a machine that only previews.
+    #[arg(long)]
+    files_only: bool,
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
-    let p = crate::project::check(&config, a.campaign.as_deref())?;
+    let mut p = crate::project::check(&config, a.campaign.as_deref(), !a.files_only)?;
+    if !a.files_only {
+        sending_problems(&config, &mut p);
+    }
     if p.is_empty() {
         println!("No problems found.");
     } else {
@@ -25,6 +33,30 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     }
     print_dns(&config);
     Ok(Exit::Success)
+}
+
+/// What would make `send` refuse before it connects, found without connecting: the same
+/// checks `send` and `send --dry-run` make.
+fn sending_problems(config: &crate::config::Config, p: &mut crate::problems::Problems) {
+    let text = std::fs::read_to_string(&config.file).unwrap_or_default();
+    if let Err(e) = crate::send::relay_settings(config) {
+        let key = match e.to_string() {
+            m if m.contains("no [smtp] section") => None,
+            m if m.contains("security = \"plain\"") => Some("security"),
+            m if m.contains("password") || m.contains("username") => Some("password_env"),
+            m if m.contains("ca_file") => Some("ca_file"),
+            _ => Some("host"),
+        };
+        let line = key.and_then(|k| crate::config::key_line(&text, k));
+        p.error(&config.file, line, format!("`send` would refuse: {e}"));
+    }
+    if let Err(e) = crate::journal::check_continuity(&config.journal_path(), false) {
+        p.error(
+            &config.journal_path(),
+            None,
+            format!("`send` would refuse: {e}"),
+        );
+    }
 }
 
 /// What the sending domains must publish, for the team to compare with their DNS.

@@ -55,6 +55,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         deadline_ms: None,
         new_journal: a.new_journal,
     };
+    // Everything that would stop the send before it connects is asked now, before the
+    // question below: a dry run fails where the send would.
+    let settings = send::preflight(&prepared, &opts)?;
     let plan = send::plan(&prepared, &opts)?;
     let smtp = prepared.config.smtp.as_ref();
     let rate = &prepared.config.rate;
@@ -123,7 +126,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     } else {
         send::progress::Progress::log(std::time::Duration::from_secs(10))
     };
-    let report = send::run(std::sync::Arc::new(prepared), &opts, &progress)?;
+    let report = send::run_with(std::sync::Arc::new(prepared), &opts, &progress, settings)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -133,39 +133,63 @@ pub(crate) fn signing_ready(p: &Prepared) -> std::result::Result<(), SendError> 
     Ok(())
 }
 
+/// Everything that would make a send refuse before its first connection, checked without
+/// connecting: the SMTP section, its security against its host, the password's source, the
+/// token secret and DKIM key, and the journal's continuity. `check`, `send --dry-run` and the
+/// send itself ask this one function, so they refuse alike.
+pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Arc<Settings>, SendError> {
+    let settings = relay_settings(&p.config)?;
+    signing_ready(p)?;
+    if !opts.lock_held {
+        journal::check_continuity(&p.config.journal_path(), opts.new_journal)?;
+    }
+    Ok(settings)
+}
+
+/// The relay settings the config gives, or why `send` would refuse them.
+pub fn relay_settings(
+    config: &crate::config::Config,
+) -> std::result::Result<Arc<Settings>, SendError> {
+    let smtp = config.smtp.as_ref().ok_or_else(|| {
+        SendError::Setup(format!(
+            "{} has no [smtp] section: add one with the relay's host (see config.example.toml)",
+            config.file.display()
+        ))
+    })?;
+    Settings::from_config(smtp, &config.root)
+        .map(Arc::new)
+        .map_err(|e| SendError::Setup(e.to_string()))
+}
+
 /// Sends a prepared campaign. `progress` is told of every settled message.
 pub fn run(
     p: Arc<Prepared>,
     opts: &Options,
     progress: &progress::Progress,
 ) -> std::result::Result<Report, SendError> {
+    let settings = preflight(&p, opts)?;
+    run_with(p, opts, progress, settings)
+}
+
+/// As [`run`], with the settings [`preflight`] gave.
+pub fn run_with(
+    p: Arc<Prepared>,
+    opts: &Options,
+    progress: &progress::Progress,
+    settings: Arc<Settings>,
+) -> std::result::Result<Report, SendError> {
     let started = Instant::now();
     let campaign = p.campaign.id.clone();
-    let smtp = p.config.smtp.as_ref().ok_or_else(|| {
-        SendError::Setup(format!(
-            "{} has no [smtp] section: add one with the relay's host (see config.example.toml)",
-            p.config.file.display()
-        ))
-    })?;
-    let smtp = Arc::new(smtp.clone());
-    signing_ready(&p)?;
-    let settings = if opts.dry_run {
-        None
-    } else {
-        Some(Arc::new(
-            Settings::from_config(&smtp, &p.config.root)
-                .map_err(|e| SendError::Setup(e.to_string()))?,
-        ))
-    };
+    let smtp = Arc::new(p.config.smtp.clone().ok_or_else(|| {
+        SendError::Setup(format!("{} has no [smtp] section", p.config.file.display()))
+    })?);
+    let settings = (!opts.dry_run).then_some(settings);
     let relay = settings.as_ref().map_or_else(
         || format!("{}:{} (dry run)", smtp.host, smtp.port.unwrap_or(0)),
         |s| s.describe(),
     );
 
     let journal_path = p.config.journal_path();
-    if !opts.dry_run && !opts.lock_held {
-        journal::check_continuity(&journal_path, opts.new_journal)?;
-    }
     // Declared before the journal so that it is released after every connection closes.
     let _lock = if opts.dry_run || opts.lock_held {
         None

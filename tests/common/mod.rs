@@ -152,11 +152,11 @@ impl Project {
 /// The secret the example project's unsubscribe tokens are signed with in tests.
 pub const TOKEN_SECRET: &str = "test-token-secret";
 
-/// The real binary, with the environment every test starts from: no SMTP password from the
-/// developer's shell, and the example project's token secret.
+/// The real binary, with the environment every test starts from: the example project's SMTP
+/// password and token secret, test values, never the developer's own.
 pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
-    cmd.env_remove("BULLETIN_SMTP_PASSWORD")
+    cmd.env("BULLETIN_SMTP_PASSWORD", "test-relay-password")
         .env("BULLETIN_UNSUBSCRIBE_SECRET", TOKEN_SECRET);
     cmd
 }
