@@ -99,7 +99,7 @@ impl Attachments {
             let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
             let mb = bytes as f64 / (1024.0 * 1024.0);
             let what = format!(
-                "a {} message carries {mb:.1} MB of attachments as sent ({})",
+                "the {} message carries {mb:.1} MB of attachments as sent ({})",
                 langs.join("+"),
                 names.join(", ")
             );

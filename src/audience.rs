@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::campaign::Campaign;
 use crate::config::{Config, Fallback};
 use crate::contacts::{Contact, ContactList};
+use crate::text::count;
 use crate::updates::Updates;
 
 #[derive(Debug, Clone)]
@@ -376,11 +377,11 @@ fn counts(m: &BTreeMap<String, usize>) -> String {
 pub fn report(campaign: &Campaign, aud: &Audience) -> String {
     let s = &aud.stats;
     let mut o = format!(
-        "Campaign {}: {} recipients ({} contacts read, {} duplicates merged, {} left out)\n",
+        "Campaign {}: {} ({} read, {}, {} left out)\n",
         campaign.id,
-        s.recipients,
-        s.contacts_read,
-        s.duplicates_merged,
+        count(s.recipients, "recipient", "recipients"),
+        count(s.contacts_read, "contact", "contacts"),
+        count(s.duplicates_merged, "duplicate merged", "duplicates merged"),
         aud.left_out.len()
     );
     o.push_str(&format!("  by language:  {}\n", counts(&s.by_language)));

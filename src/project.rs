@@ -100,23 +100,38 @@ fn load_list(
         }
         c.interests = mapped;
     }
-    let mut unknown_interests: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut unsupported: BTreeMap<&str, usize> = BTreeMap::new();
+    // Per value, the rows that hold it.
+    let mut unknown_interests: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut unsupported: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for c in &list.contacts {
         for i in &c.interests {
             if !config.knows_interest(i) {
-                *unknown_interests.entry(i).or_default() += 1;
+                unknown_interests.entry(i).or_default().push(c.line);
             }
         }
         if c.languages.is_empty() && !c.language_raw.trim().is_empty() {
-            *unsupported.entry(c.language_raw.trim()).or_default() += 1;
+            unsupported
+                .entry(c.language_raw.trim())
+                .or_default()
+                .push(c.line);
         }
     }
-    let fmt = |m: &BTreeMap<&str, usize>| {
+    // "es" on lines 7 and 12; five lines at most, then a count.
+    let fmt = |m: &BTreeMap<&str, Vec<usize>>| {
         m.iter()
-            .map(|(k, n)| format!("\"{k}\" ×{n}"))
+            .map(|(k, lines)| {
+                let shown: Vec<String> = lines.iter().take(5).map(usize::to_string).collect();
+                let more = lines.len().saturating_sub(5);
+                let rest = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                let word = if lines.len() == 1 { "line" } else { "lines" };
+                format!("\"{k}\" on {word} {}{rest}", shown.join(", "))
+            })
             .collect::<Vec<_>>()
-            .join(", ")
+            .join("; ")
     };
     if !unknown_interests.is_empty() {
         p.warning(path, None, format!(

@@ -16,8 +16,23 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// `n` and the word for it: "1 message", "2 messages".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_take_the_right_form() {
+        assert_eq!(super::count(1, "message", "messages"), "1 message");
+        assert_eq!(super::count(0, "message", "messages"), "0 messages");
+        assert_eq!(
+            super::count(2, "duplicate merged", "duplicates merged"),
+            "2 duplicates merged"
+        );
+    }
+
     #[test]
     fn line_breaks_and_controls_become_one_space() {
         assert_eq!(

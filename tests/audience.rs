@@ -102,7 +102,7 @@ fn duplicates_merge_across_lists_and_exclusions_apply() {
     assert_eq!(x["name"], "Xu");
     let report = p.bulletin().args(["audience", "test"]).ok().stdout();
     assert!(
-        report.contains("3 recipients (5 contacts read, 1 duplicates merged, 1 left out)"),
+        report.contains("3 recipients (5 contacts read, 1 duplicate merged, 1 left out)"),
         "{report}"
     );
     assert!(
@@ -192,7 +192,7 @@ fn fallback_language_follows_the_config() {
     let r = p.recipients("test");
     assert!(r.iter().all(|x| x["language"] == "en"), "{r:?}");
     p.bulletin().args(["check"]).ok().stderr_has(
-        "languages not supported, these contacts get the default language (en): \"Klingon\" ×1",
+        "languages not supported, these contacts get the default language (en): \"Klingon\" on line 3",
     );
 }
 

@@ -271,6 +271,39 @@ fn merge_fields_in_update_bodies_and_intros_are_rendered_per_recipient_and_check
     assert!(english.3.contains("\u{201c}this\u{201d}"), "{}", english.3);
     assert!(!amina.2.contains("{{"));
 
+    // A default's text is escaped once, as any text: "l'équipe & co" reads as written.
+    p.edit(
+        update,
+        "{{ contact.organisation | default(value=\"you\") }}",
+        "{{ contact.organisation | default(value=\"you\") }} {{ contact.nickname | default(value=\"l'équipe & co\") }}",
+    );
+    previewed(&p, "2026-11-mpome-briefing");
+    let english_html = std::fs::read_dir(p.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|x| x == "html") && !f.ends_with("index.html"))
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .find(|h| h.contains("Peace operations now deploy"))
+        .expect("an English message");
+    assert!(
+        english_html.contains("l&#x27;équipe &amp; co")
+            || english_html.contains("l'équipe &amp; co"),
+        "escaped once"
+    );
+    assert!(!english_html.contains("&amp;#x27;") && !english_html.contains("&amp;amp;"));
+    p.edit(
+        update,
+        " {{ contact.nickname | default(value=\"l'équipe & co\") }}",
+        "",
+    );
+    // A value's HTML never gets past the sanitizer: `safe` and `include` are refused.
+    p.edit(update, "\"you\") }}", "\"you\") | safe }}");
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("the safe filter would let");
+    p.edit(update, "\"you\") | safe }}", "\"you\") }}");
+
     // Printed bare, a value some recipients lack is named with the update's file and line.
     p.edit(
         update,

@@ -55,9 +55,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         );
     } else {
         println!(
-            "Wrote {} messages ({} files, {} bytes) to {} in {secs:.2} s.\nOpen {} to browse them.",
-            s.messages,
-            s.files_written,
+            "Wrote {} ({}, {} bytes) to {} in {secs:.2} s.\nOpen {} to browse them.",
+            crate::text::count(s.messages, "message", "messages"),
+            crate::text::count(s.files_written, "file", "files"),
             s.bytes_written,
             out.display(),
             out.join("index.html").display()
@@ -71,8 +71,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     }
     if s.left_out > 0 {
         println!(
-            "{} contacts left out: see `bulletin audience {}`.",
-            s.left_out, prepared.campaign.id
+            "{} left out: see `bulletin audience {}`.",
+            crate::text::count(s.left_out, "contact", "contacts"),
+            prepared.campaign.id
         );
     }
     if s.rejects > 0 {

@@ -75,28 +75,44 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         for st in &all {
-            print!("{}", clean(&text(st)));
+            print!("{}", clean(&text(st, &config)));
         }
     }
     Ok(Exit::Success)
 }
 
-fn text(st: &send::status::Status) -> String {
+fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
     let counts: Vec<String> = st
         .counts
         .iter()
         .map(|(s, n)| format!("{} {n}", s.as_str()))
         .collect();
     let mut o = format!(
-        "{}: {} recipients: {}\n",
+        "{}: {}: {}\n",
         st.campaign,
-        st.total,
+        crate::text::count(st.total, "recipient", "recipients"),
         counts.join(", ")
     );
     if let (Some(a), Some(b)) = (&st.first_sent, &st.last_sent) {
-        o.push_str(&format!("  sent from {a} to {b}"));
+        let local = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t).map_or_else(
+                |_| t.to_string(),
+                |d| {
+                    d.with_timezone(&config.tz())
+                        .format("%Y-%m-%d %H:%M:%S %Z")
+                        .to_string()
+                },
+            )
+        };
+        o.push_str(&format!("  sent from {} to {}", local(a), local(b)));
         if let Some(r) = st.rate_per_second {
-            o.push_str(&format!(" ({r:.1} messages/s)"));
+            // The average over the whole run, beside the limit: a short run sent within the
+            // burst shows a high rate that the limit allowed.
+            let rate = &config.rate;
+            o.push_str(&format!(
+                ": an average of {r:.1} messages/s (limit {}/s, bursts of {})",
+                rate.per_second, rate.burst
+            ));
         }
         o.push('\n');
     }

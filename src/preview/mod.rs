@@ -180,6 +180,8 @@ fn run_in(
     if opts.dry {
         return Ok(summary);
     }
+    // One count everywhere: the files a person sees (the hidden bookkeeping file is not one).
+    summary.files_written += 2 + usize::from(!prepared.rejects.is_empty());
     write_index(&staging.join("index.html"), prepared, &summary, &entries)?;
     if !prepared.rejects.is_empty() {
         crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
@@ -187,7 +189,6 @@ fn run_in(
     write_summary_json(&staging.join("summary.json"), prepared, &summary, &entries)?;
     interrupted()?;
     write_manifest(staging, prepared, &entries)?;
-    summary.files_written += 3 + usize::from(!prepared.rejects.is_empty());
     summary.kept = swap_in(staging, &opts.out)?;
     Ok(summary)
 }

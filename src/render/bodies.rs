@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tera::{Context, Tera};
 
-use super::templates::{forbid_calls, tera_error_text, Source};
+use super::templates::{
+    escape_defaults_once, forbid_calls, forbid_in_content, tera_error_text, Source,
+};
 use super::RenderError;
 use crate::campaign::Campaign;
 use crate::problems::Problems;
@@ -165,9 +167,11 @@ fn add(
         }
         let before = p.errors().count();
         forbid_calls(tera, name, path, source, p);
+        forbid_in_content(tera, name, path, source, p);
         if p.errors().count() > before {
             return false;
         }
+        escape_defaults_once(tera, name);
         sources.push((name.clone(), path.to_path_buf(), source.to_string()));
     }
     true

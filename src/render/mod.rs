@@ -272,7 +272,7 @@ impl Renderer {
                 p.error(
                     &path,
                     line,
-                    format!("template fails for a {what} message: {text}"),
+                    format!("template fails for the {what} message: {text}"),
                 );
                 return;
             }

@@ -192,6 +192,9 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
         );
         return None;
     }
+    for (name, _, _) in &sources {
+        escape_defaults_once(&mut tera, name);
+    }
     Some((tera, sources))
 }
 
@@ -199,9 +202,11 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
 /// holds the SMTP password. It is replaced by one that fails, and `check` names every call.
 const FORBIDDEN_FUNCTIONS: &[&str] = &["get_env"];
 
+/// Collects function calls by name, filters as `|name`, and `include`, `extends`, `import`.
 fn expr_calls(e: &tera::ast::Expr, out: &mut Vec<String>) {
     val_calls(&e.val, out);
     for f in &e.filters {
+        out.push(format!("|{}", f.name));
         f.args.values().for_each(|a| expr_calls(a, out));
     }
 }
@@ -257,9 +262,13 @@ fn node_calls(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
             }
             N::Set(_, set) => expr_calls(&set.value, out),
             N::FilterSection(_, f, _) => {
+                out.push(format!("|{}", f.filter.name));
                 f.filter.args.values().for_each(|a| expr_calls(a, out));
                 node_calls(&f.body, out);
             }
+            N::Include(..) => out.push("include".into()),
+            N::Extends(..) => out.push("extends".into()),
+            N::ImportMacro(..) => out.push("import".into()),
             N::Block(_, b, _) => node_calls(&b.body, out),
             N::MacroDefinition(_, m, _) => {
                 m.args.values().flatten().for_each(|a| expr_calls(a, out));
@@ -289,6 +298,119 @@ pub(super) fn forbid_calls(
                 path,
                 line_using(src, f),
                 format!("templates cannot call {f}(): it would put the environment (where the SMTP password is) into messages. Write the value in the template or the config instead"),
+            );
+        }
+    }
+}
+
+/// tera 1.20 escapes the value of `default(value=...)` twice in an autoescaped template: once
+/// when it evaluates the value, and again as the expression's result ("a & b" reaches the
+/// reader as "a &amp; b"). Marking each such value `safe` in the compiled syntax tree leaves
+/// only the second, proper escape. Run after the checks that read the tree, which must not
+/// see these marks as the author's.
+pub(super) fn escape_defaults_once(tera: &mut Tera, name: &str) {
+    if let Some(t) = tera.templates.get_mut(name) {
+        nodes_mut(&mut t.ast);
+    }
+}
+
+fn nodes_mut(nodes: &mut [tera::ast::Node]) {
+    use tera::ast::Node as N;
+    for n in nodes {
+        match n {
+            N::VariableBlock(_, e) => expr_mut(e),
+            N::If(i, _) => {
+                for (_, e, body) in &mut i.conditions {
+                    expr_mut(e);
+                    nodes_mut(body);
+                }
+                if let Some((_, body)) = &mut i.otherwise {
+                    nodes_mut(body);
+                }
+            }
+            N::Forloop(_, f, _) => {
+                expr_mut(&mut f.container);
+                nodes_mut(&mut f.body);
+                if let Some(b) = &mut f.empty_body {
+                    nodes_mut(b);
+                }
+            }
+            N::Set(_, set) => expr_mut(&mut set.value),
+            N::FilterSection(_, f, _) => nodes_mut(&mut f.body),
+            N::Block(_, b, _) => nodes_mut(&mut b.body),
+            N::MacroDefinition(_, m, _) => nodes_mut(&mut m.body),
+            _ => {}
+        }
+    }
+}
+
+fn expr_mut(e: &mut tera::ast::Expr) {
+    use tera::ast::ExprVal as V;
+    if let Some(first) = e.filters.first_mut() {
+        if first.name == "default" {
+            if let Some(v) = first.args.get_mut("value") {
+                if !v.is_marked_safe() {
+                    v.filters.push(tera::ast::FunctionCall {
+                        name: "safe".into(),
+                        args: HashMap::new(),
+                    });
+                }
+            }
+        }
+    }
+    for f in &mut e.filters {
+        f.args.values_mut().for_each(expr_mut);
+    }
+    match &mut e.val {
+        V::Math(m) => {
+            expr_mut(&mut m.lhs);
+            expr_mut(&mut m.rhs);
+        }
+        V::Logic(l) => {
+            expr_mut(&mut l.lhs);
+            expr_mut(&mut l.rhs);
+        }
+        V::In(i) => {
+            expr_mut(&mut i.lhs);
+            expr_mut(&mut i.rhs);
+        }
+        V::Test(t) => t.args.iter_mut().for_each(expr_mut),
+        V::MacroCall(m) => m.args.values_mut().for_each(expr_mut),
+        V::FunctionCall(f) => f.args.values_mut().for_each(expr_mut),
+        V::Array(a) => a.iter_mut().for_each(expr_mut),
+        _ => {}
+    }
+}
+
+/// What merge fields in updates and intros may not use: a value they print is text, escaped,
+/// so that no cell (nor a default) can put HTML into a message past the sanitizer.
+const FORBIDDEN_IN_CONTENT: &[(&str, &str)] = &[
+    ("|safe", "the safe filter"),
+    ("include", "include"),
+    ("extends", "extends"),
+    ("import", "import"),
+];
+
+/// Reports what a merge field in an update or intro may not do, with its line.
+pub(super) fn forbid_in_content(
+    tera: &Tera,
+    name: &str,
+    path: &std::path::Path,
+    src: &str,
+    p: &mut Problems,
+) {
+    let Ok(t) = tera.get_template(name) else {
+        return;
+    };
+    let mut calls = Vec::new();
+    node_calls(&t.ast, &mut calls);
+    for (what, said) in FORBIDDEN_IN_CONTENT {
+        if calls.iter().any(|c| c == what) {
+            let needle = what.trim_start_matches('|');
+            p.error(
+                path,
+                line_using(src, needle),
+                format!("merge fields in updates and intros print text: {said} would let a cell's or template's HTML into messages past the sanitizer. Put such HTML in the templates instead"),
             );
         }
     }

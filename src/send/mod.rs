@@ -335,12 +335,19 @@ pub fn run_with(
             let n = smtp
                 .connections
                 .min(shared.open.load(Ordering::SeqCst).max(1));
-            let tasks: Vec<_> = (0..n)
-                .map(|_| tokio::spawn(worker::sender(ctx.clone())))
-                .collect();
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                tasks.spawn(worker::sender(ctx.clone()));
+            }
             drop(ctx);
-            for t in tasks {
-                let _ = t.await;
+            // Joined as they end: a task that fails stops the others, which would otherwise
+            // wait for the recipient it held to be settled.
+            while let Some(r) = tasks.join_next().await {
+                if let Err(e) = r.map_err(|e| e.to_string()) {
+                    shared.fail(format!(
+                        "a sending task failed ({e}): the recipient it held stays recorded as being sent, and the next run lists it as unknown"
+                    ));
+                }
             }
             signals.abort();
             ticker.abort();
