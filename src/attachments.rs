@@ -93,23 +93,30 @@ impl Attachments {
             combos.push(campaign.languages.clone());
         }
         let max = (config.limits.max_message_mb * 1024.0 * 1024.0) as usize;
-        for langs in combos {
-            let files = self.for_message(&langs, &all);
-            let bytes: usize = files.iter().map(|f| f.base64.len()).sum();
-            let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
-            let mb = bytes as f64 / (1024.0 * 1024.0);
-            let what = format!(
-                "the {} message carries {mb:.1} MB of attachments as sent ({})",
-                langs.join("+"),
-                names.join(", ")
-            );
-            if bytes > max {
-                p.error(&campaign.path, None, format!("{what}, over [limits] max_message_mb ({}): link to the files on your website instead, or raise the limit if your relay and readers accept it", config.limits.max_message_mb));
-                return;
-            } else if bytes > WARN_BYTES {
-                p.warning(&campaign.path, None, format!("{what}: above 5 MB many mailboxes refuse mail or file it late; consider linking to the files instead"));
-                return;
-            }
+        let line = crate::config::key_line(&campaign.text, "attachments");
+        // The heaviest message decides: a bilingual one carries both languages' files.
+        let heaviest = combos
+            .into_iter()
+            .map(|langs| {
+                let files = self.for_message(&langs, &all);
+                let bytes: usize = files.iter().map(|f| f.base64.len()).sum();
+                (bytes, langs, files)
+            })
+            .max_by_key(|(bytes, ..)| *bytes);
+        let Some((bytes, langs, files)) = heaviest else {
+            return;
+        };
+        let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
+        let mb = bytes as f64 / (1024.0 * 1024.0);
+        let what = format!(
+            "the {} message carries {mb:.1} MB of attachments as sent ({})",
+            langs.join("+"),
+            names.join(", ")
+        );
+        if bytes > max {
+            p.error(&campaign.path, line, format!("{what}, over [limits] max_message_mb ({}): link to the files on your website instead, or raise the limit if your relay and readers accept it", config.limits.max_message_mb));
+        } else if bytes > WARN_BYTES {
+            p.warning(&campaign.path, line, format!("{what}: above 5 MB many mailboxes refuse mail or file it late; consider linking to the files instead"));
         }
     }
 }

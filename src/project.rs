@@ -291,6 +291,15 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
     };
     for path in campaigns {
         if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
+            // Lists named by the campaign whatever their extension (.tsv, Excel's .txt), as
+            // `preview` and `send` read them.
+            for name in c.audience.lists.iter().chain(&c.audience.exclude) {
+                let file = config.lists_dir().join(name);
+                if !loaded.contains_key(name) && file.is_file() {
+                    let list = load_list(config, &file, &aliases, &mut p)?;
+                    loaded.insert(name.clone(), list);
+                }
+            }
             let renderer = Renderer::new(config, &c, &updates, &mut p);
             crate::attachments::Attachments::load(config, &c, &updates, &mut p);
             let reach: usize = c
@@ -310,6 +319,15 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
                     .collect();
                 let audience = audience::select(config, &c, lists, &updates, &HashMap::new());
                 renderer.check_missing(&c, &audience.recipients, &mut p);
+                // Messages link to a web copy that `archive` must be able to make.
+                if config.archive_url().is_some() {
+                    for lang in &c.languages {
+                        if let Err(e) = renderer.render_web(lang) {
+                            p.error(&c.path, None, format!(
+                                "[site] archive_url is set, but the web copy in \"{lang}\" cannot be made, as it has no reader: {e}. Give each merge field a default, or put it inside {{% if not web %}}...{{% endif %}}"));
+                        }
+                    }
+                }
             }
             if reach > BULK && config.unsubscribe.url.is_none() {
                 p.warning(

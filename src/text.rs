@@ -16,6 +16,17 @@ pub fn one_line(s: &str) -> String {
     out
 }
 
+/// The name under which templates reach a column: `job_title` for "Job Title", `civilite`
+/// for "Civilité" (letters with accents written without them).
+pub fn ascii_key(header: &str) -> String {
+    let key: String = deunicode::deunicode(header)
+        .to_lowercase()
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+        .collect();
+    key.trim_matches('_').to_string()
+}
+
 /// `n` and the word for it: "1 message", "2 messages".
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -286,6 +286,9 @@ fn parse_file(
     if fm.title.trim().is_empty() {
         p.error(path, fm_line("title"), "title is empty");
     }
+    if has_merge_fields(&fm.title) {
+        p.error(path, fm_line("title"), "a title is the same for every reader (the web archive and its feed show it too): put merge fields in the body instead");
+    }
     let mut interests = Vec::new();
     for raw in &fm.interests {
         let tag = normalize_tag(raw);

@@ -616,3 +616,126 @@ fn attachments_per_language_with_accented_names_and_size_limits() {
         .fails()
         .stderr_has("max_message_mb");
 }
+
+#[test]
+fn what_a_fresh_clone_trial_found_stays_fixed() {
+    let p = Project::example();
+    // A list named by a campaign is checked whatever its extension (Excel's .txt, a .tsv).
+    p.write(
+        "lists/crm.tsv",
+        "Mail pro\tRôle\nzoe@example.org\tChercheuse\n",
+    );
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "lists = [\"practitioners.csv\", \"geneva-forum-export.csv\"]",
+        "lists = [\"practitioners.csv\", \"geneva-forum-export.csv\", \"crm.tsv\"]",
+    );
+    p.bulletin()
+        .args(["check", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr_has("crm.tsv:1: no `email` column");
+    p.remove("lists/crm.tsv");
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        ", \"crm.tsv\"]",
+        "]",
+    );
+
+    // A column with an accent is reachable without it: "Rôle" as contact.role.
+    let list = p
+        .read("lists/practitioners.csv")
+        .replacen(",role\n", ",Rôle\n", 1);
+    p.write("lists/practitioners.csv", list);
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "en = \"{{ contact.first_name",
+        "en = \"{{ contact.role | default(value='?') }} {{ contact.first_name",
+    );
+    let messages = previewed(&p, "2026-11-mpome-briefing");
+    assert!(
+        messages.iter().any(|m| m.1.starts_with("Trainer ")),
+        "{:?}",
+        messages.iter().map(|m| &m.1).collect::<Vec<_>>()
+    );
+    // Looked up with the accent, it is refused with the way out, not a crash.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "contact.role | default(value='?')",
+        "contact.fields['Rôle'] | default(value='?')",
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("letters outside ASCII")
+        .stderr_has("contact.role");
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "{{ contact.fields['Rôle'] | default(value='?') }} ",
+        "",
+    );
+
+    // Titles are the same for everyone: merge fields there are refused.
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    p.edit(
+        update,
+        "title = \"Weapons",
+        "title = \"{{ contact.first_name }}: Weapons",
+    );
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has(&format!("{update}:2: a title is the same for every reader"));
+    p.edit(
+        update,
+        "title = \"{{ contact.first_name }}: Weapons",
+        "title = \"Weapons",
+    );
+
+    // With an archive, every campaign's web copy must render without a reader.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "en = \"{{ contact.first_name | default(value='Briefing') }}",
+        "en = \"{{ contact.first_name }}",
+    );
+    p.bulletin()
+        .args(["check", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr_has("the web copy in \"en\" cannot be made");
+
+    // A bilingual message carries both languages' files: its size decides.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        "en = \"{{ contact.first_name }}",
+        "en = \"{{ contact.first_name | default(value='Briefing') }}",
+    );
+    p.write(
+        "attachments/mpome-summary.en.pdf",
+        vec![b'x'; 6 * 1024 * 1024],
+    );
+    p.write(
+        "attachments/mpome-summary.fr.pdf",
+        vec![b'x'; 6 * 1024 * 1024],
+    );
+    let config = p.read("bulletin.toml");
+    let at = config.find("[unsubscribe]").unwrap();
+    p.write(
+        "bulletin.toml",
+        format!(
+            "{}[limits]\nmax_message_mb = 10\n\n{}",
+            &config[..at],
+            &config[at..]
+        ),
+    );
+    let line = p
+        .read("campaigns/2026-11-mpome-briefing.toml")
+        .lines()
+        .position(|l| l.starts_with("attachments"))
+        .unwrap()
+        + 1;
+    p.bulletin()
+        .args(["check", "2026-11-mpome-briefing"])
+        .fails()
+        .stderr_has(&format!(
+            "2026-11-mpome-briefing.toml:{line}: the en+fr message carries"
+        ));
+}

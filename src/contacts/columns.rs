@@ -71,6 +71,7 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "adresse e mail"
         | "adresse email"
         | "adresse de messagerie"
+        | "adresse mail"
         | "adresse électronique"
         | "adresse electronique"
         | "e mail adresse"
@@ -100,6 +101,8 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "interets"
         | "thèmes"
         | "themes"
+        | "thématiques"
+        | "thematiques"
         | "centres d intérêt"
         | "centres d interet"
         | "interessen"
@@ -116,6 +119,9 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "entreprise"
         | "firma"
         | "unternehmen"
+        | "company name"
+        | "organization name"
+        | "organisation name"
         | "organisation 1 name" => Role::Organisation,
         _ => Role::Other,
     }
@@ -145,6 +151,10 @@ mod tests {
             ("Société", Role::Organisation),
             ("Firma", Role::Organisation),
             ("Organization 1 - Name", Role::Organisation),
+            ("Adresse mail", Role::Email),
+            ("Company Name", Role::Organisation),
+            ("Organization Name", Role::Organisation),
+            ("Thématiques", Role::Interests),
             ("Notes", Role::Other),
         ] {
             assert_eq!(role_of(header, None), role, "{header}");

@@ -190,7 +190,25 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     } else {
         text
     };
-    let delimiter = detect_delimiter(&text);
+    // Excel's "sep=;" first line names the delimiter; it is not the header. Blanked, so that
+    // line numbers stay those of the file.
+    let sep = text
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| l.len() == 5 && l.to_ascii_lowercase().starts_with("sep="))
+        .and_then(|l| l.as_bytes().get(4).copied());
+    let (text, delimiter) = match sep {
+        Some(d) => (
+            text.split_once('\n')
+                .map_or_else(String::new, |(_, rest)| format!("\n{rest}")),
+            d,
+        ),
+        None => {
+            let d = detect_delimiter(&text);
+            (text, d)
+        }
+    };
     let name: Arc<str> = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -270,6 +288,8 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         col(Role::Organisation),
     );
 
+    // Quotes come in pairs, "" inside a cell included: an odd count leaves one open.
+    let unbalanced = text.matches('"').count() % 2 == 1;
     for rec in records {
         let rec = match rec {
             Ok(r) => r,
@@ -298,6 +318,19 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 record: record.clone(),
             });
         };
+        // A quote opened and never closed swallows the rows after it into one cell that runs
+        // over lines: other contacts' addresses would end up in this one's name. (A cell
+        // quoted over lines on purpose, a postal address, closes its quote.)
+        if let Some(i) = record.iter().position(|f| unbalanced && f.contains('\n')) {
+            let col = columns.get(i).map_or("(no header)", String::as_str);
+            reject(
+                format!(
+                    "the cell in column {col} opens a quote (\") that is never closed, so it swallows the lines after it: close the quote, or remove it"
+                ),
+                problems,
+            );
+            continue;
+        }
         let extra_filled = record
             .iter()
             .skip(columns.len())
@@ -476,6 +509,26 @@ mod tests {
         let (_, p) = load_bytes(b"mail address,name\nx@example.org,X\n");
         assert!(p.has_errors());
         assert!(p.to_string().contains("no `email` column"), "{p}");
+    }
+
+    #[test]
+    fn excels_sep_line_names_the_delimiter() {
+        let (l, p) = load_bytes(b"sep=;\nE-mail;Pr\xe9nom\nanne@example.org;Anne\n");
+        assert!(p.is_empty(), "{p}");
+        assert_eq!(l.delimiter, b';');
+        assert_eq!(l.contacts[0].first_name, "Anne");
+        assert_eq!(l.contacts[0].line, 3);
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_named_not_swallowed() {
+        let (l, p) = load_bytes(
+            b"email;name;language\na@example.fr;A;fr\nb@example.fr;\"unterminated;fr\nc@example.fr;C;fr\n",
+        );
+        assert_eq!(l.contacts.len(), 1, "only the row before the quote");
+        let e: Vec<_> = p.errors().collect();
+        assert_eq!(e[0].line, Some(3), "{p}");
+        assert!(e[0].message.contains("never closed"), "{p}");
     }
 
     #[test]

@@ -443,13 +443,9 @@ impl Renderer {
     }
 }
 
-/// The name under which templates reach a column: `contact.job_title` for "Job Title".
+/// The name under which templates reach a column (see `text::ascii_key`), if it can be one.
 fn field_key(header: &str) -> Option<String> {
-    let key: String = header
-        .to_lowercase()
-        .chars()
-        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
-        .collect();
+    let key = crate::text::ascii_key(header);
     (!key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit())).then_some(key)
 }
 

@@ -234,6 +234,8 @@ fn val_calls(v: &tera::ast::ExprVal, out: &mut Vec<String>) {
         V::MacroCall(m) => m.args.values().for_each(|a| expr_calls(a, out)),
         V::Array(a) => a.iter().for_each(|x| expr_calls(x, out)),
         V::StringConcat(c) => c.values.iter().for_each(|x| val_calls(x, out)),
+        // tera 1.20 panics when it looks up a key with letters outside ASCII.
+        V::Ident(p) if !p.is_ascii() => out.push(format!("ident:{p}")),
         V::Ident(_) | V::String(_) | V::Int(_) | V::Float(_) | V::Bool(_) => {}
     }
 }
@@ -292,6 +294,18 @@ pub(super) fn forbid_calls(
     };
     let mut calls = Vec::new();
     node_calls(&t.ast, &mut calls);
+    for ident in calls.iter().filter_map(|c| c.strip_prefix("ident:")) {
+        let key = ident
+            .rsplit(['.', '['])
+            .next()
+            .unwrap_or(ident)
+            .trim_matches(|c| c == '"' || c == '\'' || c == ']');
+        p.error(
+            path,
+            line_using(src, key),
+            format!("`{ident}` names a key with letters outside ASCII, which templates cannot look up: write it without accents, as contact.{} (columns are reachable that way)", crate::text::ascii_key(key)),
+        );
+    }
     for f in FORBIDDEN_FUNCTIONS {
         if calls.iter().any(|c| c == f) {
             p.error(
