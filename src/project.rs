@@ -285,6 +285,20 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
         let list = load_list(config, &file, &aliases, &mut p)?;
         loaded.insert(list.name.to_string(), list);
     }
+    // A mapping no list's header matches is a typo, or a header the export has since renamed.
+    let text = std::fs::read_to_string(&config.file).unwrap_or_default();
+    for key in config.lists.columns.keys() {
+        let used = loaded
+            .values()
+            .any(|l| l.columns.iter().any(|h| contacts::same_header(key, h)));
+        if !used && !loaded.is_empty() {
+            p.warning(
+                &config.file,
+                text.lines().position(|l| l.contains(key.as_str())).map(|i| i + 1),
+                format!("[lists.columns] maps \"{key}\", but no list has that header: check its spelling against the list's first row"),
+            );
+        }
+    }
     let campaigns = match campaign_name {
         Some(name) => vec![campaign::locate(config, name)?],
         None => campaign::list_files(config)?,

@@ -620,6 +620,40 @@ fn attachments_per_language_with_accented_names_and_size_limits() {
 #[test]
 fn what_a_fresh_clone_trial_found_stays_fixed() {
     let p = Project::example();
+    // A mapping that matches no list's header is named.
+    let config = p.read("bulletin.toml");
+    let at = config.find("[unsubscribe]").unwrap();
+    p.write(
+        "bulletin.toml",
+        format!(
+            "{}[lists.columns]\n\"Portable\" = \"name\"\n\n{}",
+            &config[..at],
+            &config[at..]
+        ),
+    );
+    p.bulletin()
+        .args(["check"])
+        .ok()
+        .stderr_has("[lists.columns] maps \"Portable\", but no list has that header");
+    p.write("bulletin.toml", config);
+    // An unknown filter in an update names its line.
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    let body = p.read(update);
+    p.write(
+        update,
+        format!("{body}\nFor {{{{ contact.organisation | nofilter }}}}.\n"),
+    );
+    let line = p
+        .read(update)
+        .lines()
+        .position(|l| l.contains("nofilter"))
+        .unwrap()
+        + 1;
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has(&format!("{update}:{line}:"));
+    p.write(update, body);
     // A list named by a campaign is checked whatever its extension (Excel's .txt, a .tsv).
     p.write(
         "lists/crm.tsv",

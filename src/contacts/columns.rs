@@ -21,6 +21,11 @@ pub(super) enum Role {
     Other,
 }
 
+/// Whether `header` is the one a `[lists.columns]` key names (case and punctuation aside).
+pub fn same_header(key: &str, header: &str) -> bool {
+    header_key(key) == header_key(header)
+}
+
 /// A header as the table below lists it: lower case, each run of other characters one space.
 fn header_key(header: &str) -> String {
     let h: String = header

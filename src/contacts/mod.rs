@@ -11,6 +11,7 @@ mod columns;
 use crate::language::{parse_choice, LanguageChoice};
 use crate::problems::Problems;
 use crate::{Error, Result};
+pub use columns::same_header;
 use columns::{role_of, Role, COLUMN_HELP};
 
 #[derive(Debug, Clone)]

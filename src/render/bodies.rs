@@ -158,9 +158,15 @@ fn add(
 ) -> bool {
     for (name, body) in [(html_name, html), (text_name, text)] {
         if let Err(e) = tera.add_raw_template(name, body) {
+            // A name the error quotes (an unknown filter) finds its line best.
+            let text = tera_error_text(&e);
+            let named = text
+                .split('`')
+                .nth(1)
+                .and_then(|n| super::templates::line_using(source, n));
             p.error(
                 path,
-                failing_line(source),
+                named.or_else(|| failing_line(source)),
                 format!("a merge field does not compile: {}", tera_error_text(&e)),
             );
             return false;

@@ -267,7 +267,13 @@ impl Renderer {
                     }
                     RenderError::Css(m) => (String::new(), m.clone()),
                 };
-                let var = text.split('`').nth(1).unwrap_or("").to_string();
+                // The name the error quotes: a variable in backticks, a filter in quotes.
+                let var = text
+                    .split('`')
+                    .nth(1)
+                    .or_else(|| text.split("Filter '").nth(1)?.split('\'').next())
+                    .unwrap_or("")
+                    .to_string();
                 let (path, line) = self.locate(campaign, &name, &var);
                 p.error(
                     &path,
