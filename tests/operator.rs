@@ -225,3 +225,77 @@ fn check_and_dry_run_refuse_what_send_would_refuse_before_connecting() {
         .fails()
         .stderr_has("no [smtp] section");
 }
+
+#[test]
+fn test_sends_go_to_several_colleagues_as_a_given_contact_and_send_says_so() {
+    let server = common::smtp::RealSmtp::start();
+    let p = Project::example();
+    p.relay(
+        server.port,
+        "connections = 2",
+        "per_second = 500\nburst = 100",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--dry-run"])
+        .ok()
+        .stderr_has("from Disarmament Insight <news@disarmament-insight.example.org>")
+        .stderr_has("subject (en, for ")
+        .stderr_has("not test-sent");
+    p.bulletin()
+        .args([
+            "test-send",
+            "2026-11-mpome-briefing",
+            "--to",
+            "editor@example.org",
+            "--to",
+            "director@example.org",
+            "--as",
+            "Amina.Diallo@example.org",
+        ])
+        .ok();
+    let got = server.messages();
+    assert_eq!(got.len(), 2, "her message, to each colleague");
+    for m in &got {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&m.data)
+            .unwrap();
+        let subject = parsed.subject().unwrap();
+        assert!(subject.starts_with("[TEST] Amina : "), "{subject}");
+        assert_eq!(
+            parsed.header_raw("Content-Language").map(str::trim),
+            Some("fr"),
+            "her language"
+        );
+    }
+    let to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
+    assert!(
+        to.contains(&"editor@example.org".into()) && to.contains(&"director@example.org".into())
+    );
+    assert!(p.journal_states().is_empty(), "no delivery recorded");
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--dry-run"])
+        .ok()
+        .stderr_has("test-sent to editor@example.org, director@example.org at ");
+    // Changed content is not the content that was tested.
+    p.edit(
+        "campaigns/2026-11-mpome-briefing.toml",
+        ": weapons lost",
+        ": weapons lost (revised)",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--dry-run"])
+        .ok()
+        .stderr_has("not test-sent");
+    // Someone who is not a recipient cannot be sampled.
+    p.bulletin()
+        .args([
+            "test-send",
+            "2026-11-mpome-briefing",
+            "--to",
+            "editor@example.org",
+            "--as",
+            "nobody@example.org",
+        ])
+        .fails()
+        .stderr_has("nobody@example.org is not among the campaign's recipients");
+}

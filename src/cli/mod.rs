@@ -76,7 +76,7 @@ pub enum Command {
     /// Send one sample per language (and a bilingual one) to a test address, marked [TEST].
     #[command(
         name = "test-send",
-        after_help = "Example:\n  bulletin test-send 2026-11-digest --to me@example.org\n\nNothing is recorded in the journal."
+        after_help = "Examples:\n  bulletin test-send 2026-11-digest --to me@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --to colleague@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --as amina.diallo@example.org\n\nNo delivery is recorded; the journal notes that this content was test-sent, and\n`send` says so (or that it was not) before it asks."
     )]
     TestSend(test_send::Args),
 

@@ -107,6 +107,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         eprintln!("Nothing to send.");
         return Ok(Exit::Success);
     }
+    eprintln!("{}", clean(&what_goes(&prepared)));
     if !opts.dry_run && !a.yes {
         if !std::io::stdin().is_terminal() {
             anyhow::bail!(
@@ -133,6 +134,48 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         println!("{}", clean(&report_text(&report)));
     }
     Ok(Exit::of_send(&report))
+}
+
+/// Who it comes from, what it says, and whether this very content was test-sent: what to see
+/// before saying yes.
+fn what_goes(p: &crate::project::Prepared) -> String {
+    let s = &p.config.sender;
+    let mut o = format!("  from {} <{}>", s.name, s.address);
+    for lang in &p.campaign.languages {
+        let sample = p
+            .audience
+            .recipients
+            .iter()
+            .find(|r| r.langs.len() == 1 && &r.langs[0] == lang);
+        if let Some(r) = sample {
+            if let Ok((rendered, _)) = p.message(r, crate::clock::now(), "confirm") {
+                o.push_str(&format!(
+                    "\n  subject ({lang}, for {}): {}",
+                    r.contact.email, rendered.subject
+                ));
+            }
+        }
+    }
+    let tested = crate::journal::Journal::open_existing(&p.config.journal_path())
+        .ok()
+        .flatten()
+        .and_then(|j| {
+            j.last_test_send(&p.campaign.id, &p.content_hash())
+                .ok()
+                .flatten()
+        });
+    match tested {
+        Some((to, at)) => o.push_str(&format!(
+            "\n  test-sent to {to} at {}",
+            crate::clock::from_ms(at)
+                .with_timezone(&p.config.tz())
+                .format("%Y-%m-%d %H:%M %Z")
+        )),
+        None => o.push_str(
+            "\n  not test-sent: this content has not gone to a test address (bulletin test-send)",
+        ),
+    }
+    o
 }
 
 fn report_text(r: &Report) -> String {

@@ -8,18 +8,23 @@ use super::{load, Exit};
 pub struct Args {
     /// The campaign: its id (such as 2026-11-digest) or its file's path.
     campaign: String,
-    /// The address that receives the samples.
-    #[arg(long, value_name = "ADDRESS")]
-    to: String,
+    /// An address that receives the samples; repeat it for several (--to a@x --to b@y).
+    #[arg(long, value_name = "ADDRESS", required = true)]
+    to: Vec<String>,
+
+    /// Send the message this contact of the campaign gets (their name, languages, updates),
+    /// instead of one sample per language.
+    #[arg(long = "as", value_name = "CONTACT_EMAIL")]
+    as_contact: Option<String>,
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(load(config)?, &a.campaign, true)?;
-    let sent = crate::send::test_send(&prepared, &a.to)?;
+    let sent = crate::send::test_send(&prepared, &a.to, a.as_contact.as_deref())?;
     for s in sent {
         let line = format!(
             "sent {} sample (as {}) to {}: {} — relay: {}",
-            s.langs, s.sample_of, a.to, s.subject, s.reply
+            s.langs, s.sample_of, s.to, s.subject, s.reply
         );
         println!("{}", crate::term::clean(&line));
     }

@@ -162,6 +162,13 @@ CREATE TABLE IF NOT EXISTS soft_bounces (
     at_ms    INTEGER NOT NULL,
     PRIMARY KEY (email, campaign)
 );
+-- Test sends, by the content they showed: `send` says whether this content was test-sent.
+CREATE TABLE IF NOT EXISTS test_sends (
+    campaign     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    sent_to      TEXT NOT NULL,
+    at_ms        INTEGER NOT NULL
+);
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -279,6 +286,30 @@ impl Journal {
 
     fn err(&self, e: rusqlite::Error) -> Error {
         db_err(&self.path, e)
+    }
+
+    /// Records that the content `hash` of `campaign` was test-sent to `to` (comma-separated).
+    pub fn record_test_send(&self, campaign: &str, hash: &str, to: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO test_sends (campaign, content_hash, sent_to, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![campaign, hash, to, crate::clock::now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The last test send of this very content: to whom, and when.
+    pub fn last_test_send(&self, campaign: &str, hash: &str) -> Result<Option<(String, i64)>> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT sent_to, at_ms FROM test_sends WHERE campaign = ?1 AND content_hash = ?2 ORDER BY at_ms DESC LIMIT 1",
+                [campaign, hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     pub fn content_hash(&self, campaign: &str) -> Result<Option<String>> {

@@ -16,15 +16,30 @@ use crate::Error;
 pub struct TestSent {
     pub langs: String,
     pub sample_of: String,
+    pub to: String,
     pub subject: String,
     pub reply: String,
 }
 
-/// Sends samples of the campaign to a test address, marked "[TEST]", outside the journal.
-pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, SendError> {
-    let addr: lettre::Address = to
-        .parse()
-        .map_err(|_| SendError::Setup(format!("--to {to:?} is not a valid e-mail address")))?;
+/// Sends samples of the campaign to test addresses, marked "[TEST]": one per language and a
+/// bilingual one, or with `as_contact` that contact's own message. Nobody's delivery is
+/// recorded; the journal only notes that this content was test-sent, for `send` to say.
+pub fn test_send(
+    p: &Prepared,
+    to: &[String],
+    as_contact: Option<&str>,
+) -> std::result::Result<Vec<TestSent>, SendError> {
+    let mut addrs: Vec<lettre::Address> = Vec::new();
+    for t in to {
+        addrs.push(
+            t.parse().map_err(|_| {
+                SendError::Setup(format!("--to {t:?} is not a valid e-mail address"))
+            })?,
+        );
+    }
+    if addrs.is_empty() {
+        return Err(SendError::Setup("give at least one --to address".into()));
+    }
     let smtp = p
         .config
         .smtp
@@ -48,56 +63,86 @@ pub fn test_send(p: &Prepared, to: &str) -> std::result::Result<Vec<TestSent>, S
     let first = p.audience.recipients.first().ok_or_else(|| {
         SendError::Setup("the campaign has no recipients to take samples from".into())
     })?;
-    let mut samples = Vec::new();
-    for langs in combos {
-        let mut r = p
+    let mut chosen = Vec::new();
+    if let Some(who) = as_contact {
+        let who = who.trim().to_lowercase();
+        let r = p
             .audience
             .recipients
             .iter()
-            .find(|r| r.langs == langs)
-            .unwrap_or(first)
-            .clone();
-        let sample_of = r.contact.email.clone();
-        r.langs = langs;
-        r.contact.email = addr.to_string();
-        samples.push((r, sample_of));
+            .find(|r| r.contact.email == who)
+            .ok_or_else(|| {
+                SendError::Setup(format!(
+                    "{who} is not among the campaign's recipients (left out, or on no list): `bulletin audience {}` says who is",
+                    p.campaign.id
+                ))
+            })?;
+        chosen.push(r.clone());
+    } else {
+        for langs in combos {
+            let mut r = p
+                .audience
+                .recipients
+                .iter()
+                .find(|r| r.langs == langs)
+                .unwrap_or(first)
+                .clone();
+            r.langs = langs;
+            chosen.push(r);
+        }
+    }
+    let mut samples = Vec::new();
+    for r in chosen {
+        for addr in &addrs {
+            let mut r = r.clone();
+            let sample_of = r.contact.email.clone();
+            r.contact.email = addr.to_string();
+            samples.push((r, sample_of));
+        }
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| SendError::Setup(e.to_string()))?;
-    runtime.block_on(async {
-        let mut client = Client::connect(settings)
-            .await
-            .map_err(|e| SendError::Setup(e.to_string()))?;
-        let mut out = Vec::new();
-        // Each test send its own Message-IDs: mailboxes drop a message whose ID they have seen.
-        let nonce = format!("test{:x}", clock::now_ms());
-        for (r, sample_of) in samples {
-            let (rendered, composed) = p
-                .message_marked(&r, clock::now(), &nonce, "[TEST] ")
-                .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
-            client
-                .begin(
-                    &composed.envelope_from,
-                    &composed.envelope_to,
-                    composed.smtputf8,
-                )
+    runtime
+        .block_on(async {
+            let mut client = Client::connect(settings)
                 .await
-                .map_err(|e| {
+                .map_err(|e| SendError::Setup(e.to_string()))?;
+            let mut out = Vec::new();
+            // Each test send its own Message-IDs: mailboxes drop a message whose ID they have seen.
+            let nonce = format!("test{:x}", clock::now_ms());
+            for (r, sample_of) in samples {
+                let (rendered, composed) = p
+                    .message_marked(&r, clock::now(), &nonce, "[TEST] ")
+                    .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+                client
+                    .begin(
+                        &composed.envelope_from,
+                        &composed.envelope_to,
+                        composed.smtputf8,
+                    )
+                    .await
+                    .map_err(|e| {
+                        SendError::Setup(format!("the relay refused the test message: {e}"))
+                    })?;
+                let reply = client.finish(&composed.bytes).await.map_err(|e| {
                     SendError::Setup(format!("the relay refused the test message: {e}"))
                 })?;
-            let reply = client.finish(&composed.bytes).await.map_err(|e| {
-                SendError::Setup(format!("the relay refused the test message: {e}"))
-            })?;
-            out.push(TestSent {
-                langs: r.langs.join("+"),
-                sample_of,
-                subject: rendered.subject,
-                reply,
-            });
-        }
-        client.quit().await;
-        Ok(out)
-    })
+                out.push(TestSent {
+                    langs: r.langs.join("+"),
+                    sample_of,
+                    to: r.contact.email.clone(),
+                    subject: rendered.subject,
+                    reply,
+                });
+            }
+            client.quit().await;
+            Ok::<_, SendError>(out)
+        })
+        .and_then(|out| {
+            let journal = crate::journal::Journal::open(&p.config.journal_path())?;
+            journal.record_test_send(&p.campaign.id, &p.content_hash(), &to.join(", "))?;
+            Ok(out)
+        })
 }
