@@ -299,3 +299,78 @@ fn test_sends_go_to_several_colleagues_as_a_given_contact_and_send_says_so() {
         .fails()
         .stderr_has("nobody@example.org is not among the campaign's recipients");
 }
+
+#[test]
+fn the_preview_index_is_a_review_tool_its_filters_narrow_the_rows_in_a_real_browser() {
+    let p = Project::example();
+    let out = p.path().join("review");
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(&out)
+        .env("BULLETIN_NOW", "2026-12-01T08:00:00Z")
+        .ok();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    // Titles, not slugs; interests; the text part; a readable local time (the config's zone).
+    assert!(
+        index.contains("What the 1997 Mine Ban Convention teaches today"),
+        "update titles"
+    );
+    assert!(index.contains(".txt\">text</a>"));
+    assert!(
+        index.contains("Generated 2026-12-01 09:00 CET."),
+        "local time"
+    );
+    assert!(
+        index.contains("bilingual") || index.contains("not supported"),
+        "why a fallback"
+    );
+    let total = index.matches("<tr data-lang").count();
+    assert!(total > 20);
+
+    let (browser, _profile) = common::chromium();
+    let tab = browser.new_tab().unwrap();
+    tab.navigate_to(&format!("file://{}", out.join("index.html").display()))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let visible = |tab: &headless_chrome::Tab| -> u64 {
+        tab.evaluate(
+            "document.querySelectorAll('#messages tbody tr:not(.hidden)').length",
+            false,
+        )
+        .unwrap()
+        .value
+        .unwrap()
+        .as_u64()
+        .unwrap()
+    };
+    assert_eq!(visible(&tab), total as u64);
+    // Typing narrows to the one contact named.
+    tab.wait_for_element("#q").unwrap().click().unwrap();
+    tab.type_str("okafor").unwrap();
+    assert_eq!(visible(&tab), 1);
+    let shown = tab
+        .wait_for_element("#shown")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert_eq!(shown, format!("1 of {total} shown"));
+    // Cleared, then a language: only messages in French remain, fewer than all.
+    tab.evaluate(
+        "var q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input'));\
+         var s = document.getElementById('f-lang'); s.value = 'fr'; s.dispatchEvent(new Event('change'));",
+        false,
+    )
+    .unwrap();
+    let fr = visible(&tab);
+    assert!(fr > 0 && fr < total as u64, "{fr} of {total}");
+    let langs = tab
+        .evaluate(
+            "Array.from(document.querySelectorAll('#messages tbody tr:not(.hidden)')).every(r => r.dataset.lang.split('+').includes('fr'))",
+            false,
+        )
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(langs, serde_json::Value::Bool(true));
+}

@@ -162,7 +162,7 @@ pub(super) fn write_manifest(dir: &Path, prepared: &Prepared, entries: &[Entry])
     let io = |e: std::io::Error| Error::io("write", &path, e);
     let mut w = create(&path)?;
     writeln!(w, "{MARKER_HEAD}").map_err(io)?;
-    let mut names = Vec::with_capacity(entries.len() * 2 + 3);
+    let mut names = Vec::with_capacity(entries.len() * 3 + 3);
     for e in entries {
         let base = safe_name(
             e.recipient,
@@ -170,6 +170,7 @@ pub(super) fn write_manifest(dir: &Path, prepared: &Prepared, entries: &[Entry])
         );
         names.push(format!("{base}.eml"));
         names.push(format!("{base}.html"));
+        names.push(format!("{base}.txt"));
     }
     names.extend(["index.html", "summary.json", "rejects.csv"].map(String::from));
     for name in names {

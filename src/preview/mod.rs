@@ -42,6 +42,13 @@ pub struct Entry {
 struct EntryView<'a> {
     eml: String,
     html: String,
+    txt: String,
+    /// The contact's interests, and why the message is in its languages, if not their choice.
+    interests: &'a [String],
+    language_note: &'a str,
+    list_names: Vec<&'a str>,
+    /// The updates' titles, in the message's first language.
+    titles: Vec<String>,
     to: &'a str,
     name: String,
     langs: &'a [String],
@@ -163,7 +170,7 @@ fn run_in(
         generated_at: chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339(),
         messages: entries.len(),
         bytes_written,
-        files_written: if opts.dry { 0 } else { entries.len() * 2 },
+        files_written: if opts.dry { 0 } else { entries.len() * 3 },
         rejects: prepared.rejects.len(),
         left_out: prepared.audience.left_out.len(),
         suppressed: prepared
@@ -250,17 +257,28 @@ fn produce(
                             };
                             if !dry {
                                 let base = safe_name(i, &r.contact.email);
-                                let (eml, html) = (format!("{base}.eml"), format!("{base}.html"));
                                 let w =
-                                    write_file(&dir.join(&eml), &composed.bytes).and_then(|_| {
-                                        write_file(&dir.join(&html), rendered.html.as_bytes())
-                                    });
+                                    write_file(&dir.join(format!("{base}.eml")), &composed.bytes)
+                                        .and_then(|_| {
+                                            write_file(
+                                                &dir.join(format!("{base}.html")),
+                                                rendered.html.as_bytes(),
+                                            )
+                                        })
+                                        .and_then(|_| {
+                                            write_file(
+                                                &dir.join(format!("{base}.txt")),
+                                                rendered.text.as_bytes(),
+                                            )
+                                        });
                                 if let Err(e) = w {
                                     fail(e);
                                     break 'outer;
                                 }
                                 written.fetch_add(
-                                    composed.bytes.len() + rendered.html.len(),
+                                    composed.bytes.len()
+                                        + rendered.html.len()
+                                        + rendered.text.len(),
                                     Ordering::Relaxed,
                                 );
                             }
@@ -292,9 +310,25 @@ fn produce(
 fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
     let r = &prepared.audience.recipients[e.recipient];
     let base = safe_name(e.recipient, &r.contact.email);
+    let lang = r.langs.first().map_or("", String::as_str);
     EntryView {
         eml: format!("{base}.eml"),
         html: format!("{base}.html"),
+        txt: format!("{base}.txt"),
+        interests: &r.contact.interests,
+        language_note: r.language_note.as_deref().unwrap_or(""),
+        list_names: r.lists.iter().map(|l| l.as_ref()).collect(),
+        titles: r
+            .updates
+            .iter()
+            .map(|&u| {
+                let slug = &prepared.campaign.updates[u];
+                prepared
+                    .updates
+                    .get(slug, lang)
+                    .map_or_else(|| slug.clone(), |x| x.title.clone())
+            })
+            .collect(),
         to: &r.contact.email,
         name: r.contact.display_name(),
         langs: &r.langs,
@@ -373,6 +407,29 @@ fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry])
     let mut ctx = tera::Context::new();
     ctx.insert("summary", s);
     ctx.insert("left_out", &prepared.audience.left_out);
+    ctx.insert("stats", &prepared.audience.stats);
+    let when = chrono::DateTime::parse_from_rfc3339(&s.generated_at).map_or_else(
+        |_| s.generated_at.clone(),
+        |d| {
+            d.with_timezone(&prepared.config.tz())
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        },
+    );
+    ctx.insert("generated", &when);
+    let titles: Vec<(String, String)> = prepared
+        .campaign
+        .updates
+        .iter()
+        .map(|slug| {
+            let t = prepared
+                .updates
+                .any(slug)
+                .map_or_else(|| slug.clone(), |u| u.title.clone());
+            (slug.clone(), t)
+        })
+        .collect();
+    ctx.insert("update_titles", &titles);
     tera.render_to("head.html", &ctx, &mut o).map_err(fail)?;
     let mut row = tera::Context::new();
     for (i, e) in entries.iter().enumerate() {
