@@ -161,6 +161,9 @@ pub fn command() -> Command {
     cmd
 }
 
+/// Longer than any command of the tests takes on a loaded machine, by far.
+pub const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 pub struct Run {
     pub cmd: Command,
 }
@@ -195,8 +198,50 @@ impl Run {
         self
     }
 
+    /// Runs the binary to its end. A run that outlives [`RUN_LIMIT`] is a hang: it is killed
+    /// and the test fails with what it printed, rather than waiting for ever.
     pub fn run(mut self) -> Done {
-        let out = self.cmd.output().expect("run bulletin");
+        use std::io::Read;
+        let mut child = self
+            .cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run bulletin");
+        // Read both pipes on threads, so that a full pipe never stalls the child.
+        let mut so = child.stdout.take().unwrap();
+        let mut se = child.stderr.take().unwrap();
+        let out_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = so.read_to_end(&mut b);
+            b
+        });
+        let err_t = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = se.read_to_end(&mut b);
+            b
+        });
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("wait for bulletin") {
+                break st;
+            }
+            if started.elapsed() > RUN_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).to_string();
+                panic!(
+                    "bulletin ran for over {RUN_LIMIT:?}, a hang: killed. Its stderr:\n{stderr}"
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = Output {
+            status,
+            stdout: out_t.join().unwrap_or_default(),
+            stderr: err_t.join().unwrap_or_default(),
+        };
         Done { out }
     }
 
