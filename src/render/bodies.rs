@@ -161,8 +161,9 @@ fn add(
             // A name the error quotes (an unknown filter) finds its line best.
             let text = tera_error_text(&e);
             let named = text
-                .split('`')
-                .nth(1)
+                .contains("not found")
+                .then(|| text.split('`').nth(1))
+                .flatten()
                 .and_then(|n| super::templates::line_using(source, n));
             p.error(
                 path,
