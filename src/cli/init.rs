@@ -13,7 +13,7 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<Exit> {
     let written = crate::scaffold::init(&a.dir)?;
     println!(
-        "Created {} with {} files. Next:\n  cd {}\n  bulletin check\n  bulletin preview 2026-11-digest",
+        "Created {} with {} files. Next:\n  cd {}\n  bulletin check --files-only          # the files; plain `check` also checks sending\n  bulletin preview 2026-11-digest\nBefore sending, set your relay in bulletin.toml and export the variables it names\n(BULLETIN_SMTP_PASSWORD, BULLETIN_UNSUBSCRIBE_SECRET); then `bulletin check` covers it all.",
         a.dir.display(),
         written,
         a.dir.display()

@@ -137,7 +137,7 @@ pub enum Command {
 
     /// Create a new mailing project in DIR, filled with the example content.
     #[command(
-        after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check"
+        after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check --files-only"
     )]
     Init(init::Args),
 }
