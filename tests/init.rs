@@ -59,3 +59,23 @@ fn every_command_has_help_with_examples() {
     }
     Run::new().args(["--help"]).ok().stdout_has("Exit codes");
 }
+
+#[test]
+fn init_takes_no_config_and_its_help_offers_none() {
+    let help = common::Run::new().args(["init", "--help"]).ok().stdout();
+    assert!(help.contains("Usage: bulletin init <DIR>"), "{help}");
+    assert!(!help.contains("--config"), "{help}");
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("news");
+    common::Run::new()
+        .arg("init")
+        .arg(&target)
+        .args(["--config", "x.toml"])
+        .run()
+        .code_is(2)
+        .stderr_has("unexpected argument '--config'");
+    assert!(!target.exists(), "nothing created");
+    // The other commands keep their --config.
+    let other = common::Run::new().args(["check", "--help"]).ok().stdout();
+    assert!(other.contains("--config"), "{other}");
+}

@@ -4,6 +4,40 @@ use std::path::PathBuf;
 
 use super::Exit;
 
+/// `bulletin init` on its own: the project does not exist yet, so there is no `--config` to
+/// give, and its help offers none (the other commands share a global one).
+#[derive(clap::Parser)]
+#[command(
+    name = "bulletin init",
+    bin_name = "bulletin init",
+    version,
+    about = "Create a new mailing project in DIR, filled with the example content.",
+    after_help = "Example:\n  bulletin init my-newsletter && cd my-newsletter && bulletin check --files-only"
+)]
+pub struct Alone {
+    #[command(flatten)]
+    args: Args,
+}
+
+impl Alone {
+    /// Parses `bulletin init ...` from the process's arguments, `init` left out.
+    pub fn parse_args() -> Alone {
+        use clap::Parser;
+        let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if args.len() > 1 {
+            args.remove(1);
+        }
+        Alone::parse_from(args)
+    }
+
+    pub fn run(self) -> Exit {
+        run(self.args).unwrap_or_else(|e| {
+            super::report_error(&e);
+            Exit::of_error(&e)
+        })
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder to create the project in (it must not hold any of the project's files).

@@ -9,7 +9,7 @@ mod cron_line;
 mod dkim;
 mod due;
 pub mod exit;
-mod init;
+pub mod init;
 mod preview;
 mod schedule;
 mod send;
