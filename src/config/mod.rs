@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use crate::problems::Problems;
 
+mod toml_text;
 mod validate;
 use crate::{Error, Result};
+pub use toml_text::{key_line, line_of, parse_toml};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,98 +378,6 @@ fn default_tz() -> String {
     "UTC".into()
 }
 
-/// The line where `key = ...` is written in a TOML text, so that a message can point at it.
-pub fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start();
-            t.starts_with(key) && t[key.len()..].trim_start().starts_with('=')
-        })
-        .map(|i| i + 1)
-}
-
-/// The 1-based line of a byte offset in `text`.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Reads a TOML document into `T`, turning a syntax error or an unknown key into a problem that
-/// names the file and the line. Every mistake is reported in one pass: after one, the line it is
-/// on is set aside and the document read again, so that three misspelt keys make three problems,
-/// not three runs.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(
-    text: &str,
-    file: &Path,
-    problems: &mut Problems,
-) -> Option<T> {
-    let mut current = text.to_string();
-    let mut failed = false;
-    // Enough for any real file; each round sets one line aside.
-    for _ in 0..50 {
-        match toml::from_str::<T>(&current) {
-            Ok(v) if !failed => return Some(v),
-            Ok(_) => return None,
-            Err(e) => {
-                failed = true;
-                let line = e.span().map(|s| line_of(&current, s.start));
-                let mut msg = e.message().trim().to_string();
-                if msg.starts_with("unknown field `password`")
-                    || msg.starts_with("unknown field `secret`")
-                {
-                    msg.push_str(
-                        "; passwords never go in files: name an environment variable with \
-                         `password_env` or a command with `password_command`",
-                    );
-                }
-                let meant = msg
-                    .starts_with("unknown field")
-                    .then(|| meant_key(&msg))
-                    .flatten();
-                if let Some(k) = &meant {
-                    msg.push_str(&format!("; did you mean `{k}`?"));
-                } else if msg.starts_with("unknown field") && !msg.contains("passwords never") {
-                    msg.push_str("; check the spelling, or remove the key");
-                }
-                let wrong = msg.split('`').nth(1).unwrap_or_default().to_string();
-                problems.error(file, line, msg);
-                // Without a line to set aside (a missing key), or when the line is a table
-                // header or a syntax error, further reading would only repeat or mislead.
-                let n = line?;
-                let l = current.lines().nth(n - 1)?;
-                let t = l.trim_start();
-                if t.starts_with('[') || t.starts_with('#') || !t.contains('=') {
-                    return None;
-                }
-                // A key that was meant as another is read as that one (so that its absence does
-                // not make a second error); any other line is set aside.
-                current = current
-                    .lines()
-                    .enumerate()
-                    .map(|(i, l)| match &meant {
-                        _ if i + 1 != n => l.to_string(),
-                        Some(k) => l.replacen(&wrong, k, 1),
-                        None => format!("# {l}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
-            }
-        }
-    }
-    None
-}
-
-/// The expected key closest to the unknown one a toml error names, if one is close enough to
-/// be a misspelling of it.
-fn meant_key(message: &str) -> Option<String> {
-    let mut names = message.split('`').skip(1).step_by(2);
-    let wrong = names.next()?;
-    names
-        .map(|k| (strsim::damerau_levenshtein(wrong, k), k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k.to_string())
-}
-
 /// A tag as the project writes it: lower case, words joined by hyphens.
 pub fn normalize_tag(raw: &str) -> String {
     let lowered = raw.trim().to_lowercase();
@@ -630,52 +540,5 @@ mod tests {
         assert_eq!(normalize_tag(" Small Arms "), "small-arms");
         assert_eq!(normalize_tag("peace_operations"), "peace-operations");
         assert_eq!(normalize_tag("LANDMINES"), "landmines");
-    }
-
-    #[test]
-    fn every_misspelt_key_is_reported_in_one_pass() {
-        let example = include_str!("../../config.example.toml");
-        let text = example
-            .replacen("\naddress =", "\nadress =", 1)
-            .replacen("\nsupported =", "\nsuported =", 1)
-            .replacen("\nper_second =", "\nper_secnd =", 1)
-            .replacen("\nport =", "\nprot_number =", 1);
-        let mut p = Problems::new();
-        let r: Option<Config> = parse_toml(&text, Path::new("b.toml"), &mut p);
-        assert!(r.is_none());
-        let line = |key: &str| text.lines().position(|l| l.starts_with(key)).map(|i| i + 1);
-        let mut lines: Vec<Option<usize>> = p.0.iter().map(|e| e.line).collect();
-        lines.sort();
-        let mut want = vec![
-            line("adress"),
-            line("suported"),
-            line("per_secnd"),
-            line("prot_number"),
-        ];
-        want.sort();
-        assert_eq!(lines, want, "{p}");
-        let all = p.to_string();
-        for hint in [
-            "did you mean `address`?",
-            "did you mean `supported`?",
-            "did you mean `per_second`?",
-        ] {
-            assert!(all.contains(hint), "{hint}: {all}");
-        }
-        assert!(
-            all.contains("`prot_number`") && all.contains("check the spelling"),
-            "{all}"
-        );
-    }
-
-    #[test]
-    fn unknown_key_names_its_line() {
-        let mut p = Problems::new();
-        let text = "[sender]\nname = \"x\"\nfrm = \"y\"\n";
-        let r: Option<Config> = parse_toml(text, Path::new("b.toml"), &mut p);
-        assert!(r.is_none());
-        let e = &p.0[0];
-        assert_eq!(e.line, Some(3));
-        assert!(e.message.contains("unknown field `frm`"), "{}", e.message);
     }
 }
