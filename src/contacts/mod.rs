@@ -32,6 +32,17 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// The values every contact may have, whatever its list's columns, by the names templates
+    /// use for them.
+    pub fn core_values(&self) -> [(&'static str, String); 4] {
+        [
+            ("name", self.display_name()),
+            ("first_name", self.first_name.clone()),
+            ("last_name", self.last_name.clone()),
+            ("organisation", self.organisation.clone()),
+        ]
+    }
+
     /// The name to greet and to show in `To`: the full name, else first and last name joined.
     pub fn display_name(&self) -> String {
         if !self.name.is_empty() {

@@ -104,7 +104,7 @@ impl Renderer {
                 let entry = found.entry((template, key.clone())).or_default();
                 for &m in members {
                     let c = &recipients[m].contact;
-                    let column = CORE.contains(&key.as_str())
+                    let column = c.core_values().iter().any(|(k, _)| *k == key)
                         || c.fields
                             .iter()
                             .any(|(h, _)| super::field_key(h).as_deref() == Some(&key));
@@ -143,18 +143,10 @@ impl Renderer {
     }
 }
 
-/// Values every contact has a column for, under whatever header its list gives them.
-const CORE: &[&str] = &["name", "first_name", "last_name", "organisation"];
-
 /// The values a contact has no text for, among those every contact may have.
 fn absent(c: &Contact) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for (key, value) in [
-        ("name", c.display_name()),
-        ("first_name", c.first_name.clone()),
-        ("last_name", c.last_name.clone()),
-        ("organisation", c.organisation.clone()),
-    ] {
+    for (key, value) in c.core_values() {
         if value.trim().is_empty() {
             out.insert(key.to_string());
         }

@@ -326,12 +326,7 @@ impl Renderer {
         if !c.email.is_empty() {
             m.insert("email".into(), Value::String(c.email.clone()));
         }
-        for (key, value) in [
-            ("name", c.display_name()),
-            ("first_name", c.first_name.clone()),
-            ("last_name", c.last_name.clone()),
-            ("organisation", c.organisation.clone()),
-        ] {
+        for (key, value) in c.core_values() {
             if value.trim().is_empty() {
                 m.remove(key);
             } else {

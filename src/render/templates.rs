@@ -281,6 +281,14 @@ fn node_calls(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
     }
 }
 
+/// What a compiled template calls, filters and includes (see `expr_calls`).
+fn calls_of(tera: &Tera, name: &str) -> Option<Vec<String>> {
+    let t = tera.get_template(name).ok()?;
+    let mut calls = Vec::new();
+    node_calls(&t.ast, &mut calls);
+    Some(calls)
+}
+
 /// Reports each call of a forbidden function in a compiled template, with its line.
 pub(super) fn forbid_calls(
     tera: &Tera,
@@ -289,11 +297,9 @@ pub(super) fn forbid_calls(
     src: &str,
     p: &mut Problems,
 ) {
-    let Ok(t) = tera.get_template(name) else {
+    let Some(calls) = calls_of(tera, name) else {
         return;
     };
-    let mut calls = Vec::new();
-    node_calls(&t.ast, &mut calls);
     for ident in calls.iter().filter_map(|c| c.strip_prefix("ident:")) {
         let key = ident
             .rsplit(['.', '['])
@@ -413,11 +419,9 @@ pub(super) fn forbid_in_content(
     src: &str,
     p: &mut Problems,
 ) {
-    let Ok(t) = tera.get_template(name) else {
+    let Some(calls) = calls_of(tera, name) else {
         return;
     };
-    let mut calls = Vec::new();
-    node_calls(&t.ast, &mut calls);
     for (what, said) in FORBIDDEN_IN_CONTENT {
         if calls.iter().any(|c| c == what) {
             let needle = what.trim_start_matches('|');
