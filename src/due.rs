@@ -20,6 +20,9 @@ pub enum DueOutcome {
 
 pub enum Level {
     Info,
+    /// Something to fix that does not stop the run (a list row in an unknown language):
+    /// said once per run, whichever campaigns share its cause.
+    Warning,
     Error,
 }
 
@@ -61,6 +64,8 @@ pub fn due(
     let mut acted = false;
     let mut next: Option<(DateTime<Utc>, String)> = None;
     let mut finished: Option<(i64, String)> = None;
+    // Two campaigns reading one list would otherwise repeat its warnings.
+    let mut warned = std::collections::HashSet::new();
     for row in journal.scheduled()? {
         if let Some(at) = row.finished_at_ms {
             if finished.as_ref().is_none_or(|(t, _)| at > *t) {
@@ -96,6 +101,12 @@ pub fn due(
                 continue;
             }
         };
+        for w in prepared.problems.warnings() {
+            let w = w.to_string();
+            if warned.insert(w.clone()) {
+                log(Level::Warning, w);
+            }
+        }
         let sch = prepared.campaign.schedule.clone();
         let Some(window_end) = sch.window.open_until(sch.tz, now) else {
             let opens = sch

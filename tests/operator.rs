@@ -374,3 +374,47 @@ fn the_preview_index_is_a_review_tool_its_filters_narrow_the_rows_in_a_real_brow
         .unwrap();
     assert_eq!(langs, serde_json::Value::Bool(true));
 }
+
+#[test]
+fn due_says_a_lists_warning_once_with_its_line_whatever_the_campaigns_sharing_it() {
+    let p = Project::example();
+    let csv = p.read("lists/practitioners.csv");
+    let line = csv.lines().count() + 1;
+    p.write(
+        "lists/practitioners.csv",
+        format!("{csv}ana.ruiz@example.org,Ana,Ruiz,UNIDIR,pt,landmines,Researcher\n"),
+    );
+    let now = "2026-11-30T10:00:00Z";
+    for c in ["2026-11-digest", "2026-11-mpome-briefing"] {
+        p.bulletin()
+            .args(["schedule", c, "--now"])
+            .env("BULLETIN_NOW", now)
+            .ok();
+    }
+    let out = p
+        .bulletin()
+        .args(["due", "--dry-run"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    let warned: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("languages not supported"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{out}");
+    assert!(
+        warned[0].contains("practitioners.csv")
+            && warned[0].contains(&format!("\"pt\" on line {line}")),
+        "{out}"
+    );
+    // Both campaigns were still looked at.
+    assert_eq!(out.matches("would send").count(), 2, "{out}");
+    // --quiet keeps a cron mailbox free of it.
+    let quiet = p
+        .bulletin()
+        .args(["due", "--dry-run", "--quiet"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    assert!(quiet.is_empty(), "{quiet}");
+}

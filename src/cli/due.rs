@@ -48,8 +48,8 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         }
         match level {
             Level::Error => eprintln!("{line}"),
-            Level::Info if !quiet => println!("{line}"),
-            Level::Info => {}
+            Level::Info | Level::Warning if !quiet => println!("{line}"),
+            Level::Info | Level::Warning => {}
         }
     };
     let opts = DueOptions {
