@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::text::count;
 use crate::window::stamp;
 
 /// How a `due` run went; `cli::exit` turns it into the exit code.
@@ -127,8 +128,10 @@ pub fn due(
             log(
                 Level::Info,
                 format!(
-                    "{id}: would send {} messages now ({} of {} already sent)",
-                    plan.to_send, plan.already_sent, plan.recipients
+                    "{id}: would send {} now ({} of {} already sent)",
+                    count(plan.to_send, "message", "messages"),
+                    plan.already_sent,
+                    plan.recipients
                 ),
             );
             continue;
@@ -220,8 +223,8 @@ pub fn due(
                 log(
                     Level::Error,
                     format!(
-                        "{id}: {} messages deferred by the relay; the next run retries them",
-                        report.deferred
+                        "{id}: {} by the relay; the next run retries them",
+                        count(report.deferred, "message deferred", "messages deferred")
                     ),
                 );
                 exit = exit.max(DueOutcome::TempFail);

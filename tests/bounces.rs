@@ -153,7 +153,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     p2.bulletin()
         .args(["bounces", "import", "soft.mbox"])
         .ok()
-        .stdout_has("1 soft (1 addresses suppressed after 1 campaigns in a row)");
+        .stdout_has("1 soft (1 address suppressed after 1 campaign in a row)");
     assert_eq!(p2.suppressed()[0]["email"], "helene.dupre@example.org");
 }
 

@@ -108,7 +108,7 @@ fn import_list_and_export_the_suppression_list() {
     p.bulletin()
         .args(["suppress", "import", "optouts.csv"])
         .ok()
-        .stdout_has("2 added, 0 already suppressed, 1 rows refused")
+        .stdout_has("2 added, 0 already suppressed, 1 row refused")
         .stderr_has("optouts.csv:3");
     p.bulletin()
         .args(["suppress", "import", "optouts.csv"])

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use super::{clean, load, Exit};
+use crate::text::count;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,14 +45,14 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         );
     }
     println!(
-        "{}: {} messages, {} already imported; {} hard bounces (suppressed), {} soft ({} addresses suppressed after {} campaigns in a row), {} unsubscribed by mail, {} to review, {} unreadable, {} other",
+        "{}: {}, {} already imported; {} (suppressed), {} soft ({} suppressed after {} in a row), {} unsubscribed by mail, {} to review, {} unreadable, {} other",
         path.display(),
-        r.messages,
+        count(r.messages, "message", "messages"),
         r.already_seen,
-        r.hard,
+        count(r.hard, "hard bounce", "hard bounces"),
         r.soft,
-        r.soft_suppressed,
-        config.bounces.soft_limit,
+        count(r.soft_suppressed, "address", "addresses"),
+        count(config.bounces.soft_limit as usize, "campaign", "campaigns"),
         r.unsubscribed,
         r.to_review.len(),
         r.unreadable.len(),

@@ -73,7 +73,8 @@ pub enum Command {
     )]
     Send(send::Args),
 
-    /// Send one sample per language (and a bilingual one) to a test address, marked [TEST].
+    /// Send one sample per language (and a bilingual one), or one contact's message, to test
+    /// addresses, marked [TEST].
     #[command(
         name = "test-send",
         after_help = "Examples:\n  bulletin test-send 2026-11-digest --to me@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --to colleague@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --as amina.diallo@example.org\n\nNo delivery is recorded; the journal notes that this content was test-sent, and\n`send` says so (or that it was not) before it asks."
@@ -190,5 +191,49 @@ fn clean(s: &str) -> std::borrow::Cow<'_, str> {
 fn print_warnings(p: &crate::problems::Problems) {
     for w in p.warnings() {
         eprintln!("{}", clean(&w.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, argument and flag says what it is for in `--help`.
+    fn undescribed(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        cmd.clone().debug_assert();
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if a.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                out.push(format!("{path} {id}"));
+            }
+        }
+        for s in cmd.get_subcommands() {
+            let sub = format!("{path} {}", s.get_name());
+            if s.get_name() != "help" && s.get_about().is_none() {
+                out.push(sub.clone());
+            }
+            undescribed(s, &sub, out);
+        }
+    }
+
+    #[test]
+    fn every_command_argument_and_flag_is_described() {
+        let mut out = Vec::new();
+        undescribed(&super::Cli::command(), "bulletin", &mut out);
+        undescribed(&super::init::Alone::command(), "bulletin init", &mut out);
+        assert!(out.is_empty(), "without a description: {out:?}");
+        // The walk sees what it should: a command's positional argument is among them.
+        let cli = super::Cli::command();
+        let send = cli.find_subcommand("send").unwrap();
+        assert!(send.get_arguments().any(|a| a.get_id() == "campaign"));
+    }
+
+    #[test]
+    fn init_offers_no_config() {
+        let init = super::init::Alone::command();
+        assert!(init.get_arguments().all(|a| a.get_id() != "config"));
     }
 }

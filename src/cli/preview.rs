@@ -49,8 +49,8 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let secs = started.elapsed().as_secs_f64();
     if a.no_write {
         println!(
-            "Rendered and composed {} messages in {secs:.2} s ({:.0} messages/s); nothing written.",
-            s.messages,
+            "Rendered and composed {} in {secs:.2} s ({:.0} messages/s); nothing written.",
+            crate::text::count(s.messages, "message", "messages"),
             s.messages as f64 / secs
         );
     } else {

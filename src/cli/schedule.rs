@@ -100,10 +100,14 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let journal = crate::journal::Journal::open(&config.journal_path())?;
     journal.schedule(id, when.timestamp_millis())?;
     let mut msg = format!(
-        "{}: scheduled for {} ({} recipients; window: {})",
+        "{}: scheduled for {} ({}; window: {})",
         prepared.campaign.id,
         stamp(sch.tz, when),
-        prepared.audience.recipients.len(),
+        crate::text::count(
+            prepared.audience.recipients.len(),
+            "recipient",
+            "recipients"
+        ),
         sch.describe_window()
     );
     if when <= now {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{clean, load, print_warnings, Exit};
 use crate::send::{self, Report, Stop};
+use crate::text::count;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -90,18 +91,34 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         ));
     }
     eprintln!(
-        "{}campaign {}: {} messages to send ({}); {} of {} recipients already sent{notes}\n  relay {}, {} connections, {}/s{}{}",
+        "{}campaign {}: {} to send ({}); {} of {} already sent{notes}\n  relay {}, {}, {}/s{}{}",
         if opts.dry_run { "[dry run] " } else { "" },
         prepared.campaign.id,
-        plan.to_send,
-        if langs.is_empty() { "none".into() } else { langs.join(", ") },
+        count(plan.to_send, "message", "messages"),
+        if langs.is_empty() {
+            "none".into()
+        } else {
+            langs.join(", ")
+        },
         plan.already_sent,
-        plan.recipients,
-        smtp.map_or("(none configured)".to_string(), |s| format!("{}:{}", s.host, s.port.map_or("default".into(), |p| p.to_string()))),
-        smtp.map_or(0, |s| s.connections),
+        count(plan.recipients, "recipient", "recipients"),
+        smtp.map_or("(none configured)".to_string(), |s| format!(
+            "{}:{}",
+            s.host,
+            s.port.map_or("default".into(), |p| p.to_string())
+        )),
+        count(
+            smtp.map_or(0, |s| s.connections),
+            "connection",
+            "connections"
+        ),
         rate.per_second,
-        rate.per_hour.map(|h| format!(", at most {h}/hour")).unwrap_or_default(),
-        rate.per_day.map(|d| format!(", at most {d}/day")).unwrap_or_default(),
+        rate.per_hour
+            .map(|h| format!(", at most {h}/hour"))
+            .unwrap_or_default(),
+        rate.per_day
+            .map(|d| format!(", at most {d}/day"))
+            .unwrap_or_default(),
     );
     if plan.to_send == 0 && plan.sending == 0 {
         eprintln!("Nothing to send.");
@@ -114,7 +131,10 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
                 "not on a terminal, so bulletin cannot ask before sending: pass --yes to send"
             );
         }
-        eprint!("Send {} messages now? [y/N] ", plan.to_send);
+        eprint!(
+            "Send {} now? [y/N] ",
+            count(plan.to_send, "message", "messages")
+        );
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "oui") {
@@ -181,8 +201,9 @@ fn what_goes(p: &crate::project::Prepared) -> String {
 fn report_text(r: &Report) -> String {
     if r.dry_run {
         return format!(
-            "dry run of {}: {} messages produced, none sent, nothing recorded",
-            r.campaign, r.attempted
+            "dry run of {}: {} produced, none sent, nothing recorded",
+            r.campaign,
+            count(r.attempted, "message", "messages")
         );
     }
     let mut o = format!(
@@ -200,12 +221,12 @@ fn report_text(r: &Report) -> String {
     );
     if r.taken_elsewhere > 0 {
         o.push_str(&format!(
-            "\n{} recipients were taken by another run on the same journal and left to it",
-            r.taken_elsewhere
+            "\n{} taken by another run on the same journal and left to it",
+            count(r.taken_elsewhere, "recipient was", "recipients were")
         ));
     }
     if r.recovered_unknown > 0 {
-        o.push_str(&format!("\n{} messages left 'sending' by an interrupted run are now marked unknown: bulletin does not send them again unless you pass --resend-unknown", r.recovered_unknown));
+        o.push_str(&format!("\n{} left 'sending' by an interrupted run now marked unknown: bulletin does not send them again unless you pass --resend-unknown", count(r.recovered_unknown, "message", "messages")));
     }
     match &r.stopped {
         Some(Stop::Interrupted) => o.push_str("\nInterrupted: every message is recorded (those not yet handed to the relay as deferred). Run the same command to continue."),

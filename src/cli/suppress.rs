@@ -149,9 +149,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
                 eprintln!("{}", clean(&format!("refused: {p}")));
             }
             println!(
-                "{}: {added} added, {already} already suppressed, {} rows refused",
+                "{}: {added} added, {already} already suppressed, {} refused",
                 file.display(),
-                list.rejects.len()
+                crate::text::count(list.rejects.len(), "row", "rows")
             );
         }
         Action::Export { file } => {
