@@ -3,6 +3,7 @@
 //! updates they will get, and every contact left out with the reason.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher as _;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -13,9 +14,18 @@ use crate::contacts::{Contact, ContactList};
 use crate::text::count;
 use crate::updates::Updates;
 
+/// One address of the audience and what its message holds.
 #[derive(Debug, Clone)]
 pub struct Recipient {
     pub contact: Contact,
+    /// Shared by every recipient whose message holds the same: a million recipients have a
+    /// few hundred profiles between them.
+    pub profile: Arc<Profile>,
+}
+
+/// What a message holds apart from its reader's own values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Profile {
     /// Languages of the message, the first leading; two or more make it bilingual.
     pub langs: Vec<String>,
     /// Indexes into the campaign's updates, in the campaign's order.
@@ -26,15 +36,44 @@ pub struct Recipient {
     pub language_note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+impl Recipient {
+    pub fn new(contact: Contact, profile: Profile) -> Recipient {
+        Recipient {
+            contact,
+            profile: Arc::new(profile),
+        }
+    }
+}
+
+/// `r.langs`, `r.updates`: a recipient reads as its profile.
+impl std::ops::Deref for Recipient {
+    type Target = Profile;
+    fn deref(&self) -> &Profile {
+        &self.profile
+    }
+}
+
+/// A contact the campaign does not mail, and why.
+#[derive(Debug, Clone)]
 pub struct LeftOut {
-    pub email: String,
-    pub list: String,
-    pub line: usize,
+    pub contact: Contact,
     /// What kind of reason: counted in the stats.
     pub why: Why,
-    /// The reason in words, with the contact's details.
-    pub reason: String,
+    /// The reason in words, with the contact's details; shared by those with the same.
+    pub reason: Arc<str>,
+}
+
+impl Serialize for LeftOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LeftOut", 5)?;
+        st.serialize_field("email", self.contact.email())?;
+        st.serialize_field("list", &**self.contact.list())?;
+        st.serialize_field("line", &self.contact.line())?;
+        st.serialize_field("why", &self.why)?;
+        st.serialize_field("reason", &*self.reason)?;
+        st.end()
+    }
 }
 
 /// The kinds of reason a contact is left out of a campaign.
@@ -42,7 +81,7 @@ pub struct LeftOut {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Why {
     /// On one of the campaign's exclusion lists.
-    Excluded { list: String },
+    Excluded { list: Arc<str> },
     /// No language the campaign is written in.
     Language,
     /// The campaign's interest filters.
@@ -50,7 +89,7 @@ pub enum Why {
     /// A digest with no update on the contact's interests.
     Digest,
     /// On the project's suppression list (unsubscribed, bounced...): never mailed again.
-    Suppressed { reason: String },
+    Suppressed { reason: Arc<str> },
 }
 
 impl Why {
@@ -86,36 +125,6 @@ pub struct Audience {
     pub stats: Stats,
 }
 
-/// Merges `other` (a later row for the same address) into `c`: interests add up, empty cells fill.
-fn merge(c: &mut Contact, other: &Contact) {
-    for i in &other.interests {
-        if !c.interests.contains(i) {
-            c.interests.push(i.clone());
-        }
-    }
-    for (mine, theirs) in [
-        (&mut c.name, &other.name),
-        (&mut c.first_name, &other.first_name),
-        (&mut c.last_name, &other.last_name),
-        (&mut c.organisation, &other.organisation),
-    ] {
-        if mine.is_empty() && !theirs.is_empty() {
-            mine.clone_from(theirs);
-        }
-    }
-    if c.languages.is_empty() && !other.languages.is_empty() {
-        c.languages = other.languages.clone();
-        c.language_raw.clone_from(&other.language_raw);
-    }
-    for (k, v) in &other.fields {
-        match c.fields.iter_mut().find(|(n, _)| n == k) {
-            Some((_, mine)) if mine.is_empty() => mine.clone_from(v),
-            Some(_) => {}
-            None => c.fields.push((k.clone(), v.clone())),
-        }
-    }
-}
-
 /// Languages the message is written in: the contact's choice within the campaign's languages,
 /// else what the config's fallback says. `Err` holds the reason the contact is left out.
 fn languages_for(
@@ -124,7 +133,7 @@ fn languages_for(
     config: &Config,
 ) -> Result<(Vec<String>, Option<String>), String> {
     let chosen: Vec<String> = c
-        .languages
+        .languages()
         .codes
         .iter()
         .filter(|l| campaign.languages.contains(l))
@@ -139,8 +148,8 @@ fn languages_for(
         && campaign.other_languages == crate::campaign::OtherLanguages::Default
         && !campaign.default_language.is_empty();
     let written = campaign.languages.join(", ");
-    if !c.languages.codes.is_empty() {
-        let asks = c.languages.codes.join("+");
+    if !c.languages().codes.is_empty() {
+        let asks = c.languages().codes.join("+");
         if sends_others {
             return Ok((
                 vec![campaign.default_language.clone()],
@@ -153,10 +162,10 @@ fn languages_for(
             "asks for {asks} but this campaign goes out in {written}"
         ));
     }
-    let note = if c.language_raw.trim().is_empty() {
+    let note = if c.language_raw().trim().is_empty() {
         "no language given".to_string()
     } else {
-        format!("language \"{}\" not supported", c.language_raw.trim())
+        format!("language \"{}\" not supported", c.language_raw().trim())
     };
     let fallback: Vec<String> = match config.languages.fallback {
         Fallback::Default => vec![config.languages.default.clone()],
@@ -183,7 +192,8 @@ fn languages_for(
 }
 
 /// Selects the recipients of a campaign. `lists` holds every list the campaign names, loaded.
-/// Contacts are moved out of the lists, not copied: a campaign may reach a hundred thousand.
+/// Contacts are moved out of the lists, not copied, and sorted into recipients and left-outs
+/// in place: a campaign may reach a million.
 /// `suppressed`: the project's suppression list, address to reason. Those addresses are left
 /// out whatever the campaign says.
 pub fn select(
@@ -194,7 +204,6 @@ pub fn select(
     suppressed: &HashMap<String, String>,
 ) -> Audience {
     let mut aud = Audience::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
     let total: usize = campaign
         .audience
         .lists
@@ -202,41 +211,57 @@ pub fn select(
         .filter_map(|n| lists.get(n))
         .map(|l| l.contacts.len())
         .sum();
-    let mut merged: Vec<(Contact, Vec<Arc<str>>)> = Vec::with_capacity(total);
     let mut excluded: HashMap<String, Arc<str>> = HashMap::new();
     for name in &campaign.audience.exclude {
         if let Some(list) = lists.get(name) {
             for c in &list.contacts {
                 excluded
-                    .entry(c.email.clone())
+                    .entry(c.email().to_string())
                     .or_insert_with(|| list.name.clone());
             }
         }
     }
-    for name in &campaign.audience.lists {
-        let Some(list) = lists.get_mut(name) else {
-            continue;
-        };
-        let list_name = list.name.clone();
-        for c in std::mem::take(&mut list.contacts) {
-            aud.stats.contacts_read += 1;
-            match index.get(&c.email) {
-                Some(&i) => {
-                    aud.stats.duplicates_merged += 1;
-                    let (m, from) = &mut merged[i];
-                    merge(m, &c);
-                    if !from.contains(&list_name) {
-                        from.push(list_name.clone());
+    let mut merged: Vec<Recipient> = Vec::with_capacity(total);
+    {
+        // The address of each merged recipient, by its place in `merged`: exact, and four
+        // bytes a contact where a map of addresses would copy each one.
+        let hasher = std::hash::RandomState::new();
+        let mut index: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(total);
+        for name in &campaign.audience.lists {
+            let Some(list) = lists.get_mut(name) else {
+                continue;
+            };
+            let only_this = Arc::new(Profile {
+                lists: vec![list.name.clone()],
+                ..Default::default()
+            });
+            for c in std::mem::take(&mut list.contacts) {
+                aud.stats.contacts_read += 1;
+                let hash = hasher.hash_one(c.email());
+                let found = index.find(hash, |&i| merged[i as usize].contact.email() == c.email());
+                match found {
+                    Some(&i) => {
+                        aud.stats.duplicates_merged += 1;
+                        let m = &mut merged[i as usize];
+                        m.contact.merge(&c);
+                        if !m.profile.lists.contains(c.list()) {
+                            Arc::make_mut(&mut m.profile).lists.push(c.list().clone());
+                        }
                     }
-                }
-                None => {
-                    index.insert(c.email.clone(), merged.len());
-                    merged.push((c, vec![list_name.clone()]));
+                    None => {
+                        let i = merged.len() as u32;
+                        index.insert_unique(hash, i, |&j| {
+                            hasher.hash_one(merged[j as usize].contact.email())
+                        });
+                        merged.push(Recipient {
+                            contact: c,
+                            profile: Arc::clone(&only_this),
+                        });
+                    }
                 }
             }
         }
     }
-    drop(index);
     drop(lists);
 
     let a = &campaign.audience;
@@ -251,116 +276,175 @@ pub fn select(
         })
         .collect();
 
-    aud.recipients.reserve_exact(merged.len());
-    for (contact, from) in merged {
-        let leave = |why: Why, reason: String, aud: &mut Audience| {
-            *aud.stats.left_out.entry(why.key()).or_default() += 1;
-            aud.left_out.push(LeftOut {
-                email: contact.email.clone(),
-                list: contact.list.to_string(),
-                line: contact.line,
-                why,
-                reason,
-            });
-        };
-        if let Some(reason) = suppressed.get(contact.email.as_str()) {
-            let why = Why::Suppressed {
-                reason: reason.clone(),
-            };
-            leave(why, format!("suppressed: {reason}"), &mut aud);
-            continue;
-        }
-        if let Some(list) = excluded.get(contact.email.as_str()) {
-            let why = Why::Excluded {
-                list: list.to_string(),
-            };
-            leave(why.clone(), why.key(), &mut aud);
-            continue;
-        }
-        let (langs, note) = match languages_for(&contact, campaign, config) {
-            Ok(l) => l,
-            Err(reason) => {
-                leave(Why::Language, format!("language: {reason}"), &mut aud);
-                continue;
+    // Rows share their language cell, so its reading is worked out once per cell.
+    let mut languages: HashMap<*const crate::language::LanguageChoice, LanguageResult> =
+        HashMap::new();
+    let mut profiles: HashSet<Arc<Profile>> = HashSet::new();
+    let mut reasons: HashSet<Arc<str>> = HashSet::new();
+    let mut intern = |s: String| -> Arc<str> {
+        match reasons.get(s.as_str()) {
+            Some(r) => Arc::clone(r),
+            None => {
+                let r: Arc<str> = s.into();
+                reasons.insert(Arc::clone(&r));
+                r
             }
+        }
+    };
+    // Kept recipients move to the front of `merged`, in order; the rest leave it.
+    let placeholder = Contact::made_up("", "", "", "", "");
+    let mut kept = 0;
+    for i in 0..merged.len() {
+        let decision = {
+            let r = &merged[i];
+            let contact = &r.contact;
+            decide(
+                contact,
+                campaign,
+                config,
+                suppressed,
+                &excluded,
+                &update_tags,
+                &mut languages,
+                a,
+            )
         };
-        let has = |t: &String| contact.interests.contains(t);
-        if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
-            leave(
-                Why::Interests,
-                format!("interests: none of {}", a.interests_any.join(", ")),
-                &mut aud,
-            );
-            continue;
+        match decision {
+            Err((why, reason)) => {
+                *aud.stats.left_out.entry(why.key()).or_default() += 1;
+                let contact = std::mem::replace(&mut merged[i].contact, placeholder.clone());
+                aud.left_out.push(LeftOut {
+                    contact,
+                    why,
+                    reason: intern(reason),
+                });
+            }
+            Ok((langs, note, chosen)) => {
+                let r = &mut merged[i];
+                let s = &mut aud.stats;
+                *s.by_language.entry(langs.join("+")).or_default() += 1;
+                for t in r.contact.interests() {
+                    *s.by_interest.entry(t.clone()).or_default() += 1;
+                }
+                for l in &r.profile.lists {
+                    *s.by_list.entry(l.to_string()).or_default() += 1;
+                }
+                for &u in &chosen {
+                    *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
+                }
+                if let Some(n) = &note {
+                    *s.language_fallbacks
+                        .entry(format!("{n} → {}", langs.join("+")))
+                        .or_default() += 1;
+                }
+                let profile = Profile {
+                    langs,
+                    updates: chosen,
+                    lists: r.profile.lists.clone(),
+                    language_note: note,
+                };
+                r.profile = match profiles.get(&profile) {
+                    Some(p) => Arc::clone(p),
+                    None => {
+                        let p = Arc::new(profile);
+                        profiles.insert(Arc::clone(&p));
+                        p
+                    }
+                };
+                merged.swap(i, kept);
+                kept += 1;
+            }
         }
-        if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
-            leave(
-                Why::Interests,
-                format!("interests: not all of {}", a.interests_all.join(", ")),
-                &mut aud,
-            );
-            continue;
-        }
-        if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
-            leave(
-                Why::Interests,
-                format!("interests: follows {t}, which this campaign leaves out"),
-                &mut aud,
-            );
-            continue;
-        }
-        let chosen: Vec<usize> = if campaign.digest {
-            // An update with no tags is general news: it goes to everyone.
-            update_tags
-                .iter()
-                .enumerate()
-                .filter(|(_, tags)| {
-                    tags.is_empty() || contact.interests.iter().any(|i| tags.contains(i.as_str()))
-                })
-                .map(|(i, _)| i)
-                .collect()
-        } else {
-            (0..campaign.updates.len()).collect()
-        };
-        if chosen.is_empty() {
-            let what = if contact.interests.is_empty() {
-                "no interests given".to_string()
-            } else {
-                contact.interests.join(", ")
-            };
-            leave(
-                Why::Digest,
-                format!("digest: no update matches the contact's interests ({what})"),
-                &mut aud,
-            );
-            continue;
-        }
-        let s = &mut aud.stats;
-        *s.by_language.entry(langs.join("+")).or_default() += 1;
-        for i in &contact.interests {
-            *s.by_interest.entry(i.clone()).or_default() += 1;
-        }
-        for l in &from {
-            *s.by_list.entry(l.to_string()).or_default() += 1;
-        }
-        for &u in &chosen {
-            *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
-        }
-        if let Some(n) = &note {
-            *s.language_fallbacks
-                .entry(format!("{n} → {}", langs.join("+")))
-                .or_default() += 1;
-        }
-        aud.recipients.push(Recipient {
-            contact,
-            langs,
-            updates: chosen,
-            lists: from,
-            language_note: note,
-        });
     }
+    merged.truncate(kept);
+    aud.recipients = merged;
     aud.stats.recipients = aud.recipients.len();
     aud
+}
+
+type LanguageResult = Result<(Vec<String>, Option<String>), String>;
+/// A recipient's languages, the note on them, and the updates.
+type Chosen = (Vec<String>, Option<String>, Vec<usize>);
+
+/// Whether a contact is mailed: the message's languages, why they are not the contact's choice,
+/// and its updates; or the reason it is left out.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    contact: &Contact,
+    campaign: &Campaign,
+    config: &Config,
+    suppressed: &HashMap<String, String>,
+    excluded: &HashMap<String, Arc<str>>,
+    update_tags: &[HashSet<&str>],
+    languages: &mut HashMap<*const crate::language::LanguageChoice, LanguageResult>,
+    a: &crate::campaign::AudienceSpec,
+) -> Result<Chosen, (Why, String)> {
+    if let Some(reason) = suppressed.get(contact.email()) {
+        let why = Why::Suppressed {
+            reason: reason.as_str().into(),
+        };
+        return Err((why, format!("suppressed: {reason}")));
+    }
+    if let Some(list) = excluded.get(contact.email()) {
+        let why = Why::Excluded { list: list.clone() };
+        let key = why.key();
+        return Err((why, key));
+    }
+    // Keyed by the shared reading of the cell, which the contact holds for as long as this runs.
+    let key: *const crate::language::LanguageChoice = contact.languages();
+    let (langs, note) = languages
+        .entry(key)
+        .or_insert_with(|| languages_for(contact, campaign, config))
+        .clone()
+        .map_err(|reason| (Why::Language, format!("language: {reason}")))?;
+    let has = |t: &String| contact.interests().contains(t);
+    if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
+        return Err((
+            Why::Interests,
+            format!("interests: none of {}", a.interests_any.join(", ")),
+        ));
+    }
+    if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
+        return Err((
+            Why::Interests,
+            format!("interests: not all of {}", a.interests_all.join(", ")),
+        ));
+    }
+    if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
+        return Err((
+            Why::Interests,
+            format!("interests: follows {t}, which this campaign leaves out"),
+        ));
+    }
+    let chosen: Vec<usize> = if campaign.digest {
+        // An update with no tags is general news: it goes to everyone.
+        update_tags
+            .iter()
+            .enumerate()
+            .filter(|(_, tags)| {
+                tags.is_empty()
+                    || contact
+                        .interests()
+                        .iter()
+                        .any(|i| tags.contains(i.as_str()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    } else {
+        (0..campaign.updates.len()).collect()
+    };
+    if chosen.is_empty() {
+        let what = if contact.interests().is_empty() {
+            "no interests given".to_string()
+        } else {
+            contact.interests().join(", ")
+        };
+        return Err((
+            Why::Digest,
+            format!("digest: no update matches the contact's interests ({what})"),
+        ));
+    }
+    Ok((langs, note, chosen))
 }
 
 fn counts(m: &BTreeMap<String, usize>) -> String {
@@ -399,7 +483,10 @@ pub fn report(campaign: &Campaign, aud: &Audience) -> String {
         for l in &aud.left_out {
             o.push_str(&format!(
                 "    {}:{}  {}  {}\n",
-                l.list, l.line, l.email, l.reason
+                l.contact.list(),
+                l.contact.line(),
+                l.contact.email(),
+                l.reason
             ));
         }
     }
@@ -430,10 +517,10 @@ pub fn write_csv<W: std::io::Write>(
             .collect();
         let lists: Vec<&str> = r.lists.iter().map(|l| &**l).collect();
         w.write_record([
-            r.contact.email.as_str(),
+            r.contact.email(),
             &r.contact.display_name(),
             &r.langs.join("+"),
-            &r.contact.interests.join(";"),
+            &r.contact.interests().join(";"),
             &lists.join(";"),
             &updates.join(";"),
             r.language_note.as_deref().unwrap_or(""),

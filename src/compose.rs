@@ -245,9 +245,9 @@ pub fn compose(
     let from_addr: Address = crate::address::wire(&s.address)
         .parse()
         .map_err(|_| ComposeError::Address(s.address.clone()))?;
-    let to_addr: Address = crate::address::wire(&r.contact.email)
+    let to_addr: Address = crate::address::wire(r.contact.email())
         .parse()
-        .map_err(|_| ComposeError::Address(r.contact.email.clone()))?;
+        .map_err(|_| ComposeError::Address(r.contact.email().to_string()))?;
     let to_name = header_text(&r.contact.display_name());
     let mut b = lettre::Message::builder()
         .from(Mailbox::new(Some(header_text(&s.name)), from_addr.clone()))

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::audience::{self, Audience};
 use crate::campaign::{self, Campaign};
@@ -87,33 +88,46 @@ fn load_list(
         columns: Some(&config.lists.columns),
     };
     let mut list = contacts::load(path, &rules, p)?;
+    // Rows share their interest sets, so each set is mapped once.
+    let mut mapped_sets: HashMap<Arc<[String]>, Arc<[String]>> = HashMap::new();
     for c in &mut list.contacts {
-        let mut mapped: Vec<String> = Vec::with_capacity(c.interests.len());
-        for i in c.interests.drain(..) {
-            let tag = match aliases.get(&i) {
-                Some(t) if !config.knows_interest(&i) || config.interests.is_empty() => t.clone(),
-                _ => i,
-            };
-            if !mapped.contains(&tag) {
-                mapped.push(tag);
+        let set = c.interests_shared();
+        let mapped = match mapped_sets.get(set) {
+            Some(m) => Arc::clone(m),
+            None => {
+                let mut mapped: Vec<String> = Vec::with_capacity(set.len());
+                for i in set.iter() {
+                    let tag = match aliases.get(i) {
+                        Some(t) if !config.knows_interest(i) || config.interests.is_empty() => {
+                            t.clone()
+                        }
+                        _ => i.clone(),
+                    };
+                    if !mapped.contains(&tag) {
+                        mapped.push(tag);
+                    }
+                }
+                let mapped: Arc<[String]> = mapped.into();
+                mapped_sets.insert(Arc::clone(set), Arc::clone(&mapped));
+                mapped
             }
-        }
-        c.interests = mapped;
+        };
+        c.set_interests(mapped);
     }
     // Per value, the rows that hold it.
     let mut unknown_interests: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut unsupported: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for c in &list.contacts {
-        for i in &c.interests {
+        for i in c.interests() {
             if !config.knows_interest(i) {
-                unknown_interests.entry(i).or_default().push(c.line);
+                unknown_interests.entry(i).or_default().push(c.line());
             }
         }
-        if c.languages.is_empty() && !c.language_raw.trim().is_empty() {
+        if c.languages().is_empty() && !c.language_raw().trim().is_empty() {
             unsupported
-                .entry(c.language_raw.trim())
+                .entry(c.language_raw().trim())
                 .or_default()
-                .push(c.line);
+                .push(c.line());
         }
     }
     // "es" on lines 7 and 12; five lines at most, then a count.
@@ -474,14 +488,14 @@ impl Prepared {
     ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
     {
         let err = |message: String| MessageError {
-            list: r.contact.list.to_string(),
-            line: r.contact.line,
-            email: r.contact.email.clone(),
+            list: r.contact.list().to_string(),
+            line: r.contact.line(),
+            email: r.contact.email().to_string(),
             message,
         };
         let id = &self.campaign.id;
         let token = match &self.secrets {
-            Ok(s) => s.token(id, &r.contact.email, &r.langs[0]),
+            Ok(s) => s.token(id, r.contact.email(), &r.langs[0]),
             Err(_) => PLACEHOLDER_TOKEN.to_string(),
         };
         let unsub = crate::compose::Unsubscribe::new(&self.config, id, &token);
@@ -492,8 +506,8 @@ impl Prepared {
         if !prefix.is_empty() {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
-        let mid = crate::compose::message_id(&self.config, id, &r.contact.email, nonce);
-        let envelope = crate::compose::envelope_sender(&self.config, id, &r.contact.email);
+        let mid = crate::compose::message_id(&self.config, id, r.contact.email(), nonce);
+        let envelope = crate::compose::envelope_sender(&self.config, id, r.contact.email());
         let stamp = crate::compose::Stamp {
             date,
             message_id: &mid,

@@ -171,7 +171,8 @@ fn what_goes(p: &crate::project::Prepared) -> String {
             if let Ok((rendered, _)) = p.message(r, crate::clock::now(), "confirm") {
                 o.push_str(&format!(
                     "\n  subject ({lang}, for {}): {}",
-                    r.contact.email, rendered.subject
+                    r.contact.email(),
+                    rendered.subject
                 ));
             }
         }

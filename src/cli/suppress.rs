@@ -138,7 +138,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             let j = Journal::open(&path)?;
             let (mut added, mut already) = (0, 0);
             for c in &list.contacts {
-                let new = j.suppress(&entry(c.email.clone(), &reason, "import"))?;
+                let new = j.suppress(&entry(c.email().to_string(), &reason, "import"))?;
                 if new {
                     added += 1;
                 } else {

@@ -8,50 +8,13 @@ use std::sync::Arc;
 use crate::config::normalize_tag;
 
 mod columns;
-use crate::language::{parse_choice, LanguageChoice};
+mod record;
+use crate::language::parse_choice;
 use crate::problems::Problems;
 use crate::{Error, Result};
 pub use columns::same_header;
 use columns::{role_of, Role, COLUMN_HELP};
-
-#[derive(Debug, Clone)]
-pub struct Contact {
-    /// Lower-cased: addresses are compared and stored without case.
-    pub email: String,
-    pub name: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub organisation: String,
-    pub language_raw: String,
-    pub languages: LanguageChoice,
-    pub interests: Vec<String>,
-    /// Every column of the row, under its header as written, in file order.
-    pub fields: Vec<(Arc<str>, String)>,
-    pub list: Arc<str>,
-    pub line: usize,
-}
-
-impl Contact {
-    /// The values every contact may have, whatever its list's columns, by the names templates
-    /// use for them.
-    pub fn core_values(&self) -> [(&'static str, String); 4] {
-        [
-            ("name", self.display_name()),
-            ("first_name", self.first_name.clone()),
-            ("last_name", self.last_name.clone()),
-            ("organisation", self.organisation.clone()),
-        ]
-    }
-
-    /// The name to greet and to show in `To`: the full name, else first and last name joined.
-    pub fn display_name(&self) -> String {
-        if !self.name.is_empty() {
-            return self.name.clone();
-        }
-        let joined = format!("{} {}", self.first_name, self.last_name);
-        joined.trim().to_string()
-    }
-}
+pub use record::{Contact, Language, Shape};
 
 /// A row that could not be used, kept whole so it can be fixed and loaded again.
 #[derive(Debug, Clone)]
@@ -266,7 +229,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         .collect();
     let roles: Vec<Role> = columns.iter().map(|c| role_of(c, rules.columns)).collect();
     let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
-    let field_names: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
     list.columns = columns.clone();
 
     let Some(email_col) = roles.iter().position(|r| *r == Role::Email) else {
@@ -299,6 +261,19 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         col(Role::Interests),
         col(Role::Organisation),
     );
+    let shape = Arc::new(Shape {
+        list: name.clone(),
+        columns: columns.iter().map(|c| Arc::from(c.as_str())).collect(),
+        email: Some(email_col),
+        name: c_name,
+        first_name: c_first,
+        last_name: c_last,
+        organisation: c_org,
+        language: c_lang,
+    });
+    // Rows share what they hold in common: a list has few language cells and interest sets.
+    let mut languages: std::collections::HashMap<String, Arc<Language>> = Default::default();
+    let mut interests_seen: std::collections::HashMap<String, Arc<[String]>> = Default::default();
 
     // Quotes come in pairs, "" inside a cell included: an odd count leaves one open.
     let unbalanced = text.matches('"').count() % 2 == 1;
@@ -390,36 +365,43 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             );
             continue;
         }
-        let lang_raw = get(c_lang).to_string();
-        let contact = Contact {
-            languages: parse_choice(&lang_raw, rules.supported),
-            language_raw: lang_raw,
-            email,
-            name: if get(c_name).is_empty() {
-                crate::text::one_line(&name_in_address.unwrap_or_default())
-            } else {
-                get(c_name)
-            },
-            first_name: get(c_first),
-            last_name: get(c_last),
-            organisation: get(c_org),
-            interests: split_interests(&get(c_int)),
-            fields: field_names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    (
-                        n.clone(),
-                        record
-                            .get(i)
-                            .map(|s| crate::text::one_line(s))
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect(),
-            list: name.clone(),
-            line,
+        let lang_raw = get(c_lang);
+        let language = match languages.get(&lang_raw) {
+            Some(l) => Arc::clone(l),
+            None => {
+                let l = Arc::new(Language {
+                    choice: parse_choice(&lang_raw, rules.supported),
+                    raw: lang_raw.clone(),
+                });
+                languages.insert(lang_raw, Arc::clone(&l));
+                l
+            }
         };
+        let interests_cell = get(c_int);
+        let interests = match interests_seen.get(&interests_cell) {
+            Some(i) => Arc::clone(i),
+            None => {
+                let i: Arc<[String]> = split_interests(&interests_cell).into();
+                interests_seen.insert(interests_cell, Arc::clone(&i));
+                i
+            }
+        };
+        let cells: Vec<String> = (0..columns.len()).map(|i| get(Some(i))).collect();
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        let name_in_address = if get(c_name).is_empty() {
+            crate::text::one_line(&name_in_address.unwrap_or_default())
+        } else {
+            String::new()
+        };
+        let contact = Contact::new(
+            Arc::clone(&shape),
+            &email,
+            &name_in_address,
+            &cells,
+            language,
+            interests,
+            line,
+        );
         list.contacts.push(contact);
     }
     Ok(list)
@@ -495,11 +477,11 @@ mod tests {
         assert!(p.is_empty(), "{p}");
         assert_eq!(l.encoding, "Windows-1252");
         let c = &l.contacts[0];
-        assert_eq!(c.email, "anne@example.org");
+        assert_eq!(c.email(), "anne@example.org");
         assert_eq!(c.display_name(), "Hélène Dupré");
-        assert_eq!(c.languages.codes, vec!["fr"]);
-        assert_eq!(c.interests, vec!["small-arms", "landmines"]);
-        assert_eq!(c.line, 2);
+        assert_eq!(c.languages().codes, vec!["fr"]);
+        assert_eq!(c.interests(), vec!["small-arms", "landmines"]);
+        assert_eq!(c.line(), 2);
     }
 
     #[test]
@@ -507,9 +489,9 @@ mod tests {
         let text = "\u{feff}email,name,note\n\"a@example.org\",\"Doe, Jane\",\"two\nlines\"\nnot-an-address,Bob,x\n";
         let (l, p) = load_bytes(text.as_bytes());
         assert_eq!(l.contacts.len(), 1);
-        assert_eq!(l.contacts[0].name, "Doe, Jane");
+        assert_eq!(l.contacts[0].name(), "Doe, Jane");
         // Cells are one line wherever they are printed (a greeting, a header).
-        assert_eq!(l.contacts[0].fields[2].1, "two lines");
+        assert_eq!(l.contacts[0].fields().nth(2).unwrap().1, "two lines");
         let e: Vec<_> = p.errors().collect();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].line, Some(4), "quoted newline counts as a line");
@@ -528,8 +510,8 @@ mod tests {
         let (l, p) = load_bytes(b"sep=;\nE-mail;Pr\xe9nom\nanne@example.org;Anne\n");
         assert!(p.is_empty(), "{p}");
         assert_eq!(l.delimiter, b';');
-        assert_eq!(l.contacts[0].first_name, "Anne");
-        assert_eq!(l.contacts[0].line, 3);
+        assert_eq!(l.contacts[0].first_name(), "Anne");
+        assert_eq!(l.contacts[0].line(), 3);
     }
 
     #[test]
@@ -549,12 +531,12 @@ mod tests {
         // A semicolon export whose interests cell was quoted because it holds semicolons.
         let (l, p) = load_bytes(b"email;interests\na@example.org;\"small arms;landmines\"\n");
         assert!(p.is_empty(), "{p}");
-        assert_eq!(l.contacts[0].interests, vec!["small-arms", "landmines"]);
+        assert_eq!(l.contacts[0].interests(), vec!["small-arms", "landmines"]);
         let (l, _) = load_bytes(
             b"email,interests\na@example.org,\"peace operations, small arms|landmines\"\n",
         );
         assert_eq!(
-            l.contacts[0].interests,
+            l.contacts[0].interests(),
             vec!["peace-operations", "small-arms", "landmines"]
         );
         assert_eq!(
@@ -570,7 +552,7 @@ mod tests {
             .replace("NAME", &name);
         let (l, p) = load_bytes(text.as_bytes());
         assert_eq!(l.contacts.len(), 1, "{p}");
-        assert_eq!(l.contacts[0].email, "fine@example.org");
+        assert_eq!(l.contacts[0].email(), "fine@example.org");
         let errs: Vec<_> = p.errors().map(|e| (e.line, e.message.clone())).collect();
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert_eq!(errs[0].0, Some(2));
@@ -583,7 +565,7 @@ mod tests {
                 "raw control byte in {m:?}"
             );
         }
-        assert!(!l.contacts.iter().any(|c| c.email.contains("x.y")));
+        assert!(!l.contacts.iter().any(|c| c.email().contains("x.y")));
     }
 
     #[test]
@@ -591,7 +573,7 @@ mod tests {
         let text = "email\njos\u{e9}@example.org\nuser@b\u{fc}cher.example\n";
         let (l, p) = load_bytes(text.as_bytes());
         assert_eq!(l.contacts.len(), 1);
-        assert_eq!(l.contacts[0].email, "user@b\u{fc}cher.example");
+        assert_eq!(l.contacts[0].email(), "user@b\u{fc}cher.example");
         assert!(p.to_string().contains("smtputf8 = true"), "{p}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.csv");

@@ -166,7 +166,7 @@ pub(super) fn write_manifest(dir: &Path, prepared: &Prepared, entries: &[Entry])
     for e in entries {
         let base = safe_name(
             e.recipient,
-            &prepared.audience.recipients[e.recipient].contact.email,
+            prepared.audience.recipients[e.recipient].contact.email(),
         );
         names.push(format!("{base}.eml"));
         names.push(format!("{base}.html"));

@@ -256,7 +256,7 @@ fn produce(
                                 }
                             };
                             if !dry {
-                                let base = safe_name(i, &r.contact.email);
+                                let base = safe_name(i, r.contact.email());
                                 let w =
                                     write_file(&dir.join(format!("{base}.eml")), &composed.bytes)
                                         .and_then(|_| {
@@ -309,13 +309,13 @@ fn produce(
 
 fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
     let r = &prepared.audience.recipients[e.recipient];
-    let base = safe_name(e.recipient, &r.contact.email);
+    let base = safe_name(e.recipient, r.contact.email());
     let lang = r.langs.first().map_or("", String::as_str);
     EntryView {
         eml: format!("{base}.eml"),
         html: format!("{base}.html"),
         txt: format!("{base}.txt"),
-        interests: &r.contact.interests,
+        interests: r.contact.interests(),
         language_note: r.language_note.as_deref().unwrap_or(""),
         list_names: r.lists.iter().map(|l| l.as_ref()).collect(),
         titles: r
@@ -329,7 +329,7 @@ fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
                     .map_or_else(|| slug.clone(), |x| x.title.clone())
             })
             .collect(),
-        to: &r.contact.email,
+        to: r.contact.email(),
         name: r.contact.display_name(),
         langs: &r.langs,
         updates: r
@@ -346,8 +346,8 @@ fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
         subject: &e.subject,
         message_id: &e.message_id,
         bytes: e.bytes,
-        list: &r.contact.list,
-        line: r.contact.line,
+        list: r.contact.list(),
+        line: r.contact.line(),
     }
 }
 

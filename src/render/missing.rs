@@ -11,7 +11,7 @@ use crate::campaign::Campaign;
 use crate::contacts::Contact;
 use crate::problems::Problems;
 
-/// The contact value a render error says is missing (`first_name` for `contact.first_name`).
+/// The contact value a render error says is missing (`first_name` for `contact.first_name()`).
 pub(super) fn missing_contact_value(e: &RenderError) -> Option<String> {
     let RenderError::Template { message, .. } = e else {
         return None;
@@ -26,13 +26,7 @@ pub(super) fn missing_contact_value(e: &RenderError) -> Option<String> {
 /// Gives a contact a sample value for `key`, as a column of that name would.
 pub(super) fn fill_sample(c: &mut Contact, key: &str) {
     let key = key.strip_prefix("fields.").unwrap_or(key);
-    match key {
-        "name" => c.name = "Sample".into(),
-        "first_name" => c.first_name = "Sample".into(),
-        "last_name" => c.last_name = "Sample".into(),
-        "organisation" => c.organisation = "Sample".into(),
-        _ => c.fields.push((key.into(), "Sample".into())),
-    }
+    c.fill(key, "Sample");
 }
 
 /// What a template said when rendering a message failed for a reason other than a missing
@@ -105,10 +99,9 @@ impl Renderer {
                 for &m in members {
                     let c = &recipients[m].contact;
                     let column = c.core_values().iter().any(|(k, _)| *k == key)
-                        || c.fields
-                            .iter()
+                        || c.fields()
                             .any(|(h, _)| super::field_key(h).as_deref() == Some(&key));
-                    let counts = entry.entry(c.list.to_string()).or_default();
+                    let counts = entry.entry(c.list().to_string()).or_default();
                     if column {
                         counts.1 += 1;
                     } else {
@@ -151,12 +144,12 @@ fn absent(c: &Contact) -> BTreeSet<String> {
             out.insert(key.to_string());
         }
     }
-    for (k, v) in &c.fields {
+    for (k, v) in c.fields() {
         if v.trim().is_empty() {
             out.insert(k.to_string());
         }
     }
     // Columns this contact's list lacks show as the list's name: contacts of one list share them.
-    out.insert(format!("list:{}", c.list));
+    out.insert(format!("list:{}", c.list()));
     out
 }

@@ -233,32 +233,27 @@ impl Renderer {
     /// error is reported now, with the line it comes from. Contact values the sample lacks are
     /// left to [`Renderer::check_missing`], which knows the real recipients.
     fn preflight(&self, campaign: &Campaign, p: &mut Problems) {
-        let sample = crate::contacts::Contact {
-            email: "sample@example.org".into(),
-            name: "Sample Contact".into(),
-            first_name: "Sample".into(),
-            last_name: "Contact".into(),
-            organisation: String::new(),
-            language_raw: String::new(),
-            languages: Default::default(),
-            interests: Vec::new(),
-            fields: Vec::new(),
-            list: "sample".into(),
-            line: 0,
-        };
+        let sample = crate::contacts::Contact::made_up(
+            "sample",
+            "sample@example.org",
+            "Sample Contact",
+            "Sample",
+            "Contact",
+        );
         let mut combos: Vec<Vec<String>> =
             campaign.languages.iter().map(|l| vec![l.clone()]).collect();
         if campaign.languages.len() > 1 {
             combos.push(campaign.languages.clone());
         }
         for langs in combos {
-            let r = Recipient {
-                contact: sample.clone(),
-                langs,
-                updates: (0..campaign.updates.len()).collect(),
-                lists: Vec::new(),
-                language_note: None,
-            };
+            let r = Recipient::new(
+                sample.clone(),
+                crate::audience::Profile {
+                    langs,
+                    updates: (0..campaign.updates.len()).collect(),
+                    ..Default::default()
+                },
+            );
             let what = r.langs.join("+");
             if let Some(e) = self.trial(r).error {
                 let (name, text) = match &e {
@@ -314,17 +309,17 @@ impl Renderer {
     fn contact_value(c: &crate::contacts::Contact, lang: &str) -> Value {
         let mut fields = Map::new();
         let mut m = Map::new();
-        for (k, v) in &c.fields {
+        for (k, v) in c.fields() {
             if v.trim().is_empty() {
                 continue;
             }
-            fields.insert(k.to_string(), Value::String(v.clone()));
+            fields.insert(k.to_string(), Value::String(v.to_string()));
             if let Some(key) = field_key(k) {
-                m.insert(key, Value::String(v.clone()));
+                m.insert(key, Value::String(v.to_string()));
             }
         }
-        if !c.email.is_empty() {
-            m.insert("email".into(), Value::String(c.email.clone()));
+        if !c.email().is_empty() {
+            m.insert("email".into(), Value::String(c.email().to_string()));
         }
         for (key, value) in c.core_values() {
             if value.trim().is_empty() {
@@ -333,7 +328,7 @@ impl Renderer {
                 m.insert(key.into(), Value::String(value));
             }
         }
-        m.insert("interests".into(), json!(c.interests));
+        m.insert("interests".into(), json!(c.interests()));
         m.insert("language".into(), Value::String(lang.to_string()));
         m.insert("fields".into(), Value::Object(fields));
         Value::Object(m)

@@ -22,26 +22,15 @@ impl Renderer {
     /// The campaign's web copy in `lang`: its message as nobody in particular reads it (no
     /// name, no unsubscribe link), with every update the campaign carries.
     pub fn render_web(&self, lang: &str) -> Result<Rendered, RenderError> {
-        let contact = crate::contacts::Contact {
-            email: String::new(),
-            name: String::new(),
-            first_name: String::new(),
-            last_name: String::new(),
-            organisation: String::new(),
-            language_raw: String::new(),
-            languages: Default::default(),
-            interests: Vec::new(),
-            fields: Vec::new(),
-            list: "web".into(),
-            line: 0,
-        };
-        let r = Recipient {
+        let contact = crate::contacts::Contact::made_up("web", "", "", "", "");
+        let r = Recipient::new(
             contact,
-            langs: vec![lang.to_string()],
-            updates: (0..self.update_values.get(lang).map_or(0, Vec::len)).collect(),
-            lists: Vec::new(),
-            language_note: None,
-        };
+            crate::audience::Profile {
+                langs: vec![lang.to_string()],
+                updates: (0..self.update_values.get(lang).map_or(0, Vec::len)).collect(),
+                ..Default::default()
+            },
+        );
         let value = self.context(
             &r,
             Self::contact_value(&r.contact, lang),

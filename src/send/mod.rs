@@ -228,11 +228,7 @@ pub fn run_with(
                 .iter()
                 .map(|&i| p.campaign.updates[i].as_str())
                 .collect();
-            (
-                r.contact.email.as_str(),
-                r.langs.join("+"),
-                updates.join(";"),
-            )
+            (r.contact.email(), r.langs.join("+"), updates.join(";"))
         });
         journal.enqueue(&campaign, rows)?;
         if opts.retry_failed {
@@ -267,7 +263,7 @@ pub fn run_with(
         .audience
         .recipients
         .iter()
-        .map(|r| ids_by_email.get(&r.contact.email).copied().unwrap_or(-1))
+        .map(|r| ids_by_email.get(r.contact.email()).copied().unwrap_or(-1))
         .collect();
     drop(journal);
 

@@ -80,7 +80,7 @@ pub fn select(
     };
     for (i, r) in p.audience.recipients.iter().enumerate() {
         let st = states
-            .get(&r.contact.email)
+            .get(r.contact.email())
             .copied()
             .unwrap_or(State::Queued);
         let goes = match disposition(st, opts, live) {

@@ -70,7 +70,7 @@ pub fn test_send(
             .audience
             .recipients
             .iter()
-            .find(|r| r.contact.email == who)
+            .find(|r| r.contact.email() == who)
             .ok_or_else(|| {
                 SendError::Setup(format!(
                     "{who} is not among the campaign's recipients (left out, or on no list): `bulletin audience {}` says who is",
@@ -87,7 +87,7 @@ pub fn test_send(
                 .find(|r| r.langs == langs)
                 .unwrap_or(first)
                 .clone();
-            r.langs = langs;
+            Arc::make_mut(&mut r.profile).langs = langs;
             chosen.push(r);
         }
     }
@@ -95,8 +95,8 @@ pub fn test_send(
     for r in chosen {
         for addr in &addrs {
             let mut r = r.clone();
-            let sample_of = r.contact.email.clone();
-            r.contact.email = addr.to_string();
+            let sample_of = r.contact.email().to_string();
+            r.contact = r.contact.with_email(addr.as_ref());
             samples.push((r, sample_of));
         }
     }
@@ -132,7 +132,7 @@ pub fn test_send(
                 out.push(TestSent {
                     langs: r.langs.join("+"),
                     sample_of,
-                    to: r.contact.email.clone(),
+                    to: r.contact.email().to_string(),
                     subject: rendered.subject,
                     reply,
                 });

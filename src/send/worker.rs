@@ -124,7 +124,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
     let mut client: Option<Client> = None;
     while let Some(item) = next_item(sh).await {
         let r = &ctx.p.audience.recipients[item.idx];
-        let email = r.contact.email.clone();
+        let email = r.contact.email().to_string();
         let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
             Ok((_, c)) => c,
             Err(e) => {
