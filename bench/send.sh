@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark of `bulletin send` against Postfix's smtp-sink on loopback (Debian's postfix package,
-# unpacked, not installed). Two runs on a generated project of CONTACTS contacts:
+# unpacked, not installed: see sink.sh). Three parts on a generated project of CONTACTS contacts:
 #   1. no rate limit: messages/s end to end (selection, rendering, composition, journal, SMTP)
-#      and peak memory, for the one-update announcement and for the bilingual digest;
+#      and peak memory, for the one-update announcement and for the bilingual digest; each
+#      followed by Postfix's own smtp-source against the same sink, with as many messages, as
+#      many connections (each reused, -d) and messages of the campaign's mean size, as a floor
+#      for what this machine's loopback SMTP allows: the ratio is bulletin's rate over its;
 #   2. the announcement again, signed with DKIM: unsigned, RSA 2048 and Ed25519, in one run;
 #   3. 50 messages/s for 20 s: the achieved rate and the busiest calendar second.
-# Usage: bench/send.sh [CONTACTS] [CONNECTIONS]
+# Usage: bench/send.sh [CONTACTS] [CONNECTIONS]    (about 1 GB free in $TMPDIR per 100,000 contacts)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 n=${1:-50000}
@@ -13,40 +16,68 @@ conns=${2:-64}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulletin-send-bench.XXXXXX")
 cleanup() { [ -n "${sink_pid:-}" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+[ -x /usr/bin/time ] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
 # BULLETIN_BIN=path runs another build (an earlier commit's, to compare) on the same project.
 if [ -z "${BULLETIN_BIN:-}" ]; then
   cargo build --release --quiet --manifest-path "$here/../Cargo.toml"
 fi
 bin=${BULLETIN_BIN:-"$here/../target/release/bulletin"}
-
-(cd "$work" && apt-get download postfix >/dev/null 2>&1 && dpkg -x postfix_*.deb pf)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-LD_LIBRARY_PATH="$work/pf/usr/lib/postfix" "$work/pf/usr/sbin/smtp-sink" -u nobody "127.0.0.1:$port" 1024 &
-sink_pid=$!
-sleep 0.5
+. "$here/sink.sh"
+start_sink
 
 python3 "$here/gen_project.py" "$work/project" "$n" 10
 # Unsubscribe tokens are signed with this; any value does for a benchmark.
 export BULLETIN_UNSUBSCRIBE_SECRET=${BULLETIN_UNSUBSCRIBE_SECRET:-bench-secret}
 cd "$work/project"
-relay() {
-  python3 - "$port" "$conns" "$1" <<'PY'
-import sys
-port, conns, rate = sys.argv[1:4]
-s = open("bulletin.toml").read()
-s = s[: s.index("[smtp]")]
-open("bulletin.toml", "w").write(s + f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "plain"\nconnections = {conns}\n\n[rate]\n{rate}\n')
-PY
-}
 sink_cpu() { awk '{print ($14 + $15) * 10}' "/proc/$sink_pid/stat"; }
+sink_bytes() { awk '/^rchar/ {print $2}' "/proc/$sink_pid/io"; }
 
-relay $'per_second = 1000000\nburst = 1000000'
+relay "$conns" "$unlimited"
 for campaign in announce bench; do
+  # smtp-source's message: as many bytes as the campaign's mean message (over its first 1000
+  # recipients' previews, which are the bytes sent), headers of a real one and a filler body.
+  "$bin" preview "$campaign" --out "$work/sample" --limit 1000 >/dev/null
+  size=$(python3 - "$work/sample" "$work/$campaign.msg" <<'PY'
+import glob, sys
+emls = sorted(glob.glob(sys.argv[1] + "/*.eml"))
+mean = round(sum(len(open(f, "rb").read()) for f in emls) / len(emls))
+head = open(emls[0], "rb").read().split(b"\r\n\r\n")[0].split(b"\r\n")
+lines, size = head + [b""], sum(len(l) + 2 for l in head) + 2
+while size < mean:  # smtp-source -F ends every line with CRLF
+    line = b"x" * min(76, max(0, mean - size - 2))
+    lines.append(line)
+    size += len(line) + 2
+open(sys.argv[2], "wb").write(b"\n".join(lines) + b"\n")
+print(size)
+PY
+)
+  rm -rf "$work/sample"
   rm -f bulletin.sqlite* .bulletin.sqlite.sent
-  before=$(sink_cpu)
+  before=$(sink_cpu); bytes=$(sink_bytes)
   echo "== $campaign: $n messages, no rate limit, $conns connections"
-  /usr/bin/time -f "peak memory: %M KB; our CPU: %U s user + %S s system; wall %e s" "$bin" send "$campaign" --yes 2>&1 | grep -E 'sent,|peak'
-  echo "smtp-sink CPU: $(( $(sink_cpu) - before )) ms"
+  /usr/bin/time -o "$work/time" -f "%e %M %U %S" "$bin" send "$campaign" --yes > "$work/out" 2>&1
+  grep 'sent,' "$work/out"
+  read -r wall kb user sys < "$work/time"
+  sent=$(grep -o '[0-9]* sent,' "$work/out" | grep -o '[0-9]*')
+  own=$(grep -o '[0-9.]* messages/s' "$work/out" | grep -o '^[0-9.]*')
+  echo "peak memory: $kb KB; our CPU: $user s user + $sys s system; wall $wall s"
+  echo "smtp-sink CPU: $(( $(sink_cpu) - before )) ms; $(( ($(sink_bytes) - bytes) / sent )) bytes/message read (SMTP commands included)"
+  # smtp-source: -d keeps each session's connection for its next message, -N a distinct
+  # recipient per message, -F the message as is (no headers of its own).
+  before=$(sink_cpu); bytes=$(sink_bytes)
+  start=$(date +%s.%N)
+  smtp_source -d -N -s "$conns" -m "$sent" -F "$work/$campaign.msg" \
+    -f news@example.org -t person@example.org
+  end=$(date +%s.%N)
+  echo "smtp-source: $sent messages of $size bytes in $(printf %.2f "$(echo "$end - $start" | bc)") s;" \
+    "smtp-sink CPU: $(( $(sink_cpu) - before )) ms; $(( ($(sink_bytes) - bytes) / sent )) bytes/message read"
+  python3 - "$sent" "$wall" "$own" "$start" "$end" <<'PY'
+import sys
+sent, wall, own, start, end = int(sys.argv[1]), *map(float, sys.argv[2:])
+ours, theirs = sent / wall, sent / (end - start)
+print(f"bulletin {ours:,.0f} msg/s (whole command; {own:,.0f} while sending), "
+      f"smtp-source {theirs:,.0f} msg/s, ratio {ours / theirs:.2f} ({own / theirs:.2f} sending only)")
+PY
 done
 
 # The same campaign unsigned, then signed with each kind of key, one after another on one
@@ -54,7 +85,7 @@ done
 "$bin" dkim keygen --selector benchrsa --algorithm rsa >/dev/null
 "$bin" dkim keygen --selector benched --algorithm ed25519 >/dev/null
 for signing in unsigned benchrsa benched; do
-  relay $'per_second = 1000000\nburst = 1000000'
+  relay "$conns" "$unlimited"
   if [ "$signing" != unsigned ]; then
     printf '\n[dkim]\nselector = "%s"\nkey_file = "dkim/%s.pem"\n' "$signing" "$signing" >> bulletin.toml
   fi
@@ -63,12 +94,12 @@ for signing in unsigned benchrsa benched; do
   echo "== announce, $label: $n messages, no rate limit, $conns connections"
   /usr/bin/time -f "peak memory: %M KB; our CPU: %U s user + %S s system; wall %e s" "$bin" send announce --yes 2>&1 | grep -E 'sent,|peak'
 done
-relay $'per_second = 1000000\nburst = 1000000'
+relay "$conns" "$unlimited"
 
 echo "== announce, 50 messages/s for 20 s (1000 messages)"
 rm -f bulletin.sqlite* .bulletin.sqlite.sent
-relay $'per_second = 50\nburst = 1'
-"$bin" send announce --yes --limit 1000 | grep 'sent,'
+relay "$conns" $'per_second = 50\nburst = 1'
+"$bin" send announce --yes --limit 1000 2>&1 | grep 'messages/s'
 python3 - <<'PY'
 import sqlite3, collections
 rows = [r[0] for r in sqlite3.connect("bulletin.sqlite").execute("SELECT at_ms FROM handovers ORDER BY at_ms")]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use std::io::Write as _;
@@ -31,10 +31,9 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub recipient: usize,
-    pub subject: String,
-    pub message_id: String,
+    /// Shared by the messages with the same subject: most have one of a few.
+    pub subject: Arc<str>,
     pub bytes: usize,
-    pub html_bytes: usize,
 }
 
 /// One message as `summary.json` lists it.
@@ -56,7 +55,7 @@ struct EntryView<'a> {
     /// The files the message carries, by name.
     attachments: Vec<String>,
     subject: &'a str,
-    message_id: &'a str,
+    message_id: String,
     bytes: usize,
     list: &'a str,
     line: usize,
@@ -163,14 +162,14 @@ fn run_in(
     n: usize,
     staging: &Path,
 ) -> Result<Summary> {
-    let (entries, bytes_written) = produce(prepared, n, staging, opts.dry, now)?;
+    let (entries, messages, bytes_written) = produce(prepared, n, staging, opts.dry, now)?;
     interrupted()?;
     let mut summary = Summary {
         campaign: prepared.campaign.id.clone(),
         generated_at: chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339(),
-        messages: entries.len(),
+        messages,
         bytes_written,
-        files_written: if opts.dry { 0 } else { entries.len() * 3 },
+        files_written: if opts.dry { 0 } else { messages * 3 },
         rejects: prepared.rejects.len(),
         left_out: prepared.audience.left_out.len(),
         suppressed: prepared
@@ -189,15 +188,36 @@ fn run_in(
     }
     // One count everywhere: the files a person sees (the hidden bookkeeping file is not one).
     summary.files_written += 2 + usize::from(!prepared.rejects.is_empty());
-    write_index(&staging.join("index.html"), prepared, &summary, &entries)?;
+    write_index(
+        &staging.join("index.html"),
+        prepared,
+        &summary,
+        &entries,
+        now,
+    )?;
     if !prepared.rejects.is_empty() {
         crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
     }
-    write_summary_json(&staging.join("summary.json"), prepared, &summary, &entries)?;
+    write_summary_json(
+        &staging.join("summary.json"),
+        prepared,
+        &summary,
+        &entries,
+        now,
+    )?;
     interrupted()?;
     write_manifest(staging, prepared, &entries)?;
     summary.kept = swap_in(staging, &opts.out)?;
     Ok(summary)
+}
+
+/// The message-ID nonce of a preview made at `now`: it keeps previews apart from real sends.
+fn nonce(now: SystemTime) -> String {
+    format!(
+        "{:x}",
+        now.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    )
 }
 
 /// Renders, composes and writes messages on every core; stops at the first failure.
@@ -207,7 +227,7 @@ fn produce(
     dir: &Path,
     dry: bool,
     now: SystemTime,
-) -> Result<(Vec<Entry>, u64)> {
+) -> Result<(Vec<Entry>, usize, u64)> {
     let recipients = &prepared.audience.recipients;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -216,17 +236,15 @@ fn produce(
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(16);
-    let nonce = format!(
-        "{:x}",
-        now.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    );
+    let nonce = nonce(now);
+    let written_count = AtomicUsize::new(0);
     const CHUNK: usize = 64;
     let mut all: Vec<Entry> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
                     let mut local = Vec::new();
+                    let mut subjects: std::collections::HashSet<Arc<str>> = Default::default();
                     let fail = |e: Error| {
                         failed.store(true, Ordering::Relaxed);
                         first_error.lock().unwrap().get_or_insert(e);
@@ -282,13 +300,23 @@ fn produce(
                                     Ordering::Relaxed,
                                 );
                             }
-                            local.push(Entry {
-                                recipient: i,
-                                subject: rendered.subject,
-                                message_id: composed.message_id,
-                                bytes: composed.bytes.len(),
-                                html_bytes: rendered.html.len(),
-                            });
+                            written_count.fetch_add(1, Ordering::Relaxed);
+                            // Only the index and summary need them, and a dry run writes none.
+                            if !dry {
+                                let subject = match subjects.get(rendered.subject.as_str()) {
+                                    Some(s) => Arc::clone(s),
+                                    None => {
+                                        let s: Arc<str> = rendered.subject.into();
+                                        subjects.insert(Arc::clone(&s));
+                                        s
+                                    }
+                                };
+                                local.push(Entry {
+                                    recipient: i,
+                                    subject,
+                                    bytes: composed.bytes.len(),
+                                });
+                            }
                         }
                     }
                     local
@@ -304,10 +332,14 @@ fn produce(
         return Err(e);
     }
     all.sort_by_key(|e| e.recipient);
-    Ok((all, written.load(Ordering::Relaxed) as u64))
+    Ok((
+        all,
+        written_count.load(Ordering::Relaxed),
+        written.load(Ordering::Relaxed) as u64,
+    ))
 }
 
-fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
+fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry, now: SystemTime) -> EntryView<'a> {
     let r = &prepared.audience.recipients[e.recipient];
     let base = safe_name(e.recipient, r.contact.email());
     let lang = r.langs.first().map_or("", String::as_str);
@@ -344,7 +376,13 @@ fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry) -> EntryView<'a> {
             .map(|a| a.filename.clone())
             .collect(),
         subject: &e.subject,
-        message_id: &e.message_id,
+        // Not kept per message: it is the same function of the address that composed it.
+        message_id: crate::compose::message_id(
+            &prepared.config,
+            &prepared.campaign.id,
+            r.contact.email(),
+            &nonce(now),
+        ),
         bytes: e.bytes,
         list: r.contact.list(),
         line: r.contact.line(),
@@ -362,6 +400,7 @@ fn write_summary_json(
     prepared: &Prepared,
     s: &Summary,
     entries: &[Entry],
+    now: SystemTime,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write", path, e);
     let mut w = create(path)?;
@@ -372,7 +411,7 @@ fn write_summary_json(
     for (i, e) in entries.iter().enumerate() {
         w.write_all(if i == 0 { b"\n    " } else { b",\n    " })
             .map_err(io)?;
-        serde_json::to_writer(&mut w, &entry_view(prepared, e)).map_err(|e| io(e.into()))?;
+        serde_json::to_writer(&mut w, &entry_view(prepared, e, now)).map_err(|e| io(e.into()))?;
     }
     write!(w, "\n  ],\n  \"left_out_contacts\": [").map_err(io)?;
     for (i, l) in prepared.audience.left_out.iter().enumerate() {
@@ -387,13 +426,21 @@ fn write_summary_json(
 /// The index page, from embedded templates (autoescaped: every value is HTML-escaped): its head,
 /// one row per message, its tail. Rows are rendered one by one and streamed to the file, so that
 /// the index of a large campaign is never held in memory whole.
-const INDEX: [(&str, &str); 3] = [
+const INDEX: [(&str, &str); 5] = [
     ("head.html", include_str!("index-head.html")),
     ("row.html", include_str!("index-row.html")),
+    ("mid.html", include_str!("index-mid.html")),
+    ("left-row.html", include_str!("index-left-row.html")),
     ("tail.html", include_str!("index-tail.html")),
 ];
 
-fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry]) -> Result<()> {
+fn write_index(
+    path: &Path,
+    prepared: &Prepared,
+    s: &Summary,
+    entries: &[Entry],
+    now: SystemTime,
+) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write", path, e);
     let fail = |e: tera::Error| {
         Error::Refused(format!(
@@ -406,7 +453,7 @@ fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry])
     let mut o = create(path)?;
     let mut ctx = tera::Context::new();
     ctx.insert("summary", s);
-    ctx.insert("left_out", &prepared.audience.left_out);
+    ctx.insert("left_out", &!prepared.audience.left_out.is_empty());
     ctx.insert("stats", &prepared.audience.stats);
     let when = chrono::DateTime::parse_from_rfc3339(&s.generated_at).map_or_else(
         |_| s.generated_at.clone(),
@@ -434,8 +481,14 @@ fn write_index(path: &Path, prepared: &Prepared, s: &Summary, entries: &[Entry])
     let mut row = tera::Context::new();
     for (i, e) in entries.iter().enumerate() {
         row.insert("n", &(i + 1));
-        row.insert("e", &entry_view(prepared, e));
+        row.insert("e", &entry_view(prepared, e, now));
         tera.render_to("row.html", &row, &mut o).map_err(fail)?;
+    }
+    tera.render_to("mid.html", &ctx, &mut o).map_err(fail)?;
+    for l in &prepared.audience.left_out {
+        row.insert("l", l);
+        tera.render_to("left-row.html", &row, &mut o)
+            .map_err(fail)?;
     }
     tera.render_to("tail.html", &ctx, &mut o).map_err(fail)?;
     o.flush().map_err(io)
