@@ -4,11 +4,12 @@
 #   1. no rate limit: messages/s end to end (selection, rendering, composition, journal, SMTP)
 #      and peak memory, for the one-update announcement and for the bilingual digest; each
 #      followed by Postfix's own smtp-source against the same sink, with as many messages, as
-#      many connections (each reused, -d) and messages of the campaign's mean size, as a floor
-#      for what this machine's loopback SMTP allows: the ratio is bulletin's rate over its;
+#      many connections (each reused, -d) and messages of the campaign's mean size: what a bare
+#      SMTP client achieves here, the reference; the ratio is bulletin's rate over its;
 #   2. the announcement again, signed with DKIM: unsigned, RSA 2048 and Ed25519, in one run;
 #   3. 50 messages/s for 20 s: the achieved rate and the busiest calendar second.
-# Usage: bench/send.sh [CONTACTS] [CONNECTIONS]    (about 1 GB free in $TMPDIR per 100,000 contacts)
+# Usage: bench/send.sh [CONTACTS] [CONNECTIONS]    (needs about 150 MB free in $TMPDIR,
+#   for 1000 sample previews, and 45 MB more per 100,000 contacts)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 n=${1:-50000}

@@ -245,7 +245,8 @@ pub fn run_with(
     }
     // The run itself requeued the failed and unknown rows it was told to resend; the dry run
     // leaves the journal alone, and the same rule reads the states as they are.
-    let sel = plan::select(&p, &journal.states(&campaign)?, opts, live_elsewhere);
+    let rows = journal.rows_of(&campaign, &plan::addresses(&p))?;
+    let sel = plan::select(&p, &rows, opts, live_elsewhere);
     let (already_sent, pending_total) = (sel.already_sent, sel.pending);
     let now = Instant::now();
     let work: VecDeque<Item> = sel
@@ -258,13 +259,8 @@ pub fn run_with(
         })
         .collect();
     let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
-    let ids_by_email = journal.ids(&campaign)?;
-    let ids: Vec<i64> = p
-        .audience
-        .recipients
-        .iter()
-        .map(|r| ids_by_email.get(r.contact.email()).copied().unwrap_or(-1))
-        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.map_or(-1, |(id, _)| id)).collect();
+    drop(rows);
     drop(journal);
 
     let shared = Arc::new(Shared {

@@ -24,9 +24,9 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
     let path = p.config.journal_path();
     // Rows marked sending are in flight if a run holds the journal now, else left by a dead one.
     let live = lock::held_by_a_run(&path);
-    let states = match Journal::open_existing(&path)? {
-        Some(j) => j.states(&p.campaign.id)?,
-        None => Default::default(),
+    let rows = match Journal::open_existing(&path)? {
+        Some(j) => j.rows_of(&p.campaign.id, &addresses(p))?,
+        None => vec![None; p.audience.recipients.len()],
     };
     let mut plan = Plan {
         recipients: p.audience.recipients.len(),
@@ -37,7 +37,7 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         sending: 0,
         by_language: Default::default(),
     };
-    let sel = select(p, &states, opts, live);
+    let sel = select(p, &rows, opts, live);
     plan.already_sent = sel.already_sent;
     plan.failed = sel.failed;
     plan.unknown = sel.unknown;
@@ -48,6 +48,15 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         *plan.by_language.entry(langs).or_default() += 1;
     }
     Ok(plan)
+}
+
+/// The recipients' addresses, in the audience's order.
+pub fn addresses(p: &Prepared) -> Vec<&str> {
+    p.audience
+        .recipients
+        .iter()
+        .map(|r| r.contact.email())
+        .collect()
 }
 
 /// Who a run sends to: the audience's recipients, each by its journal state, within the limit.
@@ -66,7 +75,7 @@ pub struct Selection {
 /// holds the journal now, so rows marked sending are its messages in flight.
 pub fn select(
     p: &Prepared,
-    states: &std::collections::HashMap<String, State>,
+    rows: &[Option<(i64, State)>],
     opts: &Options,
     live: bool,
 ) -> Selection {
@@ -78,11 +87,12 @@ pub fn select(
         unknown: 0,
         in_flight: 0,
     };
-    for (i, r) in p.audience.recipients.iter().enumerate() {
-        let st = states
-            .get(r.contact.email())
+    for i in 0..p.audience.recipients.len() {
+        let st = rows
+            .get(i)
             .copied()
-            .unwrap_or(State::Queued);
+            .flatten()
+            .map_or(State::Queued, |(_, s)| s);
         let goes = match disposition(st, opts, live) {
             Disposition::Send => true,
             Disposition::AlreadySent => {
