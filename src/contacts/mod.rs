@@ -38,14 +38,18 @@ pub struct ContactList {
     pub rejects: Vec<Reject>,
 }
 
-/// Decodes a file's bytes the way the program that wrote it meant them.
-pub fn decode(bytes: &[u8]) -> (String, &'static str) {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return (String::from_utf8_lossy(rest).into_owned(), "UTF-8 (BOM)");
+/// Decodes a file's bytes the way the program that wrote it meant them. UTF-8, the common
+/// case, is taken as it is, without a copy: a list may be a hundred megabytes.
+pub fn decode(mut bytes: Vec<u8>) -> (String, &'static str) {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        return (text, "UTF-8 (BOM)");
     }
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         // Excel's "Unicode text" export.
-        let (text, enc, _) = encoding_rs::UTF_16LE.decode(bytes);
+        let (text, enc, _) = encoding_rs::UTF_16LE.decode(&bytes);
         return (
             text.into_owned(),
             if enc == encoding_rs::UTF_16BE {
@@ -55,15 +59,38 @@ pub fn decode(bytes: &[u8]) -> (String, &'static str) {
             },
         );
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), "UTF-8"),
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, "UTF-8"),
         // French-locale Excel writes Windows-1252 ("Excel CSV"); no other legacy encoding is common
         // in these lists, and every byte sequence decodes, so this cannot fail.
-        Err(_) => (
-            encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+        Err(e) => (
+            encoding_rs::WINDOWS_1252
+                .decode(e.as_bytes())
+                .0
+                .into_owned(),
             "Windows-1252",
         ),
     }
+}
+
+/// CRLF and a lone CR (an old Mac export) made LF, in place: a list may be a hundred megabytes.
+fn lf_only(text: String) -> String {
+    if memchr::memchr(b'\r', text.as_bytes()).is_none() {
+        return text;
+    }
+    let mut b = text.into_bytes();
+    let mut w = 0;
+    for i in 0..b.len() {
+        let c = b[i];
+        if c == b'\r' && b.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        b[w] = if c == b'\r' { b'\n' } else { c };
+        w += 1;
+    }
+    b.truncate(w);
+    // Only ASCII bytes were dropped or changed, so the text is as valid as it was.
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Counts each candidate delimiter outside quotes in the header line and picks the most frequent.
@@ -157,14 +184,9 @@ fn oversized(record: &[String], columns: &[String], roles: &[Role]) -> Option<St
 /// as rejects; the caller decides whether they stop the command.
 pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<ContactList> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
-    let (text, encoding) = decode(&bytes);
-    drop(bytes);
+    let (text, encoding) = decode(bytes);
     // One line end everywhere: the CSV reader then counts lines as an editor shows them.
-    let text = if text.contains('\r') {
-        text.replace("\r\n", "\n").replace('\r', "\n")
-    } else {
-        text
-    };
+    let text = lf_only(text);
     // Excel's "sep=;" first line names the delimiter; it is not the header. Blanked, so that
     // line numbers stay those of the file.
     let sep = text
