@@ -9,6 +9,7 @@ use crate::config::normalize_tag;
 
 mod columns;
 mod record;
+mod source;
 use crate::language::parse_choice;
 use crate::problems::Problems;
 use crate::{Error, Result};
@@ -74,7 +75,7 @@ pub fn decode(mut bytes: Vec<u8>) -> (String, &'static str) {
 }
 
 /// CRLF and a lone CR (an old Mac export) made LF, in place: a list may be a hundred megabytes.
-fn lf_only(text: String) -> String {
+pub(super) fn lf_only(text: String) -> String {
     if memchr::memchr(b'\r', text.as_bytes()).is_none() {
         return text;
     }
@@ -94,7 +95,7 @@ fn lf_only(text: String) -> String {
 }
 
 /// Counts each candidate delimiter outside quotes in the header line and picks the most frequent.
-fn detect_delimiter(text: &str) -> u8 {
+pub(super) fn detect_delimiter(text: &str) -> u8 {
     let header = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
     let mut quoted = false;
@@ -183,29 +184,8 @@ fn oversized(record: &[String], columns: &[String], roles: &[Role]) -> Option<St
 /// Loads one contact list. Bad rows go to `problems` as errors naming file and line, and are kept
 /// as rejects; the caller decides whether they stop the command.
 pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<ContactList> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
-    let (text, encoding) = decode(bytes);
-    // One line end everywhere: the CSV reader then counts lines as an editor shows them.
-    let text = lf_only(text);
-    // Excel's "sep=;" first line names the delimiter; it is not the header. Blanked, so that
-    // line numbers stay those of the file.
-    let sep = text
-        .lines()
-        .next()
-        .map(str::trim)
-        .filter(|l| l.len() == 5 && l.to_ascii_lowercase().starts_with("sep="))
-        .and_then(|l| l.as_bytes().get(4).copied());
-    let (text, delimiter) = match sep {
-        Some(d) => (
-            text.split_once('\n')
-                .map_or_else(String::new, |(_, rest)| format!("\n{rest}")),
-            d,
-        ),
-        None => {
-            let d = detect_delimiter(&text);
-            (text, d)
-        }
-    };
+    let source = source::open(path)?;
+    let delimiter = source.delimiter;
     let name: Arc<str> = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -214,19 +194,20 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     let mut list = ContactList {
         path: path.to_path_buf(),
         name: name.clone(),
-        encoding,
+        encoding: source.encoding,
         delimiter,
         columns: Vec::new(),
         contacts: Vec::new(),
         rejects: Vec::new(),
     };
 
-    list.contacts.reserve_exact(text.matches('\n').count());
+    list.contacts.reserve_exact(source.lines);
+    let unbalanced = source.unbalanced;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(source.reader);
     let mut records = reader.records();
 
     // The header is the first row with any text in it.
@@ -242,6 +223,9 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 return Ok(list);
             }
             Some(Ok(r)) if r.iter().all(|f| f.trim().is_empty()) => continue,
+            Some(Ok(r)) if source.sep_line && r.position().is_some_and(|p| p.line() == 1) => {
+                continue
+            }
             Some(Ok(r)) => break (r.position().map(|p| p.line() as usize).unwrap_or(1), r),
         }
     };
@@ -297,8 +281,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     let mut languages: std::collections::HashMap<String, Arc<Language>> = Default::default();
     let mut interests_seen: std::collections::HashMap<String, Arc<[String]>> = Default::default();
 
-    // Quotes come in pairs, "" inside a cell included: an odd count leaves one open.
-    let unbalanced = text.matches('"').count() % 2 == 1;
     for rec in records {
         let rec = match rec {
             Ok(r) => r,

@@ -1,0 +1,189 @@
+//! A list file in, its bytes as the CSV reader takes them out, with what must be known of the
+//! whole file before the first row is read: encoding, delimiter, an unclosed quote, row count.
+//!
+//! A UTF-8 file (nearly every export) is read twice from disk and never held whole, so that a
+//! million-row list costs its contacts and not its text too. Other encodings, and the lone CRs
+//! of old Mac exports, are decoded in memory first.
+
+use std::io::{BufRead, Read, Seek};
+use std::path::Path;
+
+use crate::{Error, Result};
+
+pub(super) struct Source {
+    pub reader: Box<dyn Read>,
+    pub encoding: &'static str,
+    pub delimiter: u8,
+    /// Excel's "sep=;" first line: it names the delimiter and is not the header.
+    pub sep_line: bool,
+    /// An odd number of quotes (they come in pairs, "" inside a cell included): one is opened
+    /// and never closed.
+    pub unbalanced: bool,
+    /// Line ends: about the number of rows.
+    pub lines: usize,
+}
+
+/// How much of the start of a file the delimiter is guessed from.
+const HEAD: usize = 64 * 1024;
+
+pub(super) fn open(path: &Path) -> Result<Source> {
+    let io = |e| Error::io("read contact list", path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let scan = scan(&mut file).map_err(io)?;
+    let Some(scan) = scan else {
+        return in_memory(path);
+    };
+    let bom = scan.head.starts_with(b"\xEF\xBB\xBF");
+    file.seek(std::io::SeekFrom::Start(if bom { 3 } else { 0 }))
+        .map_err(io)?;
+    let head = String::from_utf8_lossy(&scan.head[if bom { 3 } else { 0 }..]);
+    let (delimiter, sep_line) = delimiter_of(&head);
+    Ok(Source {
+        reader: Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+        encoding: if bom { "UTF-8 (BOM)" } else { "UTF-8" },
+        delimiter,
+        sep_line,
+        unbalanced: scan.quotes % 2 == 1,
+        lines: scan.lines,
+    })
+}
+
+struct Scan {
+    head: Vec<u8>,
+    quotes: usize,
+    lines: usize,
+}
+
+/// Reads the file through once: `None` if it is not UTF-8, or holds a lone CR.
+fn scan(file: &mut std::fs::File) -> std::io::Result<Option<Scan>> {
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut s = Scan {
+        head: Vec::new(),
+        quotes: 0,
+        lines: 0,
+    };
+    // The bytes of a character cut by the end of a buffer, carried to the next.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut joined: Vec<u8> = Vec::new();
+    let mut last_cr = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        if s.head.is_empty() && (buf.starts_with(b"\xFF\xFE") || buf.starts_with(b"\xFE\xFF")) {
+            return Ok(None);
+        }
+        if s.head.len() < HEAD {
+            let take = (HEAD - s.head.len()).min(buf.len());
+            s.head.extend_from_slice(&buf[..take]);
+        }
+        s.quotes += memchr::memchr_iter(b'"', buf).count();
+        s.lines += memchr::memchr_iter(b'\n', buf).count();
+        for i in memchr::memchr_iter(b'\r', buf) {
+            match buf.get(i + 1) {
+                Some(b'\n') => {}
+                Some(_) => return Ok(None),
+                // The next buffer says.
+                None => {}
+            }
+        }
+        if last_cr && buf[0] != b'\n' {
+            return Ok(None);
+        }
+        last_cr = buf.last() == Some(&b'\r');
+        joined.clear();
+        joined.extend_from_slice(&carry);
+        joined.extend_from_slice(buf);
+        match std::str::from_utf8(&joined) {
+            Ok(_) => carry.clear(),
+            Err(e) if e.error_len().is_none() => carry = joined[e.valid_up_to()..].to_vec(),
+            Err(_) => return Ok(None),
+        }
+        let n = buf.len();
+        r.consume(n);
+    }
+    if !carry.is_empty() || last_cr {
+        return Ok(None);
+    }
+    Ok(Some(s))
+}
+
+/// The whole file decoded in memory, its line ends made LF.
+fn in_memory(path: &Path) -> Result<Source> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
+    let (text, encoding) = super::decode(bytes);
+    // One line end everywhere: the CSV reader then counts lines as an editor shows them.
+    let text = super::lf_only(text);
+    let mut end = text.len().min(HEAD);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let (delimiter, sep_line) = delimiter_of(&text[..end]);
+    Ok(Source {
+        encoding,
+        delimiter,
+        sep_line,
+        unbalanced: memchr::memchr_iter(b'"', text.as_bytes()).count() % 2 == 1,
+        lines: memchr::memchr_iter(b'\n', text.as_bytes()).count(),
+        reader: Box::new(std::io::Cursor::new(text.into_bytes())),
+    })
+}
+
+/// The delimiter a "sep=" first line names, or the one the header uses most.
+fn delimiter_of(head: &str) -> (u8, bool) {
+    let sep = head
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|l| l.len() == 5 && l.to_ascii_lowercase().starts_with("sep="))
+        .and_then(|l| l.as_bytes().get(4).copied());
+    match sep {
+        Some(d) => (d, true),
+        None => (super::detect_delimiter(head), false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_bytes(bytes: &[u8]) -> (Source, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(&p, bytes).unwrap();
+        let mut s = open(&p).unwrap();
+        let mut text = String::new();
+        s.reader.read_to_string(&mut text).unwrap();
+        (s, text)
+    }
+
+    #[test]
+    fn utf8_is_streamed_as_it_is_whatever_the_buffer_cuts() {
+        // "é" is two bytes: put one across the 64 KB buffer boundary.
+        let mut text = "email;name\r\n".to_string();
+        while text.len() < (1 << 16) - 1 {
+            text.push('a');
+        }
+        text.push_str("é\r\n\"x\"@example.org;\"Zoë\"\r\n");
+        let (s, read) = open_bytes(text.as_bytes());
+        assert_eq!(s.encoding, "UTF-8");
+        assert_eq!(s.delimiter, b';');
+        assert_eq!(s.lines, 3);
+        assert!(!s.unbalanced && !s.sep_line);
+        assert_eq!(read, text, "streamed, CRLF left to the CSV reader");
+    }
+
+    #[test]
+    fn other_encodings_and_lone_crs_are_decoded_in_memory() {
+        let (s, read) = open_bytes(b"sep=;\remail;nom\rx@example.org;Ren\xe9\r");
+        assert_eq!(s.encoding, "Windows-1252");
+        assert!(s.sep_line);
+        assert_eq!(s.delimiter, b';');
+        assert_eq!(read, "sep=;\nemail;nom\nx@example.org;René\n");
+        let (s, read) = open_bytes(b"\xEF\xBB\xBFemail,name\rx@example.org,\"Ann\n");
+        assert_eq!(s.encoding, "UTF-8 (BOM)");
+        assert!(s.unbalanced);
+        assert_eq!(read, "email,name\nx@example.org,\"Ann\n");
+    }
+}
