@@ -133,10 +133,31 @@ fn date_of(dt: &toml::value::Datetime) -> Option<chrono::NaiveDate> {
 /// Finds a campaign file by id or path: `2026-11`, `2026-11.toml` or `campaigns/2026-11.toml`.
 pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
     let as_path = Path::new(name);
+    let dir = config.campaigns_dir();
     if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
+        // Only a campaign in the folder can be followed: `status`, `schedule` and `due` find
+        // campaigns there, by id.
+        let inside = as_path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .and_then(|p| p.canonicalize().ok())
+            .zip(dir.canonicalize().ok())
+            .is_some_and(|(parent, dir)| parent == dir);
+        if !inside {
+            return Err(Error::Refused(format!(
+                "{} is not in the campaigns folder {}: campaigns are kept there, where `status`, `schedule` and `due` find them; move it there and name it by its id",
+                as_path.display(),
+                dir.display()
+            )));
+        }
         return Ok(as_path.to_path_buf());
     }
-    let dir = config.campaigns_dir();
     let file = dir.join(if name.ends_with(".toml") {
         name.to_string()
     } else {

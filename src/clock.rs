@@ -7,6 +7,19 @@ use std::time::{Duration, Instant, SystemTime};
 /// Name of the variable that sets "now" for tests.
 pub const NOW_VAR: &str = "BULLETIN_NOW";
 
+/// Refuses a `BULLETIN_NOW` that is set but not a time: ignoring it would run on today's date
+/// while its user believes otherwise.
+pub fn check_env() -> Result<(), String> {
+    match std::env::var(NOW_VAR) {
+        Ok(s) if !s.trim().is_empty() => chrono::DateTime::parse_from_rfc3339(s.trim())
+            .map(|_| ())
+            .map_err(|e| {
+                format!("{NOW_VAR}={s:?} is not a time with its offset ({e}): write it as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00, or unset it")
+            }),
+        _ => Ok(()),
+    }
+}
+
 fn base() -> &'static (SystemTime, Instant) {
     static BASE: OnceLock<(SystemTime, Instant)> = OnceLock::new();
     BASE.get_or_init(|| {

@@ -27,6 +27,9 @@ pub enum Level {
     Error,
 }
 
+const NOTHING_SCHEDULED: &str =
+    "nothing due; no campaign is scheduled (bulletin schedule CAMPAIGN --at TIME)";
+
 pub struct DueOptions {
     pub dry_run: bool,
     pub lock_wait: std::time::Duration,
@@ -59,7 +62,18 @@ pub fn due(
             "due",
         )?)
     };
-    let journal = Journal::open(&journal_path)?;
+    // A dry run reads only: with no journal yet, nothing can be scheduled.
+    let journal = if opts.dry_run {
+        match Journal::open_existing(&journal_path)? {
+            Some(j) => j,
+            None => {
+                log(Level::Info, NOTHING_SCHEDULED.to_string());
+                return Ok(DueOutcome::Ok);
+            }
+        }
+    } else {
+        Journal::open(&journal_path)?
+    };
     let now = crate::clock::utc();
     let mut exit = DueOutcome::Ok;
     let mut acted = false;
@@ -254,10 +268,7 @@ pub fn due(
                 "nothing due: every scheduled campaign is finished (the last, {id}, at {})",
                 stamp(tz, crate::clock::from_ms(at))
             ),
-            (None, None) => {
-                "nothing due; no campaign is scheduled (bulletin schedule CAMPAIGN --at TIME)"
-                    .to_string()
-            }
+            (None, None) => NOTHING_SCHEDULED.to_string(),
         };
         log(Level::Info, what);
     }
@@ -370,7 +381,12 @@ pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> 
                     Some((false, Some(t))) => format!("; window closed, opens {}", stamp(tz, t)),
                     _ => String::new(),
                 };
-                if total > n(State::Queued) {
+                // Rows sent before a schedule made with --again are not this schedule's.
+                let tried = match &journal {
+                    Some(j) => j.tried_since(&cid, r.scheduled_at_ms)?,
+                    None => 0,
+                };
+                if tried > 0 {
                     (
                         "sending".into(),
                         format!(
@@ -380,10 +396,15 @@ pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> 
                         ),
                     )
                 } else {
+                    let before = if total > n(State::Queued) {
+                        format!("; {} sent before", n(State::Sent))
+                    } else {
+                        String::new()
+                    };
                     (
                         "due".into(),
                         format!(
-                            "since {}{waiting}",
+                            "since {}{waiting}{before}",
                             stamp(tz, crate::clock::from_ms(r.send_at_ms))
                         ),
                     )

@@ -75,6 +75,13 @@ fn init_takes_no_config_and_its_help_offers_none() {
         .code_is(2)
         .stderr_has("unexpected argument '--config'");
     assert!(!target.exists(), "nothing created");
+    common::Run::new()
+        .args(["-c", "x.toml", "init"])
+        .arg(&target)
+        .run()
+        .code_is(2)
+        .stderr_has("takes no --config");
+    assert!(!target.exists(), "nothing created");
     // The other commands keep their --config.
     let other = common::Run::new().args(["check", "--help"]).ok().stdout();
     assert!(other.contains("--config"), "{other}");

@@ -25,10 +25,32 @@ fn an_unknown_campaign_is_refused_the_same_way_everywhere_and_reading_writes_not
         assert!(err.contains("no campaign \"nov\""), "{args:?}: {err}");
     }
     p.bulletin().args(["status"]).ok();
+    p.bulletin().args(["due", "--dry-run"]).ok();
     assert!(
         !p.path().join("bulletin.sqlite").exists(),
-        "status reads, never creates"
+        "status and a dry run read, never create"
     );
+    p.bulletin()
+        .args(["schedule", "2026-11-digest", "--at", "2030-01-01T09:00"])
+        .ok();
+    p.bulletin()
+        .args(["status", "2026-11-mpome-briefing"])
+        .ok()
+        .stdout_has("2026-11-mpome-briefing: not sent yet");
+    // A campaign file outside the campaigns folder could not be followed by id afterwards.
+    p.write(
+        "elsewhere/copy.toml",
+        p.read("campaigns/2026-11-digest.toml"),
+    );
+    for cmd in ["audience", "preview", "schedule"] {
+        p.bulletin()
+            .args([cmd, "elsewhere/copy.toml"])
+            .fails()
+            .stderr_has("is not in the campaigns folder");
+    }
+    p.bulletin()
+        .args(["audience", "campaigns/2026-11-digest.toml"])
+        .ok();
 }
 
 #[test]
@@ -86,6 +108,25 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
             .any(|l| l.starts_with("2026-11-digest") && l.contains("draft")),
         "{list}"
     );
+    // Kept with --now; a wrong call is a usage error; so is a clock that is no time.
+    p.bulletin()
+        .args([
+            "schedule",
+            "2026-11-digest",
+            "--at",
+            "2025-11-30T11:00",
+            "--now",
+        ])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout_has("scheduled for 2025-11-30");
+    p.bulletin().args(["schedule", "--now"]).fails().code_is(2);
+    p.bulletin()
+        .args(["schedule"])
+        .env("BULLETIN_NOW", "2026-12-01T09:00")
+        .fails()
+        .code_is(2)
+        .stderr_has("BULLETIN_NOW");
     // Within the hour is fine; --now means the next `due`.
     p.bulletin()
         .args(["schedule", "2026-11-digest", "--at", "2026-11-30T10:30"])
@@ -127,10 +168,27 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .fails()
         .stderr_has("has already gone out")
         .stderr_has("--again");
+    // A few minutes on (each run's clock starts at BULLETIN_NOW).
+    let now = "2026-11-30T10:05:00Z";
     p.bulletin()
         .args(["schedule", "2026-11-mpome-briefing", "--now", "--again"])
         .env("BULLETIN_NOW", now)
         .ok();
+    // Scheduled again, not yet taken up: due, with what went before, not "sending".
+    let list = p
+        .bulletin()
+        .args(["schedule"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    let row = list
+        .lines()
+        .find(|l| l.starts_with("2026-11-mpome-briefing"))
+        .unwrap();
+    assert!(
+        row.contains(" due ") && row.contains(&format!("{sent} sent before")),
+        "{row}"
+    );
     p.bulletin().args(["due"]).env("BULLETIN_NOW", now).ok();
     assert_eq!(
         server.messages().len(),
@@ -370,8 +428,7 @@ fn the_preview_index_is_a_review_tool_its_filters_narrow_the_rows_in_a_real_brow
         .unwrap()
         .value
         .unwrap();
-    let options: Vec<(String, String)> =
-        serde_json::from_str(options.as_str().unwrap()).unwrap();
+    let options: Vec<(String, String)> = serde_json::from_str(options.as_str().unwrap()).unwrap();
     assert!(options.iter().any(|(v, _)| v.contains('+')), "{options:?}");
     let mut seen = 0;
     for (value, label) in &options {
@@ -393,7 +450,10 @@ fn the_preview_index_is_a_review_tool_its_filters_narrow_the_rows_in_a_real_brow
         assert_eq!(exact, serde_json::Value::Bool(true), "{value}");
         seen += n;
     }
-    assert_eq!(seen, total as u64, "every message is under one language option");
+    assert_eq!(
+        seen, total as u64,
+        "every message is under one language option"
+    );
 }
 
 #[test]

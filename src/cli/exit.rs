@@ -12,6 +12,9 @@ pub enum Exit {
     Success,
     /// An error someone must fix: bad input, a refused action.
     Failure,
+    /// The command was called wrongly (clap says so itself for the arguments; this is the
+    /// environment's share, such as a `BULLETIN_NOW` that is no time).
+    Usage,
     /// `send` stopped by a rate cap or the end of a sending window: run again later.
     Paused,
     /// Temporary: the relay failed, messages were deferred, or another run holds the journal.
@@ -25,6 +28,7 @@ impl Exit {
         match self {
             Exit::Success => 0,
             Exit::Failure => 1,
+            Exit::Usage => 2,
             Exit::Paused => 3,
             Exit::TempFail => 75,
             Exit::Interrupted => crate::interrupt::exit_code(),

@@ -30,7 +30,7 @@ pub use exit::Exit;
 #[derive(Parser)]
 #[command(name = "bulletin", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest --out preview\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage;\nsend also: 3 stopped by a rate cap, 75 relay failing or messages deferred;\n130 interrupted by Ctrl-C, 143 by SIGTERM.\n\nBULLETIN_NOW=2026-12-01T09:00:00Z fixes the clock's starting point (for tests and\nreproducible previews)."
+    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest\n  bulletin send 2026-11-digest\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage;\nsend also: 3 stopped by a rate cap, 75 relay failing or messages deferred;\n130 interrupted by Ctrl-C, 143 by SIGTERM.\n\nBULLETIN_NOW=2026-12-01T09:00:00Z fixes the clock's starting point (for tests and\nreproducible previews)."
 )]
 pub struct Cli {
     /// The project's config file; paths inside it are read relative to its folder.
@@ -145,6 +145,10 @@ pub enum Command {
 
 /// Runs a parsed command line; prints what went wrong, if anything, and says how it ended.
 pub fn run(cli: Cli) -> Exit {
+    if let Err(e) = crate::clock::check_env() {
+        eprintln!("error: {}", clean(&e));
+        return Exit::Usage;
+    }
     let config = cli.config;
     let result = match cli.command {
         Command::Check(a) => check::run(&config, a),
@@ -161,7 +165,11 @@ pub fn run(cli: Cli) -> Exit {
         Command::Dkim(a) => dkim::run(&config, a),
         Command::Archive(a) => archive::run(&config, a),
         Command::CronLine(a) => cron_line::run(&config, a),
-        Command::Init(a) => init::run(a),
+        // `main` hands a plain `bulletin init` to `init::Alone`; here an option came first.
+        Command::Init(_) => {
+            eprintln!("error: init creates the project's config, so it takes no --config: run `bulletin init DIR`");
+            return Exit::Usage;
+        }
     };
     result.unwrap_or_else(|e| {
         report_error(&e);

@@ -55,12 +55,13 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         );
     } else {
         println!(
-            "Wrote {} ({}, {} bytes) to {} in {secs:.2} s.\nOpen {} to browse them.",
+            "Wrote {} ({}, {} bytes) to {} in {secs:.2} s.\nOpen {} to review {}.",
             crate::text::count(s.messages, "message", "messages"),
             crate::text::count(s.files_written, "file", "files"),
             s.bytes_written,
             out.display(),
-            out.join("index.html").display()
+            out.join("index.html").display(),
+            if s.messages == 1 { "it" } else { "them" }
         );
     }
     if let Some(kept) = &s.kept {

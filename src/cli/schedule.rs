@@ -12,22 +12,27 @@ pub struct Args {
     /// is listed when left out.
     campaign: Option<String>,
     /// When to send: RFC 3339, or a local date and time read in the configured zone.
-    #[arg(long, value_name = "TIME", conflicts_with = "cancel")]
+    #[arg(
+        long,
+        value_name = "TIME",
+        conflicts_with = "cancel",
+        requires = "campaign"
+    )]
     at: Option<String>,
     /// Take the campaign back to draft.
-    #[arg(long)]
+    #[arg(long, requires = "campaign")]
     cancel: bool,
     /// Print the list as JSON on stdout.
     #[arg(long)]
     json: bool,
 
-    /// Send at the next `bulletin due`, or accept an --at time more than an hour past.
-    #[arg(long)]
+    /// Send at the next `bulletin due`; with --at, keep a time more than an hour past.
+    #[arg(long, conflicts_with = "cancel", requires = "campaign")]
     now: bool,
 
     /// Schedule a campaign that has already gone out: the next `due` mails only contacts
     /// added since (the journal never mails anyone twice).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cancel", requires = "campaign")]
     again: bool,
 }
 
@@ -64,9 +69,8 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let sch = &prepared.campaign.schedule;
     let now = crate::clock::utc();
     let when = match (a.at, a.now) {
-        (Some(_), true) => anyhow::bail!("give --at TIME or --now, not both"),
         (None, true) => now,
-        (Some(t), false) => crate::window::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
+        (Some(t), _) => crate::window::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
         (None, false) => sch.send_at.ok_or_else(|| {
             anyhow::anyhow!(
                 "{} has no send_at under [schedule]: give the time with --at, or --now",
@@ -78,7 +82,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     // `due` would send at once.
     if !a.now && when < now - chrono::Duration::hours(1) {
         anyhow::bail!(
-            "{} is in the past (it is now {}): check the date, or give --now to send at the next `bulletin due`",
+            "{} is in the past (it is now {}): check the date; to keep it, add --now (the next `bulletin due` then sends at once)",
             stamp(sch.tz, when),
             stamp(config.tz(), now)
         );

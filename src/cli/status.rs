@@ -87,6 +87,12 @@ fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
         .iter()
         .map(|(s, n)| format!("{} {n}", s.as_str()))
         .collect();
+    if st.total == 0 {
+        return format!(
+            "{0}: not sent yet, the journal records nothing for it (bulletin send {0}, or bulletin schedule {0} --at TIME)\n",
+            st.campaign
+        );
+    }
     let mut o = format!(
         "{}: {}: {}\n",
         st.campaign,
@@ -105,14 +111,24 @@ fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
             )
         };
         o.push_str(&format!("  sent from {} to {}", local(a), local(b)));
-        if let Some(r) = st.rate_per_second {
-            // The average over the whole run, beside the limit: a short run sent within the
-            // burst shows a high rate that the limit allowed.
-            let rate = &config.rate;
-            o.push_str(&format!(
+        let span = chrono::DateTime::parse_from_rfc3339(b)
+            .ok()
+            .zip(chrono::DateTime::parse_from_rfc3339(a).ok())
+            .map(|(b, a)| (b - a).num_milliseconds());
+        let rate = &config.rate;
+        match st.rate_per_second {
+            // Messages sent within a second are the burst at work: an average over a few
+            // milliseconds would read like a broken limit.
+            Some(_) if span.is_some_and(|ms| ms < 1000) => o.push_str(&format!(
+                ": all within a second, as the burst allows (limit {}/s, bursts of {})",
+                rate.per_second, rate.burst
+            )),
+            // The average over the whole run, beside the limit.
+            Some(r) => o.push_str(&format!(
                 ": an average of {r:.1} messages/s (limit {}/s, bursts of {})",
                 rate.per_second, rate.burst
-            ));
+            )),
+            None => {}
         }
         o.push('\n');
     }

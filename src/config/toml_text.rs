@@ -29,6 +29,19 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
     file: &Path,
     problems: &mut Problems,
 ) -> Option<T> {
+    // toml finds the mistakes in its own order; they are told in the file's.
+    let mut found = Problems::new();
+    let parsed = parse_each(text, file, &mut found);
+    found.0.sort_by_key(|p| (p.line.is_none(), p.line));
+    problems.extend(found);
+    parsed
+}
+
+fn parse_each<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &Path,
+    problems: &mut Problems,
+) -> Option<T> {
     let mut current = text.to_string();
     let mut failed = false;
     // Enough for any real file; each round sets one line aside.
@@ -59,23 +72,38 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
                 }
                 let wrong = msg.split('`').nth(1).unwrap_or_default().to_string();
                 problems.error(file, line, msg);
-                // Without a line to set aside (a missing key), or when the line is a table
-                // header or a syntax error, further reading would only repeat or mislead.
+                // Without a line to set aside (a missing key), or when the line is a syntax
+                // error, further reading would only repeat or mislead.
                 let n = line?;
                 let l = current.lines().nth(n - 1)?;
                 let t = l.trim_start();
-                if t.starts_with('[') || t.starts_with('#') || !t.contains('=') {
+                let header = t.starts_with('[');
+                if t.starts_with('#') || (!header && !t.contains('=')) {
                     return None;
                 }
-                // A key that was meant as another is read as that one (so that its absence does
-                // not make a second error); any other line is set aside.
+                // A key (or table) that was meant as another is read as that one, so that its
+                // absence does not make a second error; any other line is set aside, and an
+                // unknown table with every line under it.
+                let mut in_unknown_table = false;
                 current = current
                     .lines()
                     .enumerate()
-                    .map(|(i, l)| match &meant {
-                        _ if i + 1 != n => l.to_string(),
-                        Some(k) => l.replacen(&wrong, k, 1),
-                        None => format!("# {l}"),
+                    .map(|(i, l)| {
+                        if i + 1 == n {
+                            in_unknown_table = header && meant.is_none();
+                            return match &meant {
+                                Some(k) => l.replacen(&wrong, k, 1),
+                                None => format!("# {l}"),
+                            };
+                        }
+                        if l.trim_start().starts_with('[') {
+                            in_unknown_table = false;
+                        }
+                        if in_unknown_table {
+                            format!("# {l}")
+                        } else {
+                            l.to_string()
+                        }
                     })
                     .collect::<Vec<_>>()
                     .join("\n");
@@ -101,6 +129,28 @@ fn meant_key(message: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn a_misspelt_table_hides_no_other_mistake() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct F {
+            template: Option<String>,
+            subject: Option<toml::Table>,
+            updates: Option<toml::Table>,
+        }
+        let text =
+            "templte = \"x\"\n[subjct]\nen = \"Hi\"\n[nonsense]\nfoo = 1\n[updates]\nform = 2\n";
+        let mut p = Problems::new();
+        let r: Option<F> = parse_toml(text, Path::new("c.toml"), &mut p);
+        assert!(r.is_none());
+        let lines: Vec<Option<usize>> = p.0.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![Some(1), Some(2), Some(4)], "{p}");
+        let all = p.to_string();
+        assert!(all.contains("did you mean `template`?"), "{all}");
+        assert!(all.contains("did you mean `subject`?"), "{all}");
+    }
 
     #[test]
     fn every_misspelt_key_is_reported_in_one_pass() {
@@ -144,8 +194,11 @@ mod tests {
         let text = "[sender]\nname = \"x\"\nfrm = \"y\"\n";
         let r: Option<Config> = parse_toml(text, Path::new("b.toml"), &mut p);
         assert!(r.is_none());
-        let e = &p.0[0];
-        assert_eq!(e.line, Some(3));
+        let e =
+            p.0.iter()
+                .find(|e| e.message.contains("frm"))
+                .expect("frm reported");
+        assert_eq!(e.line, Some(3), "{p}");
         assert!(e.message.contains("unknown field `frm`"), "{}", e.message);
     }
 }

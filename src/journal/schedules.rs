@@ -31,6 +31,19 @@ impl Journal {
         Ok(())
     }
 
+    /// How many of a campaign's deliveries were tried at or after `since_ms`: whether a run has
+    /// taken up its schedule yet.
+    pub fn tried_since(&self, campaign: &str, since_ms: i64) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE campaign = ?1 AND last_attempt_at >= ?2",
+                params![campaign, since_ms],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(|e| self.err(e))
+    }
+
     /// Takes a campaign back to draft; false if it was not scheduled.
     pub fn unschedule(&self, campaign: &str) -> Result<bool> {
         let n = self

@@ -48,8 +48,9 @@ impl Progress {
                 *t.lock().unwrap() = total;
                 *last.lock().unwrap() = Some(Instant::now());
                 eprintln!(
-                    "{} sending {total} messages",
-                    crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ")
+                    "{} sending {}",
+                    crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
+                    crate::text::count(total, "message", "messages")
                 );
             }
             Progress::Quiet => {}

@@ -50,8 +50,17 @@ impl Limiter {
             per_second: rate.per_second.ceil().max(1.0) as u32,
             per_hour: rate.per_hour,
             per_day: rate.per_day,
-            recent: Mutex::new(history.into()),
+            recent: Mutex::new(Self::settled(history, clock::now_ms())),
         }
+    }
+
+    /// Hand-overs the journal dates after `now` (a run under a later `BULLETIN_NOW`, a clock
+    /// set back) count as made now: they still fill the caps, but never make a run wait for
+    /// a time that has not come.
+    fn settled(history: Vec<i64>, now: i64) -> VecDeque<i64> {
+        let mut v: Vec<i64> = history.into_iter().map(|t| t.min(now)).collect();
+        v.sort_unstable();
+        v.into()
     }
 
     /// Since when the journal's history matters.
@@ -112,6 +121,26 @@ fn full_until(recent: &VecDeque<i64>, now: i64, window: i64, limit: u32) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn handovers_dated_in_the_future_fill_caps_but_never_stall() {
+        let now = clock::now_ms();
+        let later = now + 3 * DAY;
+        let rate = Rate {
+            per_second: 10.0,
+            burst: 10,
+            per_hour: Some(4),
+            per_day: None,
+        };
+        let l = Limiter::new(&rate, vec![now - 5_000, later, later + 1]);
+        let newest = l.recent.lock().unwrap().back().copied().unwrap();
+        assert!(newest >= now && newest < later, "{newest}");
+        let started = std::time::Instant::now();
+        assert!(matches!(l.acquire().await, Permit::Go(_)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Four in the hour now: the cap is full.
+        assert!(matches!(l.acquire().await, Permit::Capped { .. }));
+    }
 
     #[test]
     fn window_is_full_until_the_oldest_leaves() {
