@@ -65,8 +65,12 @@ fn killed_mid_campaign_then_rerun_delivers_each_message_once() {
     if !unknown.is_empty() {
         assert!(
             out.contains(&format!(
-                "{} messages left 'sending' by an interrupted run are now marked unknown",
-                unknown.len()
+                "{} left 'sending' by an interrupted run now marked unknown",
+                if unknown.len() == 1 {
+                    "1 message".to_string()
+                } else {
+                    format!("{} messages", unknown.len())
+                }
             )),
             "{out}"
         );
