@@ -91,7 +91,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         ));
     }
     eprintln!(
-        "{}campaign {}: {} to send ({}); {} of {} already sent{notes}\n  relay {}, {}, {}/s{}{}",
+        "{}campaign {}: {} to send ({}); {} of {} already sent{notes}\n  {} {}, {}, {}/s{}{}",
         if opts.dry_run { "[dry run] " } else { "" },
         prepared.campaign.id,
         count(plan.to_send, "message", "messages"),
@@ -102,11 +102,12 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         },
         plan.already_sent,
         count(plan.recipients, "recipient", "recipients"),
-        smtp.map_or("(none configured)".to_string(), |s| format!(
-            "{}:{}",
-            s.host,
-            s.port.map_or("default".into(), |p| p.to_string())
-        )),
+        if settings.several() {
+            "relays"
+        } else {
+            "relay"
+        },
+        settings.describe(),
         count(
             smtp.map_or(0, |s| s.connections),
             "connection",

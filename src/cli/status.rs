@@ -132,6 +132,14 @@ fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
         }
         o.push('\n');
     }
+    if !st.sent_by_relay.is_empty() {
+        let by: Vec<String> = st
+            .sent_by_relay
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        o.push_str(&format!("  sent by relay: {}\n", by.join(", ")));
+    }
     for d in st.problems.iter().take(50) {
         o.push_str(&format!(
             "  {} {}: {}{}\n",

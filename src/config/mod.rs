@@ -275,6 +275,93 @@ pub struct Smtp {
     /// The run stops after this many failures in a row: the relay is down or refuses everything.
     #[serde(default = "default_max_consecutive")]
     pub max_consecutive_failures: u32,
+    /// This relay's share of the connections beside the `relays`.
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// This relay's own limits, within the run's `[rate]`: what one relay (an ESP's plan, a
+    /// colleague's Postfix) accepts.
+    pub per_second: Option<f64>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+    /// More relays to spread the connections over, by weight: each `[[smtp.relays]]` names its
+    /// host and takes every other setting from `[smtp]` unless it gives its own.
+    #[serde(default)]
+    pub relays: Vec<Relay>,
+}
+
+/// One of `[[smtp.relays]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
+    pub host: String,
+    pub port: Option<u16>,
+    pub security: Option<Security>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_command: Option<String>,
+    pub allow_insecure: Option<bool>,
+    pub helo_name: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    pub per_second: Option<f64>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+}
+
+impl Smtp {
+    /// The relay's name in the journal and in reports.
+    pub fn name(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// Every relay as a whole `[smtp]` of its own: the first is `[smtp]` itself, the others
+    /// take what they do not set from it.
+    pub fn each_relay(&self) -> Vec<Smtp> {
+        let mut all = vec![Smtp {
+            relays: Vec::new(),
+            ..self.clone()
+        }];
+        for r in &self.relays {
+            // A relay with its own user keeps its own password source, never the first's.
+            let own_login = r.username.is_some();
+            all.push(Smtp {
+                host: r.host.clone(),
+                port: r.port,
+                security: r.security.unwrap_or(self.security),
+                username: r.username.clone().or_else(|| self.username.clone()),
+                password_env: if own_login {
+                    r.password_env.clone()
+                } else {
+                    r.password_env.clone().or_else(|| self.password_env.clone())
+                },
+                password_command: if own_login {
+                    r.password_command.clone()
+                } else {
+                    r.password_command
+                        .clone()
+                        .or_else(|| self.password_command.clone())
+                },
+                allow_insecure: r.allow_insecure.unwrap_or(self.allow_insecure),
+                helo_name: r.helo_name.clone().or_else(|| self.helo_name.clone()),
+                ca_file: r.ca_file.clone().or_else(|| self.ca_file.clone()),
+                weight: r.weight,
+                per_second: r.per_second,
+                per_hour: r.per_hour,
+                per_day: r.per_day,
+                relays: Vec::new(),
+                ..self.clone()
+            });
+        }
+        all
+    }
+}
+
+fn default_weight() -> u32 {
+    1
 }
 
 fn default_attempts() -> u32 {

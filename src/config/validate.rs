@@ -199,6 +199,60 @@ impl Config {
                     "[smtp] a password source is set but no username: add `username`",
                 );
             }
+            let mut names = std::collections::HashSet::new();
+            for (i, r) in smtp.each_relay().iter().enumerate() {
+                let which = if i == 0 {
+                    "[smtp]".to_string()
+                } else {
+                    format!("[[smtp.relays]] number {i} ({})", r.host)
+                };
+                if i > 0 && r.host.trim().is_empty() {
+                    p.error(&file, line("relays"), format!("{which}: host is empty"));
+                }
+                if !names.insert(r.name()) {
+                    p.error(
+                        &file,
+                        line("relays"),
+                        format!("{which}: {} is named twice; give each relay once", r.name()),
+                    );
+                }
+                if r.weight == 0 || r.weight > 1000 {
+                    p.error(&file, line("weight"), format!("{which}: weight must be between 1 and 1000 (a relay's share of the connections)"));
+                }
+                if r.per_second.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                    p.error(
+                        &file,
+                        line("per_second"),
+                        format!("{which}: per_second must be a number above 0"),
+                    );
+                }
+                if r.per_hour == Some(0) || r.per_day == Some(0) {
+                    p.error(
+                        &file,
+                        line("per_hour"),
+                        format!("{which}: per_hour and per_day must be at least 1"),
+                    );
+                }
+                if i > 0
+                    && (r.password_env.is_some() || r.password_command.is_some())
+                    && r.username.is_none()
+                {
+                    p.error(
+                        &file,
+                        line("relays"),
+                        format!(
+                            "{which}: a password source is set but no username: add `username`"
+                        ),
+                    );
+                }
+            }
+            if smtp.relays.len() + 1 > smtp.connections {
+                p.warning(&file, line("connections"), format!(
+                    "[smtp] connections = {} is fewer than the {} relays: some relays get no connection until another is set aside",
+                    smtp.connections,
+                    smtp.relays.len() + 1
+                ));
+            }
         }
         if let Some(d) = &self.dkim {
             if !super::is_dns_name(&d.selector) {

@@ -61,6 +61,22 @@ fn progress(state: &str) -> u8 {
     }
 }
 
+/// Adds the relay columns to a journal from before several relays: a message's relay, and
+/// each hand-over's, for per-relay caps.
+pub(super) fn add_relay_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for table in ["deliveries", "handovers"] {
+        let has: bool = conn
+            .prepare(&format!(
+                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'relay'"
+            ))?
+            .exists([])?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN relay TEXT"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Brings a journal written by an earlier version to the current layout, once.
 pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn

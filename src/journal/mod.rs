@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     queued_at       INTEGER NOT NULL,
     last_attempt_at INTEGER,
     sent_at         INTEGER,
+    -- The relay (host:port) the last attempt went to.
+    relay           TEXT,
     UNIQUE (campaign, email)
 );
 -- Campaigns marked ready by `bulletin schedule`; `due` sends them when their time comes.
@@ -131,7 +133,8 @@ CREATE TABLE IF NOT EXISTS schedules (
 -- One row per message handed to the relay, whatever the campaign: rate caps hold across runs.
 -- Rows older than a day are pruned, so the table stays small enough to read whole.
 CREATE TABLE IF NOT EXISTS handovers (
-    at_ms INTEGER NOT NULL
+    at_ms INTEGER NOT NULL,
+    relay TEXT
 );
 -- Addresses never to be mailed again, whatever the campaign (see suppressions.rs), and every
 -- addition to and removal from that list.
@@ -206,6 +209,7 @@ impl Journal {
         )
         .map_err(|e| db_err(path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
+        file::add_relay_columns(&conn).map_err(|e| db_err(path, e))?;
         migrate(&conn).map_err(|e| db_err(path, e))?;
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         conn.execute(
@@ -483,6 +487,48 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// Hand-over times since `since_ms` per relay (`host:port`), oldest first: for each relay's
+    /// own caps.
+    pub fn handovers_by_relay(
+        &self,
+        since_ms: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<i64>>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT relay, at_ms FROM handovers WHERE at_ms >= ?1 AND relay IS NOT NULL ORDER BY at_ms")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([since_ms], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: std::collections::HashMap<String, Vec<i64>> = Default::default();
+        for row in rows {
+            let (relay, at) = row.map_err(|e| self.err(e))?;
+            out.entry(relay).or_default().push(at);
+        }
+        Ok(out)
+    }
+
+    /// Messages each relay took for a campaign, by relay.
+    pub fn sent_by_relay(
+        &self,
+        campaign: &str,
+    ) -> Result<std::collections::BTreeMap<String, usize>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT relay, COUNT(*) FROM deliveries WHERE campaign = ?1 AND state = 'sent' AND relay IS NOT NULL GROUP BY relay")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| r.map(|(k, n)| (k, n as usize)))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Hand-over times since `since_ms`, oldest first; older ones are dropped.
     pub fn handovers_since(&self, since_ms: i64) -> Result<Vec<i64>> {
         self.conn
@@ -513,10 +559,10 @@ impl Journal {
         let mut done = Vec::with_capacity(batch.len());
         {
             let mut claim = tx
-                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3 WHERE id = ?1 AND state IN ('queued', 'deferred')")
+                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3, relay = ?4 WHERE id = ?1 AND state IN ('queued', 'deferred')")
                 .map_err(e)?;
             let mut handover = tx
-                .prepare_cached("INSERT INTO handovers (at_ms) VALUES (?1)")
+                .prepare_cached("INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)")
                 .map_err(e)?;
             let mut suppress = tx.prepare_cached(suppressions::INSERT).map_err(e)?;
             let mut suppress_log = tx.prepare_cached(suppressions::LOG_ADD).map_err(e)?;
@@ -529,11 +575,15 @@ impl Journal {
                         id,
                         message_id,
                         at_ms,
+                        relay,
                     } => {
-                        let claimed =
-                            claim.execute(params![id, message_id, at_ms]).map_err(e)? == 1;
+                        let relay = relay.as_deref();
+                        let claimed = claim
+                            .execute(params![id, message_id, at_ms, relay])
+                            .map_err(e)?
+                            == 1;
                         if claimed {
-                            handover.execute([at_ms]).map_err(e)?;
+                            handover.execute(params![at_ms, relay]).map_err(e)?;
                         }
                         done.push(claimed);
                     }
@@ -588,6 +638,8 @@ pub enum Update {
         id: i64,
         message_id: String,
         at_ms: i64,
+        /// The relay the message goes to (`host:port`); none when nothing goes.
+        relay: Option<std::sync::Arc<str>>,
     },
     /// Settles a claimed recipient: sent, failed, deferred (nothing was handed over, try again),
     /// or unknown (the relay may have it).

@@ -69,6 +69,7 @@ fn records_survive_reopening_and_recover_marks_unknown() {
             id: ids["a@x.org"],
             message_id: "<1@x>".into(),
             at_ms: 5,
+            relay: None,
         },
         Update::Outcome {
             id: ids["a@x.org"],
@@ -81,6 +82,7 @@ fn records_survive_reopening_and_recover_marks_unknown() {
             id: ids["b@x.org"],
             message_id: "<2@x>".into(),
             at_ms: 7,
+            relay: None,
         },
     ])
     .unwrap();
@@ -116,6 +118,7 @@ fn a_recipient_is_claimed_once_whatever_the_connection() {
         id,
         message_id: n.into(),
         at_ms: 1,
+        relay: None,
     };
     assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![true]);
     assert_eq!(

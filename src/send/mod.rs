@@ -8,6 +8,7 @@ pub mod lock;
 pub mod plan;
 pub mod progress;
 pub mod rate;
+pub mod relays;
 pub mod status;
 mod test_send;
 mod worker;
@@ -26,9 +27,9 @@ use crate::journal::{self, Journal, State};
 use crate::project::Prepared;
 use crate::Error;
 
-use client::Settings;
 pub use plan::{disposition, plan, Disposition, Plan};
 use rate::Limiter;
+pub use relays::Relays;
 pub use test_send::{test_send, TestSent};
 use worker::{Counters, Ctx, Item, Shared};
 use writer::Writer;
@@ -137,7 +138,7 @@ pub(crate) fn signing_ready(p: &Prepared) -> std::result::Result<(), SendError> 
 /// connecting: the SMTP section, its security against its host, the password's source, the
 /// token secret and DKIM key, and the journal's continuity. `check`, `send --dry-run` and the
 /// send itself ask this one function, so they refuse alike.
-pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Arc<Settings>, SendError> {
+pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Relays, SendError> {
     let settings = relay_settings(&p.config)?;
     signing_ready(p)?;
     if !opts.lock_held {
@@ -146,19 +147,15 @@ pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Arc<Settin
     Ok(settings)
 }
 
-/// The relay settings the config gives, or why `send` would refuse them.
-pub fn relay_settings(
-    config: &crate::config::Config,
-) -> std::result::Result<Arc<Settings>, SendError> {
+/// The relays the config gives, or why `send` would refuse them.
+pub fn relay_settings(config: &crate::config::Config) -> std::result::Result<Relays, SendError> {
     let smtp = config.smtp.as_ref().ok_or_else(|| {
         SendError::Setup(format!(
             "{} has no [smtp] section: add one with the relay's host (see config.example.toml)",
             config.file.display()
         ))
     })?;
-    Settings::from_config(smtp, &config.root)
-        .map(Arc::new)
-        .map_err(|e| SendError::Setup(e.to_string()))
+    Relays::new(smtp, &config.root, &config.rate).map_err(|e| SendError::Setup(e.to_string()))
 }
 
 /// Sends a prepared campaign. `progress` is told of every settled message.
@@ -171,23 +168,24 @@ pub fn run(
     run_with(p, opts, progress, settings)
 }
 
-/// As [`run`], with the settings [`preflight`] gave.
+/// As [`run`], with the relays [`preflight`] gave.
 pub fn run_with(
     p: Arc<Prepared>,
     opts: &Options,
     progress: &progress::Progress,
-    settings: Arc<Settings>,
+    relays: Relays,
 ) -> std::result::Result<Report, SendError> {
     let started = Instant::now();
     let campaign = p.campaign.id.clone();
     let smtp = Arc::new(p.config.smtp.clone().ok_or_else(|| {
         SendError::Setup(format!("{} has no [smtp] section", p.config.file.display()))
     })?);
-    let settings = (!opts.dry_run).then_some(settings);
-    let relay = settings.as_ref().map_or_else(
-        || format!("{}:{} (dry run)", smtp.host, smtp.port.unwrap_or(0)),
-        |s| s.describe(),
-    );
+    let relay = if opts.dry_run {
+        format!("{} (dry run)", relays.describe())
+    } else {
+        relays.describe()
+    };
+    let relays = (!opts.dry_run).then_some(relays);
 
     let journal_path = p.config.journal_path();
     // Declared before the journal so that it is released after every connection closes.
@@ -259,6 +257,7 @@ pub fn run_with(
         })
         .collect();
     let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
+    let relay_history = journal.handovers_by_relay(Limiter::history_from(clock::now_ms()))?;
     let ids: Vec<i64> = rows.iter().map(|r| r.map_or(-1, |(id, _)| id)).collect();
     drop(rows);
     drop(journal);
@@ -285,7 +284,8 @@ pub fn run_with(
             shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
             progress.tick(&shared.counts);
         }
-    } else if let Some(settings) = settings {
+    } else if let Some(relays) = relays {
+        let relays = Arc::new(relays.with_history(&relay_history));
         // From here a signal asks the run to stop: it finishes or releases what is in flight.
         let _guard = interrupt::Guard::new();
         let writer = Writer::start(Journal::open(&journal_path)?, marker.take())?;
@@ -319,7 +319,7 @@ pub fn run_with(
                 shared: shared.clone(),
                 writer: writer.tx.clone(),
                 limiter: limiter.clone(),
-                settings: settings.clone(),
+                relays: relays.clone(),
                 nonce: nonce.clone(),
                 smtp: smtp.clone(),
                 deadline_ms: opts.deadline_ms,

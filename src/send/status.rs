@@ -17,6 +17,8 @@ pub struct Status {
     pub last_sent: Option<String>,
     /// Accepted messages per second between the first and the last acceptance.
     pub rate_per_second: Option<f64>,
+    /// Messages each relay took.
+    pub sent_by_relay: std::collections::BTreeMap<String, usize>,
     pub problems: Vec<crate::journal::Delivery>,
 }
 
@@ -57,6 +59,7 @@ pub fn status(journal: &Journal, campaign: &str, live: bool) -> Result<Status> {
         first_sent: span.map(|(a, _)| clock::from_ms(a).to_rfc3339()),
         last_sent: span.map(|(_, b)| clock::from_ms(b).to_rfc3339()),
         rate_per_second: rate,
+        sent_by_relay: journal.sent_by_relay(campaign)?,
         problems,
     })
 }

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::client::{Client, Settings, SmtpError};
+use super::client::{Client, SmtpError};
 use super::rate::{Limiter, Permit};
+use super::relays::Relays;
 use super::writer::Recorder;
 use super::{Failure, Stop};
 use crate::clock;
@@ -76,7 +77,7 @@ pub(super) struct Ctx {
     pub(super) shared: Arc<Shared>,
     pub(super) writer: Recorder,
     pub(super) limiter: Arc<Limiter>,
-    pub(super) settings: Arc<Settings>,
+    pub(super) relays: Arc<Relays>,
     pub(super) nonce: Arc<str>,
     pub(super) smtp: Arc<crate::config::Smtp>,
     pub(super) deadline_ms: Option<i64>,
@@ -117,11 +118,24 @@ async fn unless_signalled<T>(signals: u32, f: impl std::future::Future<Output = 
     }
 }
 
+/// An open connection and the relay it goes to.
+struct Conn {
+    client: Client,
+    relay: usize,
+}
+
+/// Closes `conn` (the relay gone, or the connection to move): its relay's share is freed.
+fn drop_conn(ctx: &Ctx, conn: &mut Option<Conn>) {
+    if let Some(c) = conn.take() {
+        ctx.relays.release(c.relay);
+    }
+}
+
 /// One connection's loop: take a recipient, produce their message, claim them in the journal,
 /// hand the message over, record the outcome.
 pub(super) async fn sender(ctx: Arc<Ctx>) {
     let sh = &ctx.shared;
-    let mut client: Option<Client> = None;
+    let mut conn: Option<Conn> = None;
     while let Some(item) = next_item(sh).await {
         let r = &ctx.p.audience.recipients[item.idx];
         let email = r.contact.email().to_string();
@@ -158,22 +172,78 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 break;
             }
         };
-        if client.is_none() {
-            match unless_signalled(1, Client::connect(ctx.settings.clone())).await {
+        if conn.is_none() {
+            let relay = match ctx.relays.pick() {
+                Ok(i) => i,
+                Err(back) => {
+                    // Every relay is set aside: wait for the first to come back.
+                    sh.put_back(item);
+                    let wait = tokio::time::sleep_until(back.into());
+                    if unless_signalled(1, wait).await.is_none() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let settings = ctx.relays.list[relay].settings.clone();
+            match unless_signalled(1, Client::connect(settings)).await {
                 None => {
+                    ctx.relays.release(relay);
                     sh.put_back(item);
                     break;
                 }
-                Some(Ok(c)) => client = Some(c),
+                Some(Ok(client)) => conn = Some(Conn { client, relay }),
                 Some(Err(SmtpError::Setup(m))) => {
+                    ctx.relays.release(relay);
                     sh.put_back(item);
-                    sh.fail(m);
+                    sh.fail(format!("{}: {m}", ctx.relays.list[relay].name));
                     break;
                 }
                 Some(Err(e)) => {
+                    ctx.relays.release(relay);
+                    // Another relay takes its share; only when none is left is it the run's
+                    // failure, counted and retried as with a single relay.
+                    if ctx.relays.several() {
+                        ctx.relays.set_aside(relay);
+                        if ctx.relays.any_live() {
+                            sh.put_back(item);
+                            continue;
+                        }
+                    }
                     retry_or_defer(&ctx, item, &email, e, false).await;
                     continue;
                 }
+            }
+        }
+        let relay = conn.as_ref().expect("connected").relay;
+        // The relay's own caps: when one is full, the relay waits and the others go on.
+        if let Some(l) = &ctx.relays.list[relay].limiter {
+            let Some(permit) = unless_signalled(1, l.acquire()).await else {
+                sh.put_back(item);
+                break;
+            };
+            if let Permit::Capped {
+                cap,
+                limit,
+                until_ms,
+            } = permit
+            {
+                sh.put_back(item);
+                let wait = Duration::from_millis((until_ms - clock::now_ms()).max(0) as u64);
+                ctx.relays.capped_until(relay, Instant::now() + wait);
+                if let Some(c) = conn.take() {
+                    ctx.relays.release(c.relay);
+                    let _ = tokio::time::timeout(Duration::from_millis(500), c.client.quit()).await;
+                }
+                if !ctx.relays.any_live() {
+                    sh.halt(Stop::Capped {
+                        cap: format!("{} of {}", cap, ctx.relays.list[relay].name),
+                        limit,
+                        resume_at_ms: until_ms,
+                    });
+                    break;
+                }
+                continue;
             }
         }
         // The claim is on disk before anything of the message reaches the relay: if this process
@@ -185,6 +255,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 id: ctx.ids[item.idx],
                 message_id: composed.message_id.clone(),
                 at_ms,
+                relay: Some(ctx.relays.list[relay].name.clone()),
             })
             .await
         {
@@ -201,12 +272,12 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             }
         }
         sh.counts.attempted.fetch_add(1, Ordering::Relaxed);
-        let c = client.as_mut().expect("connected");
+        let c = &mut conn.as_mut().expect("connected").client;
         if composed.smtputf8 && !c.smtputf8() {
             let why = format!(
                 "{} needs a relay that speaks SMTPUTF8, and {} does not offer it: fix the relay or set smtputf8 = false (such addresses are then refused at check)",
                 crate::term::quoted(&email),
-                ctx.settings.host
+                ctx.relays.list[relay].name
             );
             settle(&ctx, item.idx, &email, State::Deferred, None, why);
             continue;
@@ -220,14 +291,17 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         );
         match unless_signalled(1, begin).await {
             None => {
-                client = None;
+                drop_conn(&ctx, &mut conn);
                 let why = "interrupted before the message was handed over".to_string();
                 settle(&ctx, item.idx, &email, State::Deferred, None, why);
                 break;
             }
             Some(Err(e)) => {
                 if matches!(e, SmtpError::Connection(_)) {
-                    client = None;
+                    drop_conn(&ctx, &mut conn);
+                    if ctx.relays.several() {
+                        ctx.relays.set_aside(relay);
+                    }
                 }
                 match e {
                     SmtpError::Permanent { code, reply } => {
@@ -263,7 +337,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         };
         match finished {
             None => {
-                client = None;
+                drop_conn(&ctx, &mut conn);
                 let why = "interrupted while the relay had the message and had not answered: it may have been delivered"
                     .to_string();
                 settle(&ctx, item.idx, &email, State::Unknown, None, why);
@@ -272,6 +346,15 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             Some(Ok(reply)) => {
                 sh.consecutive.store(0, Ordering::SeqCst);
                 settle(&ctx, item.idx, &email, State::Sent, Some(250), reply);
+                ctx.relays.worked(relay);
+                // A relay back from being set aside takes its share again.
+                if ctx.relays.over_share(relay) {
+                    if let Some(c) = conn.take() {
+                        ctx.relays.release(c.relay);
+                        let _ =
+                            tokio::time::timeout(Duration::from_millis(500), c.client.quit()).await;
+                    }
+                }
             }
             Some(Err(SmtpError::Permanent { code, reply })) => {
                 settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
@@ -281,7 +364,10 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 retry_or_defer(&ctx, item, &email, e, true).await
             }
             Some(Err(e)) => {
-                client = None;
+                drop_conn(&ctx, &mut conn);
+                if ctx.relays.several() {
+                    ctx.relays.set_aside(relay);
+                }
                 settle(
                     &ctx,
                     item.idx,
@@ -296,9 +382,10 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             }
         }
     }
-    if let Some(c) = client {
+    if let Some(c) = conn {
+        ctx.relays.release(c.relay);
         // A quick goodbye: an interrupted run does not wait on a slow relay.
-        let _ = tokio::time::timeout(Duration::from_millis(500), c.quit()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), c.client.quit()).await;
     }
 }
 
@@ -365,6 +452,7 @@ async fn settle_unclaimed(
         id: ctx.ids[idx],
         message_id: String::new(),
         at_ms: clock::now_ms(),
+        relay: None,
     };
     match ctx.writer.record_now(claim).await {
         Ok(true) => {

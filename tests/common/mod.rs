@@ -2,6 +2,7 @@
 //! with a chained builder in the manner of `just`'s tests.
 #![allow(dead_code)]
 
+pub mod gate;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,174 @@
+//! Several relays: connections spread by weight, a relay that stops mid-campaign set aside and
+//! its share taken by the other, and back when it returns; nothing lost, nothing twice, and the
+//! journal says which relay took each message.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::gate::Gate;
+use common::smtp::{count_by_recipient, RealSmtp};
+use common::Project;
+
+const N: usize = 600;
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ok() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "waited too long for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_relay_stopped_mid_campaign_hands_its_share_to_the_other_and_takes_it_back() {
+    let (a, b) = (RealSmtp::start(), RealSmtp::start());
+    let (gate_a, gate_b) = (Gate::to(a.port), Gate::to(b.port));
+    let p = Project::example();
+    p.big_list(N);
+    p.relay(
+        gate_a.port,
+        &format!(
+            "connections = 4\nweight = 1\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nweight = 3",
+            gate_b.port
+        ),
+        "per_second = 100\nburst = 10",
+    );
+    let mut child = common::command()
+        .current_dir(p.path())
+        .args(["send", "2026-11-digest", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // By weight: three connections to b, one to a.
+    wait_for("b's first messages", || b.messages().len() >= 60);
+    let (got_a, got_b) = (a.messages().len(), b.messages().len());
+    assert!(got_b > 2 * got_a, "b weighs 3, a 1: a {got_a}, b {got_b}");
+
+    // b stops: its share goes to a.
+    gate_b.close();
+    let b_when_closed = b.messages().len();
+    let a_when_closed = a.messages().len();
+    wait_for("a taking over", || a.messages().len() >= a_when_closed + 60);
+    assert_eq!(b.messages().len(), b_when_closed, "b is down");
+
+    // b returns: it takes its share again.
+    gate_b.open();
+    wait_for("b taking its share back", || {
+        b.messages().len() >= b_when_closed + 30 || child.try_wait().unwrap().is_some()
+    });
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        b.messages().len() >= b_when_closed + 30,
+        "b back in use: {} then {}\n{stdout}\n{stderr}",
+        b_when_closed,
+        b.messages().len()
+    );
+
+    // Nothing twice: no address reached either relay twice, nor both.
+    let (in_a, in_b) = (count_by_recipient(&a.inbox), count_by_recipient(&b.inbox));
+    let mut both: HashMap<String, usize> = in_a.clone();
+    for (k, n) in &in_b {
+        *both.entry(k.clone()).or_default() += n;
+    }
+    assert!(both.values().all(|n| *n == 1), "a message went twice");
+
+    // Nothing lost: every recipient is sent, or recorded as what it is (a message cut in
+    // transit when b stopped is unknown; one not yet handed over went to a).
+    let states = p.journal_states();
+    assert_eq!(
+        states.len(),
+        p.recipients("2026-11-digest").len(),
+        "every recipient has a row"
+    );
+    for (email, state) in &states {
+        match state.as_str() {
+            "sent" => assert_eq!(both.get(email), Some(&1), "{email} sent once"),
+            "unknown" => assert!(both.get(email).copied().unwrap_or(0) <= 1),
+            other => panic!("{email} left {other}\n{stdout}\n{stderr}"),
+        }
+    }
+    let unknown = states.values().filter(|s| *s == "unknown").count();
+    assert!(
+        unknown <= 3,
+        "at most b's connections were cut in transit: {unknown}"
+    );
+
+    // The journal says which relay took each message, and status shows it.
+    let status = p
+        .bulletin()
+        .args(["status", "2026-11-digest", "--json"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let by = &v[0]["sent_by_relay"];
+    let name_a = format!("127.0.0.1:{}", gate_a.port);
+    let name_b = format!("127.0.0.1:{}", gate_b.port);
+    let sent_a = by[&name_a].as_u64().unwrap() as usize;
+    let sent_b = by[&name_b].as_u64().unwrap() as usize;
+    assert_eq!(sent_a, in_a.len(), "a never went down: all it got was sent");
+    assert!(
+        sent_b <= in_b.len() && in_b.len() <= sent_b + unknown,
+        "{by}"
+    );
+    let text = p
+        .bulletin()
+        .args(["status", "2026-11-digest"])
+        .ok()
+        .stdout();
+    assert!(
+        text.contains(&format!("{name_a} {sent_a}"))
+            && text.contains(&format!("{name_b} {sent_b}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn relays_are_checked_and_shown_before_sending() {
+    let (a, b) = (RealSmtp::start(), RealSmtp::start());
+    let p = Project::example();
+    p.relay(
+        a.port,
+        &format!(
+            "connections = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nweight = 0\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}",
+            b.port, a.port
+        ),
+        "per_second = 100",
+    );
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    assert!(err.contains("weight must be between 1 and 1000"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{} is named twice", a.port)),
+        "{err}"
+    );
+    assert!(err.contains("fewer than the 3 relays"), "{err}");
+
+    // A relay with its own cap: once full, the other takes every message.
+    p.relay(
+        a.port,
+        &format!(
+            "connections = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nper_hour = 3",
+            b.port
+        ),
+        "per_second = 200\nburst = 20",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--dry-run"])
+        .ok()
+        .stderr_has(&format!(
+            "relays 127.0.0.1:{} (unencrypted) (weight 1), 127.0.0.1:{} (unencrypted) (weight 1)",
+            a.port, b.port
+        ));
+    p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
+    let total = p.recipients("2026-11-digest").len();
+    assert_eq!(b.messages().len(), 3, "b's own cap");
+    assert_eq!(a.messages().len(), total - 3);
+}
