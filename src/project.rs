@@ -88,27 +88,30 @@ fn load_list(
         columns: Some(&config.lists.columns),
     };
     let mut list = contacts::load(path, &rules, p)?;
-    // Rows share their interest sets, so each set is mapped once.
-    let mut mapped_sets: HashMap<Arc<[String]>, Arc<[String]>> = HashMap::new();
+    // Rows share their interest cells, so each cell is mapped once.
+    let mut mapped_cells: HashMap<String, Arc<crate::contacts::Interests>> = HashMap::new();
     for c in &mut list.contacts {
         let set = c.interests_shared();
-        let mapped = match mapped_sets.get(set) {
+        let mapped = match mapped_cells.get(&set.raw) {
             Some(m) => Arc::clone(m),
             None => {
-                let mut mapped: Vec<String> = Vec::with_capacity(set.len());
-                for i in set.iter() {
+                let mut tags: Vec<String> = Vec::with_capacity(set.tags.len());
+                for i in &set.tags {
                     let tag = match aliases.get(i) {
                         Some(t) if !config.knows_interest(i) || config.interests.is_empty() => {
                             t.clone()
                         }
                         _ => i.clone(),
                     };
-                    if !mapped.contains(&tag) {
-                        mapped.push(tag);
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
                     }
                 }
-                let mapped: Arc<[String]> = mapped.into();
-                mapped_sets.insert(Arc::clone(set), Arc::clone(&mapped));
+                let mapped = Arc::new(crate::contacts::Interests {
+                    raw: set.raw.clone(),
+                    tags,
+                });
+                mapped_cells.insert(set.raw.clone(), Arc::clone(&mapped));
                 mapped
             }
         };

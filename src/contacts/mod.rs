@@ -15,7 +15,7 @@ use crate::problems::Problems;
 use crate::{Error, Result};
 pub use columns::same_header;
 use columns::{role_of, Role, COLUMN_HELP};
-pub use record::{Contact, Language, Shape};
+pub use record::{Contact, Interests, Language, Shape};
 
 /// A row that could not be used, kept whole so it can be fixed and loaded again.
 #[derive(Debug, Clone)]
@@ -276,10 +276,11 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         last_name: c_last,
         organisation: c_org,
         language: c_lang,
+        interests: c_int,
     });
     // Rows share what they hold in common: a list has few language cells and interest sets.
     let mut languages: std::collections::HashMap<String, Arc<Language>> = Default::default();
-    let mut interests_seen: std::collections::HashMap<String, Arc<[String]>> = Default::default();
+    let mut interests_seen: std::collections::HashMap<String, Arc<Interests>> = Default::default();
 
     for rec in records {
         let rec = match rec {
@@ -385,7 +386,10 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         let interests = match interests_seen.get(&interests_cell) {
             Some(i) => Arc::clone(i),
             None => {
-                let i: Arc<[String]> = split_interests(&interests_cell).into();
+                let i = Arc::new(Interests {
+                    tags: split_interests(&interests_cell),
+                    raw: interests_cell.clone(),
+                });
                 interests_seen.insert(interests_cell, Arc::clone(&i));
                 i
             }

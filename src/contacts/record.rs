@@ -26,6 +26,7 @@ pub struct Shape {
     pub last_name: Option<usize>,
     pub organisation: Option<usize>,
     pub language: Option<usize>,
+    pub interests: Option<usize>,
 }
 
 impl Shape {
@@ -36,6 +37,13 @@ impl Shape {
             ..Default::default()
         })
     }
+}
+
+/// An interests cell as written, and its tags; rows with the same cell share one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Interests {
+    pub raw: String,
+    pub tags: Vec<String>,
 }
 
 /// A language cell as written, and what it says; rows with the same cell share one.
@@ -50,7 +58,7 @@ pub struct Contact {
     text: Box<str>,
     shape: Arc<Shape>,
     language: Arc<Language>,
-    interests: Arc<[String]>,
+    interests: Arc<Interests>,
     line: u32,
 }
 
@@ -72,7 +80,7 @@ impl Contact {
         name: &str,
         cells: &[&str],
         language: Arc<Language>,
-        interests: Arc<[String]>,
+        interests: Arc<Interests>,
         line: usize,
     ) -> Contact {
         let mut text = String::with_capacity(email.len() + name.len() + 8 + cells.len() * 12);
@@ -82,9 +90,11 @@ impl Contact {
         text.extend([SEP; CORE - 2]);
         for (i, cell) in cells.iter().enumerate() {
             text.push(SEP);
-            // Said once: the address and the language cell are kept beside the text already.
+            // Said once: the address, the language and interests cells are kept beside the
+            // text already.
             let derived = (Some(i) == shape.email && *cell == email)
-                || (Some(i) == shape.language && *cell == language.raw);
+                || (Some(i) == shape.language && *cell == language.raw)
+                || (Some(i) == shape.interests && *cell == interests.raw);
             if !derived {
                 text.push_str(cell);
             }
@@ -107,7 +117,7 @@ impl Contact {
             name,
             &[],
             Arc::default(),
-            Arc::from(Vec::new()),
+            Arc::default(),
             0,
         );
         c.set_core(Core::FirstName, first);
@@ -127,6 +137,9 @@ impl Contact {
         }
         if v.is_empty() && Some(i) == self.shape.language {
             return &self.language.raw;
+        }
+        if v.is_empty() && Some(i) == self.shape.interests {
+            return &self.interests.raw;
         }
         v
     }
@@ -168,14 +181,14 @@ impl Contact {
     }
 
     pub fn interests(&self) -> &[String] {
+        &self.interests.tags
+    }
+
+    pub fn interests_shared(&self) -> &Arc<Interests> {
         &self.interests
     }
 
-    pub fn interests_shared(&self) -> &Arc<[String]> {
-        &self.interests
-    }
-
-    pub fn set_interests(&mut self, interests: Arc<[String]>) {
+    pub fn set_interests(&mut self, interests: Arc<Interests>) {
         self.interests = interests;
     }
 
@@ -271,14 +284,17 @@ impl Contact {
     /// fill, columns the other list has and this one lacks are added.
     pub fn merge(&mut self, other: &Contact) {
         let missing: Vec<&String> = other
-            .interests
+            .interests()
             .iter()
-            .filter(|i| !self.interests.contains(i))
+            .filter(|i| !self.interests().contains(i))
             .collect();
         if !missing.is_empty() {
-            let mut all = self.interests.to_vec();
-            all.extend(missing.into_iter().cloned());
-            self.interests = all.into();
+            let mut tags = self.interests().to_vec();
+            tags.extend(missing.into_iter().cloned());
+            self.interests = Arc::new(Interests {
+                raw: self.interests.raw.clone(),
+                tags,
+            });
         }
         if self.languages().is_empty() && !other.languages().is_empty() {
             self.language = other.language.clone();
@@ -342,6 +358,14 @@ mod tests {
             last_name: pos("last_name"),
             organisation: pos("organisation"),
             language: pos("language"),
+            interests: pos("interests"),
+        })
+    }
+
+    fn tags(t: &[&str]) -> Arc<Interests> {
+        Arc::new(Interests {
+            raw: t.join(";"),
+            tags: t.iter().map(|x| x.to_string()).collect(),
         })
     }
 
@@ -361,7 +385,7 @@ mod tests {
             "",
             &["ann@example.org", "Ann", "fr", "Diplomat"],
             lang("fr"),
-            Arc::from(vec!["landmines".to_string()]),
+            tags(&["landmines"]),
             7,
         );
         assert_eq!(c.email(), "ann@example.org");
@@ -398,7 +422,7 @@ mod tests {
             "",
             &["x@example.org", "Xi", ""],
             lang(""),
-            Arc::from(vec!["a".to_string()]),
+            tags(&["a"]),
             2,
         );
         let two = Contact::new(
@@ -407,7 +431,7 @@ mod tests {
             "Xi Li",
             &["Xi Li <x@example.org>", "UNIDIR", "Geneva"],
             lang("en"),
-            Arc::from(vec!["b".to_string(), "a".to_string()]),
+            tags(&["b", "a"]),
             9,
         );
         one.merge(&two);
@@ -431,7 +455,7 @@ mod tests {
             "",
             &["ann@example.org", "Ann"],
             lang(""),
-            Arc::from(Vec::new()),
+            Arc::default(),
             3,
         );
         let t = c.with_email("me@example.org");
