@@ -202,9 +202,10 @@ impl Journal {
         // every committed record through a crash or kill of the process; only a power failure
         // can lose the last commits. The log is checkpointed every 1000 pages (about 4 MB) and
         // cut back to 4 MB after each checkpoint, so a long run does not grow it without end.
+        // An 8 MB page cache: a run reads and writes its rows in the order they were queued.
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; \
-             PRAGMA cache_size=-32000; PRAGMA wal_autocheckpoint=1000; \
+             PRAGMA cache_size=-8000; PRAGMA wal_autocheckpoint=1000; \
              PRAGMA journal_size_limit=4194304;",
         )
         .map_err(|e| db_err(path, e))?;
@@ -373,14 +374,21 @@ impl Journal {
     }
 
     /// Each recipient's row number, which updates use.
-    /// The row (id and state) of each of `emails` in the campaign, in the order given; `None`
-    /// for an address not queued. Read in the order of the (campaign, email) index and joined
-    /// with the addresses sorted alike, so that a million rows need no map of addresses.
-    pub fn rows_of(&self, campaign: &str, emails: &[&str]) -> Result<Vec<Option<(i64, State)>>> {
-        let mut order: Vec<u32> = (0..emails.len() as u32).collect();
+    /// The row of each of `n` addresses in the campaign (`email(i)` is the i-th), in that
+    /// order: its id (-1 when not queued) and its state. Read in the order of the
+    /// (campaign, email) index and joined with the addresses sorted alike, so that a million
+    /// rows need no map of addresses, nor a copy of them.
+    pub fn rows_of<'a>(
+        &self,
+        campaign: &str,
+        n: usize,
+        email: impl Fn(usize) -> &'a str,
+    ) -> Result<(Vec<i64>, Vec<Option<State>>)> {
+        let mut order: Vec<u32> = (0..n as u32).collect();
         // SQLite's BINARY collation compares bytes, as `str` does.
-        order.sort_unstable_by(|&a, &b| emails[a as usize].cmp(emails[b as usize]));
-        let mut out = vec![None; emails.len()];
+        order.sort_unstable_by(|&a, &b| email(a as usize).cmp(email(b as usize)));
+        let mut ids = vec![-1; n];
+        let mut states = vec![None; n];
         let mut st = self
             .conn
             .prepare("SELECT email, id, state FROM deliveries WHERE campaign = ?1 ORDER BY email")
@@ -388,26 +396,27 @@ impl Journal {
         let mut rows = st.query([campaign]).map_err(|e| self.err(e))?;
         let mut k = 0;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let email = row
+            let address = row
                 .get_ref(0)
                 .and_then(|v| v.as_str().map_err(Into::into))
                 .map_err(|e| self.err(e))?;
-            while k < order.len() && emails[order[k] as usize] < email {
+            while k < n && email(order[k] as usize) < address {
                 k += 1;
             }
-            if k < order.len() && emails[order[k] as usize] == email {
-                let id: i64 = row.get(1).map_err(|e| self.err(e))?;
-                let state = row
-                    .get_ref(2)
-                    .and_then(|v| v.as_str().map_err(Into::into))
-                    .map_err(|e| self.err(e))?
-                    .parse()
-                    .unwrap_or(State::Unknown);
-                out[order[k] as usize] = Some((id, state));
+            if k < n && email(order[k] as usize) == address {
+                let i = order[k] as usize;
+                ids[i] = row.get(1).map_err(|e| self.err(e))?;
+                states[i] = Some(
+                    row.get_ref(2)
+                        .and_then(|v| v.as_str().map_err(Into::into))
+                        .map_err(|e| self.err(e))?
+                        .parse()
+                        .unwrap_or(State::Unknown),
+                );
                 k += 1;
             }
         }
-        Ok(out)
+        Ok((ids, states))
     }
 
     pub fn counts(&self, campaign: &str) -> Result<std::collections::BTreeMap<State, usize>> {

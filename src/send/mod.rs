@@ -243,26 +243,26 @@ pub fn run_with(
     }
     // The run itself requeued the failed and unknown rows it was told to resend; the dry run
     // leaves the journal alone, and the same rule reads the states as they are.
-    let rows = journal.rows_of(&campaign, &plan::addresses(&p))?;
-    let sel = plan::select(&p, &rows, opts, live_elsewhere);
+    let (ids, states) = plan::rows_of(&journal, &p)?;
+    let sel = plan::select(&p, &states, opts, live_elsewhere);
+    drop(states);
     let (already_sent, pending_total) = (sel.already_sent, sel.pending);
-    let now = Instant::now();
+    let start = Instant::now();
     let work: VecDeque<Item> = sel
         .goes
         .into_iter()
         .map(|idx| Item {
-            idx,
+            idx: idx as u32,
             attempt: 0,
-            not_before: now,
+            not_before_ms: 0,
         })
         .collect();
     let history = journal.handovers_since(Limiter::history_from(clock::now_ms()))?;
     let relay_history = journal.handovers_by_relay(Limiter::history_from(clock::now_ms()))?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.map_or(-1, |(id, _)| id)).collect();
-    drop(rows);
     drop(journal);
 
     let shared = Arc::new(Shared {
+        start,
         open: AtomicUsize::new(work.len()),
         queue: Mutex::new(work),
         stop: AtomicBool::new(false),
@@ -278,7 +278,7 @@ pub fn run_with(
         // Every message is produced exactly as it would be sent; none is handed over.
         let q = std::mem::take(&mut *shared.queue.lock().unwrap());
         for item in q {
-            let r = &p.audience.recipients[item.idx];
+            let r = &p.audience.recipients[item.idx()];
             p.message(r, clock::now(), "dry-run")
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
             shared.counts.attempted.fetch_add(1, Ordering::Relaxed);

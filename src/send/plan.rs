@@ -24,8 +24,8 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
     let path = p.config.journal_path();
     // Rows marked sending are in flight if a run holds the journal now, else left by a dead one.
     let live = lock::held_by_a_run(&path);
-    let rows = match Journal::open_existing(&path)? {
-        Some(j) => j.rows_of(&p.campaign.id, &addresses(p))?,
+    let states = match Journal::open_existing(&path)? {
+        Some(j) => rows_of(&j, p)?.1,
         None => vec![None; p.audience.recipients.len()],
     };
     let mut plan = Plan {
@@ -37,7 +37,7 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
         sending: 0,
         by_language: Default::default(),
     };
-    let sel = select(p, &rows, opts, live);
+    let sel = select(p, &states, opts, live);
     plan.already_sent = sel.already_sent;
     plan.failed = sel.failed;
     plan.unknown = sel.unknown;
@@ -50,13 +50,10 @@ pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
     Ok(plan)
 }
 
-/// The recipients' addresses, in the audience's order.
-pub fn addresses(p: &Prepared) -> Vec<&str> {
-    p.audience
-        .recipients
-        .iter()
-        .map(|r| r.contact.email())
-        .collect()
+/// Each recipient's journal row, in the audience's order: its id (-1 if not queued), its state.
+pub fn rows_of(j: &Journal, p: &Prepared) -> Result<(Vec<i64>, Vec<Option<State>>)> {
+    let r = &p.audience.recipients;
+    j.rows_of(&p.campaign.id, r.len(), |i| r[i].contact.email())
 }
 
 /// Who a run sends to: the audience's recipients, each by its journal state, within the limit.
@@ -73,12 +70,7 @@ pub struct Selection {
 
 /// The one place that decides who a run (or its plan, or its dry run) sends to. `live`: a run
 /// holds the journal now, so rows marked sending are its messages in flight.
-pub fn select(
-    p: &Prepared,
-    rows: &[Option<(i64, State)>],
-    opts: &Options,
-    live: bool,
-) -> Selection {
+pub fn select(p: &Prepared, states: &[Option<State>], opts: &Options, live: bool) -> Selection {
     let mut sel = Selection {
         goes: Vec::new(),
         pending: 0,
@@ -88,11 +80,7 @@ pub fn select(
         in_flight: 0,
     };
     for i in 0..p.audience.recipients.len() {
-        let st = rows
-            .get(i)
-            .copied()
-            .flatten()
-            .map_or(State::Queued, |(_, s)| s);
+        let st = states.get(i).copied().flatten().unwrap_or(State::Queued);
         let goes = match disposition(st, opts, live) {
             Disposition::Send => true,
             Disposition::AlreadySent => {

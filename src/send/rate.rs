@@ -33,8 +33,11 @@ pub struct Limiter {
     per_second: u32,
     per_hour: Option<u32>,
     per_day: Option<u32>,
-    /// Hand-over times (ms) within the last day, oldest first.
+    /// Hand-over times (ms) within the longest window a cap watches, oldest first.
     recent: Mutex<VecDeque<i64>>,
+    /// That window: a day with a daily cap, an hour with an hourly one, else a second. A
+    /// million hand-overs are not kept for a cap that does not exist.
+    keep: i64,
 }
 
 impl Limiter {
@@ -45,20 +48,32 @@ impl Limiter {
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
+        let keep = if rate.per_day.is_some() {
+            DAY
+        } else if rate.per_hour.is_some() {
+            HOUR
+        } else {
+            SECOND
+        };
         Limiter {
             pacer: RateLimiter::direct(quota),
             per_second: rate.per_second.ceil().max(1.0) as u32,
             per_hour: rate.per_hour,
             per_day: rate.per_day,
-            recent: Mutex::new(Self::settled(history, clock::now_ms())),
+            recent: Mutex::new(Self::settled(history, clock::now_ms(), keep)),
+            keep,
         }
     }
 
     /// Hand-overs the journal dates after `now` (a run under a later `BULLETIN_NOW`, a clock
     /// set back) count as made now: they still fill the caps, but never make a run wait for
     /// a time that has not come.
-    fn settled(history: Vec<i64>, now: i64) -> VecDeque<i64> {
-        let mut v: Vec<i64> = history.into_iter().map(|t| t.min(now)).collect();
+    fn settled(history: Vec<i64>, now: i64, keep: i64) -> VecDeque<i64> {
+        let mut v: Vec<i64> = history
+            .into_iter()
+            .map(|t| t.min(now))
+            .filter(|t| *t > now - keep)
+            .collect();
         v.sort_unstable();
         v.into()
     }
@@ -75,7 +90,7 @@ impl Limiter {
             let wait = {
                 let now = clock::now_ms();
                 let mut recent = self.recent.lock().unwrap();
-                while recent.front().is_some_and(|t| *t <= now - DAY) {
+                while recent.front().is_some_and(|t| *t <= now - self.keep) {
                     recent.pop_front();
                 }
                 for (cap, window, limit) in [

@@ -20,13 +20,22 @@ use crate::project::Prepared;
 /// One recipient's turn in the queue. An item in the queue is never claimed in the journal: a
 /// claim is taken just before its message goes, and released (as deferred) when it goes back.
 pub(super) struct Item {
-    pub(super) idx: usize,
-    pub(super) attempt: u32,
-    pub(super) not_before: Instant,
+    pub(super) idx: u32,
+    pub(super) attempt: u16,
+    /// Milliseconds after the run's start: twelve bytes an item, for a queue of a million.
+    pub(super) not_before_ms: u32,
+}
+
+impl Item {
+    pub(super) fn idx(&self) -> usize {
+        self.idx as usize
+    }
 }
 
 /// What the sending tasks share.
 pub(super) struct Shared {
+    /// What the items' times count from.
+    pub(super) start: Instant,
     pub(super) queue: Mutex<VecDeque<Item>>,
     /// Items not yet settled (in the queue, in flight, or waiting for a retry).
     pub(super) open: AtomicUsize,
@@ -95,12 +104,12 @@ async fn next_item(shared: &Shared) -> Option<Item> {
         }
         let wait = {
             let mut q = shared.queue.lock().unwrap();
-            let now = Instant::now();
-            if let Some(pos) = q.iter().position(|i| i.not_before <= now) {
+            let now = shared.start.elapsed().as_millis() as u32;
+            if let Some(pos) = q.iter().position(|i| i.not_before_ms <= now) {
                 return q.remove(pos);
             }
             q.iter()
-                .map(|i| i.not_before - now)
+                .map(|i| Duration::from_millis(u64::from(i.not_before_ms - now)))
                 .min()
                 .unwrap_or(Duration::from_millis(20))
         };
@@ -137,13 +146,13 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
     let sh = &ctx.shared;
     let mut conn: Option<Conn> = None;
     while let Some(item) = next_item(sh).await {
-        let r = &ctx.p.audience.recipients[item.idx];
+        let r = &ctx.p.audience.recipients[item.idx()];
         let email = r.contact.email().to_string();
         let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
             Ok((_, c)) => c,
             Err(e) => {
                 let why = format!("cannot produce the message: {}", e.message);
-                settle_unclaimed(&ctx, item.idx, &email, State::Failed, None, why).await;
+                settle_unclaimed(&ctx, item.idx(), &email, State::Failed, None, why).await;
                 continue;
             }
         };
@@ -252,7 +261,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
         match ctx
             .writer
             .record_now(Update::Claim {
-                id: ctx.ids[item.idx],
+                id: ctx.ids[item.idx()],
                 message_id: composed.message_id.clone(),
                 at_ms,
                 relay: Some(ctx.relays.list[relay].name.clone()),
@@ -279,7 +288,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 crate::term::quoted(&email),
                 ctx.relays.list[relay].name
             );
-            settle(&ctx, item.idx, &email, State::Deferred, None, why);
+            settle(&ctx, item.idx(), &email, State::Deferred, None, why);
             continue;
         }
         // Until the relay's go-ahead for data, nothing of the message has been handed over: a
@@ -293,7 +302,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             None => {
                 drop_conn(&ctx, &mut conn);
                 let why = "interrupted before the message was handed over".to_string();
-                settle(&ctx, item.idx, &email, State::Deferred, None, why);
+                settle(&ctx, item.idx(), &email, State::Deferred, None, why);
                 break;
             }
             Some(Err(e)) => {
@@ -305,10 +314,10 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 }
                 match e {
                     SmtpError::Permanent { code, reply } => {
-                        settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+                        settle(&ctx, item.idx(), &email, State::Failed, Some(code), reply)
                     }
                     SmtpError::Setup(m) => {
-                        settle(&ctx, item.idx, &email, State::Deferred, None, m.clone());
+                        settle(&ctx, item.idx(), &email, State::Deferred, None, m.clone());
                         sh.fail(m);
                         break;
                     }
@@ -340,12 +349,12 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 drop_conn(&ctx, &mut conn);
                 let why = "interrupted while the relay had the message and had not answered: it may have been delivered"
                     .to_string();
-                settle(&ctx, item.idx, &email, State::Unknown, None, why);
+                settle(&ctx, item.idx(), &email, State::Unknown, None, why);
                 break;
             }
             Some(Ok(reply)) => {
                 sh.consecutive.store(0, Ordering::SeqCst);
-                settle(&ctx, item.idx, &email, State::Sent, Some(250), reply);
+                settle(&ctx, item.idx(), &email, State::Sent, Some(250), reply);
                 ctx.relays.worked(relay);
                 // A relay back from being set aside takes its share again.
                 if ctx.relays.over_share(relay) {
@@ -357,7 +366,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 }
             }
             Some(Err(SmtpError::Permanent { code, reply })) => {
-                settle(&ctx, item.idx, &email, State::Failed, Some(code), reply)
+                settle(&ctx, item.idx(), &email, State::Failed, Some(code), reply)
             }
             // The relay answered "not now": it did not take the message.
             Some(Err(e @ SmtpError::Transient { .. })) => {
@@ -370,7 +379,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                 }
                 settle(
                     &ctx,
-                    item.idx,
+                    item.idx(),
                     &email,
                     State::Unknown,
                     None,
@@ -479,11 +488,11 @@ async fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError, claime
             last_error: e.to_string(),
         });
     }
-    let attempt = item.attempt + 1;
-    if attempt < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
+    let attempt = item.attempt.saturating_add(1);
+    if u32::from(attempt) < ctx.smtp.max_attempts && !sh.stop.load(Ordering::SeqCst) {
         if claimed {
             ctx.writer.record(Update::Outcome {
-                id: ctx.ids[item.idx],
+                id: ctx.ids[item.idx()],
                 state: State::Deferred,
                 code: e.code(),
                 reply: Some(e.reply()),
@@ -492,18 +501,19 @@ async fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError, claime
         }
         let delay =
             Duration::from_secs_f64(ctx.smtp.retry_delay_secs * 2f64.powi(attempt as i32 - 1));
+        let at = sh.start.elapsed() + delay;
         sh.queue.lock().unwrap().push_back(Item {
             idx: item.idx,
             attempt,
-            not_before: Instant::now() + delay,
+            not_before_ms: at.as_millis().min(u128::from(u32::MAX)) as u32,
         });
         return;
     }
     // `settle` counts this failure again; undo ours so one message counts once.
     sh.consecutive.fetch_sub(1, Ordering::SeqCst);
     if claimed {
-        settle(ctx, item.idx, email, State::Deferred, e.code(), e.reply());
+        settle(ctx, item.idx(), email, State::Deferred, e.code(), e.reply());
     } else {
-        settle_unclaimed(ctx, item.idx, email, State::Deferred, e.code(), e.reply()).await;
+        settle_unclaimed(ctx, item.idx(), email, State::Deferred, e.code(), e.reply()).await;
     }
 }
