@@ -57,10 +57,12 @@ PY
   before=$(sink_cpu); bytes=$(sink_bytes)
   echo "== $campaign: $n messages, no rate limit, $conns connections"
   /usr/bin/time -o "$work/time" -f "%e %M %U %S" "$bin" send "$campaign" --yes > "$work/out" 2>&1
-  grep 'sent,' "$work/out"
+  # The final report only, not the progress lines ("31144/50000 settled: 31144 sent, ...").
+  report=$(grep -v 'settled:' "$work/out" | grep ' sent, ')
+  echo "$report"
   read -r wall kb user sys < "$work/time"
-  sent=$(grep -o '[0-9]* sent,' "$work/out" | grep -o '[0-9]*')
-  own=$(grep -o '[0-9.]* messages/s' "$work/out" | grep -o '^[0-9.]*')
+  sent=$(echo "$report" | grep -o '[0-9]* sent,' | grep -o '[0-9]*')
+  own=$(echo "$report" | grep -o '[0-9.]* messages/s' | grep -o '^[0-9.]*')
   echo "peak memory: $kb KB; our CPU: $user s user + $sys s system; wall $wall s"
   echo "smtp-sink CPU: $(( $(sink_cpu) - before )) ms; $(( ($(sink_bytes) - bytes) / sent )) bytes/message read (SMTP commands included)"
   # smtp-source: -d keeps each session's connection for its next message, -N a distinct
