@@ -144,9 +144,30 @@ fn relays_are_checked_and_shown_before_sending() {
         "per_second = 100",
     );
     let err = p.bulletin().args(["check"]).fails().stderr();
-    assert!(err.contains("weight must be between 1 and 1000"), "{err}");
+    // Each names its relay and the line in that relay's table.
+    let text = p.read("bulletin.toml");
+    let line_of = |needle: &str, nth: usize| {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == needle)
+            .nth(nth)
+            .map(|(i, _)| i + 1)
+            .unwrap()
+    };
+    let weight = line_of("weight = 0", 0);
     assert!(
-        err.contains(&format!("127.0.0.1:{} is named twice", a.port)),
+        err.contains(&format!(
+            "bulletin.toml:{weight}: [[smtp.relays]] number 1 (127.0.0.1:{}): weight must be between 1 and 1000",
+            b.port
+        )),
+        "{err}"
+    );
+    let twice = line_of("host = \"127.0.0.1\"", 2);
+    assert!(
+        err.contains(&format!(
+            "bulletin.toml:{twice}: [[smtp.relays]] number 2 (127.0.0.1:{0}): 127.0.0.1:{0} is named twice",
+            a.port
+        )),
         "{err}"
     );
     assert!(err.contains("fewer than the 3 relays"), "{err}");
@@ -171,4 +192,41 @@ fn relays_are_checked_and_shown_before_sending() {
     let total = p.recipients("2026-11-digest").len();
     assert_eq!(b.messages().len(), 3, "b's own cap");
     assert_eq!(a.messages().len(), total - 3);
+}
+
+#[test]
+fn every_relay_down_stops_the_run_and_names_them() {
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (x, y) = (free(), free());
+    let p = Project::example();
+    p.relay(
+        x,
+        &format!(
+            "connections = 2\nmax_consecutive_failures = 4\ntimeout_secs = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {y}\nsecurity = \"plain\""
+        ),
+        "per_second = 100",
+    );
+    let t = Instant::now();
+    let out = p
+        .bulletin()
+        .args(["send", "2026-11-digest", "--yes"])
+        .run()
+        .code_is(75);
+    assert!(t.elapsed() < Duration::from_secs(60));
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        text.contains("set aside for refusing or timing out")
+            && text.contains(&format!("127.0.0.1:{x}"))
+            && text.contains(&format!("127.0.0.1:{y}")),
+        "{text}"
+    );
+    // Nothing was handed over, and nothing is lost: every recipient waits for the next run.
+    let states = p.journal_states();
+    assert!(
+        states.values().all(|s| s == "queued" || s == "deferred"),
+        "{states:?}"
+    );
 }

@@ -201,35 +201,36 @@ impl Config {
             }
             let mut names = std::collections::HashSet::new();
             for (i, r) in smtp.each_relay().iter().enumerate() {
+                let at = |key: &str| relay_line(text, i, key);
                 let which = if i == 0 {
                     "[smtp]".to_string()
                 } else {
-                    format!("[[smtp.relays]] number {i} ({})", r.host)
+                    format!("[[smtp.relays]] number {i} ({})", r.name())
                 };
                 if i > 0 && r.host.trim().is_empty() {
-                    p.error(&file, line("relays"), format!("{which}: host is empty"));
+                    p.error(&file, at("host"), format!("{which}: host is empty"));
                 }
                 if !names.insert(r.name()) {
                     p.error(
                         &file,
-                        line("relays"),
+                        at("host"),
                         format!("{which}: {} is named twice; give each relay once", r.name()),
                     );
                 }
                 if r.weight == 0 || r.weight > 1000 {
-                    p.error(&file, line("weight"), format!("{which}: weight must be between 1 and 1000 (a relay's share of the connections)"));
+                    p.error(&file, at("weight"), format!("{which}: weight must be between 1 and 1000 (a relay's share of the connections)"));
                 }
                 if r.per_second.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
                     p.error(
                         &file,
-                        line("per_second"),
+                        at("per_second"),
                         format!("{which}: per_second must be a number above 0"),
                     );
                 }
                 if r.per_hour == Some(0) || r.per_day == Some(0) {
                     p.error(
                         &file,
-                        line("per_hour"),
+                        at("per_hour"),
                         format!("{which}: per_hour and per_day must be at least 1"),
                     );
                 }
@@ -237,9 +238,14 @@ impl Config {
                     && (r.password_env.is_some() || r.password_command.is_some())
                     && r.username.is_none()
                 {
+                    let key = if r.password_env.is_some() {
+                        "password_env"
+                    } else {
+                        "password_command"
+                    };
                     p.error(
                         &file,
-                        line("relays"),
+                        at(key),
                         format!(
                             "{which}: a password source is set but no username: add `username`"
                         ),
@@ -317,4 +323,29 @@ impl Config {
             );
         }
     }
+}
+
+/// The line of `key` in relay `i` of the config: `[smtp]` itself for 0, else the i-th
+/// `[[smtp.relays]]` table; the table's header when the key is not written in it.
+fn relay_line(text: &str, i: usize, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = if i == 0 {
+        lines.iter().position(|l| l.trim() == "[smtp]")?
+    } else {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[smtp.relays]]")
+            .nth(i - 1)?
+            .0
+    };
+    let end = (start + 1..lines.len())
+        .find(|&n| lines[n].trim_start().starts_with('['))
+        .unwrap_or(lines.len());
+    let found = (start + 1..end).find(|&n| {
+        let t = lines[n].trim_start();
+        t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    Some(found.unwrap_or(start) + 1)
 }

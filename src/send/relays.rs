@@ -33,6 +33,8 @@ struct Aside {
     until: Instant,
     /// The pause the next failure in a row gets.
     next: Duration,
+    /// Set aside for its own cap, not for failing.
+    capped: bool,
 }
 
 pub struct Relays {
@@ -143,6 +145,21 @@ impl Relays {
         self.list.len() > 1
     }
 
+    /// The relays set aside now for refusing connections or timing out, by name.
+    pub fn aside_names(&self) -> Vec<String> {
+        let now = Instant::now();
+        self.list
+            .iter()
+            .filter(|r| {
+                r.aside
+                    .lock()
+                    .unwrap()
+                    .is_some_and(|a| a.until > now && !a.capped)
+            })
+            .map(|r| r.name.to_string())
+            .collect()
+    }
+
     /// Whether some relay can take a connection now.
     pub fn any_live(&self) -> bool {
         let now = Instant::now();
@@ -162,6 +179,7 @@ impl Relays {
         *a = Some(Aside {
             until: now + pause,
             next: (pause * 2).min(MAX_ASIDE),
+            capped: false,
         });
         pause
     }
@@ -170,7 +188,11 @@ impl Relays {
     pub fn capped_until(&self, i: usize, until: Instant) {
         let mut a = self.list[i].aside.lock().unwrap();
         let next = a.map_or(FIRST_ASIDE, |a| a.next);
-        *a = Some(Aside { until, next });
+        *a = Some(Aside {
+            until,
+            next,
+            capped: true,
+        });
     }
 
     /// Relay `i` took a message: it is well again.

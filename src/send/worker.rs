@@ -245,8 +245,17 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
                     let _ = tokio::time::timeout(Duration::from_millis(500), c.client.quit()).await;
                 }
                 if !ctx.relays.any_live() {
+                    let failing = ctx.relays.aside_names();
+                    let others = if failing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (and set aside for refusing or timing out: {})",
+                            failing.join(", ")
+                        )
+                    };
                     sh.halt(Stop::Capped {
-                        cap: format!("{} of {}", cap, ctx.relays.list[relay].name),
+                        cap: format!("{} of {}{others}", cap, ctx.relays.list[relay].name),
                         limit,
                         resume_at_ms: until_ms,
                     });
@@ -398,6 +407,20 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
     }
 }
 
+/// What the relays last said when a run stops for failures in a row: with several relays,
+/// which of them were set aside, so that the message does not read as if one were all.
+fn failing(ctx: &Ctx, last: String) -> String {
+    match ctx.relays.aside_names() {
+        names if ctx.relays.several() && !names.is_empty() => {
+            format!(
+                "{last} (set aside for refusing or timing out: {})",
+                names.join(", ")
+            )
+        }
+        _ => last,
+    }
+}
+
 /// Records a final outcome for this run, for a recipient this run claimed.
 fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, reply: String) {
     let sh = &ctx.shared;
@@ -413,9 +436,12 @@ fn settle(ctx: &Ctx, idx: usize, email: &str, state: State, code: Option<u16>, r
         if n >= ctx.smtp.max_consecutive_failures {
             sh.halt(Stop::RelayFailing {
                 failures: n,
-                last_error: format!(
-                    "{}{reply}",
-                    code.map(|c| format!("{c} ")).unwrap_or_default()
+                last_error: failing(
+                    ctx,
+                    format!(
+                        "{}{reply}",
+                        code.map(|c| format!("{c} ")).unwrap_or_default()
+                    ),
                 ),
             });
         }
@@ -485,7 +511,7 @@ async fn retry_or_defer(ctx: &Ctx, item: Item, email: &str, e: SmtpError, claime
     if n >= ctx.smtp.max_consecutive_failures {
         sh.halt(Stop::RelayFailing {
             failures: n,
-            last_error: e.to_string(),
+            last_error: failing(ctx, e.to_string()),
         });
     }
     let attempt = item.attempt.saturating_add(1);
