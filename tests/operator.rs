@@ -148,6 +148,13 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .ok();
     let sent = server.messages().len();
     assert!(sent > 0);
+    // Eleven messages within the burst: no average over milliseconds that reads like a
+    // broken limit.
+    p.bulletin()
+        .args(["status", "2026-11-mpome-briefing"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout_has("all within a second, as the burst allows (limit 500/s, bursts of 100)");
     let list = p
         .bulletin()
         .args(["schedule"])
