@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::smtp::{count_by_recipient, RealSmtp};
@@ -11,13 +10,7 @@ use common::Project;
 
 /// Starts a send in the background and waits until the relay has some of its messages.
 fn start_and_wait(p: &Project, server: &RealSmtp, at_least: usize) -> std::process::Child {
-    let child = common::command()
-        .current_dir(p.path())
-        .args(["send", "2026-11-digest", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn_send("2026-11-digest");
     let t = Instant::now();
     while server.messages().len() < at_least {
         assert!(

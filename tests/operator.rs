@@ -80,6 +80,20 @@ fn every_misspelt_key_of_the_config_is_reported_in_one_run() {
     assert!(err.contains("3 errors found"), "{err}");
 }
 
+/// A campaign's row in the `schedule` listing at `now`.
+fn schedule_row(p: &Project, now: &str, campaign: &str) -> String {
+    let list = p
+        .bulletin()
+        .args(["schedule"])
+        .env("BULLETIN_NOW", now)
+        .ok()
+        .stdout();
+    list.lines()
+        .find(|l| l.starts_with(&format!("{campaign} ")))
+        .unwrap_or_else(|| panic!("no row for {campaign}: {list}"))
+        .to_string()
+}
+
 #[test]
 fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
     let server = common::smtp::RealSmtp::start();
@@ -97,17 +111,8 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .fails()
         .stderr_has("is in the past")
         .stderr_has("--now");
-    let list = p
-        .bulletin()
-        .args(["schedule"])
-        .env("BULLETIN_NOW", now)
-        .ok()
-        .stdout();
-    assert!(
-        list.lines()
-            .any(|l| l.starts_with("2026-11-digest") && l.contains("draft")),
-        "{list}"
-    );
+    let row = schedule_row(&p, now, "2026-11-digest");
+    assert!(row.contains("draft"), "{row}");
     // Kept with --now; a wrong call is a usage error; so is a clock that is no time.
     p.bulletin()
         .args([
@@ -155,16 +160,7 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .env("BULLETIN_NOW", now)
         .ok()
         .stdout_has("all within a second, as the burst allows (limit 500/s, bursts of 100)");
-    let list = p
-        .bulletin()
-        .args(["schedule"])
-        .env("BULLETIN_NOW", now)
-        .ok()
-        .stdout();
-    let row = list
-        .lines()
-        .find(|l| l.starts_with("2026-11-mpome-briefing"))
-        .unwrap();
+    let row = schedule_row(&p, now, "2026-11-mpome-briefing");
     assert!(
         row.contains("finished") && row.contains("sent by hand"),
         "{row}"
@@ -182,16 +178,7 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .env("BULLETIN_NOW", now)
         .ok();
     // Scheduled again, not yet taken up: due, with what went before, not "sending".
-    let list = p
-        .bulletin()
-        .args(["schedule"])
-        .env("BULLETIN_NOW", now)
-        .ok()
-        .stdout();
-    let row = list
-        .lines()
-        .find(|l| l.starts_with("2026-11-mpome-briefing"))
-        .unwrap();
+    let row = schedule_row(&p, now, "2026-11-mpome-briefing");
     assert!(
         row.contains(" due ") && row.contains(&format!("{sent} sent before")),
         "{row}"

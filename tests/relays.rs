@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::gate::Gate;
@@ -39,13 +38,7 @@ fn a_relay_stopped_mid_campaign_hands_its_share_to_the_other_and_takes_it_back()
         ),
         "per_second = 100\nburst = 10",
     );
-    let mut child = common::command()
-        .current_dir(p.path())
-        .args(["send", "2026-11-digest", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = p.spawn_send("2026-11-digest");
 
     // By weight: three connections to b, one to a.
     wait_for("b's first messages", || b.messages().len() >= 60);

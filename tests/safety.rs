@@ -123,13 +123,7 @@ fn a_run_waiting_for_the_lock_does_not_call_in_flight_messages_unknown() {
     });
     let p = Project::example();
     p.relay(server.port, "connections = 2\ntimeout_secs = 30", FAST);
-    let first = common::command()
-        .current_dir(p.path())
-        .args(["send", "2026-11-digest", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = p.spawn_send("2026-11-digest");
     wait_until(Duration::from_secs(20), "two messages in flight", || {
         server.attempts.lock().unwrap().values().sum::<usize>() >= 2
     });
@@ -576,13 +570,7 @@ fn the_journal_is_private_and_its_log_stays_small_during_a_long_run() {
     let p = Project::example();
     p.big_list(6000);
     p.relay(server.port, "connections = 8", FAST);
-    let child = common::command()
-        .current_dir(p.path())
-        .args(["send", "2026-11-digest", "--yes"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn_send("2026-11-digest");
     let wal = p.path().join("bulletin.sqlite-wal");
     let mut biggest = 0;
     let mut child = child;

@@ -143,6 +143,18 @@ impl Project {
             .collect()
     }
 
+    /// `send CAMPAIGN --yes` started in the background, its output captured, for tests that
+    /// act on the relay or the process while it sends.
+    pub fn spawn_send(&self, campaign: &str) -> std::process::Child {
+        command()
+            .current_dir(self.path())
+            .args(["send", campaign, "--yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     pub fn bulletin(&self) -> Run {
         let mut r = Run::new();
         r.cmd.current_dir(self.path());
