@@ -1,7 +1,9 @@
 //! Campaigns in, the team's web archive out: a static site with, per language, one page per
 //! campaign (its message as nobody in particular reads it: no name, no token), an index of
-//! past campaigns and an Atom feed. Written whole to a staging folder and swapped in, so an
-//! interruption never leaves half a site.
+//! past campaigns and an Atom feed. Written whole to a staging folder first; then its files
+//! are moved into the archive folder, and the files an earlier run wrote that this one does not
+//! are removed. What others keep in that folder (`.git/`, `.htaccess`, notes) is left alone:
+//! the marker file lists what bulletin wrote, and only that is ever replaced or removed.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +16,11 @@ use crate::problems::Problems;
 use crate::render::Renderer;
 use crate::{Error, Result};
 
-/// The file that marks a folder as an archive bulletin wrote, and so one it may replace.
+/// The file that marks a folder as an archive bulletin wrote, and lists the files it wrote
+/// there (one relative path a line, after the comment lines): those, and only those, a later
+/// run may replace or remove.
 const MARKER: &str = ".bulletin-archive";
+const MARKER_HEAD: &str = "# Written by `bulletin archive`: the files below are bulletin's, and the next run replaces\n# or removes them; any other file in this folder is left alone.\n";
 
 /// One campaign's web copy in one language.
 #[derive(Debug, Clone, Serialize)]
@@ -159,38 +164,114 @@ fn staging_path(out: &Path) -> PathBuf {
     out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
-/// Puts the finished site where it belongs. An existing folder is replaced only if bulletin
-/// wrote it (it holds the marker) or it is empty.
+/// The files under `dir`, as relative paths with `/`, the marker left out.
+fn files_under(dir: &Path) -> Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io("read", dir, e))? {
+            let e = e.map_err(|e| Error::io("read", dir, e))?;
+            let p = e.path();
+            if e.file_type()
+                .map_err(|e| Error::io("read", &p, e))?
+                .is_dir()
+            {
+                walk(root, &p, out)?;
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                if rel != MARKER {
+                    out.push(rel);
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// The files an earlier run says it wrote; None when the folder has no marker. A marker of
+/// bulletin before the list (one line, "replaced whole at each run") lists nothing: then the
+/// files the new site writes are taken as bulletin's, and nothing else is removed.
+fn manifest(out: &Path, new: &[String]) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(out.join(MARKER)).ok()?;
+    if !text.starts_with(MARKER_HEAD) {
+        return Some(new.to_vec());
+    }
+    Some(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.to_string())
+            .collect(),
+    )
+}
+
+fn write_manifest(out: &Path, files: &[String]) -> Result<()> {
+    let mut text = MARKER_HEAD.to_string();
+    for f in files {
+        text.push_str(f);
+        text.push('\n');
+    }
+    let tmp = out.join(format!("{MARKER}.tmp"));
+    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, out.join(MARKER)).map_err(|e| Error::io("write", out, e))
+}
+
+/// Puts the finished site where it belongs. A folder is written into only if bulletin wrote
+/// it before (it holds the marker) or it is empty; then bulletin's own files are replaced,
+/// those it no longer writes are removed, and every other file stays. A file of someone
+/// else's where the new site has one of its own stops the run before anything changes.
 fn swap_in(staging: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        let empty = std::fs::read_dir(out)
+    let new = files_under(staging)?;
+    let empty = !out.exists()
+        || std::fs::read_dir(out)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
-        if !empty && !out.join(MARKER).exists() {
+    let old = match manifest(out, &new) {
+        Some(m) => m,
+        None if empty => Vec::new(),
+        None => {
             return Err(Error::Refused(format!(
-                "{} is not empty and is not an archive bulletin wrote: it will not be replaced. Choose another --out, or move its files away",
+                "{} is not empty and is not an archive bulletin wrote: it will not be written into. Choose another --out, or move its files away",
                 out.display()
-            )));
+            )))
         }
-        let old = out.with_file_name(format!(
-            ".{}.old-{}",
-            out.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        std::fs::rename(out, &old).map_err(|e| Error::io("move aside", out, e))?;
-        if let Err(e) = std::fs::rename(staging, out) {
-            let _ = std::fs::rename(&old, out);
-            return Err(Error::io("put in place", out, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+    };
+    let theirs: Vec<&String> = new
+        .iter()
+        .filter(|f| out.join(f).exists() && !old.contains(f))
+        .collect();
+    if let Some(f) = theirs.first() {
+        return Err(Error::Refused(format!(
+            "{} was not written by bulletin archive, and the archive has a file of that name: move it away and run again (nothing was changed)",
+            out.join(f).display()
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io("create", out, e))?;
+    // Every file that may be bulletin's from here on is listed before any moves, so that an
+    // interruption leaves nothing of bulletin's unaccounted for.
+    let mut both = old.clone();
+    both.extend(new.iter().cloned());
+    both.sort();
+    both.dedup();
+    write_manifest(out, &both)?;
+    for f in &new {
+        let to = out.join(f);
+        if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }
-        std::fs::rename(staging, out).map_err(|e| Error::io("put in place", out, e))?;
+        std::fs::rename(staging.join(f), &to).map_err(|e| Error::io("put in place", &to, e))?;
     }
+    for f in old.iter().filter(|f| !new.contains(f)) {
+        let gone = out.join(f);
+        let _ = std::fs::remove_file(&gone);
+        // A language folder emptied of bulletin's pages goes too, if nothing else is in it.
+        if let Some(parent) = gone.parent().filter(|p| *p != out) {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    write_manifest(out, &new)?;
+    let _ = std::fs::remove_dir_all(staging);
     Ok(())
 }
 
@@ -206,10 +287,6 @@ fn write_site(
     let put =
         |f: &Path, bytes: &[u8]| std::fs::write(f, bytes).map_err(|e| Error::io("write", f, e));
     mk(dir)?;
-    put(
-        &dir.join(MARKER),
-        b"Written by `bulletin archive`; replaced whole at each run.\n",
-    )?;
     let mut tera = tera::Tera::default();
     tera.add_raw_template("index.html", INDEX)
         .map_err(|e| Error::Refused(format!("the archive's index template: {e}")))?;

@@ -34,7 +34,10 @@ impl Attachments {
         updates: &Updates,
         p: &mut Problems,
     ) -> Attachments {
-        let dir = config.attachments_dir();
+        let dir = Folders {
+            attachments: config.attachments_dir(),
+            project: config.root.clone(),
+        };
         let mut read: BTreeMap<PathBuf, Option<Arc<Attachment>>> = BTreeMap::new();
         let mut a = Attachments::default();
         for lang in &campaign.languages {
@@ -121,9 +124,19 @@ impl Attachments {
     }
 }
 
+/// Where attachments are looked for, and the folder none may lead out of.
+struct Folders {
+    attachments: PathBuf,
+    project: PathBuf,
+}
+
+/// No attachment is read past this: far above what any message may carry ([limits]), and low
+/// enough that a device or a huge file named by mistake cannot exhaust memory.
+const MAX_ATTACHMENT: u64 = 256 * 1024 * 1024;
+
 /// The file `name` stands for in `lang`: `stem.LANG.ext` when there is one, else `name`.
 fn resolve(
-    dir: &Path,
+    dirs: &Folders,
     name: &str,
     lang: &str,
     asked_in: &Path,
@@ -131,6 +144,7 @@ fn resolve(
     read: &mut BTreeMap<PathBuf, Option<Arc<Attachment>>>,
     p: &mut Problems,
 ) -> Option<Arc<Attachment>> {
+    let dir = &dirs.attachments;
     let plain = Path::new(name);
     if plain.is_absolute()
         || plain
@@ -167,7 +181,28 @@ fn resolve(
     if let Some(done) = read.get(&path) {
         return done.clone();
     }
-    let file = match std::fs::read(&path) {
+    // A symbolic link in the folder may point anywhere on the machine: what it names must be
+    // inside the project, like everything else a message is made of.
+    let outside = match (path.canonicalize(), dirs.project.canonicalize()) {
+        (Ok(real), Ok(project)) => (!real.starts_with(&project)).then_some(real),
+        _ => None,
+    };
+    if let Some(real) = outside {
+        p.error(
+            asked_in,
+            line,
+            format!(
+                "attachment \"{name}\": {} leads to {}, outside the project folder {}: copy the file into {} instead of linking to it",
+                path.display(),
+                real.display(),
+                dirs.project.display(),
+                dir.display()
+            ),
+        );
+        read.insert(path, None);
+        return None;
+    }
+    let file = match crate::limits::read_capped(&path, MAX_ATTACHMENT) {
         Ok(bytes) => {
             let filename = path
                 .file_name()

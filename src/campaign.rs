@@ -188,7 +188,7 @@ pub fn locate_id(config: &Config, id: &str) -> Result<PathBuf> {
         return Ok(p);
     }
     for file in list_files(config)? {
-        let declared = std::fs::read_to_string(&file)
+        let declared = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
             .ok()
             .and_then(|t| t.parse::<toml::Table>().ok())
             .and_then(|t| t.get("id").and_then(|v| v.as_str().map(str::to_string)));
@@ -217,7 +217,7 @@ pub fn resolve_id(config: &Config, name: &str) -> String {
     let Ok(path) = locate_id(config, name) else {
         return name.to_string();
     };
-    std::fs::read_to_string(&path)
+    crate::limits::read_text_capped(&path, crate::limits::TEXT_FILE)
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
         .and_then(|t| t.get("id")?.as_str().map(str::to_string))
@@ -227,7 +227,7 @@ pub fn resolve_id(config: &Config, name: &str) -> String {
 
 /// Reads and resolves a campaign, adding every problem found to `p`.
 pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -> Option<Campaign> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::limits::read_text_capped(path, crate::limits::TEXT_FILE) {
         Ok(t) => t,
         Err(e) => {
             p.error(path, None, format!("cannot read: {e}"));
@@ -417,6 +417,11 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
     for list in aud.lists.iter().chain(&aud.exclude) {
         let f = config.lists_dir().join(list);
         if !f.is_file() {
+            let what = if f.exists() {
+                format!("the contact list {} is not a regular file (a device, pipe or folder, perhaps through a symbolic link): give the CSV file itself", f.display())
+            } else {
+                format!("no contact list {}", f.display())
+            };
             p.error(
                 path,
                 line(if aud.lists.contains(list) {
@@ -424,7 +429,7 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
                 } else {
                     "exclude"
                 }),
-                format!("no contact list {}", f.display()),
+                what,
             );
         }
     }

@@ -37,13 +37,47 @@ pub use crate::text::one_line as header_text;
 
 pub use crate::digest::recipient_key;
 
-/// The Message-ID of a recipient's message; `nonce` tells apart two sends of one campaign.
-pub fn message_id(config: &Config, campaign_id: &str, email: &str, nonce: &str) -> String {
+/// What a run stamps on each message besides its content: the run's nonce, which tells two
+/// sends of one campaign apart, and the journal's bounce key, which makes each recipient's tag
+/// in the Message-ID and the VERP address unguessable (see [`crate::digest::recipient_tag`]).
+/// Both are arguments, so that composing stays pure.
+#[derive(Debug, Clone)]
+pub struct Marks {
+    pub nonce: String,
+    pub bounce_key: Vec<u8>,
+}
+
+impl Marks {
+    /// For messages that are not sent (previews, the dry run, the confirmation's samples) and
+    /// for test sends, whose bounces nothing records: a key of zeros.
+    pub fn unsent(nonce: &str) -> Marks {
+        Marks {
+            nonce: nonce.to_string(),
+            bounce_key: vec![0; 32],
+        }
+    }
+}
+
+/// The Message-ID of a recipient's message: `<CAMPAIGN.TAG.NONCE@DOMAIN>`.
+pub fn message_id(config: &Config, campaign_id: &str, email: &str, marks: &Marks) -> String {
     format!(
-        "<{campaign_id}.{}.{nonce}@{}>",
-        recipient_key(campaign_id, email),
+        "<{campaign_id}.{}.{}@{}>",
+        crate::digest::recipient_tag(&marks.bounce_key, campaign_id, email),
+        marks.nonce,
         config.message_id_domain()
     )
+}
+
+/// The tag of a Message-ID that [`message_id`] made, and its campaign.
+pub fn tag_of_message_id(message_id: &str) -> Option<(&str, &str)> {
+    let inner = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let (local, _) = inner.rsplit_once('@')?;
+    let mut parts = local.rsplitn(3, '.');
+    let (_nonce, tag, campaign) = (parts.next()?, parts.next()?, parts.next()?);
+    (tag.len() == 16).then_some((campaign, tag))
 }
 
 /// What a placeholder's value may hold as it is in a URL: RFC 3986's unreserved characters.
@@ -163,8 +197,14 @@ fn raw_header(name: &'static str, value: String) -> HeaderValue {
 }
 
 /// The envelope sender, when the config sets one: `envelope_from`, or with VERP its
-/// `LOCAL+KEY@DOMAIN` form, KEY naming the recipient (see [`recipient_key`]).
-pub fn envelope_sender(config: &Config, campaign_id: &str, email: &str) -> Option<String> {
+/// `LOCAL+TAG@DOMAIN` form, TAG naming the recipient to the journal only (see
+/// [`crate::digest::recipient_tag`]).
+pub fn envelope_sender(
+    config: &Config,
+    campaign_id: &str,
+    email: &str,
+    marks: &Marks,
+) -> Option<String> {
     let smtp = config.smtp.as_ref()?;
     let base = crate::address::wire(smtp.envelope_from.as_ref()?);
     if !smtp.verp {
@@ -173,7 +213,7 @@ pub fn envelope_sender(config: &Config, campaign_id: &str, email: &str) -> Optio
     let (local, domain) = base.rsplit_once('@')?;
     Some(format!(
         "{local}+{}@{domain}",
-        recipient_key(campaign_id, email)
+        crate::digest::recipient_tag(&marks.bounce_key, campaign_id, email)
     ))
 }
 

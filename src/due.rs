@@ -436,12 +436,15 @@ pub fn cron_line(
         config.root.display()
     );
     o.push_str("# Exit codes: 0 done or nothing due, 1 error to fix, 75 temporary failure, 130/143 interrupted\n# (cron mails what goes to stderr).\n");
-    let password = config.smtp.as_ref().and_then(|s| s.password_env.clone());
-    if let Some(var) = &password {
+    let vars = config.secret_variables();
+    if !vars.is_empty() {
         o.push_str(&format!(
-            "# The SMTP password comes from ${var}, and cron passes almost no environment: set it here\n# (the crontab is not under version control), or use password_command in {}.\n{var}=change-me\n",
+            "# cron passes almost no environment: set each secret here (the crontab is not under version\n# control), or read it with a command instead (password_command, secret_command in {}).\n",
             conf.display()
         ));
+    }
+    for v in &vars {
+        o.push_str(&format!("# {} ({})\n{}=change-me\n", v.what, v.key, v.var));
     }
     o.push_str(&format!(
         "*/{every} * * * * {} --config {} due --quiet --log-file {}\n",

@@ -23,6 +23,7 @@ pub mod error;
 pub mod interrupt;
 pub mod journal;
 pub mod language;
+pub mod limits;
 pub mod preview;
 pub mod problems;
 pub mod project;

@@ -51,7 +51,7 @@ pub struct Prepared {
 pub fn signer(config: &Config) -> Option<std::result::Result<Signer, String>> {
     let d = config.dkim.as_ref()?;
     let path = config.path(&d.key_file);
-    let bytes = match std::fs::read(&path) {
+    let bytes = match crate::limits::read_capped(&path, crate::limits::KEY_FILE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Some(Err(format!(
@@ -475,10 +475,10 @@ impl Prepared {
         &self,
         r: &audience::Recipient,
         date: std::time::SystemTime,
-        nonce: &str,
+        marks: &crate::compose::Marks,
     ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
     {
-        self.message_marked(r, date, nonce, "")
+        self.message_marked(r, date, marks, "")
     }
 
     /// As [`Prepared::message`], with `prefix` put before the subject (test sends).
@@ -486,7 +486,7 @@ impl Prepared {
         &self,
         r: &audience::Recipient,
         date: std::time::SystemTime,
-        nonce: &str,
+        marks: &crate::compose::Marks,
         prefix: &str,
     ) -> std::result::Result<(crate::render::Rendered, crate::compose::Composed), MessageError>
     {
@@ -509,8 +509,8 @@ impl Prepared {
         if !prefix.is_empty() {
             rendered.subject = format!("{prefix}{}", rendered.subject);
         }
-        let mid = crate::compose::message_id(&self.config, id, r.contact.email(), nonce);
-        let envelope = crate::compose::envelope_sender(&self.config, id, r.contact.email());
+        let mid = crate::compose::message_id(&self.config, id, r.contact.email(), marks);
+        let envelope = crate::compose::envelope_sender(&self.config, id, r.contact.email(), marks);
         let stamp = crate::compose::Stamp {
             date,
             message_id: &mid,

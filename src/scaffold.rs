@@ -92,12 +92,42 @@ const FILES: &[(&str, &[u8])] = &[
 /// The example config: its paths are those of a project's own folders.
 pub const CONFIG: &str = include_str!("../config.example.toml");
 
-/// Creates a project in `dir`, refusing to overwrite any file already there.
+/// The example's planned send time, as the repository's campaign file writes it.
+const PLANNED_SEND_AT: &str = "send_at = 2026-12-01T09:00:00";
+
+/// The first weekday after `today`: when a new project's example campaign plans to go, so that
+/// `bulletin schedule` works on it whatever day `init` ran (a fixed date would soon be past).
+pub fn example_send_day(today: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let mut day = today.succ_opt().unwrap_or(today);
+    while matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    day
+}
+
+/// Creates a project in `dir`, refusing to overwrite any file already there. `today` is the
+/// date in the example's time zone: the example campaign plans to go on the next weekday.
 /// Returns how many files were written.
-pub fn init(dir: &Path) -> Result<usize> {
+pub fn init(dir: &Path, today: chrono::NaiveDate) -> Result<usize> {
     let config = CONFIG;
+    let planned = example_send_day(today)
+        .format("send_at = %Y-%m-%dT09:00:00")
+        .to_string();
+    let mut owned: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (rel, bytes) in FILES {
+        let text = std::str::from_utf8(bytes).ok();
+        if let Some(t) = text.filter(|t| t.contains(PLANNED_SEND_AT)) {
+            owned.push((rel, t.replace(PLANNED_SEND_AT, &planned).into_bytes()));
+        }
+    }
     let mut all: Vec<(&str, &[u8])> = vec![("bulletin.toml", config.as_bytes())];
-    all.extend(FILES.iter().copied());
+    for (rel, bytes) in FILES {
+        match owned.iter().find(|(r, _)| r == rel) {
+            Some((_, b)) => all.push((rel, b.as_slice())),
+            None => all.push((rel, bytes)),
+        }
+    }
     let existing: Vec<String> = all
         .iter()
         .filter(|(rel, _)| dir.join(rel).exists())
@@ -152,6 +182,27 @@ mod tests {
             embedded, on_disk,
             "scaffold.rs lists the example project's files"
         );
+    }
+
+    #[test]
+    fn the_example_plans_the_next_weekday() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Friday, Saturday, Sunday: Monday. Monday: Tuesday.
+        for (today, day) in [
+            ("2031-05-30", "2031-06-02"),
+            ("2031-05-31", "2031-06-02"),
+            ("2031-06-01", "2031-06-02"),
+            ("2031-06-02", "2031-06-03"),
+        ] {
+            assert_eq!(super::example_send_day(d(today)), d(day), "{today}");
+        }
+        let briefing = super::FILES
+            .iter()
+            .find(|(p, _)| p.ends_with("mpome-briefing.toml"))
+            .unwrap();
+        assert!(std::str::from_utf8(briefing.1)
+            .unwrap()
+            .contains(super::PLANNED_SEND_AT));
     }
 
     #[test]

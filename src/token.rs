@@ -17,6 +17,34 @@ use ring::hmac;
 const VERSION: u8 = 1;
 const AAD: &[u8] = b"bulletin unsubscribe token v1";
 
+/// Shortest secret accepted, in characters: 32 random characters of base64 carry 192 bits.
+pub const MIN_SECRET: usize = 32;
+
+/// How to make a secret, for messages.
+pub const HOW_TO_MAKE: &str = "make one with `openssl rand -base64 32` (or `head -c 32 /dev/urandom | base64`) and keep it where the config says";
+
+/// Why a secret is too weak to sign tokens with, if it is. A token is public (it is in every
+/// message), so a short or repetitive secret can be found by trying candidates against one
+/// token, after which anyone can unsubscribe anyone.
+pub fn weakness(secret: &str) -> Option<String> {
+    let len = secret.chars().count();
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if len < MIN_SECRET {
+        Some(format!(
+            "it is {len} characters long, and a secret shorter than {MIN_SECRET} can be guessed from one link in any message"
+        ))
+    } else if distinct.len() < 12 {
+        Some(format!(
+            "it uses only {} different characters, which makes it guessable from one link",
+            distinct.len()
+        ))
+    } else {
+        None
+    }
+}
+
 /// Keys made from one secret.
 pub struct Keys {
     mac: hmac::Key,

@@ -236,7 +236,7 @@ fn parse_file(
     config: &Config,
     p: &mut Problems,
 ) -> Option<Update> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::limits::read_text_capped(path, crate::limits::TEXT_FILE) {
         Ok(t) => t,
         Err(e) => {
             p.error(

@@ -158,7 +158,14 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
         decoded.contains("https://disarmament-insight.example.org/archive/fr/2026-11-digest.html")
     );
 
-    // Run again: the archive is replaced whole. A folder bulletin did not write is left alone.
+    // What others keep in the published folder: a git checkout, server settings, notes, a
+    // page of their own in a language folder.
+    p.write("site/.git/HEAD", "ref: refs/heads/main\n");
+    p.write("site/.htaccess", "Options -Indexes\n");
+    p.write("site/NOTES.md", "published by hand\n");
+    p.write("site/en/about.html", "<p>ours</p>");
+    // Run again with one campaign fewer: bulletin's pages are replaced, the one it no longer
+    // writes is removed, and everything else stays as it was.
     p.bulletin()
         .args(["archive", "--out"])
         .arg(&site)
@@ -167,6 +174,24 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
     assert!(!site
         .join("en/2026-12-mpome-conference-report.html")
         .exists());
+    assert!(site.join("en/2026-11-digest.html").exists());
+    assert_eq!(p.read("site/.git/HEAD"), "ref: refs/heads/main\n");
+    assert_eq!(p.read("site/.htaccess"), "Options -Indexes\n");
+    assert_eq!(p.read("site/NOTES.md"), "published by hand\n");
+    assert_eq!(p.read("site/en/about.html"), "<p>ours</p>");
+    // A file of someone else's where the archive has one of its own: nothing changes.
+    p.write("site/fr/index.html", "mine");
+    std::fs::remove_file(site.join(".bulletin-archive")).unwrap();
+    p.write(
+        "site/.bulletin-archive",
+        "# Written by `bulletin archive`: the files below are bulletin's, and the next run replaces\n# or removes them; any other file in this folder is left alone.\nen/index.html\n",
+    );
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site)
+        .fails()
+        .stderr_has("was not written by bulletin archive");
+    assert_eq!(p.read("site/fr/index.html"), "mine");
     let other = p.path().join("other");
     p.write("other/keep.txt", "mine");
     p.bulletin()

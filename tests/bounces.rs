@@ -10,7 +10,16 @@ use common::{Project, TOKEN_SECRET};
 
 const FAST: &str = "per_second = 1000\nburst = 1000";
 
-fn postfix_dsn(to: &str, status: &str) -> String {
+/// Postfix's report: RFC 3464, with the returned message's headers (text/rfc822-headers),
+/// which carry its Message-ID, when `returned` gives them.
+fn postfix_dsn(to: &str, status: &str, returned: Option<&str>) -> String {
+    let headers = returned
+        .map(|id| {
+            format!(
+                "--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Disarmament Insight <news@disarmament-insight.example.org>\r\nTo: {to}\r\nMessage-ID: {id}\r\nSubject: Disarmament Insight\r\n"
+            )
+        })
+        .unwrap_or_default();
     format!(
         "From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r\n\
 To: bounces@disarmament-insight.example.org\r\n\
@@ -32,11 +41,12 @@ Final-Recipient: rfc822; {to}\r\n\
 Action: failed\r\n\
 Status: {status}\r\n\
 Diagnostic-Code: smtp; 550 {status} mailbox problem\r\n\
---B--\r\n"
+{headers}--B--\r\n"
     )
 }
 
-fn exchange_ndr(to: &str) -> String {
+/// Exchange's plain-text notice, which quotes the original message's headers.
+fn exchange_ndr(to: &str, returned: &str) -> String {
     format!(
         "From: postmaster@corp.example.net\r\n\
 To: bounces@disarmament-insight.example.org\r\n\
@@ -49,8 +59,49 @@ Delivery has failed to these recipients or groups:\r\n\
 {to}\r\n\
 The e-mail address you entered couldn't be found.\r\n\
 \r\n\
-Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\r\n"
+Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\r\n\
+\r\n\
+Original message headers:\r\n\
+\r\n\
+Message-ID: {returned}\r\n\
+Subject: Disarmament Insight, November 2026\r\n"
     )
+}
+
+/// The Message-ID of the message the relay received for `to`.
+fn message_id_for(server: &ScriptedSmtp, to: &str) -> String {
+    let got = server.inbox.lock().unwrap();
+    let m = got
+        .iter()
+        .find(|m| m.to.iter().any(|t| t == to))
+        .unwrap_or_else(|| panic!("nothing was sent to {to}"));
+    let text = String::from_utf8_lossy(&m.data);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID")
+        .trim()
+        .to_string()
+}
+
+/// The bounce address (MAIL FROM) of the message sent to `to`.
+fn bounce_address_for(server: &ScriptedSmtp, to: &str) -> String {
+    let commands = server.commands.lock().unwrap();
+    let i = commands
+        .iter()
+        .position(|c| c.to_lowercase() == format!("rcpt to:<{to}>"))
+        .unwrap_or_else(|| panic!("no RCPT TO for {to}: {commands:?}"));
+    let from = commands[..i]
+        .iter()
+        .rev()
+        .find(|c| c.to_uppercase().starts_with("MAIL FROM:"))
+        .unwrap();
+    from[10..]
+        .trim()
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 fn mailed_unsubscribe(from: &str, subject: &str, id: &str) -> String {
@@ -69,7 +120,7 @@ fn mbox(messages: &[String]) -> String {
     o
 }
 
-fn sent_project(verp: bool) -> Project {
+fn sent_project(verp: bool) -> (Project, ScriptedSmtp) {
     let server = ScriptedSmtp::start(Script::default());
     let p = Project::example();
     p.relay(
@@ -80,21 +131,30 @@ fn sent_project(verp: bool) -> Project {
         FAST,
     );
     p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
-    p
+    (p, server)
 }
 
 #[test]
 fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
-    let p = sent_project(false);
+    let (p, server) = sent_project(false);
+    let id = |to: &str| message_id_for(&server, to);
     let token = bulletin::token::Keys::new(TOKEN_SECRET).token(
         "2026-11-digest",
         "amina.diallo@example.org",
         "fr",
     );
     let messages = vec![
-        postfix_dsn("j.okafor@example.org", "5.1.1"),
-        exchange_ndr("m.schneider@example.net"),
-        postfix_dsn("helene.dupre@example.org", "4.2.2"),
+        postfix_dsn(
+            "j.okafor@example.org",
+            "5.1.1",
+            Some(&id("j.okafor@example.org")),
+        ),
+        exchange_ndr("m.schneider@example.net", &id("m.schneider@example.net")),
+        postfix_dsn(
+            "helene.dupre@example.org",
+            "4.2.2",
+            Some(&id("helene.dupre@example.org")),
+        ),
         mailed_unsubscribe(
             "Amina Diallo <amina.diallo@example.org>",
             &format!("unsubscribe {token}"),
@@ -111,10 +171,8 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     out.stdout_has(
         "6 messages, 0 already imported; 2 hard bounces (suppressed), 1 soft (0 addresses",
     )
-    .stdout_has("1 unsubscribed by mail, 1 to review, 1 unreadable")
-    .stdout_has(
-        "to review (an unsubscribe request without a valid token): from someone@example.com",
-    )
+    .stdout_has("1 unsubscribed by mail, 1 to review, 0 left for later, 1 unreadable")
+    .stdout_has("to review: someone@example.com: an unsubscribe request without a valid token")
     .stderr_has("bounces.mbox (message 6)");
     let rows = p.suppressed();
     let by: std::collections::HashMap<&str, &std::collections::HashMap<String, String>> =
@@ -140,7 +198,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     assert_eq!(p.suppressed().len(), 3);
 
     // With the threshold at one campaign, that soft bounce is enough.
-    let p2 = sent_project(false);
+    let (p2, server2) = sent_project(false);
     let config = p2.read("bulletin.toml");
     p2.write(
         "bulletin.toml",
@@ -148,7 +206,11 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     );
     p2.write(
         "soft.mbox",
-        mbox(&[postfix_dsn("helene.dupre@example.org", "4.2.2")]),
+        mbox(&[postfix_dsn(
+            "helene.dupre@example.org",
+            "4.2.2",
+            Some(&message_id_for(&server2, "helene.dupre@example.org")),
+        )]),
     );
     p2.bulletin()
         .args(["bounces", "import", "soft.mbox"])
@@ -159,11 +221,12 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
 
 #[test]
 fn a_maildir_and_a_mangled_report_explained_by_verp() {
-    let p = sent_project(true);
-    let key = bulletin::digest::recipient_key("2026-11-digest", "sofia.ramirez@example.org");
+    let (p, server) = sent_project(true);
+    let verp = bounce_address_for(&server, "sofia.ramirez@example.org");
+    assert!(verp.starts_with("bounces+"), "{verp}");
     // The report names nobody useful; the address it came back to does.
     let mangled = format!(
-        "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces+{key}@disarmament-insight.example.org\r\nSubject: Delivery Status Notification (Failure)\r\nMessage-ID: <mangled>\r\n\r\nThe following message to <alias@forwarder.example.com> was undeliverable.\r\nThe reason: 550 5.1.1 mailbox unavailable\r\n"
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: {verp}\r\nSubject: Delivery Status Notification (Failure)\r\nMessage-ID: <mangled>\r\n\r\nThe following message to <alias@forwarder.example.com> was undeliverable.\r\nThe reason: 550 5.1.1 mailbox unavailable\r\n"
     );
     let dir = p.path().join("Maildir");
     for sub in ["cur", "new", "tmp"] {
@@ -172,13 +235,20 @@ fn a_maildir_and_a_mangled_report_explained_by_verp() {
     std::fs::write(dir.join("new/1.mx"), &mangled).unwrap();
     std::fs::write(
         dir.join("cur/2.mx:2,S"),
-        postfix_dsn("j.okafor@example.org", "5.1.1"),
+        postfix_dsn(
+            "j.okafor@example.org",
+            "5.1.1",
+            Some(&message_id_for(&server, "j.okafor@example.org")),
+        ),
     )
     .unwrap();
+    // A link to a file outside the mailbox: skipped, never read.
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("new/3.link")).unwrap();
     p.bulletin()
         .args(["bounces", "import", "Maildir"])
         .ok()
-        .stdout_has("2 messages, 0 already imported; 2 hard bounces");
+        .stdout_has("2 messages, 0 already imported; 2 hard bounces")
+        .stderr_has("3.link: a symbolic link");
     let emails: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
     assert!(
         emails.contains(&"sofia.ramirez@example.org".to_string()),
@@ -186,4 +256,147 @@ fn a_maildir_and_a_mangled_report_explained_by_verp() {
     );
     assert!(emails.contains(&"j.okafor@example.org".to_string()));
     assert!(!emails.iter().any(|e| e.contains("forwarder")));
+}
+
+/// The bounce address is public: a stranger's mail titled "Delivery failure", a report naming
+/// ten subscribers, and reports with tags computed without the journal's key all name real
+/// subscribers, and none of them changes the list. Each goes to the review list with why.
+#[test]
+fn forged_bounces_change_nothing_and_are_listed_for_review() {
+    let (p, server) = sent_project(true);
+    let stranger = "From: Someone <someone@elsewhere.example>\r\nTo: bounces@disarmament-insight.example.org\r\nSubject: Delivery failure\r\nMessage-ID: <forged-1>\r\n\r\n550 5.1.1 <j.okafor@example.org>\r\n".to_string();
+    let mut blocks = String::new();
+    let subscribers: Vec<String> = p
+        .recipients("2026-11-digest")
+        .iter()
+        .take(10)
+        .map(|r| r["email"].clone())
+        .collect();
+    for s in &subscribers {
+        blocks.push_str(&format!(
+            "\r\nFinal-Recipient: rfc822; {s}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ));
+    }
+    let ten = format!(
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@disarmament-insight.example.org\r\nSubject: Undelivered Mail\r\nMessage-ID: <forged-2>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n{blocks}--B--\r\n"
+    );
+    // Tags made the way anyone could (an unkeyed hash of campaign and address).
+    let guessed = bulletin::digest::recipient_key("2026-11-digest", "amina.diallo@example.org");
+    let verp_guess = postfix_dsn("amina.diallo@example.org", "5.1.1", None).replace(
+        "To: bounces@disarmament",
+        &format!("To: bounces+{guessed}@disarmament"),
+    );
+    let id_guess = postfix_dsn(
+        "helene.dupre@example.org",
+        "5.1.1",
+        Some(&format!(
+            "<2026-11-digest.{}.19c@disarmament-insight.example.org>",
+            bulletin::digest::recipient_key("2026-11-digest", "helene.dupre@example.org")
+        )),
+    );
+    // And one that is real, to show the import does apply what it can tie.
+    let real = postfix_dsn(
+        "sofia.ramirez@example.org",
+        "5.1.1",
+        Some(&message_id_for(&server, "sofia.ramirez@example.org")),
+    );
+    p.write(
+        "bounces.mbox",
+        mbox(&[stranger, ten, verp_guess, id_guess, real]),
+    );
+    p.bulletin()
+        .args(["bounces", "import", "bounces.mbox"])
+        .ok()
+        .stdout_has("1 hard bounce (suppressed)")
+        .stdout_has("13 to review")
+        .stdout_has("to review: j.okafor@example.org: a delivery report (5.1.1) from \"someone@elsewhere.example\"")
+        .stdout_has("nothing ties it to a message this journal sent there");
+    let suppressed: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
+    assert_eq!(suppressed, ["sofia.ramirez@example.org"]);
+    // Listable later, with the reason, also as CSV.
+    let listed = common::csv_rows(
+        &p.bulletin()
+            .args(["bounces", "review", "--csv"])
+            .ok()
+            .stdout(),
+    );
+    assert_eq!(listed.len(), 13);
+    for s in &subscribers {
+        assert!(listed.iter().any(|r| &r["who"] == s), "{s}");
+    }
+    assert!(listed.iter().all(|r| r["reason"].contains("not applied")));
+}
+
+/// Without the token secret an unsubscribe mail cannot be judged: it is left for the next
+/// import, which has the secret and applies it. Nothing is lost in between.
+#[test]
+fn an_import_without_the_secret_leaves_unsubscribes_for_the_next() {
+    let (p, _server) = sent_project(false);
+    let token = bulletin::token::Keys::new(TOKEN_SECRET).token(
+        "2026-11-digest",
+        "amina.diallo@example.org",
+        "fr",
+    );
+    p.write(
+        "unsub.mbox",
+        mbox(&[mailed_unsubscribe(
+            "amina.diallo@example.org",
+            &format!("unsubscribe {token}"),
+            "u1",
+        )]),
+    );
+    p.bulletin()
+        .env_remove("BULLETIN_UNSUBSCRIBE_SECRET")
+        .args(["bounces", "import", "unsub.mbox"])
+        .ok()
+        .stdout_has("0 to review, 1 left for later")
+        .stderr_has("left for the next import");
+    assert!(p.suppressed().is_empty());
+    p.bulletin()
+        .args(["bounces", "import", "unsub.mbox"])
+        .ok()
+        .stdout_has("0 already imported")
+        .stdout_has("1 unsubscribed by mail");
+    assert_eq!(p.suppressed()[0]["email"], "amina.diallo@example.org");
+}
+
+/// A large mbox is read as a stream: the import's memory stays far below the file's size.
+#[test]
+fn a_large_mbox_is_streamed() {
+    let (p, _server) = sent_project(false);
+    let line =
+        "Ceci n'est pas un rapport de remise, seulement une longue lettre.\r\n".repeat(16_000);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(p.path().join("big.mbox")).unwrap());
+    for i in 0..60 {
+        use std::io::Write;
+        write!(
+            f,
+            "From someone Tue Dec  1 08:00:00 2026\nFrom: a@example.com\nSubject: letter {i}\nMessage-ID: <big{i}>\n\n{line}\n"
+        )
+        .unwrap();
+    }
+    drop(f);
+    let size = std::fs::metadata(p.path().join("big.mbox")).unwrap().len();
+    assert!(size > 50_000_000, "{size}");
+    p.write("empty.mbox", "");
+    let import = |file: &str| {
+        let child = common::command()
+            .current_dir(p.path())
+            .args(["bounces", "import", file])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, peak_kb) = common::wait_with_peak_memory(child);
+        assert!(out.status.success());
+        (String::from_utf8_lossy(&out.stdout).into_owned(), peak_kb)
+    };
+    // What the program itself takes (a debug build maps much of itself), then the big one.
+    let (_, base_kb) = import("empty.mbox");
+    let (said, peak_kb) = import("big.mbox");
+    assert!(said.contains("60 messages"), "{said}");
+    let grew = peak_kb.saturating_sub(base_kb) * 1024;
+    assert!(
+        grew < size / 2,
+        "{grew} bytes more than an empty import for a {size}-byte mbox: it was held whole"
+    );
 }

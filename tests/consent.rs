@@ -88,10 +88,45 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
         .iter()
         .any(|m| m.to.contains(&"j.okafor@example.org".to_string())));
 
-    // Taken off the list (and logged), the address is mailed by the next campaign.
+    // Their own choice is not undone by a plain remove: nothing changes, and the message says
+    // what it takes.
     p.bulletin()
         .args(["suppress", "remove", "j.okafor@example.org"])
-        .ok();
+        .fails()
+        .stderr_has("nothing was changed: j.okafor@example.org unsubscribed themselves")
+        .stderr_has("--override-their-choice --by");
+    assert_eq!(p.suppressed().len(), 1);
+    p.bulletin()
+        .args([
+            "suppress",
+            "remove",
+            "j.okafor@example.org",
+            "--override-their-choice",
+        ])
+        .run()
+        .code_is(2);
+    // Taken off the list with the flag and a name, the address is mailed by the next campaign,
+    // and the log says who did it.
+    p.bulletin()
+        .args([
+            "suppress",
+            "remove",
+            "j.okafor@example.org",
+            "--override-their-choice",
+            "--by",
+            "Amina Diallo",
+        ])
+        .ok()
+        .stdout_has("by Amina Diallo");
+    let by: String = rusqlite::Connection::open(p.path().join("bulletin.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT actor FROM suppression_log WHERE action = 'remove'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(by, "Amina Diallo");
     let rows = p.recipients("2026-11-digest");
     assert!(rows.iter().any(|r| r["email"] == "j.okafor@example.org"));
 }
@@ -210,7 +245,19 @@ fn bounces_go_to_the_envelope_sender_with_verp_naming_the_recipient() {
     );
     p.bulletin().args(["send", "2026-11-digest", "--yes"]).ok();
     let cmds = server.commands.lock().unwrap().clone();
-    let key = bulletin::compose::recipient_key("2026-11-digest", "j.okafor@example.org");
+    // The tag is keyed with the journal's own bounce key: nobody else can make it.
+    let key: String = rusqlite::Connection::open(p.path().join("bulletin.sqlite"))
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'bounce_key'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let key = data_encoding::HEXLOWER.decode(key.as_bytes()).unwrap();
+    let key = bulletin::digest::recipient_tag(&key, "2026-11-digest", "j.okafor@example.org");
+    assert_ne!(
+        key,
+        bulletin::compose::recipient_key("2026-11-digest", "j.okafor@example.org")
+    );
     let want = format!("MAIL FROM:<bounces+{key}@disarmament-insight.example.org>");
     assert!(cmds.contains(&want), "{want} not in {cmds:?}");
     assert!(cmds
@@ -230,4 +277,201 @@ fn bounces_go_to_the_envelope_sender_with_verp_naming_the_recipient() {
         .args(["check"])
         .fails()
         .stderr_has("verp needs envelope_from");
+}
+
+/// An unsubscribe during a long run is honoured at once: each recipient's suppression is looked
+/// at when they are claimed, not only when the run starts.
+#[test]
+fn addresses_that_leave_during_a_run_are_not_mailed() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.big_list(200);
+    p.relay(server.port, "connections = 2", "per_second = 25\nburst = 1");
+    let child = p.spawn_send("2026-11-digest");
+    // Once the run is under way, half the list leaves.
+    let started = std::time::Instant::now();
+    while server.messages().len() < 5 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let leaving: Vec<String> = (1..200)
+        .step_by(2)
+        .map(|i| format!("person{i}@example.org"))
+        .collect();
+    let mut args = vec![
+        "suppress".to_string(),
+        "add".into(),
+        "--reason".into(),
+        "unsubscribed".into(),
+    ];
+    args.extend(leaving.iter().cloned());
+    p.bulletin().args(&args).ok();
+    let before: std::collections::HashSet<String> = server
+        .messages()
+        .iter()
+        .flat_map(|m| m.to.clone())
+        .collect();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mailed_after: Vec<&String> = leaving
+        .iter()
+        .filter(|a| server.messages().iter().any(|m| m.to.contains(a)) && !before.contains(*a))
+        .collect();
+    // At most the messages already claimed when the list changed (one per connection) go.
+    assert!(
+        mailed_after.len() <= 2,
+        "mailed after leaving: {mailed_after:?}"
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("left the list while this run was sending"),
+        "{said}"
+    );
+}
+
+/// The suppression list survives a lost journal: a journal started anew with --new-journal,
+/// or restored from a backup older than the last unsubscribes, is brought up to the copy kept
+/// beside it, and says so.
+#[test]
+fn suppressions_survive_a_new_or_restored_journal() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.relay(server.port, "connections = 1", FAST);
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "3"])
+        .ok();
+    // A backup now, then two people leave.
+    std::fs::copy(
+        p.path().join("bulletin.sqlite"),
+        p.path().join("backup.sqlite"),
+    )
+    .unwrap();
+    p.bulletin()
+        .args([
+            "suppress",
+            "add",
+            "j.okafor@example.org",
+            "amina.diallo@example.org",
+            "--reason",
+            "unsubscribed",
+        ])
+        .ok();
+    // Restored from the backup: the two are back on the list, and the command says why.
+    std::fs::copy(
+        p.path().join("backup.sqlite"),
+        p.path().join("bulletin.sqlite"),
+    )
+    .unwrap();
+    for f in ["bulletin.sqlite-wal", "bulletin.sqlite-shm"] {
+        let _ = std::fs::remove_file(p.path().join(f));
+    }
+    p.bulletin()
+        .args(["suppress", "list"])
+        .ok()
+        .stdout_has("j.okafor@example.org")
+        .stdout_has("amina.diallo@example.org")
+        .stderr_has("lacked 2 changes to the suppression list");
+
+    // Lost entirely: a new journal on purpose starts with the list and says so.
+    for f in [
+        "bulletin.sqlite",
+        "bulletin.sqlite-wal",
+        "bulletin.sqlite-shm",
+    ] {
+        let _ = std::fs::remove_file(p.path().join(f));
+    }
+    let before = server.messages().len();
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes", "--new-journal"])
+        .ok()
+        .stderr_has("starts with the 2 suppressed addresses kept in");
+    let mailed: Vec<String> = server.messages()[before..]
+        .iter()
+        .flat_map(|m| m.to.clone())
+        .collect();
+    assert!(!mailed.is_empty());
+    assert!(!mailed.contains(&"j.okafor@example.org".to_string()));
+    assert!(!mailed.contains(&"amina.diallo@example.org".to_string()));
+}
+
+/// A test send to an address that left the list is refused, naming its record, unless the
+/// operator says so.
+#[test]
+fn a_test_send_to_a_suppressed_address_needs_saying_so() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.relay(server.port, "connections = 1", FAST);
+    p.bulletin()
+        .args([
+            "suppress",
+            "add",
+            "colleague@example.org",
+            "--reason",
+            "unsubscribed",
+        ])
+        .ok();
+    p.bulletin()
+        .args([
+            "test-send",
+            "2026-11-digest",
+            "--to",
+            "me@example.org",
+            "--to",
+            "Colleague@example.org",
+        ])
+        .fails()
+        .stderr_has("colleague@example.org is on the suppression list (unsubscribed, command")
+        .stderr_has("--to-suppressed");
+    assert!(server.messages().is_empty(), "nothing was sent, to anyone");
+    p.bulletin()
+        .args([
+            "test-send",
+            "2026-11-digest",
+            "--to",
+            "colleague@example.org",
+            "--to-suppressed",
+        ])
+        .ok();
+    assert!(!server.messages().is_empty());
+}
+
+/// A short or repetitive token secret could be found from one link; it is refused everywhere
+/// it would sign or read tokens, with how to make a good one, and `init` says it too.
+#[test]
+fn a_weak_token_secret_is_refused_with_how_to_make_one() {
+    let server = RealSmtp::start();
+    let p = Project::example();
+    p.relay(server.port, "connections = 1", FAST);
+    for weak in ["abc", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+        p.bulletin()
+            .env("BULLETIN_UNSUBSCRIBE_SECRET", weak)
+            .args(["check"])
+            .fails()
+            .stderr_has("is too weak")
+            .stderr_has("openssl rand -base64 32");
+        p.bulletin()
+            .env("BULLETIN_UNSUBSCRIBE_SECRET", weak)
+            .args(["send", "2026-11-digest", "--yes"])
+            .fails()
+            .stderr_has("is too weak");
+        p.bulletin()
+            .env("BULLETIN_UNSUBSCRIBE_SECRET", weak)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .fails()
+            .stderr_has("is too weak");
+    }
+    assert!(server.messages().is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    common::Run::new()
+        .current_dir(dir.path())
+        .args(["init", "news"])
+        .ok()
+        .stdout_has("openssl rand -base64 32");
 }

@@ -99,9 +99,11 @@ fn a_draft_is_never_sent_and_cancel_takes_it_back() {
         .success()
         .stdout_has("no campaign is scheduled");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--cancel"])
         .ok()
         .stdout_has("back to draft");
@@ -115,14 +117,17 @@ fn local_times_are_read_in_the_zone_and_impossible_ones_refused() {
     let p = project(&server, "per_second = 1000\nburst = 1000");
     // Summer time: 09:00 in Geneva is 07:00 UTC.
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2027-07-01 09:00"])
         .ok()
         .stdout_has("2027-07-01T09:00:00+02:00");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2027-03-28T02:30"])
         .fails()
         .stderr_has("does not exist in Europe/Zurich");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "next tuesday"])
         .fails()
         .stderr_has("cannot read");
@@ -139,6 +144,7 @@ fn a_cap_interrupts_and_later_runs_finish() {
     let n = recipients(&p);
     assert!(n > 5 && n <= 15, "{n}");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
 
@@ -170,6 +176,7 @@ fn the_sending_window_is_respected() {
     let p = project(&server, "per_second = 2\nburst = 1");
     let n = recipients(&p);
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-04T17:00"])
         .ok();
     // Friday 17:59:57 in Geneva: three seconds of window left at two messages a second.
@@ -209,6 +216,7 @@ fn overlapping_runs_send_each_message_once() {
     p.write("lists/practitioners.csv", csv);
     let n = recipients(&p);
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
     let runs: Vec<_> = (0..4)
@@ -248,6 +256,7 @@ fn quiet_log_file_and_exit_codes_for_cron() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
     let log = p.path().join("due.log");
@@ -283,6 +292,7 @@ fn quiet_log_file_and_exit_codes_for_cron() {
         "per_second = 1000\nburst = 1000",
     );
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", "2026-11-digest", "--at", "2026-12-01T08:00:00Z"])
         .ok();
     let d = p
@@ -319,6 +329,7 @@ fn dry_run_says_what_would_go() {
     let p = project(&server, "per_second = 1000\nburst = 1000");
     let n = recipients(&p);
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
     let d = p
@@ -333,6 +344,81 @@ fn dry_run_says_what_would_go() {
         d.stdout()
     );
     assert!(server.messages().is_empty());
+}
+
+/// The crontab `cron-line` prints is complete: run with only the variables it lists (cron's
+/// bare environment), `due` sends. Two relays with passwords of their own, the token secret and
+/// the previous one: each is listed once, and nothing else is needed.
+#[test]
+fn cron_line_lists_every_secret_due_reads_and_its_command_runs_with_only_those() {
+    let certs = tempfile::tempdir().unwrap();
+    let (one, ca) = RealSmtp::start_tls(certs.path(), "first-password", false);
+    let two_dir = tempfile::tempdir().unwrap();
+    let (two, ca_two) = RealSmtp::start_tls(two_dir.path(), "second-password", true);
+    let p = Project::example();
+    p.relay(
+        one.port,
+        &format!(
+            "username = \"news\"\npassword_env = \"RELAY_ONE_PASSWORD\"\nca_file = \"{}\"\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"news\"\npassword_env = \"RELAY_TWO_PASSWORD\"\nca_file = \"{}\"",
+            ca.display(),
+            two.port,
+            ca_two.display()
+        ),
+        "per_second = 1000\nburst = 1000",
+    );
+    p.edit(
+        "bulletin.toml",
+        "security = \"plain\"",
+        "security = \"starttls\"",
+    );
+    p.edit(
+        "bulletin.toml",
+        "secret_env = \"BULLETIN_UNSUBSCRIBE_SECRET\"",
+        "secret_env = \"BULLETIN_UNSUBSCRIBE_SECRET\"\nprevious_secret_env = \"OLD_TOKEN_SECRET\"",
+    );
+    let values = [
+        ("RELAY_ONE_PASSWORD", "first-password"),
+        ("RELAY_TWO_PASSWORD", "second-password"),
+        ("BULLETIN_UNSUBSCRIBE_SECRET", common::TOKEN_SECRET),
+        (
+            "OLD_TOKEN_SECRET",
+            "an-older-secret-of-32-characters-or-more",
+        ),
+    ];
+    let mut all = p.bulletin();
+    for (k, v) in values {
+        all = all.env(k, v);
+    }
+    all.args(["schedule", "2026-11-digest", "--now"]).ok();
+    let out = p.bulletin().args(["cron-line"]).ok().stdout();
+    let listed: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_suffix("=change-me"))
+        .collect();
+    assert_eq!(
+        listed,
+        values.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        "{out}"
+    );
+    let line = out.lines().find(|l| l.starts_with("*/5 ")).unwrap();
+    let command = line.trim_start_matches("*/5 * * * * ").replace("\\%", "%");
+    let home = tempfile::tempdir().unwrap();
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.env_clear();
+    for (k, v) in values {
+        sh.env(k, v);
+    }
+    common::shift_clock(&mut sh);
+    let ran = sh
+        .args(["-c", &command])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(p.path().join("bulletin-due.log")).unwrap_or_default();
+    assert!(ran.status.success(), "{command}\n{log}\n{ran:?}");
+    let n = p.recipients("2026-11-digest").len();
+    assert_eq!(one.messages().len() + two.messages().len(), n, "{log}");
+    assert!(!one.messages().is_empty() && !two.messages().is_empty());
 }
 
 #[test]
@@ -368,7 +454,9 @@ fn cron_line_names_absolute_paths_and_the_password_variable() {
         .stdout();
     let line = out.lines().find(|l| l.starts_with("*/5 ")).unwrap();
     let command = line.trim_start_matches("*/5 * * * * ").replace("\\%", "%");
-    let ran = std::process::Command::new("sh")
+    let mut sh = std::process::Command::new("sh");
+    common::shift_clock(&mut sh);
+    let ran = sh
         .args(["-c", &format!("{command} --dry-run")])
         .current_dir(odd.path())
         .status()
@@ -389,6 +477,7 @@ fn a_contact_removed_after_a_partial_send_does_not_keep_the_campaign_open() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000\nper_hour = 3");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
         .ok();
     due(&p, "2026-12-01T08:00:00Z").success();

@@ -41,6 +41,41 @@ fn init_creates_a_working_project_and_refuses_to_overwrite() {
     );
 }
 
+/// `init` plans the example campaign for the next weekday of the day it runs, so that its
+/// `schedule` works on any date: on a fixed Friday it plans Monday, and on today's date too.
+#[test]
+fn the_example_campaign_can_be_scheduled_whatever_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    // Friday 30 May 2031, evening in Geneva.
+    let friday = "2031-05-30T19:00:00Z";
+    Run::new()
+        .current_dir(dir.path())
+        .env("BULLETIN_NOW", friday)
+        .args(["init", "news"])
+        .ok();
+    let target = dir.path().join("news");
+    assert!(
+        std::fs::read_to_string(target.join("campaigns/2026-11-mpome-briefing.toml"))
+            .unwrap()
+            .contains("send_at = 2031-06-02T09:00:00"),
+        "the next weekday"
+    );
+    Run::new()
+        .current_dir(&target)
+        .env("BULLETIN_NOW", friday)
+        .args(["schedule", "2026-11-mpome-briefing"])
+        .ok()
+        .stdout_has("scheduled for 2031-06-02T09:00:00+02:00");
+    // And on whatever day this runs: no fixed clock at all.
+    let today = dir.path().join("today");
+    Run::new().arg("init").arg(&today).ok();
+    Run::new()
+        .current_dir(&today)
+        .args(["schedule", "2026-11-mpome-briefing"])
+        .ok()
+        .stdout_has("scheduled for");
+}
+
 #[test]
 fn every_command_has_help_with_examples() {
     for cmd in [

@@ -31,6 +31,7 @@ fn an_unknown_campaign_is_refused_the_same_way_everywhere_and_reading_writes_not
         "status and a dry run read, never create"
     );
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", "2026-11-digest", "--at", "2030-01-01T09:00"])
         .ok();
     p.bulletin()
@@ -143,6 +144,7 @@ fn schedules_refuse_the_past_and_a_finished_campaign_unless_asked() {
         .ok()
         .stdout_has("scheduled for");
     p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", "2026-11-digest", "--cancel"])
         .ok();
 

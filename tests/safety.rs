@@ -20,8 +20,9 @@ fn spawn_ignoring_sigint(p: &Project, args: &[&str]) -> Child {
     for a in args {
         script.push_str(&format!(" '{a}'"));
     }
-    Command::new("sh")
-        .args(["-c", &script])
+    let mut cmd = Command::new("sh");
+    common::shift_clock(&mut cmd);
+    cmd.args(["-c", &script])
         .current_dir(p.path())
         .env_remove("BULLETIN_SMTP_PASSWORD")
         .env("BULLETIN_UNSUBSCRIBE_SECRET", common::TOKEN_SECRET)
@@ -698,4 +699,64 @@ fn internationalised_addresses_go_as_punycode_or_with_smtputf8() {
     assert_eq!(st["user@bücher.example"], "sent");
     assert_eq!(st["josé@example.org"], "deferred");
     assert!(strict.commands.lock().unwrap().iter().all(|c| c.is_ascii()));
+}
+
+/// Files that lead out of the project or cannot be files at all: an attachment linked to
+/// /etc/passwd is refused, never attached; a DKIM key, a template and a list linked to
+/// /dev/zero are refused at once with their file named, instead of being read until memory
+/// runs out.
+#[test]
+fn links_out_of_the_project_and_endless_files_are_refused() {
+    let p = Project::example();
+    std::os::unix::fs::symlink("/etc/passwd", p.path().join("attachments/contacts.pdf")).unwrap();
+    p.edit(
+        "campaigns/2026-11-digest.toml",
+        "digest = true",
+        "digest = true\nattachments = [\"contacts.pdf\"]",
+    );
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has("attachment \"contacts.pdf\"")
+        .stderr_has("outside the project folder");
+    p.bulletin().args(["preview", "2026-11-digest"]).fails();
+    assert!(!p.path().join("preview/2026-11-digest").exists());
+
+    let p = Project::example();
+    p.write(
+        "bulletin.toml",
+        p.read("bulletin.toml") + "\n[dkim]\nselector = \"s1\"\nkey_file = \"dkim/s1.pem\"\n",
+    );
+    std::fs::create_dir_all(p.path().join("dkim")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.path().join("dkim/s1.pem")).unwrap();
+    p.bulletin()
+        .args(["check"])
+        .fails()
+        .stderr_has("s1.pem")
+        .stderr_has("not a regular file");
+
+    let p = Project::example();
+    std::fs::remove_file(p.path().join("templates/newsletter.txt")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.path().join("templates/newsletter.txt")).unwrap();
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has("newsletter.txt: this template is a link to a file outside");
+    // A template of 17 MB is no template: refused, not read whole.
+    let p = Project::example();
+    p.write("templates/newsletter.txt", "x".repeat(17 * 1024 * 1024));
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has("newsletter.txt")
+        .stderr_has("larger than 16 MB");
+
+    let p = Project::example();
+    std::fs::remove_file(p.path().join("lists/practitioners.csv")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", p.path().join("lists/practitioners.csv")).unwrap();
+    p.bulletin()
+        .args(["audience", "2026-11-digest"])
+        .fails()
+        .stderr_has("practitioners.csv")
+        .stderr_has("not a regular file");
 }

@@ -209,3 +209,212 @@ fn a_real_browser_clicks_the_button_and_the_address_is_suppressed() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["email"], "helene.dupre@example.org");
 }
+
+/// curl, as a mail program would: the status code of a POST with `args`.
+fn curl_post(url: &str, args: &[&str]) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl is needed for this test (apt-get install curl; tests/run installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+/// RFC 8058 asks mail programs for `multipart/form-data`; others send the field url-encoded
+/// with more fields beside it. Every form is honoured; a body without the field is not.
+#[test]
+fn one_click_in_every_form_real_clients_send_it() {
+    let p = Project::example();
+    let s = serve(&p);
+    let url = |email: &str| format!("{}/u/{}", s.base, token("2026-11-digest", email, "en"));
+    assert_eq!(
+        curl_post(&url("a@example.org"), &["-F", "List-Unsubscribe=One-Click"]),
+        200
+    );
+    assert_eq!(
+        curl_post(
+            &url("b@example.org"),
+            &["-F", "utm_source=mail", "-F", "List-Unsubscribe=One-Click"]
+        ),
+        200
+    );
+    assert_eq!(
+        curl_post(
+            &url("c@example.org"),
+            &["-d", "List-Unsubscribe=One-Click&utm=x"]
+        ),
+        200
+    );
+    assert_eq!(
+        curl_post(
+            &url("d@example.org"),
+            &[
+                "-H",
+                "Content-Type: text/plain",
+                "--data-binary",
+                "List-Unsubscribe=One-Click\r\n"
+            ]
+        ),
+        200
+    );
+    // Not a one-click, whatever its form.
+    assert_eq!(
+        curl_post(&url("e@example.org"), &["-F", "List-Unsubscribe=Other"]),
+        400
+    );
+    assert_eq!(curl_post(&url("f@example.org"), &["-d", "utm=x"]), 400);
+    let mut got: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "a@example.org",
+            "b@example.org",
+            "c@example.org",
+            "d@example.org"
+        ]
+    );
+}
+
+/// A journal restored from a backup (a file renamed over the old name) while `serve` runs:
+/// the unsubscribe lands in the journal the path names now. With no journal there at all the
+/// client is told to retry (503), never that it is done.
+#[test]
+fn an_unsubscribe_lands_in_the_journal_the_path_names_now() {
+    let p = Project::example();
+    let s = serve(&p);
+    let url = |email: &str| format!("{}/u/{}", s.base, token("2026-11-digest", email, "en"));
+    assert_eq!(
+        curl_post(
+            &url("first@example.org"),
+            &["-d", "List-Unsubscribe=One-Click"]
+        ),
+        200
+    );
+    // The backup: the journal as it was, copied aside while nothing writes.
+    let journal = p.path().join("bulletin.sqlite");
+    let backup = p.path().join("backup.sqlite");
+    rusqlite::Connection::open(&journal)
+        .unwrap()
+        .execute_batch(&format!("VACUUM INTO '{}'", backup.display()))
+        .unwrap();
+    // Restored: renamed over the journal's name.
+    std::fs::rename(&backup, &journal).unwrap();
+    assert_eq!(
+        curl_post(
+            &url("second@example.org"),
+            &["-d", "List-Unsubscribe=One-Click"]
+        ),
+        200
+    );
+    let conn = rusqlite::Connection::open(&journal).unwrap();
+    let in_file: Vec<String> = conn
+        .prepare("SELECT email FROM suppressions ORDER BY email")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    drop(conn);
+    assert_eq!(in_file, ["first@example.org", "second@example.org"]);
+
+    // Moved away: nothing to record in, and the client hears so.
+    std::fs::rename(&journal, p.path().join("elsewhere.sqlite")).unwrap();
+    assert_eq!(
+        curl_post(
+            &url("third@example.org"),
+            &["-d", "List-Unsubscribe=One-Click"]
+        ),
+        503
+    );
+}
+
+/// Idle and slow-header connections are closed after the header timeout; connections over the
+/// cap get a 503 at once; `/healthz` answers while the attackers still hold their sockets; and
+/// every answer, errors too, has a content type and refuses framing.
+#[test]
+fn idle_and_slow_connections_cannot_starve_the_server() {
+    use std::io::{Read, Write};
+    let p = Project::example();
+    p.write(
+        "bulletin.toml",
+        p.read("bulletin.toml") + "\n[serve]\nmax_connections = 40\nheader_timeout_secs = 1\n",
+    );
+    let s = serve(&p);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for i in 0..120 {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        if i % 2 == 1 {
+            // A slowloris: headers begun, never finished.
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+        }
+        c.set_read_timeout(Some(std::time::Duration::from_secs(8)))
+            .unwrap();
+        held.push(c);
+    }
+    // Give the server a moment to take them all, then look at what each got.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut refused, mut closed) = (0, 0);
+    let started = std::time::Instant::now();
+    for c in &mut held {
+        let mut buf = Vec::new();
+        let _ = c.read_to_end(&mut buf);
+        if String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 503") {
+            refused += 1;
+        } else {
+            closed += 1;
+        }
+    }
+    assert!(
+        refused >= 120 - 40,
+        "over the cap, refused at once: {refused}"
+    );
+    assert!(closed >= 1, "held ones were closed by the server");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "every connection was ended by the server within the timeout: {:?}",
+        started.elapsed()
+    );
+    let http = agent();
+    let r = http.get(format!("{}/healthz", s.base)).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    drop(held);
+
+    for path in [
+        "/healthz",
+        "/nowhere",
+        &format!("/u/{}", token("c", "a@example.org", "en")),
+        "/u/forged",
+    ] {
+        let r = http.get(format!("{}{path}", s.base)).call().unwrap();
+        let h = r.headers();
+        assert!(
+            h.get("content-type")
+                .is_some_and(|v| v.to_str().unwrap().contains("charset=utf-8")),
+            "{path}: {h:?}"
+        );
+        assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{path}");
+        assert!(
+            h.get("content-security-policy")
+                .is_some_and(|v| v.to_str().unwrap().contains("frame-ancestors 'none'")),
+            "{path}"
+        );
+    }
+    // An error without a body of its own: a POST too large.
+    let r = http
+        .post(format!(
+            "{}/u/{}",
+            s.base,
+            token("c", "a@example.org", "en")
+        ))
+        .send("x".repeat(100_000))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert!(r.headers().get("content-type").is_some());
+}

@@ -8,18 +8,7 @@ use common::smtp::RealSmtp;
 use common::Project;
 
 fn tls_server(dir: &std::path::Path) -> (RealSmtp, std::path::PathBuf) {
-    // mailin-embedded's TLS asks rustls for the process's default provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap();
-    let (cert_path, key_path) = (dir.join("relay.pem"), dir.join("relay.key"));
-    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
-    std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
-    (
-        RealSmtp::start_with(Some((cert_path.clone(), key_path)), Some("s3cret")),
-        cert_path,
-    )
+    RealSmtp::start_tls(dir, "s3cret", false)
 }
 
 #[test]
@@ -86,4 +75,92 @@ fn an_untrusted_certificate_is_refused() {
         .fails()
         .stderr_has("STARTTLS");
     assert!(server.messages().is_empty());
+}
+
+/// A relay's own self-signed certificate that says it is a CA (what `openssl req -x509` makes)
+/// given as `ca_file` is pinned: trusted as exactly that certificate. Another certificate there
+/// is refused, naming the file and what to give.
+#[test]
+fn a_self_signed_ca_certificate_in_ca_file_is_pinned() {
+    let certs = tempfile::tempdir().unwrap();
+    let (server, ca) = RealSmtp::start_tls(certs.path(), "s3cret", true);
+    let p = Project::example();
+    let smtp = format!(
+        "username = \"news\"\npassword_env = \"RELAY_PASSWORD\"\nca_file = \"{}\"",
+        ca.display()
+    );
+    p.relay(server.port, &smtp, "per_second = 1000\nburst = 1000");
+    p.edit(
+        "bulletin.toml",
+        "security = \"plain\"",
+        "security = \"starttls\"",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "2"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .ok()
+        .stdout_has("2 sent");
+    assert_eq!(server.messages().len(), 2);
+
+    // Some other certificate in ca_file: the relay's is neither it nor signed by it.
+    let other = tempfile::tempdir().unwrap();
+    let (_unused, other_ca) = RealSmtp::start_tls(other.path(), "x", true);
+    p.edit(
+        "bulletin.toml",
+        &ca.display().to_string(),
+        &other_ca.display().to_string(),
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "2"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .fails()
+        .stderr_has("is neither the one in ca_file")
+        .stderr_has(&other_ca.display().to_string());
+    assert_eq!(server.messages().len(), 2, "nothing more went");
+}
+
+/// A login configured for a relay that offers none: the error names the relay, what it offers
+/// and what to change, at once, instead of retrying for minutes.
+#[test]
+fn a_relay_that_offers_no_login_is_named_with_what_it_offers() {
+    let plain = RealSmtp::start();
+    let p = Project::example();
+    p.relay(
+        plain.port,
+        "username = \"news\"\npassword_env = \"RELAY_PASSWORD\"",
+        "per_second = 1000\nburst = 1000",
+    );
+    p.bulletin()
+        .args(["test-send", "2026-11-digest", "--to", "me@example.org"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .fails()
+        .stderr_has(&format!(
+            "the relay 127.0.0.1:{} offers no AUTH at all (it offers:",
+            plain.port
+        ))
+        .stderr_has("remove username");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .fails()
+        .stderr_has("offers no AUTH at all");
+    assert!(plain.messages().is_empty());
+
+    // A relay that offers AUTH only once the connection is encrypted, reached without TLS.
+    let certs = tempfile::tempdir().unwrap();
+    let (tls, _ca) = RealSmtp::start_tls(certs.path(), "s3cret", false);
+    p.relay(
+        tls.port,
+        "username = \"news\"\npassword_env = \"RELAY_PASSWORD\"",
+        "per_second = 1000\nburst = 1000",
+    );
+    p.bulletin()
+        .args(["test-send", "2026-11-digest", "--to", "me@example.org"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .fails()
+        .stderr_has(&format!(
+            "the relay 127.0.0.1:{} offers no AUTH before STARTTLS",
+            tls.port
+        ))
+        .stderr_has("set security = \"starttls\"");
 }

@@ -1,5 +1,5 @@
-//! `bulletin bounces import`: a mailbox of bounces and unsubscribe mails in, the suppression
-//! list kept, and a report of what was found out.
+//! `bulletin bounces`: a mailbox of bounces and unsubscribe mails in, the suppression list kept
+//! and a report of what was found out; and the review list of what an import left for a person.
 
 use std::path::{Path, PathBuf};
 
@@ -16,36 +16,63 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Action {
-    /// Read an mbox file or a Maildir folder: hard bounces suppress, soft ones are counted,
-    /// unsubscribe mails with a valid token suppress. Safe to run again over the same mailbox.
+    /// Read an mbox file or a Maildir folder. A hard bounce of a message this project sent
+    /// suppresses the address, a soft one is counted; an unsubscribe mail with a valid token
+    /// suppresses. Reports that cannot be tied to a message sent there (the bounce address is
+    /// public: anyone can write to it) and unsubscribe requests without a valid token go to
+    /// the review list. Safe to run again over the same mailbox.
     Import {
         /// The mbox file or Maildir folder.
         path: PathBuf,
+    },
+    /// Show the review list: what imports could not apply, with why, for a person to decide.
+    Review {
+        /// As CSV on stdout.
+        #[arg(long)]
+        csv: bool,
     },
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
-    let Action::Import { path } = a.action;
+    match a.action {
+        Action::Import { path } => import(&config, &path),
+        Action::Review { csv } => review(&config, csv),
+    }
+}
+
+fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
     let secrets = config.unsubscribe.secrets().ok();
     if secrets.is_none() && config.unsubscribe.offered() {
-        eprintln!("warning: the token secret is not at hand: unsubscribe mails are listed for review instead of applied");
+        eprintln!("warning: the token secret is not at hand: unsubscribe mails with a token are left for the next import (with the secret), not marked as imported");
     }
     let journal = crate::journal::Journal::open(&config.journal_path())?;
-    let r = crate::bounces::import(&path, &journal, secrets.as_ref(), config.bounces.soft_limit)?;
-    for u in &r.unreadable {
-        eprintln!("{}", clean(&format!("skipped, cannot be read: {u}")));
-    }
-    for (from, subject) in &r.to_review {
-        println!(
+    let r = crate::bounces::import(path, &journal, secrets.as_ref(), config.bounces.soft_limit)?;
+    for l in &r.links_skipped {
+        eprintln!(
             "{}",
             clean(&format!(
-                "to review (an unsubscribe request without a valid token): from {from}: {subject}"
+                "warning: skipped {l}: a symbolic link, which a mailbox's messages never are"
             ))
         );
     }
+    for u in &r.unreadable {
+        eprintln!("{}", clean(&format!("skipped, cannot be read: {u}")));
+    }
+    for (place, why) in &r.later {
+        eprintln!(
+            "{}",
+            clean(&format!("left for the next import: {place}: {why}"))
+        );
+    }
+    for t in &r.to_review {
+        println!(
+            "{}",
+            clean(&format!("to review: {}: {} ({})", t.who, t.reason, t.place))
+        );
+    }
     println!(
-        "{}: {}, {} already imported; {} (suppressed), {} soft ({} suppressed after {} in a row), {} unsubscribed by mail, {} to review, {} unreadable, {} other",
+        "{}: {}, {} already imported; {} (suppressed), {} soft ({} suppressed after {} in a row), {} unsubscribed by mail, {} to review, {} left for later, {} unreadable, {} other",
         path.display(),
         count(r.messages, "message", "messages"),
         r.already_seen,
@@ -55,8 +82,44 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         count(config.bounces.soft_limit as usize, "campaign", "campaigns"),
         r.unsubscribed,
         r.to_review.len(),
+        r.later.len(),
         r.unreadable.len(),
         r.other
     );
+    if !r.to_review.is_empty() {
+        println!("`bulletin bounces review` lists everything left to review.");
+    }
+    Ok(Exit::Success)
+}
+
+fn review(config: &crate::config::Config, csv: bool) -> anyhow::Result<Exit> {
+    let rows = match crate::journal::Journal::open_existing(&config.journal_path())? {
+        Some(j) => j.reviews()?,
+        None => Vec::new(),
+    };
+    if csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        w.write_record(["time", "who", "reason", "where"])?;
+        for (at, who, reason, place) in &rows {
+            let at = crate::clock::from_ms(*at)
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            w.write_record([at.as_str(), who, reason, place])?;
+        }
+        w.flush()?;
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
+        println!("Nothing to review.");
+    }
+    for (at, who, reason, place) in &rows {
+        println!(
+            "{}",
+            clean(&format!(
+                "{}  {who}: {reason} ({place})",
+                crate::clock::from_ms(*at).format("%Y-%m-%d %H:%M")
+            ))
+        );
+    }
     Ok(Exit::Success)
 }

@@ -45,9 +45,13 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<Exit> {
-    let written = crate::scaffold::init(&a.dir)?;
+    // The example's time zone: its campaign plans the next weekday there.
+    let today = crate::clock::utc()
+        .with_timezone(&chrono_tz::Europe::Zurich)
+        .date_naive();
+    let written = crate::scaffold::init(&a.dir, today)?;
     println!(
-        "Created {} with {} files. Next:\n  cd {}\n  bulletin check --files-only          # the files; plain `check` also checks sending\n  bulletin preview 2026-11-digest\nBefore sending, set your relay in bulletin.toml and export the variables it names\n(BULLETIN_SMTP_PASSWORD, BULLETIN_UNSUBSCRIBE_SECRET); then `bulletin check` covers it all.",
+        "Created {} with {} files. Next:\n  cd {}\n  bulletin check --files-only          # the files; plain `check` also checks sending\n  bulletin preview 2026-11-digest\nBefore sending, set your relay in bulletin.toml and export the variables it names:\n  export BULLETIN_SMTP_PASSWORD=...     # your relay's password\n  export BULLETIN_UNSUBSCRIBE_SECRET=\"$(openssl rand -base64 32)\"\nThe token secret signs every unsubscribe link: at least 32 random characters, made once and\nkept (links already sent stop working if it changes). Then `bulletin check` covers it all.",
         a.dir.display(),
         written,
         a.dir.display()

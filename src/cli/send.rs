@@ -169,7 +169,11 @@ fn what_goes(p: &crate::project::Prepared) -> String {
             .iter()
             .find(|r| r.langs.len() == 1 && &r.langs[0] == lang);
         if let Some(r) = sample {
-            if let Ok((rendered, _)) = p.message(r, crate::clock::now(), "confirm") {
+            if let Ok((rendered, _)) = p.message(
+                r,
+                crate::clock::now(),
+                &crate::compose::Marks::unsent("confirm"),
+            ) {
                 o.push_str(&format!(
                     "\n  subject ({lang}, for {}): {}",
                     r.contact.email(),
@@ -225,6 +229,16 @@ fn report_text(r: &Report) -> String {
         o.push_str(&format!(
             "\n{} taken by another run on the same journal and left to it",
             count(r.taken_elsewhere, "recipient was", "recipients were")
+        ));
+    }
+    if r.suppressed_during_run > 0 {
+        o.push_str(&format!(
+            "\n{} while this run was sending (unsubscribed or bounced): not mailed",
+            count(
+                r.suppressed_during_run,
+                "recipient left the list",
+                "recipients left the list"
+            )
         ));
     }
     if r.recovered_unknown > 0 {

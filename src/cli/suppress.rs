@@ -26,11 +26,20 @@ enum Action {
         #[arg(long, default_value = "manual", value_parser = REASONS)]
         reason: String,
     },
-    /// Take addresses off the list (the removal is logged).
+    /// Take addresses off the list (the removal is logged). An address that left by its own
+    /// choice (unsubscribed, by link, mail or any other way, or complained) is taken off only
+    /// with --override-their-choice and --by: when the person asked to be mailed again.
     Remove {
         /// The addresses.
         #[arg(required = true, value_name = "ADDRESS")]
         addresses: Vec<String>,
+        /// Take back addresses that unsubscribed or complained themselves: only when the
+        /// person asked to be mailed again. Needs --by.
+        #[arg(long, requires = "by")]
+        override_their_choice: bool,
+        /// Who makes the change, recorded in the suppression log ("Amina Diallo").
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
     /// Show the list: address, reason, source, campaign, time.
     List {
@@ -90,16 +99,58 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             }
             println!("{added} address(es) suppressed ({reason})");
         }
-        Action::Remove { addresses } => {
+        Action::Remove {
+            addresses,
+            override_their_choice,
+            by,
+        } => {
             let j = Journal::open(&path)?;
-            for raw in &addresses {
-                let email = canonical(raw)?;
-                if j.unsuppress(&email, now)? {
-                    println!(
-                        "{email}: removed from the suppression list; campaigns may mail it again"
-                    );
-                } else {
-                    println!("{email} was not suppressed");
+            let emails = addresses
+                .iter()
+                .map(|a| canonical(a))
+                .collect::<anyhow::Result<Vec<String>>>()?;
+            // Every address is looked at before any is taken off: all or nothing.
+            let mut theirs = Vec::new();
+            for email in &emails {
+                if let Some(s) = j.suppression(email)? {
+                    if their_own_choice(&s) && !override_their_choice {
+                        theirs.push(format!(
+                            "{} {} themselves ({}, {}{})",
+                            clean(email),
+                            s.reason,
+                            s.source,
+                            crate::clock::from_ms(s.at_ms).format("%Y-%m-%d"),
+                            s.campaign
+                                .as_deref()
+                                .map(|c| format!(", from {c}"))
+                                .unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            if !theirs.is_empty() {
+                anyhow::bail!(
+                    "nothing was changed: {}. Taking them back overrides their own choice: do it only if they asked to be mailed again, and say who you are: bulletin suppress remove ADDRESS --override-their-choice --by \"Your Name\"",
+                    theirs.join("; ")
+                );
+            }
+            for email in &emails {
+                let removal = crate::journal::Removal {
+                    email,
+                    at_ms: now,
+                    source: "command",
+                    by: by.as_deref(),
+                };
+                match j.unsuppress(&removal)? {
+                    Some(old) => println!(
+                        "{}: removed from the suppression list ({} before){}; campaigns may mail it again",
+                        clean(email),
+                        old.reason,
+                        by.as_deref()
+                            .map(|b| format!(", by {}", clean(b)))
+                            .unwrap_or_default()
+                    ),
+                    None => println!("{} was not suppressed", clean(email)),
                 }
             }
         }
@@ -183,4 +234,10 @@ fn write_csv(w: impl std::io::Write, rows: &[Suppression]) -> anyhow::Result<()>
     }
     w.flush()?;
     Ok(())
+}
+
+/// Whether the person left by their own act: an unsubscribe (by link, mail or any other way) or
+/// a complaint. Bounces and manual entries are the team's to undo.
+fn their_own_choice(s: &Suppression) -> bool {
+    matches!(s.reason.as_str(), "unsubscribed" | "complained")
 }

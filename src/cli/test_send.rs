@@ -16,11 +16,16 @@ pub struct Args {
     /// instead of one sample per language.
     #[arg(long = "as", value_name = "CONTACT_EMAIL")]
     as_contact: Option<String>,
+
+    /// Send to --to addresses even if they are on the suppression list (a colleague who
+    /// reviews the newsletter but left its list). Without it such an address is refused.
+    #[arg(long)]
+    to_suppressed: bool,
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let prepared = crate::project::prepare(load(config)?, &a.campaign, true)?;
-    let sent = crate::send::test_send(&prepared, &a.to, a.as_contact.as_deref())?;
+    let sent = crate::send::test_send(&prepared, &a.to, a.as_contact.as_deref(), a.to_suppressed)?;
     for s in sent {
         let line = format!(
             "sent {} sample (as {}) to {}: {} — relay: {}",

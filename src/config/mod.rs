@@ -213,6 +213,38 @@ impl Unsubscribe {
             &self.previous_secret_env,
             &self.previous_secret_command,
         )?;
+        let weak = |which: &str, key: &str, value: &str| {
+            crate::token::weakness(value).map(|why| {
+                format!(
+                    "{which} (from {key}) is too weak: {why}; {}",
+                    crate::token::HOW_TO_MAKE
+                )
+            })
+        };
+        let key = |env: &Option<String>, env_key: &str, command_key: &str| match env {
+            Some(v) => format!("{env_key} {v}"),
+            None => command_key.to_string(),
+        };
+        if let Some(e) = weak(
+            "the unsubscribe token secret",
+            &key(&self.secret_env, "secret_env", "secret_command"),
+            &current,
+        ) {
+            return Err(e);
+        }
+        if let Some(e) = previous.as_deref().and_then(|p| {
+            weak(
+                "the previous unsubscribe token secret",
+                &key(
+                    &self.previous_secret_env,
+                    "previous_secret_env",
+                    "previous_secret_command",
+                ),
+                p,
+            )
+        }) {
+            return Err(e);
+        }
         Ok(crate::token::Secrets {
             current: crate::token::Keys::new(&current),
             previous: previous.map(|p| crate::token::Keys::new(&p)),
@@ -274,12 +306,19 @@ impl Default for Bounces {
 #[serde(deny_unknown_fields, default)]
 pub struct Serve {
     pub listen: String,
+    /// Connections served at once; one more gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Seconds for a request's headers to arrive, and for which a keep-alive connection may
+    /// sit idle, before the connection is closed.
+    pub header_timeout_secs: f64,
 }
 
 impl Default for Serve {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8025".into(),
+            max_connections: 512,
+            header_timeout_secs: 10.0,
         }
     }
 }
@@ -344,17 +383,18 @@ pub fn domain_of(addr: &str) -> &str {
 impl Config {
     /// Loads and validates the config file, listing every mistake found.
     pub fn load(file: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Refused(format!(
+        let text =
+            crate::limits::read_text_capped(file, crate::limits::TEXT_FILE).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Error::Refused(format!(
                     "no config file at {}: run bulletin in a project folder, pass --config FILE, \
                      or create a project with `bulletin init DIR`",
                     file.display()
                 ))
-            } else {
-                Error::io("read", file, e)
-            }
-        })?;
+                } else {
+                    Error::io("read", file, e)
+                }
+            })?;
         let mut problems = Problems::new();
         let Some(mut config) = parse_toml::<Config>(&text, file, &mut problems) else {
             return Err(Error::Invalid(problems));
@@ -419,6 +459,60 @@ fn site_url(raw: &str) -> Option<ammonia::Url> {
     ammonia::Url::parse(&with_slash)
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+/// A secret the config says to read from an environment variable: what a run of `send` or
+/// `due` needs set, and what `cron-line` lists, since cron passes almost no environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretVar {
+    /// The variable's name.
+    pub var: String,
+    /// What it holds, for people ("the SMTP password of smtp.example.org:587").
+    pub what: String,
+    /// The config key that names it (`password_env`).
+    pub key: &'static str,
+}
+
+impl Config {
+    /// Every environment variable a sending run reads a secret from: each relay's password, the
+    /// unsubscribe token secret and the previous one. Each variable once, in the config's order.
+    pub fn secret_variables(&self) -> Vec<SecretVar> {
+        let mut out: Vec<SecretVar> = Vec::new();
+        let mut add = |var: &Option<String>, what: String, key: &'static str| {
+            if let Some(var) = var {
+                if !out.iter().any(|v| &v.var == var) {
+                    out.push(SecretVar {
+                        var: var.clone(),
+                        what,
+                        key,
+                    });
+                }
+            }
+        };
+        if let Some(smtp) = &self.smtp {
+            for r in smtp.each_relay() {
+                add(
+                    &r.password_env,
+                    format!("the SMTP password of {}", r.name()),
+                    "password_env",
+                );
+            }
+        }
+        let u = &self.unsubscribe;
+        if u.offered() {
+            add(
+                &u.secret_env,
+                "the unsubscribe token secret".into(),
+                "secret_env",
+            );
+            add(
+                &u.previous_secret_env,
+                "the previous unsubscribe token secret".into(),
+                "previous_secret_env",
+            );
+        }
+        out
+    }
 }
 
 impl Config {

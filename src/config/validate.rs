@@ -301,6 +301,21 @@ impl Config {
                 ),
             );
         }
+        let sv = &self.serve;
+        if !(1..=100_000).contains(&sv.max_connections) {
+            p.error(
+                &file,
+                line("max_connections"),
+                "[serve] max_connections must be between 1 and 100000 (512 serves a large institute behind its proxy)",
+            );
+        }
+        if !(sv.header_timeout_secs > 0.0 && sv.header_timeout_secs <= 300.0) {
+            p.error(
+                &file,
+                line("header_timeout_secs"),
+                "[serve] header_timeout_secs must be above 0 and at most 300 seconds (10 is usual)",
+            );
+        }
         if let Err(e) = crate::window::parse_tz(&self.schedule.timezone) {
             p.error(&file, line("timezone"), format!("[schedule] timezone: {e}"));
         }

@@ -28,6 +28,14 @@ const HEAD: usize = 64 * 1024;
 
 pub(super) fn open(path: &Path) -> Result<Source> {
     let io = |e| Error::io("read contact list", path, e);
+    // A list may be large, so it is not capped; but a device or a pipe (a link to /dev/zero)
+    // would be read for ever.
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a device, pipe or folder, perhaps through a symbolic link): give the CSV file itself",
+        )));
+    }
     let mut file = std::fs::File::open(path).map_err(io)?;
     let scan = scan(&mut file).map_err(io)?;
     let Some(scan) = scan else {

@@ -65,14 +65,20 @@ fn progress(state: &str) -> u8 {
 /// each hand-over's, for per-relay caps.
 pub(super) fn add_relay_columns(conn: &Connection) -> rusqlite::Result<()> {
     for table in ["deliveries", "handovers"] {
-        let has: bool = conn
-            .prepare(&format!(
-                "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'relay'"
-            ))?
-            .exists([])?;
-        if !has {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN relay TEXT"))?;
-        }
+        add_column(conn, table, "relay")?;
+    }
+    Ok(())
+}
+
+/// Adds a text column that an older journal's table lacks.
+pub(super) fn add_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<()> {
+    let has: bool = conn
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'"
+        ))?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
     }
     Ok(())
 }

@@ -12,17 +12,19 @@ use serde::Serialize;
 use crate::{Error, Result};
 
 mod continuity;
+mod copy;
 mod file;
 mod reads;
 mod schedules;
 mod suppressions;
 
 pub use continuity::{check_continuity, marker_path, write_marker, Marker};
+pub use copy::copy_path;
 pub(crate) use file::orphaned_log;
 pub use file::side_files;
 use file::{migrate, owner_only, refuse_hard_links};
 pub use schedules::Scheduled;
-pub use suppressions::{says_no_such_mailbox, Suppression, REASONS, SOURCES};
+pub use suppressions::{says_no_such_mailbox, Removal, Suppression, REASONS, SOURCES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -152,13 +154,25 @@ CREATE TABLE IF NOT EXISTS suppression_log (
     reason   TEXT NOT NULL,
     source   TEXT NOT NULL,
     campaign TEXT,
-    at_ms    INTEGER NOT NULL
+    at_ms    INTEGER NOT NULL,
+    -- Who made a change by hand, when told (`suppress remove --by`).
+    actor    TEXT
 );
 -- Messages of a bounce mailbox already imported, so that an import run twice counts nothing
 -- twice; and temporary failures, per address and campaign, until enough make a suppression.
 CREATE TABLE IF NOT EXISTS mail_seen (
     id    TEXT PRIMARY KEY,
     at_ms INTEGER NOT NULL
+);
+-- What a bounce import could not apply and left for a person: per mailbox message, the
+-- address concerned and why.
+CREATE TABLE IF NOT EXISTS mail_review (
+    id     TEXT NOT NULL,
+    who    TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    place  TEXT NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (id, who)
 );
 CREATE TABLE IF NOT EXISTS soft_bounces (
     email    TEXT NOT NULL,
@@ -212,18 +226,26 @@ impl Journal {
         .map_err(|e| db_err(path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
         file::add_relay_columns(&conn).map_err(|e| db_err(path, e))?;
+        file::add_column(&conn, "suppression_log", "actor").map_err(|e| db_err(path, e))?;
         migrate(&conn).map_err(|e| db_err(path, e))?;
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?1)",
-            [id],
-        )
-        .map_err(|e| db_err(path, e))?;
+        let created = conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?1)",
+                [id],
+            )
+            .map_err(|e| db_err(path, e))?
+            == 1;
         owner_only(path)?;
-        Ok(Journal {
+        let journal = Journal {
             conn,
             path: path.to_path_buf(),
-        })
+        };
+        if let Some(note) = journal.bring_up_to_copy(created)? {
+            // Said whichever command opened it: the operator must know the journal was behind.
+            eprintln!("note: {note}");
+        }
+        Ok(journal)
     }
 
     /// Opens the journal if there is one, without creating it: for commands that only read.
@@ -235,6 +257,38 @@ impl Journal {
             };
         }
         Journal::open(path).map(Some)
+    }
+
+    /// The key that makes each recipient's tag in Message-IDs and VERP addresses (see
+    /// [`crate::digest::recipient_tag`]): made at random with the journal and kept in it, so
+    /// that bounces can be tied to messages this journal recorded and to nothing else.
+    pub fn bounce_key(&self) -> Result<Vec<u8>> {
+        if let Some(hex) = self.meta("bounce_key")? {
+            if let Ok(k) = data_encoding::HEXLOWER.decode(hex.as_bytes()) {
+                return Ok(k);
+            }
+        }
+        let mut key = [0u8; 32];
+        {
+            use ring::rand::SecureRandom;
+            ring::rand::SystemRandom::new()
+                .fill(&mut key)
+                .map_err(|_| Error::Journal("the system's random source failed".into()))?;
+        }
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('bounce_key', ?1)",
+                [data_encoding::HEXLOWER.encode(&key)],
+            )
+            .map_err(|e| self.err(e))?;
+        // Another process may have made it first: the stored one stands.
+        let hex = self.meta("bounce_key")?.unwrap_or_default();
+        data_encoding::HEXLOWER.decode(hex.as_bytes()).map_err(|_| {
+            Error::Journal(format!(
+                "{}: the bounce key is damaged",
+                self.path.display()
+            ))
+        })
     }
 
     /// The journal's own id, made when it was created.
@@ -469,9 +523,11 @@ impl Journal {
     }
 
     /// Applies a batch of updates in one transaction: one commit for many messages. Returns, per
-    /// update, whether it took effect: a claim does only if the row was still waiting, so two runs
-    /// on one journal, whatever path each reached it by, can never both claim one recipient.
-    pub fn apply(&mut self, batch: &[Update]) -> Result<Vec<bool>> {
+    /// update, what became of it: a claim takes effect only if the row was still waiting, so two
+    /// runs on one journal, whatever path each reached it by, can never both claim one
+    /// recipient; and never for an address suppressed since the run began (an unsubscribe
+    /// during a long run is honoured at once).
+    pub fn apply(&mut self, batch: &[Update]) -> Result<Vec<Applied>> {
         let path = self.path.clone();
         let e = |e: rusqlite::Error| db_err(&path, e);
         // IMMEDIATE: the write lock is taken first, so the claims read the latest commits.
@@ -482,7 +538,10 @@ impl Journal {
         let mut done = Vec::with_capacity(batch.len());
         {
             let mut claim = tx
-                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3, relay = ?4 WHERE id = ?1 AND state IN ('queued', 'deferred')")
+                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3, relay = ?4 WHERE id = ?1 AND state IN ('queued', 'deferred') AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = deliveries.email)")
+                .map_err(e)?;
+            let mut suppressed = tx
+                .prepare_cached("SELECT 1 FROM deliveries d JOIN suppressions s ON s.email = d.email WHERE d.id = ?1")
                 .map_err(e)?;
             let mut handover = tx
                 .prepare_cached("INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)")
@@ -507,8 +566,12 @@ impl Journal {
                             == 1;
                         if claimed {
                             handover.execute(params![at_ms, relay]).map_err(e)?;
+                            done.push(Applied::Done);
+                        } else if suppressed.exists([id]).map_err(e)? {
+                            done.push(Applied::Suppressed);
+                        } else {
+                            done.push(Applied::NotDone);
                         }
-                        done.push(claimed);
                     }
                     Update::Outcome {
                         id,
@@ -521,18 +584,19 @@ impl Journal {
                         let n = outcome
                             .execute(params![id, state.as_str(), code, reply, sent_at, at_ms])
                             .map_err(e)?;
-                        done.push(n == 1);
+                        done.push(Applied::from(n == 1));
                     }
                     Update::Suppress(x) => {
                         let n = suppress
                             .execute(params![x.email, x.reason, x.source, x.campaign, x.at_ms])
                             .map_err(e)?;
                         if n == 1 {
+                            Journal::copy_change(&tx, &path, &x.change())?;
                             suppress_log
                                 .execute(params![x.email, x.reason, x.source, x.campaign, x.at_ms])
                                 .map_err(e)?;
                         }
-                        done.push(n == 1);
+                        done.push(Applied::from(n == 1));
                     }
                 }
             }
@@ -549,6 +613,27 @@ impl Journal {
                 params![campaign, state.as_str()],
             )
             .map_err(|e| self.err(e))
+    }
+}
+
+/// What became of an [`Update`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Not applied: the row was not in the state the update expects (another run claimed or
+    /// settled it).
+    NotDone,
+    /// A claim refused because the address is on the suppression list now.
+    Suppressed,
+}
+
+impl From<bool> for Applied {
+    fn from(done: bool) -> Applied {
+        if done {
+            Applied::Done
+        } else {
+            Applied::NotDone
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use super::copy::{self, Change};
 use super::Journal;
 use crate::Result;
 
@@ -27,9 +28,63 @@ pub struct Suppression {
     pub at_ms: i64,
 }
 
+/// Logs a removal.
+const LOG_REMOVE: &str = "INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms, actor) VALUES (?1, 'remove', ?2, ?3, NULL, ?4, ?5)";
+
+/// The meta key holding how much of the suppression copy the journal has taken in.
+const COPY_LEN: &str = "suppression_copy_len";
+
+impl Suppression {
+    pub(super) fn change(&self) -> Change {
+        Change {
+            at_ms: self.at_ms,
+            add: true,
+            email: self.email.clone(),
+            reason: self.reason.clone(),
+            source: self.source.clone(),
+            campaign: self.campaign.clone(),
+            by: None,
+        }
+    }
+}
+
+/// Why an address came off the list, and who took it off.
+pub struct Removal<'a> {
+    pub email: &'a str,
+    pub at_ms: i64,
+    /// How: "command" (`suppress remove`).
+    pub source: &'a str,
+    pub by: Option<&'a str>,
+}
+
 impl Journal {
+    /// Appends a change to the suppression copy (synced) inside the journal transaction `tx`
+    /// that records it; keeps the journal's note of how much of the copy it holds when nobody
+    /// else appended meanwhile.
+    pub(super) fn copy_change(
+        conn: &rusqlite::Connection,
+        path: &std::path::Path,
+        c: &Change,
+    ) -> Result<()> {
+        let (before, after) = copy::append(&copy::copy_path(path), std::slice::from_ref(c))?;
+        let known: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [COPY_LEN], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| super::db_err(path, e))?;
+        if known.and_then(|k| k.parse::<u64>().ok()) == Some(before) {
+            conn.execute(
+                "UPDATE meta SET value = ?2 WHERE key = ?1",
+                params![COPY_LEN, after.to_string()],
+            )
+            .map_err(|e| super::db_err(path, e))?;
+        }
+        Ok(())
+    }
+
     /// Suppresses an address; the first record of it stands (it says when the person left).
-    /// Returns whether it is new.
+    /// Returns whether it is new. The suppression copy has it before the journal does.
     pub fn suppress(&self, s: &Suppression) -> Result<bool> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let n = tx
@@ -39,6 +94,7 @@ impl Journal {
             )
             .map_err(|e| self.err(e))?;
         if n > 0 {
+            Journal::copy_change(&tx, &self.path, &s.change())?;
             tx.execute(
                 LOG_ADD,
                 params![s.email, s.reason, s.source, s.campaign, s.at_ms],
@@ -49,21 +105,120 @@ impl Journal {
         Ok(n > 0)
     }
 
-    /// Takes an address off the list (logged); returns whether it was on it.
-    pub fn unsuppress(&self, email: &str, at_ms: i64) -> Result<bool> {
+    /// Takes an address off the list (logged, with who did it when told); returns the record
+    /// it had, if it was on the list.
+    pub fn unsuppress(&self, r: &Removal) -> Result<Option<Suppression>> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
-        let n = tx
-            .execute("DELETE FROM suppressions WHERE email = ?1", [email])
+        let old = tx
+            .query_row(
+                "SELECT email, reason, source, campaign, at_ms FROM suppressions WHERE email = ?1",
+                [r.email],
+                row,
+            )
+            .optional()
             .map_err(|e| self.err(e))?;
-        if n > 0 {
+        if let Some(old) = &old {
+            Journal::copy_change(
+                &tx,
+                &self.path,
+                &Change {
+                    at_ms: r.at_ms,
+                    add: false,
+                    email: r.email.to_string(),
+                    reason: old.reason.clone(),
+                    source: r.source.to_string(),
+                    campaign: None,
+                    by: r.by.map(str::to_string),
+                },
+            )?;
+            tx.execute("DELETE FROM suppressions WHERE email = ?1", [r.email])
+                .map_err(|e| self.err(e))?;
             tx.execute(
-                "INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms) VALUES (?1, 'remove', 'manual', 'command', NULL, ?2)",
-                params![email, at_ms],
+                LOG_REMOVE,
+                params![r.email, old.reason, r.source, r.at_ms, r.by],
             )
             .map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(n > 0)
+        Ok(old)
+    }
+
+    /// Brings the suppression list up to the copy beside the journal: what the copy recorded
+    /// and this journal lacks (a new journal, or one restored from an older backup) is applied,
+    /// each address taking the copy's last word. A journal with no copy yet starts one from its
+    /// own list. Returns what happened, for the operator, when anything did.
+    pub(super) fn bring_up_to_copy(&self, created: bool) -> Result<Option<String>> {
+        let path = copy::copy_path(&self.path);
+        let known: Option<u64> = self.meta(COPY_LEN)?.and_then(|v| v.parse().ok());
+        let Some((words, len)) = copy::last_words(&path)? else {
+            let all: Vec<Change> = self
+                .suppressions()?
+                .iter()
+                .map(Suppression::change)
+                .collect();
+            if !all.is_empty() {
+                let (_, after) = copy::append(&path, &all)?;
+                self.set_meta(COPY_LEN, &after.to_string())?;
+            }
+            return Ok(None);
+        };
+        if known == Some(len) {
+            return Ok(None);
+        }
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let (mut added, mut removed) = (0usize, 0usize);
+        let mut words: Vec<&Change> = words.values().collect();
+        words.sort_by_key(|c| c.at_ms);
+        for c in words {
+            let current: Option<i64> = tx
+                .query_row(
+                    "SELECT at_ms FROM suppressions WHERE email = ?1",
+                    [&c.email],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match (c.add, current) {
+                (true, None) => {
+                    let p = params![c.email, c.reason, c.source, c.campaign, c.at_ms];
+                    tx.execute(INSERT, p).map_err(|e| self.err(e))?;
+                    tx.execute(LOG_ADD, p).map_err(|e| self.err(e))?;
+                    added += 1;
+                }
+                (false, Some(at)) if at <= c.at_ms => {
+                    tx.execute("DELETE FROM suppressions WHERE email = ?1", [&c.email])
+                        .map_err(|e| self.err(e))?;
+                    tx.execute(
+                        LOG_REMOVE,
+                        params![c.email, c.reason, c.source, c.at_ms, c.by],
+                    )
+                    .map_err(|e| self.err(e))?;
+                    removed += 1;
+                }
+                _ => {}
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![COPY_LEN, len.to_string()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        if added + removed == 0 {
+            return Ok(None);
+        }
+        let (j, c) = (self.path.display(), path.display());
+        Ok(Some(if created {
+            format!(
+                "the new journal {j} starts with the {} kept in {c}: every unsubscribe, bounce and complaint this project recorded before stays in force",
+                crate::text::count(added, "suppressed address", "suppressed addresses")
+            )
+        } else {
+            format!(
+                "the journal {j} lacked {} that {c} records (it is older than the last changes: restored from a backup?): the journal now has them",
+                crate::text::count(added + removed, "change to the suppression list", "changes to the suppression list")
+            )
+        }))
     }
 
     pub fn suppression(&self, email: &str) -> Result<Option<Suppression>> {
@@ -111,12 +266,15 @@ impl Journal {
         Ok(n == 1)
     }
 
-    /// Each VERP key (see [`crate::digest::recipient_key`]) of the journal's deliveries, with
-    /// the address it stands for.
-    pub fn verp_keys(&self) -> Result<std::collections::HashMap<String, String>> {
+    /// Every recipient's tag under `key` (see [`crate::digest::recipient_tag`]), with the
+    /// campaign and address it stands for.
+    pub fn recipient_tags(
+        &self,
+        key: &[u8],
+    ) -> Result<std::collections::HashMap<String, (String, String)>> {
         let mut st = self
             .conn
-            .prepare("SELECT campaign, email FROM deliveries")
+            .prepare("SELECT campaign, email FROM deliveries WHERE message_id IS NOT NULL")
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -124,9 +282,64 @@ impl Journal {
         let mut out = std::collections::HashMap::new();
         for row in rows {
             let (c, e) = row.map_err(|e| self.err(e))?;
-            out.insert(crate::digest::recipient_key(&c, &e), e);
+            out.insert(crate::digest::recipient_tag(key, &c, &e), (c, e));
         }
         Ok(out)
+    }
+
+    /// Whether a message of `campaign` went (or may have gone) to `email`: claimed at least once.
+    pub fn was_sent_to(&self, campaign: &str, email: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM deliveries WHERE campaign = ?1 AND email = ?2 AND message_id IS NOT NULL",
+                [campaign, email],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The campaigns whose messages went (or may have gone) to `email`.
+    pub fn campaigns_of(&self, email: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for c in self.campaigns()? {
+            if self.was_sent_to(&c, email)? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts what an import could not apply on the review list.
+    pub fn add_review(
+        &self,
+        id: &str,
+        who: &str,
+        reason: &str,
+        place: &str,
+        at_ms: i64,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO mail_review (id, who, reason, place, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, who, reason, place, at_ms],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The review list, oldest first: (time, who, reason, where).
+    pub fn reviews(&self) -> Result<Vec<(i64, String, String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT at_ms, who, reason, place FROM mail_review ORDER BY at_ms, rowid")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Counts a temporary failure against the latest campaign sent to the address; once the
@@ -246,8 +459,14 @@ mod tests {
         assert!(j.suppress(&s("unsubscribed", 10)).unwrap());
         assert!(!j.suppress(&s("bounced", 20)).unwrap(), "idempotent");
         assert_eq!(j.suppression("a@x.org").unwrap().unwrap().at_ms, 10);
-        assert!(j.unsuppress("a@x.org", 30).unwrap());
-        assert!(!j.unsuppress("a@x.org", 31).unwrap());
+        let removal = |at_ms| Removal {
+            email: "a@x.org",
+            at_ms,
+            source: "command",
+            by: Some("tester"),
+        };
+        assert!(j.unsuppress(&removal(30)).unwrap().is_some());
+        assert!(j.unsuppress(&removal(31)).unwrap().is_none());
         let log: i64 = j
             .conn
             .query_row("SELECT COUNT(*) FROM suppression_log", [], |r| r.get(0))

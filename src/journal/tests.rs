@@ -119,10 +119,10 @@ fn a_recipient_is_claimed_once_whatever_the_connection() {
         at_ms: 1,
         relay: None,
     };
-    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![true]);
+    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![Applied::Done]);
     assert_eq!(
         b.apply(&[claim("<b@x>")]).unwrap(),
-        vec![false],
+        vec![Applied::NotDone],
         "claimed twice"
     );
     assert_eq!(a.handovers_since(0).unwrap(), vec![1], "one hand-over only");
@@ -135,8 +135,8 @@ fn a_recipient_is_claimed_once_whatever_the_connection() {
         at_ms: 2,
     }])
     .unwrap();
-    assert_eq!(b.apply(&[claim("<b@x>")]).unwrap(), vec![true]);
-    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![false]);
+    assert_eq!(b.apply(&[claim("<b@x>")]).unwrap(), vec![Applied::Done]);
+    assert_eq!(a.apply(&[claim("<a@x>")]).unwrap(), vec![Applied::NotDone]);
     let d = &a.deliveries("c", &[]).unwrap()[0];
     assert_eq!(d.attempts, 2);
     assert_eq!(d.message_id.as_deref(), Some("<b@x>"));

@@ -236,7 +236,7 @@ fn produce(
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(16);
-    let nonce = nonce(now);
+    let marks = crate::compose::Marks::unsent(&nonce(now));
     let written_count = AtomicUsize::new(0);
     const CHUNK: usize = 64;
     let mut all: Vec<Entry> = std::thread::scope(|s| {
@@ -264,7 +264,7 @@ fn produce(
                             .take((start + CHUNK).min(n))
                             .skip(start)
                         {
-                            let (rendered, composed) = match prepared.message(r, now, &nonce) {
+                            let (rendered, composed) = match prepared.message(r, now, &marks) {
                                 Ok(m) => m,
                                 Err(e) => {
                                     fail(Error::Refused(format!(
@@ -381,7 +381,7 @@ fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry, now: SystemTime) -> Entr
             &prepared.config,
             &prepared.campaign.id,
             r.contact.email(),
-            &nonce(now),
+            &crate::compose::Marks::unsent(&nonce(now)),
         ),
         bytes: e.bytes,
         list: r.contact.list(),

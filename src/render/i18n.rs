@@ -32,7 +32,7 @@ pub(super) fn load_i18n(
     let mut out = BTreeMap::new();
     for lang in &config.languages.supported {
         let file = dir.join(format!("{lang}.toml"));
-        let text = match std::fs::read_to_string(&file) {
+        let text = match crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE) {
             Ok(t) => t,
             Err(_) => {
                 p.error(&file, None, format!(
@@ -86,7 +86,7 @@ pub fn interest_aliases(config: &Config) -> HashMap<String, String> {
             .templates_dir()
             .join("i18n")
             .join(format!("{lang}.toml"));
-        let Some(table) = std::fs::read_to_string(&file)
+        let Some(table) = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
             .ok()
             .and_then(|t| t.parse::<toml::Table>().ok())
         else {

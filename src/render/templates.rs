@@ -111,7 +111,9 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if !path.is_file() {
+        // Folders are skipped; anything else named like a template is looked at, so that a
+        // link to a device or outside the folder is refused rather than ignored.
+        if path.is_dir() {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -126,7 +128,7 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
             );
             continue;
         }
-        match std::fs::read_to_string(&path) {
+        match crate::limits::read_text_capped(&path, crate::limits::TEXT_FILE) {
             Ok(src) => sources.push((name, path, src)),
             Err(e) => p.error(&path, None, format!("cannot read: {e}")),
         }

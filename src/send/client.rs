@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
 use lettre::Address;
+
+use super::trust::Trust;
 
 use crate::config::{Security, Smtp};
 
@@ -87,6 +89,8 @@ pub struct Settings {
     pub credentials: Option<Credentials>,
     pub timeout: Duration,
     tls: Option<TlsParameters>,
+    /// What `ca_file` vouches for, checked once the connection is encrypted.
+    trust: Option<Arc<Trust>>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -126,6 +130,7 @@ impl Settings {
                 smtp.host
             )));
         }
+        let mut trust = None;
         let tls = if smtp.security == Security::Plain {
             None
         } else {
@@ -136,12 +141,12 @@ impl Settings {
                 } else {
                     root.join(ca)
                 };
-                let pem = std::fs::read(&path).map_err(|e| {
-                    SmtpError::Setup(format!("cannot read ca_file {}: {e}", path.display()))
-                })?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| SmtpError::Setup(format!("ca_file {}: {e}", path.display())))?;
-                b = b.add_root_certificate(cert);
+                trust = Some(Arc::new(Trust::from_file(&path).map_err(SmtpError::Setup)?));
+                // The relay's certificate is then checked by `Trust` after the handshake, which
+                // can pin a self-signed certificate that webpki refuses as a CA used as a leaf.
+                b = b
+                    .dangerous_accept_invalid_certs(true)
+                    .dangerous_accept_invalid_hostnames(true);
             }
             Some(
                 b.build_rustls()
@@ -169,6 +174,7 @@ impl Settings {
             credentials,
             timeout: Duration::from_secs(smtp.timeout_secs),
             tls,
+            trust,
         })
     }
 
@@ -189,6 +195,54 @@ impl Settings {
             }
         )
     }
+}
+
+/// The extensions an EHLO reply offers, upper-cased keywords (`STARTTLS`, `AUTH`).
+fn ehlo_offers(ehlo: &lettre::transport::smtp::response::Response) -> Vec<String> {
+    ehlo.message()
+        .skip(1)
+        .filter_map(|l| l.split([' ', '=']).next())
+        .map(str::to_ascii_uppercase)
+        .collect()
+}
+
+/// Why logging in cannot work on this connection, in words that say what to change: the
+/// relay offers no AUTH (before STARTTLS, or at all), or none of the mechanisms bulletin
+/// speaks (PLAIN, LOGIN). `auth` holds the mechanisms of each AUTH line of the EHLO reply.
+fn auth_problem(
+    settings: &Settings,
+    auth: &[String],
+    encrypted: bool,
+    offers: &[String],
+) -> Option<String> {
+    let relay = format!("the relay {}:{}", settings.host, settings.port);
+    let mechanisms: Vec<String> = auth
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    if mechanisms.iter().any(|m| m == "PLAIN" || m == "LOGIN") {
+        return None;
+    }
+    let login =
+        "the config gives it a username and password (username, password_env or password_command)";
+    Some(if !mechanisms.is_empty() {
+        format!(
+            "{relay} offers AUTH {} only, and bulletin logs in with PLAIN or LOGIN; {login}: ask the relay's administrator to enable AUTH PLAIN over TLS",
+            mechanisms.join(" ")
+        )
+    } else if !encrypted && offers.iter().any(|o| o == "STARTTLS") {
+        format!(
+            "{relay} offers no AUTH before STARTTLS (it offers: {}), and {login}: set security = \"starttls\" for it, as most relays take a login only over an encrypted connection",
+            offers.join(", ")
+        )
+    } else {
+        format!(
+            "{relay} offers no AUTH at all{} (it offers: {}), but {login}: if it accepts mail from this machine without logging in, remove username and the password setting for it; otherwise ask its administrator how to log in",
+            if encrypted { ", even over TLS" } else { "" },
+            if offers.is_empty() { "nothing".to_string() } else { offers.join(", ") }
+        )
+    })
 }
 
 /// One open connection to the relay.
@@ -309,6 +363,16 @@ impl Client {
                     other => other,
                 })?;
         }
+        if let Some(trust) = &settings.trust {
+            let verdict = conn
+                .certificate_chain()
+                .map_err(|e| e.to_string())
+                .and_then(|chain| trust.check(&settings.host, &chain));
+            if let Err(why) = verdict {
+                conn.abort().await;
+                return Err(SmtpError::Setup(why));
+            }
+        }
         // lettre keeps only the extensions it knows; ask again to see PIPELINING. Before AUTH:
         // some servers (mailin) forget the authentication on a new EHLO.
         let ehlo = timed(
@@ -322,6 +386,21 @@ impl Client {
         let offers = |ext: &str| ehlo.message().any(|l| l.trim().eq_ignore_ascii_case(ext));
         let (pipelining, smtputf8) = (offers("PIPELINING"), offers("SMTPUTF8"));
         if let Some(creds) = &settings.credentials {
+            // "AUTH PLAIN LOGIN", or the older "AUTH=LOGIN".
+            let auth: Vec<String> = ehlo
+                .message()
+                .skip(1)
+                .filter_map(|l| {
+                    let l = l.trim();
+                    let (key, rest) = l.split_once([' ', '=']).unwrap_or((l, ""));
+                    key.eq_ignore_ascii_case("AUTH").then(|| rest.to_string())
+                })
+                .collect();
+            let offers = ehlo_offers(&ehlo);
+            if let Some(why) = auth_problem(&settings, &auth, conn.is_encrypted(), &offers) {
+                conn.abort().await;
+                return Err(SmtpError::Setup(why));
+            }
             let r = timed(
                 t,
                 "AUTH",

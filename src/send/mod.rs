@@ -11,6 +11,7 @@ pub mod rate;
 pub mod relays;
 pub mod status;
 mod test_send;
+mod trust;
 mod worker;
 mod writer;
 
@@ -93,6 +94,9 @@ pub struct Report {
     pub recovered_unknown: usize,
     /// Recipients another run on the same journal took first: not sent by this one.
     pub taken_elsewhere: usize,
+    /// Recipients who left the list (unsubscribed, bounced) while this run was sending: not
+    /// mailed.
+    pub suppressed_during_run: usize,
     pub elapsed_secs: f64,
     pub messages_per_second: f64,
     pub stopped: Option<Stop>,
@@ -276,10 +280,11 @@ pub fn run_with(
 
     if opts.dry_run {
         // Every message is produced exactly as it would be sent; none is handed over.
+        let dry_run_marks = crate::compose::Marks::unsent("dry-run");
         let q = std::mem::take(&mut *shared.queue.lock().unwrap());
         for item in q {
             let r = &p.audience.recipients[item.idx()];
-            p.message(r, clock::now(), "dry-run")
+            p.message(r, clock::now(), &dry_run_marks)
                 .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
             shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
             progress.tick(&shared.counts);
@@ -288,13 +293,18 @@ pub fn run_with(
         let relays = Arc::new(relays.with_history(&relay_history));
         // From here a signal asks the run to stop: it finishes or releases what is in flight.
         let _guard = interrupt::Guard::new();
-        let writer = Writer::start(Journal::open(&journal_path)?, marker.take())?;
+        let journal = Journal::open(&journal_path)?;
+        let bounce_key = journal.bounce_key()?;
+        let writer = Writer::start(journal, marker.take())?;
         let limiter = Arc::new(Limiter::new(&p.config.rate, history));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|e| SendError::Setup(format!("cannot start the async runtime: {e}")))?;
-        let nonce: Arc<str> = format!("{:x}", clock::now_ms()).into();
+        let marks = Arc::new(crate::compose::Marks {
+            nonce: format!("{:x}", clock::now_ms()),
+            bounce_key,
+        });
         runtime.block_on(async {
             let signals = {
                 let shared = shared.clone();
@@ -320,7 +330,7 @@ pub fn run_with(
                 writer: writer.tx.clone(),
                 limiter: limiter.clone(),
                 relays: relays.clone(),
-                nonce: nonce.clone(),
+                marks: marks.clone(),
                 smtp: smtp.clone(),
                 deadline_ms: opts.deadline_ms,
             });
@@ -364,8 +374,12 @@ pub fn run_with(
         c.sent.load(Ordering::SeqCst),
     );
     let elsewhere = c.elsewhere.load(Ordering::SeqCst);
-    let settled =
-        sent + c.failed.load(Ordering::SeqCst) + c.unknown.load(Ordering::SeqCst) + elsewhere;
+    let suppressed = c.suppressed.load(Ordering::SeqCst);
+    let settled = sent
+        + c.failed.load(Ordering::SeqCst)
+        + c.unknown.load(Ordering::SeqCst)
+        + elsewhere
+        + suppressed;
     let elapsed = started.elapsed().as_secs_f64();
     let mut failures = std::mem::take(&mut *shared.failures.lock().unwrap());
     failures.sort_by(|a, b| a.email.cmp(&b.email));
@@ -388,6 +402,7 @@ pub fn run_with(
         },
         recovered_unknown: recovered,
         taken_elsewhere: elsewhere,
+        suppressed_during_run: suppressed,
         elapsed_secs: elapsed,
         messages_per_second: if elapsed > 0.0 {
             sent as f64 / elapsed

@@ -24,10 +24,13 @@ pub struct TestSent {
 /// Sends samples of the campaign to test addresses, marked "[TEST]": one per language and a
 /// bilingual one, or with `as_contact` that contact's own message. Nobody's delivery is
 /// recorded; the journal only notes that this content was test-sent, for `send` to say.
+/// A `--to` address on the suppression list is refused unless `to_suppressed` says the
+/// operator means it: someone who left must not get mail because a colleague typed them.
 pub fn test_send(
     p: &Prepared,
     to: &[String],
     as_contact: Option<&str>,
+    to_suppressed: bool,
 ) -> std::result::Result<Vec<TestSent>, SendError> {
     let mut addrs: Vec<lettre::Address> = Vec::new();
     for t in to {
@@ -39,6 +42,9 @@ pub fn test_send(
     }
     if addrs.is_empty() {
         return Err(SendError::Setup("give at least one --to address".into()));
+    }
+    if !to_suppressed {
+        refuse_suppressed(p, to)?;
     }
     let smtp = p
         .config
@@ -111,10 +117,10 @@ pub fn test_send(
                 .map_err(|e| SendError::Setup(e.to_string()))?;
             let mut out = Vec::new();
             // Each test send its own Message-IDs: mailboxes drop a message whose ID they have seen.
-            let nonce = format!("test{:x}", clock::now_ms());
+            let marks = crate::compose::Marks::unsent(&format!("test{:x}", clock::now_ms()));
             for (r, sample_of) in samples {
                 let (rendered, composed) = p
-                    .message_marked(&r, clock::now(), &nonce, "[TEST] ")
+                    .message_marked(&r, clock::now(), &marks, "[TEST] ")
                     .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
                 client
                     .begin(
@@ -145,4 +151,32 @@ pub fn test_send(
             journal.record_test_send(&p.campaign.id, &p.content_hash(), &to.join(", "))?;
             Ok(out)
         })
+}
+
+/// Refuses `--to` addresses on the suppression list, naming each one's record.
+fn refuse_suppressed(p: &Prepared, to: &[String]) -> std::result::Result<(), SendError> {
+    let Some(journal) = crate::journal::Journal::open_existing(&p.config.journal_path())? else {
+        return Ok(());
+    };
+    let mut found = Vec::new();
+    for t in to {
+        let Ok(email) = crate::address::check(t) else {
+            continue;
+        };
+        if let Some(s) = journal.suppression(&email)? {
+            found.push(format!(
+                "{email} is on the suppression list ({}, {}, {})",
+                s.reason,
+                s.source,
+                clock::from_ms(s.at_ms).format("%Y-%m-%d")
+            ));
+        }
+    }
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(SendError::Setup(format!(
+        "{}: nothing was sent. If this address should get the samples all the same (a colleague who reviews the newsletter but left its list), add --to-suppressed",
+        found.join("; ")
+    )))
 }

@@ -14,7 +14,7 @@ use super::writer::Recorder;
 use super::{Failure, Stop};
 use crate::clock;
 use crate::interrupt;
-use crate::journal::{says_no_such_mailbox, State, Suppression, Update};
+use crate::journal::{says_no_such_mailbox, Applied, State, Suppression, Update};
 use crate::project::Prepared;
 
 /// One recipient's turn in the queue. An item in the queue is never claimed in the journal: a
@@ -56,6 +56,8 @@ pub struct Counters {
     pub unknown: AtomicUsize,
     /// Claimed first by another run on the same journal.
     pub elsewhere: AtomicUsize,
+    /// Suppressed (unsubscribed, bounced) after the run began, found when claiming them.
+    pub suppressed: AtomicUsize,
 }
 
 impl Shared {
@@ -87,7 +89,7 @@ pub(super) struct Ctx {
     pub(super) writer: Recorder,
     pub(super) limiter: Arc<Limiter>,
     pub(super) relays: Arc<Relays>,
-    pub(super) nonce: Arc<str>,
+    pub(super) marks: Arc<crate::compose::Marks>,
     pub(super) smtp: Arc<crate::config::Smtp>,
     pub(super) deadline_ms: Option<i64>,
 }
@@ -148,7 +150,7 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
     while let Some(item) = next_item(sh).await {
         let r = &ctx.p.audience.recipients[item.idx()];
         let email = r.contact.email().to_string();
-        let composed = match ctx.p.message(r, clock::now(), &ctx.nonce) {
+        let composed = match ctx.p.message(r, clock::now(), &ctx.marks) {
             Ok((_, c)) => c,
             Err(e) => {
                 let why = format!("cannot produce the message: {}", e.message);
@@ -277,10 +279,9 @@ pub(super) async fn sender(ctx: Arc<Ctx>) {
             })
             .await
         {
-            Ok(true) => {}
-            Ok(false) => {
-                sh.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
-                sh.open.fetch_sub(1, Ordering::SeqCst);
+            Ok(Applied::Done) => {}
+            Ok(other) => {
+                not_claimed(sh, other);
                 continue;
             }
             Err(e) => {
@@ -490,16 +491,25 @@ async fn settle_unclaimed(
         relay: None,
     };
     match ctx.writer.record_now(claim).await {
-        Ok(true) => {
+        Ok(Applied::Done) => {
             ctx.shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
             settle(ctx, idx, email, state, code, reply)
         }
-        Ok(false) => {
-            ctx.shared.counts.elsewhere.fetch_add(1, Ordering::Relaxed);
-            ctx.shared.open.fetch_sub(1, Ordering::SeqCst);
-        }
+        Ok(other) => not_claimed(&ctx.shared, other),
         Err(e) => ctx.shared.fail(e.to_string()),
     }
+}
+
+/// A recipient this run did not get to claim: another run on the journal took them first, or
+/// they left the list since the run began. Either way nothing goes to them from here.
+fn not_claimed(sh: &Shared, why: Applied) {
+    let counter = if why == Applied::Suppressed {
+        &sh.counts.suppressed
+    } else {
+        &sh.counts.elsewhere
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    sh.open.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// A temporary failure: back in the queue after a growing pause, or deferred to the next run

@@ -2,12 +2,12 @@
 //! each sender told once its update is on disk and whether it took effect.
 
 use super::Error;
-use crate::journal::{Journal, Marker, State, Update};
+use crate::journal::{Applied, Journal, Marker, State, Update};
 use crate::Result;
 
 /// The journal's writer: a thread that applies updates in batches, one commit for all the updates
 /// waiting, and tells each sender whether its update took effect once it is safely recorded.
-type Ack = tokio::sync::oneshot::Sender<Result<bool>>;
+type Ack = tokio::sync::oneshot::Sender<Result<Applied>>;
 
 pub(super) struct Writer {
     pub(super) tx: Recorder,
@@ -106,8 +106,8 @@ impl Writer {
 }
 
 impl Recorder {
-    /// Records and waits until the record is committed; says whether it took effect.
-    pub(super) async fn record_now(&self, u: Update) -> Result<bool> {
+    /// Records and waits until the record is committed; says what became of it.
+    pub(super) async fn record_now(&self, u: Update) -> Result<Applied> {
         let (ack, wait) = tokio::sync::oneshot::channel();
         self.0
             .send((u, Some(ack)))
@@ -122,18 +122,19 @@ impl Recorder {
 }
 
 /// How many of a batch's updates recorded a message as sent.
-fn batch_sent(updates: &[Update], done: &[bool]) -> u64 {
+fn batch_sent(updates: &[Update], done: &[Applied]) -> u64 {
     updates
         .iter()
         .zip(done)
         .filter(|(u, ok)| {
-            **ok && matches!(
-                u,
-                Update::Outcome {
-                    state: State::Sent,
-                    ..
-                }
-            )
+            **ok == Applied::Done
+                && matches!(
+                    u,
+                    Update::Outcome {
+                        state: State::Sent,
+                        ..
+                    }
+                )
         })
         .count() as u64
 }

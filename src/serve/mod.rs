@@ -3,23 +3,28 @@
 //! `POST /u/TOKEN` (the button, or a mail program's RFC 8058 one-click POST) puts the address on
 //! the suppression list at once. A GET changes nothing (mail scanners fetch links); a token that
 //! does not open gets a 400 page and changes nothing. Meant to run behind the institute's
-//! reverse proxy; `GET /healthz` is for it.
+//! reverse proxy; `GET /healthz` is for it. Every answer carries a content type and refuses to
+//! be framed; `net` holds the connection limits, `form` reads the bodies real clients send, and
+//! `live` keeps writes going to the journal the path names now.
+
+mod form;
+mod live;
+mod net;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::journal::{Journal, Suppression};
+use crate::journal::Suppression;
 use crate::token::Secrets;
 use crate::{Error, Result};
 
@@ -41,7 +46,7 @@ invalid = "It may have been cut short when it was copied. To unsubscribe, reply 
 
 struct App {
     secrets: Secrets,
-    journal: Mutex<Journal>,
+    journal: Mutex<live::LiveJournal>,
     tera: tera::Tera,
     /// Per language, the page's strings.
     pages: BTreeMap<String, Value>,
@@ -59,9 +64,16 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
     })?;
     let path = config.journal_path();
     crate::journal::check_continuity(&path, false)?;
-    let journal = Journal::open(&path)?;
-    let template = std::fs::read_to_string(config.templates_dir().join("unsubscribe.html"))
-        .unwrap_or_else(|_| include_str!("page.html").to_string());
+    // Made if it is not there yet (a project that has not sent), and opened now, so that a
+    // journal that cannot be used stops the server at once.
+    drop(crate::journal::Journal::open(&path)?);
+    let mut journal = live::LiveJournal::new(path);
+    journal.write(|_| Ok(()))?;
+    let template = crate::limits::read_text_capped(
+        &config.templates_dir().join("unsubscribe.html"),
+        crate::limits::TEXT_FILE,
+    )
+    .unwrap_or_else(|_| include_str!("page.html").to_string());
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![".html"]);
     tera.add_raw_template("page.html", &template).map_err(|e| {
@@ -77,7 +89,7 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
             .templates_dir()
             .join("i18n")
             .join(format!("{lang}.toml"));
-        let table = std::fs::read_to_string(&file)
+        let table = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
             .ok()
             .and_then(|t| t.parse::<toml::Table>().ok())
             .and_then(|t| t.get("unsubscribe_page")?.as_table().cloned())
@@ -106,6 +118,11 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
             REQUEST_TIMEOUT,
         ))
         .with_state(app);
+    let router = protect(router);
+    let limits = net::Limits {
+        max_connections: config.serve.max_connections,
+        header_timeout: Duration::from_secs_f64(config.serve.header_timeout_secs),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -118,10 +135,40 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
             .local_addr()
             .map_err(|e| Error::Refused(e.to_string()))?;
         ready(bound);
-        axum::serve(listener, router)
+        net::serve(listener, router, limits)
             .await
             .map_err(|e| Error::Refused(format!("the server stopped: {e}")))
     })
+}
+
+/// Headers every answer carries, errors included: a content type (plain text unless the
+/// handler gave one), no framing by other sites (the button must not be clickjacked), no
+/// guessing of types, no caching, and no Referer to carry the token elsewhere.
+fn protect(router: Router) -> Router {
+    use tower_http::set_header::SetResponseHeaderLayer as Set;
+    let fixed = |v: &'static str| HeaderValue::from_static(v);
+    router
+        .layer(Set::if_not_present(
+            header::CONTENT_TYPE,
+            fixed("text/plain; charset=utf-8"),
+        ))
+        .layer(Set::overriding(header::X_FRAME_OPTIONS, fixed("DENY")))
+        .layer(Set::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            fixed("frame-ancestors 'none'"),
+        ))
+        .layer(Set::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            fixed("nosniff"),
+        ))
+        .layer(Set::overriding(
+            header::REFERRER_POLICY,
+            fixed("no-referrer"),
+        ))
+        .layer(Set::if_not_present(
+            header::CACHE_CONTROL,
+            fixed("no-store"),
+        ))
 }
 
 /// The language to answer in: the one the recipient's message led with (in the token), if the
@@ -183,16 +230,21 @@ async fn ask(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response
 async fn unsubscribe(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
-    body: Bytes,
+    req: Request,
 ) -> Response {
     let Some(named) = app.secrets.open(&token) else {
         return invalid(&app);
     };
     let (campaign, email) = (named.campaign, named.email);
     let lang = language_of(&app, &named.lang);
-    let text = String::from_utf8_lossy(&body);
-    let one_click = text.trim() == "List-Unsubscribe=One-Click";
-    let from_page = text.split('&').any(|kv| kv.trim() == "confirm=yes");
+    let fields = match form::fields(req, MAX_BODY).await {
+        Ok(f) => f,
+        Err(refused) => return refused,
+    };
+    let field = |k: &str, v: &str| fields.iter().any(|(a, b)| a == k && b == v);
+    // RFC 8058's one-click (a mail program), or the page's own button.
+    let one_click = field("List-Unsubscribe", "One-Click");
+    let from_page = field("confirm", "yes");
     if !one_click && !from_page {
         return (
             StatusCode::BAD_REQUEST,
@@ -203,19 +255,18 @@ async fn unsubscribe(
     let app2 = app.clone();
     let (c, e) = (campaign.clone(), email.clone());
     let done = tokio::task::spawn_blocking(move || {
-        let j = app2
+        let mut j = app2
             .journal
             .lock()
             .map_err(|_| "the journal lock is poisoned".to_string())?;
-        let new = j
-            .suppress(&Suppression {
-                email: e.clone(),
-                reason: "unsubscribed".into(),
-                source: "link".into(),
-                campaign: Some(c.clone()),
-                at_ms: crate::clock::now_ms(),
-            })
-            .map_err(|e| e.to_string())?;
+        let s = Suppression {
+            email: e.clone(),
+            reason: "unsubscribed".into(),
+            source: "link".into(),
+            campaign: Some(c.clone()),
+            at_ms: crate::clock::now_ms(),
+        };
+        let new = j.write(|j| j.suppress(&s)).map_err(|e| e.to_string())?;
         Ok::<_, String>(new)
     })
     .await;

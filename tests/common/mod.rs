@@ -162,8 +162,12 @@ impl Project {
     }
 }
 
+/// A moment before every date the example campaigns plan or the tests schedule: what "now" is
+/// for a test that schedules, so that no test depends on today's date.
+pub const PLANNED: &str = "2026-11-30T10:00:00Z";
+
 /// The secret the example project's unsubscribe tokens are signed with in tests.
-pub const TOKEN_SECRET: &str = "test-token-secret";
+pub const TOKEN_SECRET: &str = "test-token-secret-of-the-example-project-2026";
 
 /// The real binary, with the environment every test starts from: the example project's SMTP
 /// password and token secret, test values, never the developer's own.
@@ -171,7 +175,31 @@ pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bulletin"));
     cmd.env("BULLETIN_SMTP_PASSWORD", "test-relay-password")
         .env("BULLETIN_UNSUBSCRIBE_SECRET", TOKEN_SECRET);
+    shift_clock(&mut cmd);
     cmd
+}
+
+/// Variable that runs every bulletin process of the suite with its system clock moved, so that
+/// a test that passes only on today's date is found: `BULLETIN_TEST_CLOCK=+1800d` (libfaketime's
+/// offset syntax). `.ci/run` runs the suite once more this way.
+pub const CLOCK_VAR: &str = "BULLETIN_TEST_CLOCK";
+
+/// Debian's libfaketime, preloaded into the binary itself (not through the `faketime` wrapper,
+/// which would stand between the test and the process it signals). The monotonic clock is left
+/// alone: only the calendar moves.
+pub fn shift_clock(cmd: &mut Command) {
+    let Ok(offset) = std::env::var(CLOCK_VAR) else {
+        return;
+    };
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    assert!(
+        Path::new(lib).exists(),
+        "{CLOCK_VAR} needs Debian's faketime (apt-get install faketime; tests/run installs it)"
+    );
+    cmd.env("LD_PRELOAD", lib)
+        .env("FAKETIME", offset)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("FAKETIME_NO_CACHE", "1");
 }
 
 /// Longer than any command of the tests takes on a loaded machine, by far.
@@ -403,4 +431,42 @@ pub fn chromium() -> (headless_chrome::Browser, tempfile::TempDir) {
     })
     .expect("start chromium");
     (browser, profile)
+}
+
+/// Waits for a child, reading its peak resident memory (VmHWM, in KB) from /proc while it runs.
+pub fn wait_with_peak_memory(mut child: std::process::Child) -> (Output, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let mut out = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = std::io::Read::read_to_end(o, &mut b);
+        }
+        b
+    });
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stdout = reader.join().unwrap_or_default();
+    (
+        Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        },
+        peak,
+    )
 }

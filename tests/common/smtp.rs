@@ -123,6 +123,38 @@ impl RealSmtp {
     pub fn messages(&self) -> Vec<Received> {
         self.inbox.lock().unwrap().clone()
     }
+
+    /// With STARTTLS and AUTH PLAIN for user "news" with `password`, presenting a self-signed
+    /// certificate for 127.0.0.1 made in `dir`; returns the server and the certificate's file,
+    /// for `ca_file`. `as_ca`: the certificate says it is a CA, as `openssl req -x509` makes
+    /// them by default; otherwise it is an end-entity certificate, as rcgen makes them.
+    pub fn start_tls(
+        dir: &std::path::Path,
+        password: &str,
+        as_ca: bool,
+    ) -> (RealSmtp, std::path::PathBuf) {
+        // mailin-embedded's TLS asks rustls for the process's default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .unwrap();
+        if as_ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let name = if as_ca { "relay-ca" } else { "relay" };
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (
+            RealSmtp::start_with(Some((cert_path.clone(), key_path)), Some(password)),
+            cert_path,
+        )
+    }
 }
 
 /// What the scripted server does, per recipient address.

@@ -1,0 +1,170 @@
+//! A mailbox on disk in, its messages out one at a time: an mbox file read as a stream (a
+//! mailbox of hundreds of megabytes is never held whole), or a Maildir folder whose `new/` and
+//! `cur/` files are read one by one. A Maildir entry that is a symbolic link is skipped with a
+//! warning: it could point anywhere on the machine, and a mailbox's files are never links.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// A message larger than this is not a bounce or an unsubscribe: it is left unread.
+const MAX_MESSAGE: u64 = 64 * 1024 * 1024;
+
+/// One message of a mailbox: where it is, and its bytes or why they could not be read.
+pub struct Item {
+    pub place: String,
+    pub bytes: std::result::Result<Vec<u8>, String>,
+}
+
+/// What reading the mailbox skipped, for the report.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    pub links: Vec<PathBuf>,
+}
+
+/// Calls `each` on every message of an mbox file or Maildir folder, in order.
+pub fn for_each(
+    path: &Path,
+    skipped: &mut Skipped,
+    mut each: impl FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io("read the mailbox", path, e))?;
+    if meta.is_dir() {
+        return maildir(path, skipped, each);
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::io("read the mbox", path, e))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, f);
+    let mut n = 0usize;
+    let mut message: Vec<u8> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut started = false;
+    let mut emit = |message: &mut Vec<u8>, n: &mut usize| -> Result<()> {
+        *n += 1;
+        let place = format!("{} (message {n})", path.display());
+        let bytes = if message.len() as u64 > MAX_MESSAGE {
+            Err(format!("{place}: larger than 64 MB, not read"))
+        } else {
+            Ok(unquote(std::mem::take(message)))
+        };
+        message.clear();
+        each(Item { place, bytes })
+    };
+    loop {
+        line.clear();
+        let got = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io("read the mbox", path, e))?;
+        if got == 0 {
+            break;
+        }
+        if line.starts_with(b"From ") {
+            if started {
+                // The blank line before "From " belongs to the mbox, not the message.
+                if message.ends_with(b"\r\n\r\n") || message.ends_with(b"\n\n") {
+                    message.pop();
+                    if message.ends_with(b"\r") {
+                        message.pop();
+                    }
+                }
+                emit(&mut message, &mut n)?;
+            }
+            started = true;
+            continue;
+        }
+        if !started {
+            // Text before the first "From " line: not an mbox message.
+            continue;
+        }
+        if (message.len() as u64) <= MAX_MESSAGE {
+            message.extend_from_slice(&line);
+        } else {
+            message.truncate(MAX_MESSAGE as usize + 1);
+        }
+    }
+    if started {
+        emit(&mut message, &mut n)?;
+    }
+    Ok(())
+}
+
+/// mboxrd quoting: a body line ">From " (any number of ">") lost one ">" when written.
+fn unquote(message: Vec<u8>) -> Vec<u8> {
+    if !message.starts_with(b">") && memchr::memmem::find(&message, b"\n>").is_none() {
+        return message;
+    }
+    let mut out = Vec::with_capacity(message.len());
+    for l in message.split_inclusive(|b| *b == b'\n') {
+        let quoted = l.iter().take_while(|b| **b == b'>').count();
+        if quoted > 0 && l[quoted..].starts_with(b"From ") {
+            out.extend_from_slice(&l[1..]);
+        } else {
+            out.extend_from_slice(l);
+        }
+    }
+    out
+}
+
+fn maildir(
+    dir: &Path,
+    skipped: &mut Skipped,
+    mut each: impl FnMut(Item) -> Result<()>,
+) -> Result<()> {
+    let mut files: Vec<PathBuf> = Vec::new();
+    for sub in ["new", "cur"] {
+        let d = dir.join(sub);
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read the Maildir", &d, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read the Maildir", &d, e))?;
+            let p = entry.path();
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::io("read the Maildir", &p, e))?;
+            if kind.is_symlink() {
+                skipped.links.push(p);
+            } else if kind.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    for p in files {
+        let bytes = crate::limits::read_capped(&p, MAX_MESSAGE)
+            .map_err(|e| format!("{}: {e}", p.display()));
+        each(Item {
+            place: p.display().to_string(),
+            bytes,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mbox_is_split_on_from_lines_and_unquoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m");
+        std::fs::write(
+            &p,
+            "From a Tue\nSubject: one\n\nbody\n>From here\n\nFrom b Tue\nSubject: two\n\nx\n",
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        for_each(&p, &mut Skipped::default(), |i| {
+            got.push(String::from_utf8(i.bytes.unwrap()).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            ["Subject: one\n\nbody\nFrom here\n", "Subject: two\n\nx\n"]
+        );
+    }
+}
