@@ -123,6 +123,62 @@ pub struct Audience {
     pub recipients: Vec<Recipient>,
     pub left_out: Vec<LeftOut>,
     pub stats: Stats,
+    /// Rows of one address that say different things: which value was kept, and why.
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// Two rows for one address whose values differ: the first row (by the order of the
+/// campaign's `lists`, then of the file) is kept; the other is named so it can be fixed.
+#[derive(Debug, Clone)]
+pub struct Disagreement {
+    pub email: String,
+    /// "language", "name" or "organisation".
+    pub field: &'static str,
+    pub kept: (String, String),
+    pub other: (String, String),
+}
+
+/// What `later`, a later row for the address of `first`, says differently from it.
+fn disagreements(first: &Contact, later: &Contact) -> Vec<Disagreement> {
+    let mut out = Vec::new();
+    let at = |c: &Contact| format!("{}:{}", c.list(), c.line());
+    let lang = |c: &Contact| c.languages().codes.join("+");
+    let pairs = [
+        (
+            "language",
+            lang(first),
+            lang(later),
+            first.language_raw(),
+            later.language_raw(),
+        ),
+        ("name", first.display_name(), later.display_name(), "", ""),
+        (
+            "organisation",
+            first.organisation().to_string(),
+            later.organisation().to_string(),
+            "",
+            "",
+        ),
+    ];
+    for (field, a, b, raw_a, raw_b) in pairs {
+        if a.is_empty() || b.is_empty() || a.to_lowercase() == b.to_lowercase() {
+            continue;
+        }
+        let shown = |v: &str, raw: &str| {
+            if raw.is_empty() || raw == v {
+                v.to_string()
+            } else {
+                format!("{raw} ({v})")
+            }
+        };
+        out.push(Disagreement {
+            email: first.email().to_string(),
+            field,
+            kept: (shown(&a, raw_a), at(first)),
+            other: (shown(&b, raw_b), at(later)),
+        });
+    }
+    out
 }
 
 /// Languages the message is written in: the contact's choice within the campaign's languages,
@@ -243,6 +299,7 @@ pub fn select(
                     Some(&i) => {
                         aud.stats.duplicates_merged += 1;
                         let m = &mut merged[i as usize];
+                        aud.disagreements.extend(disagreements(&m.contact, &c));
                         m.contact.merge(&c);
                         if !m.profile.lists.contains(c.list()) {
                             Arc::make_mut(&mut m.profile).lists.push(c.list().clone());
@@ -476,6 +533,18 @@ pub fn report(campaign: &Campaign, aud: &Audience) -> String {
         o.push_str("  language fallbacks:\n");
         for (k, n) in &s.language_fallbacks {
             o.push_str(&format!("    {n} × {k}\n"));
+        }
+    }
+    if !aud.disagreements.is_empty() {
+        o.push_str(&format!(
+            "  rows that disagree ({}; the first row is kept, by the order of the campaign's lists, then of the file; fix the other to match):\n",
+            aud.disagreements.len()
+        ));
+        for d in &aud.disagreements {
+            o.push_str(&format!(
+                "    {}  {}: \"{}\" from {} kept over \"{}\" from {}\n",
+                d.email, d.field, d.kept.0, d.kept.1, d.other.0, d.other.1
+            ));
         }
     }
     if !aud.left_out.is_empty() {

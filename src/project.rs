@@ -120,10 +120,19 @@ fn load_list(
     // Per value, the rows that hold it.
     let mut unknown_interests: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut unsupported: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    // Per unknown tag, the value as the list writes it.
+    let mut written: HashMap<&str, &str> = HashMap::new();
     for c in &list.contacts {
         for i in c.interests() {
             if !config.knows_interest(i) {
                 unknown_interests.entry(i).or_default().push(c.line());
+                if !written.contains_key(i.as_str()) {
+                    let raw = crate::contacts::interest_pieces(&c.interests_shared().raw)
+                        .find(|p| crate::config::normalize_tag(p) == *i);
+                    if let Some(raw) = raw {
+                        written.insert(i, raw);
+                    }
+                }
             }
         }
         if c.languages().is_empty() && !c.language_raw().trim().is_empty() {
@@ -151,9 +160,19 @@ fn load_list(
             .join("; ")
     };
     if !unknown_interests.is_empty() {
+        // For each, the line that makes it one of the project's: the closest tag or label.
+        let lines: Vec<String> = unknown_interests
+            .keys()
+            .map(|tag| {
+                let as_written = written.get(tag).copied().unwrap_or(tag);
+                let guess = closest_interest(config, aliases, tag);
+                format!("\"{}\" = \"{guess}\"", as_written.replace('"', "'"))
+            })
+            .collect();
         p.warning(path, None, format!(
-            "interests the config does not declare (no update or filter uses them; add them to `interests` or fix the spelling): {}",
-            fmt(&unknown_interests)));
+            "interests the config does not declare: {}. Contacts are selected by interest only for the project's own tags, so these rows match no interest filter or digest update. If the list means one of yours, map it in bulletin.toml (each language's [interests] labels in templates/i18n are understood already):\n  [lists.interests]\n  {}\nor add a new tag to `interests`, or fix the spelling",
+            fmt(&unknown_interests),
+            lines.join("\n  ")));
     }
     if !unsupported.is_empty() {
         let what = match config.languages.fallback {
@@ -172,6 +191,24 @@ fn load_list(
         );
     }
     Ok(list)
+}
+
+/// The project's tag closest to an unknown value: by its tag, or by one of its labels.
+fn closest_interest(config: &Config, aliases: &HashMap<String, String>, value: &str) -> String {
+    let candidates = config
+        .interests
+        .iter()
+        .map(|t| (t.as_str(), t.as_str()))
+        .chain(
+            aliases
+                .iter()
+                .map(|(label, t)| (label.as_str(), t.as_str())),
+        );
+    candidates
+        .map(|(name, tag)| (strsim::jaro_winkler(name, value), tag))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, tag)| tag.to_string())
+        .unwrap_or_else(|| "TAG".into())
 }
 
 /// Every CSV file of the lists folder.

@@ -149,6 +149,11 @@ pub struct Lists {
     /// does not know already: `"Mail pro" = "email"`.
     #[serde(default)]
     pub columns: std::collections::BTreeMap<String, Column>,
+    /// Interest values as the team's exports write them, mapped to the project's tags:
+    /// `"Mines antipersonnel" = "landmines"`. Each language's `[interests]` labels in the
+    /// i18n files are understood already.
+    #[serde(default)]
+    pub interests: std::collections::BTreeMap<String, String>,
 }
 
 /// What a contact list's column holds, as far as bulletin is concerned.

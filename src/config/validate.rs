@@ -45,6 +45,19 @@ impl Config {
             langs.supported.insert(0, d);
         }
 
+        for (value, tag) in &self.lists.interests {
+            if !self.interests.is_empty() && !self.interests.contains(tag) {
+                p.error(
+                    &file,
+                    key_line(text, value).or(line("interests")),
+                    format!(
+                        "[lists.interests] maps \"{value}\" to \"{tag}\", which is not one of `interests` ({})",
+                        self.interests.join(", ")
+                    ),
+                );
+            }
+        }
+
         let s = &self.sender;
         if !valid_address(&s.address) {
             p.error(

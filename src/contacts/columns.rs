@@ -1,6 +1,8 @@
 //! A list's header row in, what each column holds out: the headers common exports use (Excel
-//! and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German, after the
-//! config's own mapping (`[lists.columns]`).
+//! and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German, and Google
+//! Contacts' in Spanish and Italian too, after the config's own mapping (`[lists.columns]`).
+//! Google's exports, old ("Group Membership", "E-mail 1 - Value") and new ("Labels"), name
+//! the same columns in each language of its interface.
 
 use std::collections::BTreeMap;
 
@@ -81,7 +83,20 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "adresse electronique"
         | "e mail adresse"
         | "email adresse"
-        | "mailadresse" => Role::Email,
+        | "mailadresse"
+        // Google Contacts: "E-mail 1 - Value" in each language of its interface.
+        | "e mail 1 valeur"
+        | "e mail 1 wert"
+        | "e mail 1 valor"
+        | "e mail 1 valore"
+        | "correo electrónico 1 valor"
+        | "correo electronico 1 valor"
+        | "indirizzo email 1 valore"
+        | "correo electrónico"
+        | "correo electronico"
+        | "dirección de correo electrónico"
+        | "indirizzo email"
+        | "indirizzo e mail" => Role::Email,
         "name"
         | "full name"
         | "nom complet"
@@ -89,11 +104,10 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "display name"
         | "vollständiger name"
         | "anzeigename" => Role::Name,
-        "first name" | "firstname" | "given name" | "prénom" | "prenom" | "vorname" => {
-            Role::FirstName
-        }
+        "first name" | "firstname" | "given name" | "prénom" | "prenom" | "vorname" | "nombre"
+        | "nome" => Role::FirstName,
         "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom"
-        | "nachname" | "familienname" => Role::LastName,
+        | "nachname" | "familienname" | "apellido" | "apellidos" | "cognome" => Role::LastName,
         "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
         | "langue préférée" | "langue preferee" | "sprache" | "bevorzugte sprache" => {
             Role::Language
@@ -111,7 +125,20 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "centres d intérêt"
         | "centres d interet"
         | "interessen"
-        | "themen" => Role::Interests,
+        | "themen"
+        // Google Contacts' groups (old exports) and labels (new), per language.
+        | "group membership"
+        | "labels"
+        | "groupes"
+        | "appartenance aux groupes"
+        | "appartenance au groupe"
+        | "libellés"
+        | "libelles"
+        | "gruppenmitgliedschaft"
+        | "pertenencia a grupos"
+        | "etiquetas"
+        | "appartenenza a gruppi"
+        | "etichette" => Role::Interests,
         "organisation"
         | "organization"
         | "org"
@@ -127,7 +154,19 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "company name"
         | "organization name"
         | "organisation name"
-        | "organisation 1 name" => Role::Organisation,
+        | "organisation 1 name"
+        // Google Contacts, per language.
+        | "organisation 1 nom"
+        | "nom de l organisation"
+        | "organisationsname"
+        | "name der organisation"
+        | "organización 1 nombre"
+        | "organizacion 1 nombre"
+        | "nombre de la organización"
+        | "nombre de la organizacion"
+        | "organizzazione 1 nome"
+        | "nome organizzazione"
+        | "organizzazione" => Role::Organisation,
         _ => Role::Other,
     }
 }
@@ -161,6 +200,26 @@ mod tests {
             ("Organization Name", Role::Organisation),
             ("Thématiques", Role::Interests),
             ("Notes", Role::Other),
+            // Google Contacts, old and new exports, in each language it writes them.
+            ("E-mail 1 - Value", Role::Email),
+            ("E-mail 1 - Valeur", Role::Email),
+            ("E-Mail 1 - Wert", Role::Email),
+            ("E-mail 1 - Valor", Role::Email),
+            ("E-mail 1 - Valore", Role::Email),
+            ("E-mail 1 - Label", Role::Other),
+            ("E-mail 1 - Libellé", Role::Other),
+            ("Nom de famille", Role::LastName),
+            ("Organisation 1 - Nom", Role::Organisation),
+            ("Organización 1 - Nombre", Role::Organisation),
+            ("Organizzazione 1 - Nome", Role::Organisation),
+            ("Group Membership", Role::Interests),
+            ("Groupes", Role::Interests),
+            ("Libellés", Role::Interests),
+            ("Gruppenmitgliedschaft", Role::Interests),
+            ("Etiquetas", Role::Interests),
+            ("Labels", Role::Interests),
+            ("Nombre", Role::FirstName),
+            ("Cognome", Role::LastName),
         ] {
             assert_eq!(role_of(header, None), role, "{header}");
         }

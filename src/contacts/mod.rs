@@ -128,12 +128,22 @@ fn delimiter_name(d: u8) -> &'static str {
     }
 }
 
-/// Splits an interests cell into tags on `;`, `|` and `,`.
+/// The pieces of an interests cell: split on `;`, `|`, `,` and Google Contacts' ` ::: `, with
+/// Google's own system groups (`* myContacts`, `* starred`) left out: they say nothing of a
+/// reader's interests.
+pub fn interest_pieces(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split(":::")
+        .flat_map(|p| p.split([';', '|', ',']))
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.starts_with('*'))
+}
+
+/// Splits an interests cell into tags (see [`interest_pieces`]).
 pub fn split_interests(cell: &str) -> Vec<String> {
     // Whatever the file's delimiter: a cell holding it was quoted, so the CSV reader has
     // already told the cells apart, and within one cell every separator separates tags.
     let mut out: Vec<String> = Vec::new();
-    for part in cell.split([';', '|', ',']) {
+    for part in interest_pieces(cell) {
         let t = normalize_tag(part);
         if !t.is_empty() && !out.contains(&t) {
             out.push(t);
@@ -249,12 +259,28 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         );
         return Ok(list);
     };
-    for role in [Role::Email, Role::Language, Role::Interests, Role::Name] {
-        if roles.iter().filter(|r| **r == role).count() > 1 {
+    for (role, what) in [
+        (Role::Email, "the address"),
+        (Role::Language, "the language"),
+        (Role::Interests, "interests"),
+        (Role::Name, "the name"),
+    ] {
+        let named: Vec<String> = roles
+            .iter()
+            .zip(&columns)
+            .enumerate()
+            .filter(|(_, (r, _))| **r == role)
+            .map(|(i, (_, c))| format!("\"{c}\" (column {})", i + 1))
+            .collect();
+        if named.len() > 1 {
             problems.warning(
                 path,
                 Some(header_line),
-                format!("several columns mean {role:?}; the first one is used"),
+                format!(
+                    "several columns mean {what}: {}; {} is used for it, and the others are read as ordinary columns (templates still see them). To use another, rename the headers or map them in [lists.columns]",
+                    named.join(", "),
+                    named[0]
+                ),
             );
         }
     }

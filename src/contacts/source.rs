@@ -47,7 +47,10 @@ pub(super) fn open(path: &Path) -> Result<Source> {
     let head = String::from_utf8_lossy(&scan.head[if bom { 3 } else { 0 }..]);
     let (delimiter, sep_line) = delimiter_of(&head);
     Ok(Source {
-        reader: Box::new(std::io::BufReader::with_capacity(1 << 16, file)),
+        // The scan found every CR followed by LF: dropping CRs makes each line end one LF, so
+        // that the CSV reader counts lines as an editor shows them (it counts a CRLF file's
+        // records from the LF after the CR that ended the one before: a line too few).
+        reader: Box::new(NoCr(std::io::BufReader::with_capacity(1 << 16, file))),
         encoding: if bom { "UTF-8 (BOM)" } else { "UTF-8" },
         delimiter,
         sep_line,
@@ -152,6 +155,31 @@ fn delimiter_of(head: &str) -> (u8, bool) {
     }
 }
 
+/// A UTF-8 list read with its CRs left out (the scan made sure each is part of a CRLF).
+struct NoCr<R>(R);
+
+impl<R: std::io::Read> std::io::Read for NoCr<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                if buf[i] != b'\r' {
+                    buf[kept] = buf[i];
+                    kept += 1;
+                }
+            }
+            // A read of nothing but CRs is not the end of the file: read on.
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,7 +207,10 @@ mod tests {
         assert_eq!(s.delimiter, b';');
         assert_eq!(s.lines, 3);
         assert!(!s.unbalanced && !s.sep_line);
-        assert_eq!(read, text, "streamed, CRLF left to the CSV reader");
+        assert!(
+            read == text.replace("\r\n", "\n"),
+            "streamed, each CRLF made LF so that lines count as an editor shows them"
+        );
     }
 
     #[test]

@@ -77,10 +77,17 @@ pub(super) fn load_i18n(
     out
 }
 
-/// Translated interest labels as contacts type them ("Mines terrestres") mapped to their tag
-/// ("landmines"), read from every language's `[interests]` table.
+/// Interest values as contacts' lists write them mapped to their tag ("landmines"): the
+/// config's `[lists.interests]` ("Mines antipersonnel"), then the labels of every language's
+/// `[interests]` table ("Mines terrestres"). Keys are normalised as tags are.
 pub fn interest_aliases(config: &Config) -> HashMap<String, String> {
     let mut out = HashMap::new();
+    for (value, tag) in &config.lists.interests {
+        out.insert(
+            crate::config::normalize_tag(value),
+            crate::config::normalize_tag(tag),
+        );
+    }
     for lang in &config.languages.supported {
         let file = config
             .templates_dir()
@@ -95,7 +102,8 @@ pub fn interest_aliases(config: &Config) -> HashMap<String, String> {
         if let Some(toml::Value::Table(labels)) = table.get("interests") {
             for (tag, label) in labels {
                 if let Some(l) = label.as_str() {
-                    out.insert(crate::config::normalize_tag(l), tag.clone());
+                    out.entry(crate::config::normalize_tag(l))
+                        .or_insert_with(|| tag.clone());
                 }
             }
         }

@@ -100,7 +100,7 @@ impl Renderer {
                     let c = &recipients[m].contact;
                     let column = c.core_values().iter().any(|(k, _)| *k == key)
                         || c.fields()
-                            .any(|(h, _)| super::field_key(h).as_deref() == Some(&key));
+                            .any(|(h, _)| super::field_keys(h).any(|k| k == key));
                     let counts = entry.entry(c.list().to_string()).or_default();
                     if column {
                         counts.1 += 1;

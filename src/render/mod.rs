@@ -314,7 +314,7 @@ impl Renderer {
                 continue;
             }
             fields.insert(k.to_string(), Value::String(v.to_string()));
-            if let Some(key) = field_key(k) {
+            for key in field_keys(k) {
                 m.insert(key, Value::String(v.to_string()));
             }
         }
@@ -443,6 +443,20 @@ impl Renderer {
 fn field_key(header: &str) -> Option<String> {
     let key = crate::text::ascii_key(header);
     (!key.is_empty() && !key.starts_with(|ch: char| ch.is_ascii_digit())).then_some(key)
+}
+
+/// The names a column is reachable by in templates: its key in lower case (`contact.topics`),
+/// and the header as written when that is a name of its own (`contact.Topics`), since a team
+/// writes the header it sees.
+fn field_keys(header: &str) -> impl Iterator<Item = String> {
+    let lower = field_key(header);
+    let as_written: String = deunicode::deunicode(header)
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+        .collect();
+    let as_written = as_written.trim_matches('_').to_string();
+    let second = (lower.is_some() && Some(&as_written) != lower.as_ref()).then_some(as_written);
+    lower.into_iter().chain(second)
 }
 
 /// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
