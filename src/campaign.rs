@@ -461,8 +461,9 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         let base = config.base_url();
         let b = crate::updates::markdown_body(md, base.as_ref());
         b.report(path, &text, 1, base.is_some(), p);
-        intro_text.insert(lang.clone(), b.text);
-        intro_html.insert(lang.clone(), b.html);
+        let set = |t: &str| crate::typography::spaces(t, lang);
+        intro_text.insert(lang.clone(), set(&b.text));
+        intro_html.insert(lang.clone(), set(&b.html));
     }
 
     let schedule = match &file.schedule {

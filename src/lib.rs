@@ -37,6 +37,7 @@ pub mod sign;
 pub mod term;
 pub mod text;
 pub mod token;
+pub mod typography;
 pub mod updates;
 pub mod window;
 

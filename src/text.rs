@@ -1,10 +1,13 @@
 //! A cell or other value in, the same text fit for one line out: a header, a greeting, a name.
 
 /// Control characters (CR and LF above all, which would start a new header or break a greeting
-/// in two) become spaces, and runs of white space fold into one; the ends are trimmed.
+/// in two) become spaces, and runs of white space fold into one; the ends are trimmed. No-break
+/// spaces are kept: French puts them before a colon on purpose (see `typography`).
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+    let breaks =
+        |c: char| (c.is_whitespace() && c != '\u{a0}' && c != '\u{202f}') || c.is_control();
+    for word in s.split(breaks) {
         if word.is_empty() {
             continue;
         }

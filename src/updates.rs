@@ -317,16 +317,19 @@ fn parse_file(
     let body_line = text.lines().count() - body.lines().count() + 1;
     let b = markdown_body(body, base.as_ref());
     b.report(path, body, body_line, base.is_some(), p);
-    let (html, text) = (b.html, b.text);
+    // Titles and summaries are set like bodies: Markdown curls a body's quotes, these are
+    // plain text.
+    let set = |t: &str| crate::typography::spaces(t, lang);
+    let (html, text) = (set(&b.html), set(&b.text));
     Some(Update {
         slug: slug.to_string(),
         lang: lang.to_string(),
-        title: fm.title.trim().to_string(),
+        title: crate::typography::title(fm.title.trim(), lang),
         date,
         project: fm.project.unwrap_or_default(),
         interests,
         link: fm.link.unwrap_or_default(),
-        summary: fm.summary.unwrap_or_default(),
+        summary: crate::typography::title(&fm.summary.unwrap_or_default(), lang),
         image: fm.image.unwrap_or_default(),
         image_alt: fm.image_alt.unwrap_or_default(),
         attachments: fm.attachments,

@@ -314,7 +314,7 @@ fn test_sends_go_to_several_colleagues_as_a_given_contact_and_send_says_so() {
             .parse(&m.data)
             .unwrap();
         let subject = parsed.subject().unwrap();
-        assert!(subject.starts_with("[TEST] Amina : "), "{subject}");
+        assert!(subject.starts_with("[TEST] Amina\u{a0}: "), "{subject}");
         assert_eq!(
             parsed.header_raw("Content-Language").map(str::trim),
             Some("fr"),

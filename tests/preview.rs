@@ -150,13 +150,14 @@ fn every_message_is_well_formed_and_personal() {
             let first_lang = row["language"].split('+').next().unwrap();
             let title = update_title(&p, update, first_lang);
             assert!(
-                text.contains(&title[..20.min(title.len())]) || text.contains(&title),
+                text.contains(&title.chars().take(20).collect::<String>()) || text.contains(&title),
                 "{name}: text has {title}"
             );
             let plain = html
                 .replace("&#x27;", "'")
                 .replace("&#39;", "'")
-                .replace("&amp;", "&");
+                .replace("&amp;", "&")
+                .replace("&nbsp;", "\u{a0}");
             assert!(plain.contains(&title), "{name}: html has {title}");
         }
         assert!(html.contains("style=\""), "{name}: CSS is inlined");
@@ -170,12 +171,9 @@ fn every_message_is_well_formed_and_personal() {
 fn update_title(p: &Project, slug: &str, lang: &str) -> String {
     let src = p.read(&format!("updates/{slug}.{lang}.md"));
     let line = src.lines().find(|l| l.starts_with("title")).unwrap();
-    line.split_once('=')
-        .unwrap()
-        .1
-        .trim()
-        .trim_matches('"')
-        .to_string()
+    let raw = line.split_once('=').unwrap().1.trim().trim_matches('"');
+    // Titles are set as their language sets text.
+    bulletin::typography::title(raw, lang)
 }
 
 #[test]
@@ -188,10 +186,10 @@ fn languages_dates_and_the_bilingual_message() {
     let m = parse(&fr);
     assert_eq!(
         m.subject(),
-        Some("Disarmament Insight, novembre 2026 : vos actualités")
+        Some("Disarmament Insight, novembre 2026\u{a0}: vos actualités")
     );
     let text = m.body_text(0).unwrap();
-    assert!(text.contains("Chère, cher Hélène,"), "{text}");
+    assert!(text.contains("Bonjour Hélène,"), "{text}");
     assert!(text.contains("12 novembre 2026"), "French date: {text}");
     assert!(
         !text.contains("Read more"),
@@ -228,7 +226,7 @@ fn languages_dates_and_the_bilingual_message() {
     let text = m.body_text(0).unwrap();
     let (en_t, fr_t) = (
         text.find("Dear Yves").unwrap(),
-        text.find("Chère, cher Yves").unwrap(),
+        text.find("Bonjour Yves").unwrap(),
     );
     assert!(en_t < fr_t);
     assert!(
@@ -628,4 +626,51 @@ fn a_file_put_in_the_old_preview_while_a_new_one_is_made_is_kept() {
         "keep me"
     );
     assert!(out.join("index.html").exists() && !out.join("my-notes.txt").exists());
+}
+
+/// A French message reads as French is written: a greeting that fits everyone, titles set like
+/// bodies (’ rather than '), no-break spaces before the colon in the text part too, and the
+/// organisation and its postal address in French; the English one has them in English, and a
+/// bilingual one both.
+#[test]
+fn french_messages_are_set_as_french_is_written() {
+    let p = Project::example();
+    let out = preview(&p, "2026-11-digest");
+    let fr = message_for(&out, "helene.dupre@example.org");
+    let m = parse(&fr);
+    let text = m.body_text(0).unwrap().to_string();
+    let html = m.body_html(0).unwrap().to_string();
+    assert!(text.contains("Bonjour Hélène,"), "{text}");
+    assert!(!text.contains("Chère, cher"));
+    for part in [&text, &html] {
+        assert!(part.contains("l’interdiction des mines"), "curled title");
+        assert!(
+            !part.contains("l'interdiction"),
+            "no straight apostrophe left"
+        );
+        assert!(part.contains("Projet Le désarmement en tant qu’action humanitaire"));
+        assert!(part.contains("1211 Genève 10, Suisse"));
+        assert!(!part.contains("Switzerland"), "no English address");
+    }
+    assert!(text.contains("Lire la suite\u{a0}: https://"), "{text}");
+    assert!(
+        text.contains("De la perspective à la pratique\u{a0}: trois publications"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(" :"),
+        "every French colon keeps its space: {text}"
+    );
+
+    let en = message_for(&out, "j.okafor@example.org");
+    let en_text = parse(&en).body_text(0).unwrap().to_string();
+    assert!(en_text.contains("Dear James,"));
+    assert!(en_text.contains("1211 Geneva 10, Switzerland"));
+    assert!(en_text.contains("Read more: https://"));
+    assert!(!en_text.contains('\u{a0}'), "no French spaces in English");
+
+    let both = message_for(&out, "yves.bernard@example.org");
+    let both_text = parse(&both).body_text(0).unwrap().to_string();
+    assert!(both_text.contains("1211 Geneva 10, Switzerland"));
+    assert!(both_text.contains("1211 Genève 10, Suisse"));
 }

@@ -50,11 +50,7 @@ fn a_campaign_arrives_once_per_recipient_in_their_language() {
         let row = rows.iter().find(|r| r["email"] == to).unwrap();
         let text = parsed.body_text(0).unwrap();
         let first = row["language"].split('+').next().unwrap();
-        let greeting = if first == "fr" {
-            "Chère, cher"
-        } else {
-            "Dear"
-        };
+        let greeting = if first == "fr" { "Bonjour" } else { "Dear" };
         assert!(
             text.trim_start().lines().any(|l| l.starts_with(greeting)),
             "{to} ({}) greeted in {first}",
@@ -90,10 +86,14 @@ fn asks_for_yes_off_a_terminal_and_dry_run_sends_nothing() {
         .args(["send", "2026-11-digest"])
         .fails()
         .stderr_has("pass --yes");
+    // A dry run says what it does, and never that it is sending.
     p.bulletin()
         .args(["send", "2026-11-digest", "--dry-run"])
         .ok()
-        .stdout_has("none sent, nothing recorded");
+        .stdout_has("none sent, nothing recorded")
+        .stderr_has("[dry run: each message is produced and signed as it would be sent; none goes to the relay")
+        .stderr_has("messages would be sent")
+        .stderr_lacks(" sending ");
     assert!(server.messages().is_empty());
     assert!(p.journal_states().is_empty(), "a dry run records nothing");
 }

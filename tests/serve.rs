@@ -83,6 +83,10 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
         "{page}"
     );
     assert!(
+        page.contains("1211 Genève 10, Suisse") && !page.contains("Switzerland"),
+        "the organisation's address in French: {page}"
+    );
+    assert!(
         !page.contains("amina"),
         "the page does not show the address"
     );

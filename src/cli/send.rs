@@ -91,10 +91,21 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         ));
     }
     eprintln!(
-        "{}campaign {}: {} to send ({}); {} of {} already sent{notes}\n  {} {}, {}, {}/s{}{}",
-        if opts.dry_run { "[dry run] " } else { "" },
+        "{}campaign {}: {} ({}); {} of {} already sent{notes}\n  {} {}, {}, {}/s{}{}",
+        if opts.dry_run {
+            "[dry run: each message is produced and signed as it would be sent; none goes to the relay, and the journal is not touched] "
+        } else {
+            ""
+        },
         prepared.campaign.id,
-        count(plan.to_send, "message", "messages"),
+        if opts.dry_run {
+            format!(
+                "{} would be sent",
+                count(plan.to_send, "message", "messages")
+            )
+        } else {
+            format!("{} to send", count(plan.to_send, "message", "messages"))
+        },
         if langs.is_empty() {
             "none".into()
         } else {
@@ -143,7 +154,10 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             return Ok(Exit::Success);
         }
     }
-    let progress = if std::io::stderr().is_terminal() {
+    // A dry run hands nothing over: there is no sending to show.
+    let progress = if opts.dry_run {
+        send::progress::Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
         send::progress::Progress::bar()
     } else {
         send::progress::Progress::log(std::time::Duration::from_secs(10))

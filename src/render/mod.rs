@@ -138,10 +138,11 @@ impl Renderer {
         let mut strings = BTreeMap::new();
         let mut update_values = BTreeMap::new();
         for lang in &config.languages.supported {
-            let table = i18n
+            let mut table = i18n
                 .get(lang)
                 .map(|(_, t)| toml_to_json(t))
                 .unwrap_or_else(|| json!({}));
+            set_strings(&mut table, lang);
             let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
             let list: Vec<Value> = campaign
                 .updates
@@ -345,6 +346,17 @@ impl Renderer {
     ) -> Result<Value, RenderError> {
         let primary = r.langs[0].as_str();
         let mut sections = Vec::with_capacity(r.langs.len());
+        let sender_in = |lang: &str| {
+            // The organisation and its address as each language writes them, where the
+            // language's strings give them.
+            let mut s = self.sender.clone();
+            for key in ["organisation", "postal_address"] {
+                if let Some(v) = self.strings[lang].get(key).filter(|v| v.is_string()) {
+                    s[key] = v.clone();
+                }
+            }
+            s
+        };
         for lang in &r.langs {
             let all = &self.update_values[lang];
             let updates: Vec<Value> = r
@@ -363,6 +375,7 @@ impl Renderer {
                 "intro_html": intro_html,
                 "intro_text": intro_text,
                 "archive_url": self.archive_url(lang),
+                "sender": sender_in(lang),
             }));
         }
         let mut value = json!({
@@ -372,7 +385,7 @@ impl Renderer {
             "t": self.strings[primary],
             "sections": sections,
             "contact": contact,
-            "sender": self.sender,
+            "sender": sender_in(primary),
             "campaign": { "id": self.campaign_id },
             "unsubscribe_url": unsubscribe_url,
             "archive_url": self.archive_url(primary),
@@ -411,11 +424,8 @@ impl Renderer {
         let ctx = to_ctx(self.context(r, contact.clone(), unsub.clone(), false)?)?;
         let mut subjects = Vec::with_capacity(r.langs.len());
         for lang in &r.langs {
-            subjects.push(
-                self.run(&format!("subject.{lang}"), &ctx)?
-                    .trim()
-                    .to_string(),
-            );
+            let subject = self.run(&format!("subject.{lang}"), &ctx)?;
+            subjects.push(crate::typography::spaces(subject.trim(), lang));
         }
         let text = self.run(&self.text_template[primary], &ctx)?;
         let html = self.inline(r, contact, unsub, || {
@@ -460,6 +470,19 @@ fn field_keys(header: &str) -> impl Iterator<Item = String> {
 }
 
 /// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
+/// A language's strings set as it sets text (see [`crate::typography`]): apostrophes curled,
+/// and French no-break spaces. Quotes are left as written: a string may hold HTML.
+fn set_strings(v: &mut Value, lang: &str) {
+    match v {
+        Value::String(s) => {
+            *s = crate::typography::spaces(&crate::typography::apostrophes(s), lang);
+        }
+        Value::Object(m) => m.values_mut().for_each(|v| set_strings(v, lang)),
+        Value::Array(a) => a.iter_mut().for_each(|v| set_strings(v, lang)),
+        _ => {}
+    }
+}
+
 fn normalize_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;

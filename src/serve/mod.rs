@@ -51,7 +51,8 @@ struct App {
     /// Per language, the page's strings.
     pages: BTreeMap<String, Value>,
     default_lang: String,
-    sender: Value,
+    /// Per language, the sender's name, organisation and postal address.
+    senders: BTreeMap<String, Value>,
 }
 
 /// Serves until the process is stopped. `ready` is told the address actually bound (useful with
@@ -84,29 +85,49 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
     })?;
     let default_strings: toml::Table = DEFAULT_PAGE.parse().expect("built-in strings");
     let mut pages = BTreeMap::new();
+    let mut senders = BTreeMap::new();
+    let s = &config.sender;
     for lang in &config.languages.supported {
         let file = config
             .templates_dir()
             .join("i18n")
             .join(format!("{lang}.toml"));
-        let table = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
+        let strings = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
             .ok()
             .and_then(|t| t.parse::<toml::Table>().ok())
-            .and_then(|t| t.get("unsubscribe_page")?.as_table().cloned())
+            .unwrap_or_default();
+        let table = strings
+            .get("unsubscribe_page")
+            .and_then(|t| t.as_table().cloned())
             .unwrap_or_else(|| default_strings.clone());
         pages.insert(
             lang.clone(),
             serde_json::to_value(table).unwrap_or(Value::Null),
         );
+        // The organisation and its address as the page's language writes them.
+        let own = |key: &str, fallback: &str| {
+            strings
+                .get(key)
+                .and_then(|v| v.as_str())
+                .unwrap_or(fallback)
+                .to_string()
+        };
+        senders.insert(
+            lang.clone(),
+            json!({
+                "name": s.name,
+                "organisation": own("organisation", &s.organisation),
+                "postal_address": own("postal_address", &s.postal_address),
+            }),
+        );
     }
-    let s = &config.sender;
     let app = Arc::new(App {
         secrets,
         journal: Mutex::new(journal),
         tera,
         pages,
         default_lang: config.languages.default.clone(),
-        sender: json!({"name": s.name, "organisation": s.organisation, "postal_address": s.postal_address}),
+        senders,
     });
     let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -187,7 +208,7 @@ fn page(app: &App, status: StatusCode, lang: &str, state: &str, action: &str) ->
     ctx.insert("state", state);
     ctx.insert("action", action);
     ctx.insert("p", &app.pages[lang]);
-    ctx.insert("sender", &app.sender);
+    ctx.insert("sender", &app.senders[lang]);
     match app.tera.render("page.html", &ctx) {
         Ok(html) => (
             status,
