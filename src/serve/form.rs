@@ -16,8 +16,32 @@ pub async fn fields(
     req: Request<Body>,
     max_body: usize,
 ) -> Result<Vec<(String, String)>, Response> {
-    let multipart = req
-        .headers()
+    read(req, max_body).await.map_err(|mut refused| {
+        // The body may be left unread: the connection cannot carry another request, and the
+        // client must know not to send one on it.
+        refused.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        refused
+    })
+}
+
+/// A body over the limit is still read up to this much, so that the client, still writing it,
+/// gets its 413 rather than a reset connection; past this it is cut off.
+const DRAIN: usize = 64 * 1024;
+
+async fn read(req: Request<Body>, max_body: usize) -> Result<Vec<(String, String)>, Response> {
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large\n").into_response();
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, DRAIN)
+        .await
+        .map_err(|_| too_large())?;
+    if bytes.len() > max_body {
+        return Err(too_large());
+    }
+    let multipart = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
@@ -26,6 +50,7 @@ pub async fn fields(
                 .starts_with("multipart/form-data")
         });
     if multipart {
+        let req = Request::from_parts(parts, Body::from(bytes));
         let mut form = Multipart::from_request(req, &())
             .await
             .map_err(IntoResponse::into_response)?;
@@ -48,9 +73,6 @@ pub async fn fields(
         }
         return Ok(out);
     }
-    let bytes = axum::body::to_bytes(req.into_body(), max_body)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "the body is too large\n").into_response())?;
     let out: Vec<(String, String)> = form_urlencoded::parse(bytes.trim_ascii())
         .take(MAX_FIELDS + 1)
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
