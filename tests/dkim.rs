@@ -172,7 +172,7 @@ fn sent_messages_verify_with_an_independent_verifier_for_rsa_and_ed25519() {
         let subject = text.lines().find(|l| l.starts_with("Subject:")).unwrap();
         let tampered = [
             text.replacen(subject, &format!("{subject} (edited)"), 1),
-            text.replacen("Geneva", "Genf", 1),
+            text.replacen("Palais des Nations", "Palais des Natio", 1),
             text.replacen(
                 "\r\n\r\n",
                 "\r\nList-Unsubscribe: <https://evil.example/>\r\n\r\n",
