@@ -9,7 +9,7 @@
 //! and does not build without a DNS resolver stack. Either would make a signed message differ
 //! from run to run; this one takes the time as an argument, so previews and snapshot tests show
 //! the very bytes that are sent. An independent implementation (dkimpy) verifies what it signs in
-//! `tests/dkim.rs`.
+//! `tests/it/dkim.rs`.
 
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
@@ -317,7 +317,7 @@ mod tests {
     }
 
     /// Signs, then checks the signature with ring's verifier against the published key, the
-    /// way a receiver does. (tests/dkim.rs has an independent verifier read real messages.)
+    /// way a receiver does. (tests/it/dkim.rs has an independent verifier read real messages.)
     fn verify(signer: &Signer, signed: &[u8]) {
         let (head, body) = split_message(signed);
         let fields = header_fields(head);

@@ -1,7 +1,7 @@
 //! A send killed with SIGKILL, or stopped with SIGINT/SIGTERM, mid-campaign: the journal stays
 //! consistent and the next run delivers every message exactly once, except those reported unknown.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `bulletin audience` and `check` on contact lists as they really arrive: Excel and CRM exports
 //! in several delimiters and encodings, duplicates across lists, filters and digests.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

@@ -1,7 +1,7 @@
 //! `bulletin send`, `test-send` and `status` against real SMTP servers on loopback: mailin-embedded
 //! for what arrives, the scripted server of `common::smtp` for the relay's faults.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `bulletin check` must fail and say each line of the folder's `expected` file, and `preview`
 //! must fail without writing anything.
 
-mod common;
+use crate::common;
 
 use common::{repo, Project};
 

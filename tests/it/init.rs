@@ -1,6 +1,6 @@
 //! `bulletin init`: a new project that works at once, and never over existing files.
 
-mod common;
+use crate::common;
 
 use common::Run;
 

@@ -3,7 +3,7 @@
 //! in the list's own words; columns templates ask for by their header; and rows of one address
 //! that disagree.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

@@ -2,7 +2,7 @@
 //! binary: two configs on one journal, templates reading the environment, hostile cells, Ctrl-C
 //! and SIGTERM in every command, a hung relay, a lost journal, internationalised addresses.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! independent of bulletin's signer, with the public key served from the record keygen printed.
 //! The test fails when dkimpy is missing; it is never skipped.
 
-mod common;
+use crate::common;
 
 use common::smtp::RealSmtp;
 use common::Project;

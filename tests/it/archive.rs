@@ -2,7 +2,7 @@
 //! an index and an Atom feed), clicked through in Debian's Chromium. The test fails when the
 //! browser is missing; it is never skipped.
 
-mod common;
+use crate::common;
 
 use common::smtp::RealSmtp;
 use common::Project;

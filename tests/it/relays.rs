@@ -2,7 +2,7 @@
 //! its share taken by the other, and back when it returns; nothing lost, nothing twice, and the
 //! journal says which relay took each message.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

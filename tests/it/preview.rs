@@ -1,7 +1,7 @@
 //! `bulletin preview` on the example project and variations of it: the messages written are
 //! parsed back with a real MIME parser and their headers, parts and decoded text asserted.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

@@ -1,10 +1,10 @@
 //! Same inputs, same bytes: with the clock fixed by `BULLETIN_NOW`, two previews of a project are
 //! identical file for file, and whole messages match the golden files in tests/snapshots/ (an
 //! English, a French and a bilingual announcement, and a digest). After an intended change of the
-//! messages, `BULLETIN_BLESS=1 cargo test --test snapshots` rewrites the golden files; review
+//! messages, `BULLETIN_BLESS=1 cargo test snapshots::` rewrites the golden files; review
 //! their diff before committing it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -113,7 +113,7 @@ fn whole_messages_match_their_golden_files() {
     }
     assert!(
         differ.is_empty(),
-        "messages differ from their golden files:\n{}\n(if intended: BULLETIN_BLESS=1 cargo test --test snapshots, then review the diff)",
+        "messages differ from their golden files:\n{}\n(if intended: BULLETIN_BLESS=1 cargo test snapshots::, then review the diff)",
         differ.join("\n")
     );
 }

@@ -1,7 +1,7 @@
 //! `bulletin schedule` and `bulletin due` with the clock under the test's control
 //! (`BULLETIN_NOW`), against mailin-embedded on loopback.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

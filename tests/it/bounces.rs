@@ -3,7 +3,7 @@
 //! its VERP address explains, unsubscribe mails with and without a valid token, and junk; as an
 //! mbox file and as a Maildir folder, imported twice.
 
-mod common;
+use crate::common;
 
 use common::smtp::{Script, ScriptedSmtp};
 use common::{Project, TOKEN_SECRET};

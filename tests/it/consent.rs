@@ -1,7 +1,7 @@
 //! The consent loop through the real binary: signed unsubscribe links, the project's suppression
 //! list that every campaign obeys, and addresses the relay says do not exist.
 
-mod common;
+use crate::common;
 
 use common::smtp::{RealSmtp, Script, ScriptedSmtp};
 use common::{csv_rows, Project};

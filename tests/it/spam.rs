@@ -4,7 +4,7 @@
 //! `spamassassin -L`, which `tests/run` installs), hits no rule that scores above zero but the
 //! informational ones. The test fails when SpamAssassin is missing; it is never skipped.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

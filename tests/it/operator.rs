@@ -1,6 +1,6 @@
 //! The operator's day: what `check` and the other commands tell the person running them.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

@@ -2,7 +2,7 @@
 //! certificate is checked against `ca_file`, and the password comes from the environment or a
 //! command, never from the config file.
 
-mod common;
+use crate::common;
 
 use common::smtp::RealSmtp;
 use common::Project;

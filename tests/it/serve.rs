@@ -3,7 +3,7 @@
 //! `.ci/run` installs) clicking through the page. The Chromium test fails when the browser is
 //! missing: it is never skipped.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};

@@ -1,7 +1,7 @@
 //! What outreach teams write: merge fields over lists that differ (empty cells, missing
 //! columns), and cells that would break a line.
 
-mod common;
+use crate::common;
 
 use common::Project;
 use mail_parser::MimeHeaders;
