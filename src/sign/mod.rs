@@ -233,16 +233,16 @@ fn rsa_rejected(e: &ring::error::KeyRejected, der: &[u8], pkcs8: bool) -> KeyErr
     use rsa::pkcs8::DecodePrivateKey;
     use rsa::traits::PublicKeyParts;
     let parsed = if pkcs8 {
-        rsa::RsaPrivateKey::from_pkcs8_der(der).ok()
+        rsa::PrivateKey::from_pkcs8_der(der).ok()
     } else {
-        rsa::RsaPrivateKey::from_pkcs1_der(der).ok()
+        rsa::PrivateKey::from_pkcs1_der(der).ok()
     };
     let make = "make a new key with `bulletin dkim keygen`";
     KeyError(match parsed {
         None => format!("the key file's RSA key cannot be read ({e}): {make}"),
         Some(k) => {
-            let bits = k.n().bits();
-            let exponent = k.e().to_string();
+            let bits = k.n().bit_width() as usize;
+            let exponent = k.e().to_string_radix_vartime(10);
             if bits < RSA_MIN_BITS {
                 format!("the RSA key has {bits} bits, fewer than the {RSA_MIN_BITS} that mailbox providers require (they treat a shorter key as no signature): {make}")
             } else if bits > RSA_MAX_BITS {
@@ -262,7 +262,7 @@ fn rsa_rejected(e: &ring::error::KeyRejected, der: &[u8], pkcs8: bool) -> KeyErr
 fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     use rsa::pkcs1::DecodeRsaPublicKey;
     use rsa::pkcs8::EncodePublicKey;
-    rsa::RsaPublicKey::from_pkcs1_der(pkcs1)
+    rsa::PublicKey::from_pkcs1_der(pkcs1)
         .and_then(|k| k.to_public_key_der().map_err(|_| rsa::pkcs1::Error::Crypto))
         .map(|d| d.as_bytes().to_vec())
         // ring produced this key from a key it accepted, so it parses.
@@ -284,7 +284,7 @@ pub fn generate(algorithm: Algorithm, bits: usize) -> Result<String, KeyError> {
                 )));
             }
             use rsa::pkcs8::EncodePrivateKey;
-            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, bits)
                 .map_err(|e| KeyError(format!("cannot make an RSA key: {e}")))?;
             key.to_pkcs8_der()
                 .map_err(|e| KeyError(format!("cannot encode the key: {e}")))?
@@ -349,7 +349,7 @@ mod tests {
             Algorithm::Rsa => {
                 use rsa::pkcs1::EncodeRsaPublicKey;
                 use rsa::pkcs8::DecodePublicKey;
-                let pkcs1 = rsa::RsaPublicKey::from_public_key_der(&p)
+                let pkcs1 = rsa::PublicKey::from_public_key_der(&p)
                     .unwrap()
                     .to_pkcs1_der()
                     .unwrap();
@@ -410,7 +410,7 @@ mod tests {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::pkcs8::DecodePrivateKey;
         let pkcs8 = generate(Algorithm::Rsa, 2048).unwrap();
-        let pkcs1 = rsa::RsaPrivateKey::from_pkcs8_pem(&pkcs8)
+        let pkcs1 = rsa::PrivateKey::from_pkcs8_pem(&pkcs8)
             .unwrap()
             .to_pkcs1_pem(pem_rfc7468::LineEnding::CRLF)
             .unwrap()
@@ -449,7 +449,7 @@ mod tests {
         );
         let small = {
             use rsa::pkcs8::EncodePrivateKey;
-            rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024)
+            rsa::PrivateKey::new(&mut getrandom::SysRng, 1024)
                 .unwrap()
                 .to_pkcs8_pem(pem_rfc7468::LineEnding::LF)
                 .unwrap()
