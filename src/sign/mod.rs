@@ -247,7 +247,7 @@ fn rsa_rejected(e: &ring::error::KeyRejected, der: &[u8], pkcs8: bool) -> KeyErr
                 format!("the RSA key has {bits} bits, fewer than the {RSA_MIN_BITS} that mailbox providers require (they treat a shorter key as no signature): {make}")
             } else if bits > RSA_MAX_BITS {
                 format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: {make}")
-            } else if bits % 512 != 0 {
+            } else if !bits.is_multiple_of(512) {
                 format!("the RSA key has {bits} bits, which is not a multiple of 512 as signing keys are: {make} (2048, 3072 or 4096 bits)")
             } else if exponent != "65537" {
                 format!("the RSA key's public exponent is {exponent}, not the usual 65537: {make}")
