@@ -193,17 +193,58 @@ fn files_under(dir: &Path) -> Result<Vec<String>> {
 /// The files an earlier run says it wrote; None when the folder has no marker. A marker of
 /// bulletin before the list (one line, "replaced whole at each run") lists nothing: then the
 /// files the new site writes are taken as bulletin's, and nothing else is removed.
-fn manifest(out: &Path, new: &[String]) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(out.join(MARKER)).ok()?;
-    if !text.starts_with(MARKER_HEAD) {
-        return Some(new.to_vec());
+fn manifest(out: &Path, new: &[String]) -> Result<Option<Vec<String>>> {
+    let Ok(text) = std::fs::read_to_string(out.join(MARKER)) else {
+        return Ok(None);
+    };
+    if text == LEGACY_MARKER {
+        return Ok(Some(new.to_vec()));
     }
-    Some(
-        text.lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| l.to_string())
-            .collect(),
-    )
+    if !text.starts_with(MARKER_HEAD) {
+        return Err(Error::Refused(format!(
+            "{} is not a list bulletin wrote: the folder {} will not be written into. Remove that file if the folder is an archive bulletin wrote, or choose another --out",
+            out.join(MARKER).display(),
+            out.display()
+        )));
+    }
+    let files: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.to_string())
+        .collect();
+    // The list is a file in a folder others write to: nothing it names may lead out of it.
+    if let Some(bad) = files.iter().find(|f| !plain_relative(f)) {
+        return Err(Error::Refused(format!(
+            "{} names {bad:?}, which is not a plain path inside the folder: it was edited by hand, and bulletin will not remove what it names. Fix or remove that line",
+            out.join(MARKER).display()
+        )));
+    }
+    Ok(Some(files))
+}
+
+/// The marker of bulletin before it listed its files.
+const LEGACY_MARKER: &str = "Written by `bulletin archive`; replaced whole at each run.\n";
+
+/// A path of the archive's own making: relative, of plain names, none of them `..`.
+fn plain_relative(f: &str) -> bool {
+    let p = Path::new(f);
+    !f.is_empty()
+        && !f.contains('\\')
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
+/// Whether writing `rel` under `out` would go through a symbolic link (a language folder
+/// made a link to somewhere else), or replace one.
+fn through_a_link(out: &Path, rel: &str) -> Option<PathBuf> {
+    let mut at = out.to_path_buf();
+    for part in Path::new(rel).components() {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(at);
+        }
+    }
+    None
 }
 
 fn write_manifest(out: &Path, files: &[String]) -> Result<()> {
@@ -227,7 +268,7 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
         || std::fs::read_dir(out)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
-    let old = match manifest(out, &new) {
+    let old = match manifest(out, &new)? {
         Some(m) => m,
         None if empty => Vec::new(),
         None => {
@@ -237,6 +278,12 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
             )))
         }
     };
+    if let Some(link) = new.iter().chain(&old).find_map(|f| through_a_link(out, f)) {
+        return Err(Error::Refused(format!(
+            "{} is a symbolic link: the archive writes and removes only files of its own folder, so it stops here (nothing was changed). Replace the link by a folder",
+            link.display()
+        )));
+    }
     let theirs: Vec<&String> = new
         .iter()
         .filter(|f| out.join(f).exists() && !old.contains(f))

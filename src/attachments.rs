@@ -36,7 +36,6 @@ impl Attachments {
     ) -> Attachments {
         let dir = Folders {
             attachments: config.attachments_dir(),
-            project: config.root.clone(),
         };
         let mut read: BTreeMap<PathBuf, Option<Arc<Attachment>>> = BTreeMap::new();
         let mut a = Attachments::default();
@@ -124,10 +123,9 @@ impl Attachments {
     }
 }
 
-/// Where attachments are looked for, and the folder none may lead out of.
+/// Where attachments are looked for, which none may lead out of.
 struct Folders {
     attachments: PathBuf,
-    project: PathBuf,
 }
 
 /// No attachment is read past this: far above what any message may carry ([limits]), and low
@@ -181,10 +179,11 @@ fn resolve(
     if let Some(done) = read.get(&path) {
         return done.clone();
     }
-    // A symbolic link in the folder may point anywhere on the machine: what it names must be
-    // inside the project, like everything else a message is made of.
-    let outside = match (path.canonicalize(), dirs.project.canonicalize()) {
-        (Ok(real), Ok(project)) => (!real.starts_with(&project)).then_some(real),
+    // A symbolic link in the folder may point anywhere: at /etc/passwd, or at the project's
+    // own DKIM key or journal. What an attachment names must be a file of the attachments
+    // folder itself.
+    let outside = match (path.canonicalize(), dir.canonicalize()) {
+        (Ok(real), Ok(folder)) => (!real.starts_with(&folder)).then_some(real),
         _ => None,
     };
     if let Some(real) = outside {
@@ -192,10 +191,9 @@ fn resolve(
             asked_in,
             line,
             format!(
-                "attachment \"{name}\": {} leads to {}, outside the project folder {}: copy the file into {} instead of linking to it",
+                "attachment \"{name}\": {} leads to {}, outside the attachments folder {}: copy the file into that folder instead of linking to it",
                 path.display(),
                 real.display(),
-                dirs.project.display(),
                 dir.display()
             ),
         );

@@ -42,6 +42,15 @@ pub struct ContactList {
 /// Decodes a file's bytes the way the program that wrote it meant them. UTF-8, the common
 /// case, is taken as it is, without a copy: a list may be a hundred megabytes.
 pub fn decode(mut bytes: Vec<u8>) -> (String, &'static str) {
+    if let Some(enc) = utf16_without_bom(&bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes);
+        let name = if enc == encoding_rs::UTF_16BE {
+            "UTF-16BE (no byte order mark)"
+        } else {
+            "UTF-16LE (no byte order mark)"
+        };
+        return (text.into_owned(), name);
+    }
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
         let text = String::from_utf8(bytes)
@@ -138,6 +147,45 @@ pub fn interest_pieces(cell: &str) -> impl Iterator<Item = &str> {
         .filter(|p| !p.is_empty() && !p.starts_with('*'))
 }
 
+/// A header row as a message shows it: at most 20 columns of 40 characters each.
+fn shown_headers(columns: &[String]) -> String {
+    let mut shown: Vec<String> = columns
+        .iter()
+        .take(20)
+        .map(|c| {
+            let short: String = c.chars().take(40).collect();
+            if short.len() < c.len() {
+                format!("{short}…")
+            } else {
+                short
+            }
+        })
+        .collect();
+    if columns.len() > 20 {
+        shown.push(format!("and {} more", columns.len() - 20));
+    }
+    shown.join(" | ")
+}
+
+/// UTF-16 written without its byte order mark, told by where the zero bytes of its first
+/// characters fall: after each letter (little-endian) or before it (big-endian).
+pub(super) fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &bytes[..bytes.len().min(512) & !1];
+    if head.len() < 8 || bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return None;
+    }
+    let pairs = head.len() / 2;
+    let zero_at = |k: usize| head.iter().skip(k).step_by(2).filter(|b| **b == 0).count();
+    let (even, odd) = (zero_at(0), zero_at(1));
+    if odd * 10 >= pairs * 9 && even * 10 < pairs {
+        Some(encoding_rs::UTF_16LE)
+    } else if even * 10 >= pairs * 9 && odd * 10 < pairs {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
+}
+
 /// Splits an interests cell into tags (see [`interest_pieces`]).
 pub fn split_interests(cell: &str) -> Vec<String> {
     // Whatever the file's delimiter: a cell holding it was quoted, so the CSV reader has
@@ -213,11 +261,14 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
 
     list.contacts.reserve_exact(source.lines);
     let unbalanced = source.unbalanced;
+    let lines = source::LineIndex::default();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_reader(source.reader);
+        .from_reader(lines.watch(source.reader));
+    // A record's line as an editor shows it (see `LineIndex`).
+    let line_of = |p: Option<&csv::Position>| p.and_then(|p| lines.line_at(p.byte()));
     let mut records = reader.records();
 
     // The header is the first row with any text in it.
@@ -228,15 +279,13 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 return Ok(list);
             }
             Some(Err(e)) => {
-                let line = e.position().map(|p| p.line() as usize);
+                let line = line_of(e.position());
                 problems.error(path, line, format!("cannot read the header row: {e}"));
                 return Ok(list);
             }
             Some(Ok(r)) if r.iter().all(|f| f.trim().is_empty()) => continue,
-            Some(Ok(r)) if source.sep_line && r.position().is_some_and(|p| p.line() == 1) => {
-                continue
-            }
-            Some(Ok(r)) => break (r.position().map(|p| p.line() as usize).unwrap_or(1), r),
+            Some(Ok(r)) if source.sep_line && line_of(r.position()) == Some(1) => continue,
+            Some(Ok(r)) => break (line_of(r.position()).unwrap_or(1), r),
         }
     };
     let columns: Vec<String> = header
@@ -254,7 +303,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             format!(
                 "no `email` column: the header row ({} delimited) reads [{}]; rename the column of addresses `email`, or {COLUMN_HELP}",
                 delimiter_name(delimiter),
-                columns.join(" | "),
+                shown_headers(&columns),
             ),
         );
         return Ok(list);
@@ -312,7 +361,12 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize);
+                let line = line_of(e.position());
+                if e.is_io_error() {
+                    // The file cannot be read on (a line too long to be a row): stop here.
+                    problems.error(path, line, format!("cannot read on: {e}"));
+                    break;
+                }
                 problems.error(
                     path,
                     line,
@@ -321,7 +375,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = line_of(rec.position()).unwrap_or(0);
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

@@ -23,6 +23,9 @@ pub(super) struct Source {
     pub lines: usize,
 }
 
+/// Largest list read whole (UTF-16, Windows-1252, lone CRs): about two million contacts.
+const MAX_IN_MEMORY: u64 = 1 << 30;
+
 /// How much of the start of a file the delimiter is guessed from.
 const HEAD: usize = 64 * 1024;
 
@@ -37,6 +40,20 @@ pub(super) fn open(path: &Path) -> Result<Source> {
         )));
     }
     let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(512);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, 512), &mut head).map_err(io)?;
+    let what = not_text(&head).or_else(|| {
+        // NUL bytes: UTF-16 without its mark (read in memory), or no text at all.
+        (head.contains(&0) && super::utf16_without_bom(&head).is_none())
+            .then_some("a binary file (it holds NUL bytes)")
+    });
+    if let Some(what) = what {
+        return Err(Error::Refused(format!(
+            "{}: this is {what}, not a CSV file: open it in its program and save it as CSV (in Excel: File > Save As > CSV UTF-8)",
+            path.display()
+        )));
+    }
+    file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
     let scan = scan(&mut file).map_err(io)?;
     let Some(scan) = scan else {
         return in_memory(path);
@@ -65,7 +82,21 @@ struct Scan {
     lines: usize,
 }
 
-/// Reads the file through once: `None` if it is not UTF-8, or holds a lone CR.
+/// What a file is when its first bytes say it is no text: a workbook saved under a .csv name.
+fn not_text(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"PK\x03\x04") {
+        Some("an Excel workbook (.xlsx), or another zip file")
+    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        Some("an old Excel workbook (.xls)")
+    } else if head.starts_with(b"%PDF") {
+        Some("a PDF document")
+    } else {
+        None
+    }
+}
+
+/// Reads the file through once: `None` if it is not UTF-8, or holds a lone CR or a NUL byte
+/// (UTF-16 without its byte order mark, read in memory).
 fn scan(file: &mut std::fs::File) -> std::io::Result<Option<Scan>> {
     let mut r = std::io::BufReader::with_capacity(1 << 16, file);
     let mut s = Scan {
@@ -88,6 +119,9 @@ fn scan(file: &mut std::fs::File) -> std::io::Result<Option<Scan>> {
         if s.head.len() < HEAD {
             let take = (HEAD - s.head.len()).min(buf.len());
             s.head.extend_from_slice(&buf[..take]);
+        }
+        if memchr::memchr(0, buf).is_some() {
+            return Ok(None);
         }
         s.quotes += memchr::memchr_iter(b'"', buf).count();
         s.lines += memchr::memchr_iter(b'\n', buf).count();
@@ -122,8 +156,21 @@ fn scan(file: &mut std::fs::File) -> std::io::Result<Option<Scan>> {
 
 /// The whole file decoded in memory, its line ends made LF.
 fn in_memory(path: &Path) -> Result<Source> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io("read contact list", path, e))?;
+    // Read whole (other encodings than UTF-8 are decoded at once): capped, so that a huge file
+    // is refused rather than exhausting memory.
+    let bytes = crate::limits::read_capped(path, MAX_IN_MEMORY).map_err(|e| {
+        Error::Refused(format!(
+            "{}: {e}. Lists in encodings other than UTF-8 are read whole: save a list this large as CSV UTF-8, which is read as a stream",
+            path.display()
+        ))
+    })?;
     let (text, encoding) = super::decode(bytes);
+    if text.contains('\0') {
+        return Err(Error::Refused(format!(
+            "{}: this file holds NUL bytes, so it is not text (a spreadsheet or other binary file saved under a .csv name?): save it as CSV from its program",
+            path.display()
+        )));
+    }
     // One line end everywhere: the CSV reader then counts lines as an editor shows them.
     let text = super::lf_only(text);
     let mut end = text.len().min(HEAD);
@@ -152,6 +199,83 @@ fn delimiter_of(head: &str) -> (u8, bool) {
     match sep {
         Some(d) => (d, true),
         None => (super::detect_delimiter(head), false),
+    }
+}
+
+/// Where each line that holds something begins, in the stream the CSV reader reads: the CSV
+/// reader skips empty lines and dates a record from where its reading began, which is the
+/// first of those empty lines. A record's own line is the first line holding something at or
+/// after that point. Entries are dropped as records are read, so it holds a buffer's worth.
+#[derive(Clone, Default)]
+pub(super) struct LineIndex(
+    std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, usize)>>>,
+);
+
+impl LineIndex {
+    /// The line of the first line holding something at or after byte `at` of the stream.
+    pub fn line_at(&self, at: u64) -> Option<usize> {
+        let mut q = self.0.borrow_mut();
+        while q.front().is_some_and(|(offset, _)| *offset < at) {
+            q.pop_front();
+        }
+        q.front().map(|(_, line)| *line)
+    }
+
+    /// Wraps the stream the CSV reader will read, noting where lines begin.
+    pub fn watch(&self, inner: Box<dyn Read>) -> Box<dyn Read> {
+        Box::new(Indexing {
+            inner,
+            index: self.clone(),
+            pos: 0,
+            line: 1,
+            at_start: true,
+            run: 0,
+        })
+    }
+}
+
+struct Indexing {
+    inner: Box<dyn Read>,
+    index: LineIndex,
+    pos: u64,
+    line: usize,
+    at_start: bool,
+    /// Bytes since the last line end.
+    run: usize,
+}
+
+/// No line of a contact list is longer: cells are capped far below (see `MAX_CELL`), and a
+/// longer "line" (a file with no line ends) would be held whole by the CSV reader.
+const MAX_LINE: usize = 1 << 20;
+
+impl Read for Indexing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut q = self.index.0.borrow_mut();
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.at_start = true;
+                self.run = 0;
+                continue;
+            }
+            if self.at_start {
+                q.push_back((self.pos + i as u64, self.line));
+                self.at_start = false;
+            }
+            self.run += 1;
+            if self.run > MAX_LINE {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} is longer than 1 MB, which no row of a contact list is: is this the right file?",
+                        self.line
+                    ),
+                ));
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 

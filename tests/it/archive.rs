@@ -200,4 +200,42 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
         .fails()
         .stderr_has("is not an archive bulletin wrote");
     assert_eq!(p.read("other/keep.txt"), "mine");
+
+    // The list is a file of a folder others write to: a line leading out of it is refused,
+    // and what it names stays.
+    std::fs::remove_file(site.join("fr/index.html")).unwrap();
+    let head = "# Written by `bulletin archive`: the files below are bulletin's, and the next run replaces\n# or removes them; any other file in this folder is left alone.\n";
+    let victim = p.path().join("victim.txt");
+    p.write("victim.txt", "precious");
+    for line in ["../victim.txt".to_string(), victim.display().to_string()] {
+        p.write(
+            "site/.bulletin-archive",
+            format!("{head}en/index.html\n{line}\n"),
+        );
+        p.bulletin()
+            .args(["archive", "--out"])
+            .arg(&site)
+            .fails()
+            .stderr_has("which is not a plain path inside the folder");
+        assert_eq!(p.read("victim.txt"), "precious");
+    }
+    // A marker bulletin did not write makes the folder a foreign one.
+    p.write("site/.bulletin-archive", "hello\n");
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site)
+        .fails()
+        .stderr_has("is not a list bulletin wrote");
+    // A language folder made a link to elsewhere: nothing is written through it.
+    p.write("site/.bulletin-archive", format!("{head}en/index.html\n"));
+    let elsewhere = p.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::remove_dir_all(site.join("fr")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, site.join("fr")).unwrap();
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site)
+        .fails()
+        .stderr_has("is a symbolic link");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }

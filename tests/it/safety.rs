@@ -718,9 +718,18 @@ fn links_out_of_the_project_and_endless_files_are_refused() {
         .args(["check", "--files-only"])
         .fails()
         .stderr_has("attachment \"contacts.pdf\"")
-        .stderr_has("outside the project folder");
+        .stderr_has("outside the attachments folder");
     p.bulletin().args(["preview", "2026-11-digest"]).fails();
     assert!(!p.path().join("preview/2026-11-digest").exists());
+    // Inside the project is not enough: the project's own key or journal is no attachment.
+    std::fs::remove_file(p.path().join("attachments/contacts.pdf")).unwrap();
+    p.write("dkim/s1.pem", "-----BEGIN PRIVATE KEY-----\n");
+    std::os::unix::fs::symlink("../dkim/s1.pem", p.path().join("attachments/contacts.pdf"))
+        .unwrap();
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has("outside the attachments folder");
 
     let p = Project::example();
     p.write(
