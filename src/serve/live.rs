@@ -37,6 +37,11 @@ impl LiveJournal {
         LiveJournal { path, open: None }
     }
 
+    /// Whether there is a journal to record changes in at all.
+    pub fn present(&self) -> bool {
+        identity(&self.path).is_ok()
+    }
+
     /// Runs `f` on the journal the path names now, and makes sure it still names it after:
     /// if the file was replaced meanwhile, `f` runs again on the new one (it must be
     /// idempotent, as suppressing is).

@@ -130,7 +130,7 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
         senders,
     });
     let router = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/u/{token}", get(ask).post(unsubscribe))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -190,6 +190,20 @@ fn protect(router: Router) -> Router {
             header::CACHE_CONTROL,
             fixed("no-store"),
         ))
+}
+
+/// For the proxy or the supervisor: healthy only when an unsubscribe could be recorded now.
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let present = app.journal.lock().map(|j| j.present()).unwrap_or(false);
+    if present {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the journal is missing: unsubscribes cannot be recorded until it is restored\n",
+        )
+            .into_response()
+    }
 }
 
 /// The language to answer in: the one the recipient's message led with (in the token), if the

@@ -1,26 +1,22 @@
 //! The listening socket: connections in, each served by hyper's HTTP/1 with the limits a server
 //! facing the internet needs. A request's headers must arrive within the header timeout, which
-//! also closes a keep-alive connection left idle that long; at most `max_connections` are
-//! served at once, and one over that gets a short 503 and is closed, so that idle or
-//! slow-header connections from one client never hold the door shut for the others (nor
-//! `/healthz`) for longer than the timeout.
+//! also closes a keep-alive connection left idle that long. At most `max_connections` are
+//! open at once: a new one asks the oldest to close (hyper finishes a request in progress on
+//! it first, and closes it at once if it is idle), so that a client who keeps reopening idle
+//! or slow-header connections never holds the door shut for the others, nor for `/healthz`.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 /// How long the listener waits before accepting again when the process is out of file
 /// descriptors: the connections being served free them.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
-
-/// Said to a connection over the cap, which is then closed.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 28\r\nRetry-After: 5\r\nX-Frame-Options: DENY\r\nConnection: close\r\n\r\ntoo many connections; retry\n";
 
 /// The limits of `[serve]`.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +25,16 @@ pub struct Limits {
     pub header_timeout: Duration,
 }
 
+/// The open connections, oldest first, each with the way to ask it to close.
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    list: VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>,
+}
+
 /// Serves connections until the process stops.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(Mutex::new(Open::default()));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -41,23 +44,40 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(async move {
-                let mut stream = stream;
-                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
-                let _ = stream.shutdown().await;
-            });
-            continue;
+        let (close, closing) = tokio::sync::oneshot::channel();
+        let id = {
+            let mut o = open.lock().expect("the connection list");
+            while o.list.len() >= limits.max_connections {
+                if let Some((_, oldest)) = o.list.pop_front() {
+                    let _ = oldest.send(());
+                }
+            }
+            o.next_id += 1;
+            let id = o.next_id;
+            o.list.push_back((id, close));
+            id
         };
         let service = TowerToHyperService::new(router.clone());
+        let open = open.clone();
         tokio::spawn(async move {
-            let _slot = slot;
             let _ = stream.set_nodelay(true);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .keep_alive(true);
-            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = closing => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            open.lock()
+                .expect("the connection list")
+                .list
+                .retain(|(i, _)| *i != id);
         });
     }
 }
