@@ -142,7 +142,15 @@ pub struct Disagreement {
 fn disagreements(first: &Contact, later: &Contact) -> Vec<Disagreement> {
     let mut out = Vec::new();
     let at = |c: &Contact| format!("{}:{}", c.list(), c.line());
-    let lang = |c: &Contact| c.languages().codes.join("+");
+    // A cell as read: its supported codes, else the words it holds ("es").
+    let lang = |c: &Contact| {
+        let l = c.languages();
+        if l.codes.is_empty() {
+            l.unsupported.join("+")
+        } else {
+            l.codes.join("+")
+        }
+    };
     let pairs = [
         (
             "language",

@@ -289,16 +289,10 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
             rejects: l.rejects.len(),
         })
         .collect();
-    // The project's suppression list, if it has a journal yet; nobody on it is mailed.
+    // The project's suppression list; nobody on it is mailed. Without a journal (lost, or
+    // not made yet) it is the copy kept beside where the journal goes.
     let suppressed: HashMap<String, String> =
-        match crate::journal::Journal::open_existing(&config.journal_path())? {
-            Some(j) => j
-                .suppressions()?
-                .into_iter()
-                .map(|s| (s.email, s.reason))
-                .collect(),
-            None => HashMap::new(),
-        };
+        crate::journal::suppressed_addresses(&config.journal_path())?;
     let audience = audience::select(&config, &campaign, lists, &updates, &suppressed);
     // A merge field some recipients lack would fail their messages half-way through a send.
     let mut missing = Problems::new();

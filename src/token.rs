@@ -27,10 +27,27 @@ pub const HOW_TO_MAKE: &str = "make one with `openssl rand -base64 32` (or `head
 /// message), so a short or repetitive secret can be found by trying candidates against one
 /// token, after which anyone can unsubscribe anyone.
 pub fn weakness(secret: &str) -> Option<String> {
-    let len = secret.chars().count();
-    let mut distinct: Vec<char> = secret.chars().collect();
+    let chars: Vec<char> = secret.chars().collect();
+    let len = chars.len();
+    let mut distinct = chars.clone();
     distinct.sort_unstable();
     distinct.dedup();
+    // Kinds of character: a random secret of base64 has lower and upper case letters and
+    // digits; words, names and addresses seldom have all three.
+    let kinds = [
+        chars.iter().any(|c| c.is_lowercase()),
+        chars.iter().any(|c| c.is_uppercase()),
+        chars.iter().any(|c| c.is_ascii_digit()),
+        chars.iter().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    // A run of five characters in a row of the alphabet ("abcde", "12345") is typed, not drawn.
+    let run = chars.windows(5).any(|w| {
+        w.windows(2).all(|p| p[1] as i64 - p[0] as i64 == 1)
+            || w.windows(2).all(|p| p[0] as i64 - p[1] as i64 == 1)
+    });
     if len < MIN_SECRET {
         Some(format!(
             "it is {len} characters long, and a secret shorter than {MIN_SECRET} can be guessed from one link in any message"
@@ -40,6 +57,10 @@ pub fn weakness(secret: &str) -> Option<String> {
             "it uses only {} different characters, which makes it guessable from one link",
             distinct.len()
         ))
+    } else if run {
+        Some("it holds characters in alphabetical or numerical order, as typed secrets do".into())
+    } else if kinds < 3 && len < 64 {
+        Some("it looks typed rather than drawn at random (it lacks a mix of upper and lower case letters and digits); a hexadecimal secret needs 64 characters".into())
     } else {
         None
     }

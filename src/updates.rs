@@ -326,7 +326,7 @@ fn parse_file(
         lang: lang.to_string(),
         title: crate::typography::title(fm.title.trim(), lang),
         date,
-        project: fm.project.unwrap_or_default(),
+        project: crate::typography::title(&fm.project.unwrap_or_default(), lang),
         interests,
         link: fm.link.unwrap_or_default(),
         summary: crate::typography::title(&fm.summary.unwrap_or_default(), lang),

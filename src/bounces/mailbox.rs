@@ -39,24 +39,52 @@ pub fn for_each(
     let mut message: Vec<u8> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
     let mut started = false;
-    let mut emit = |message: &mut Vec<u8>, n: &mut usize| -> Result<()> {
+    let mut emit = |message: &mut Vec<u8>, n: &mut usize, oversized: &mut bool| -> Result<()> {
         *n += 1;
         let place = format!("{} (message {n})", path.display());
-        let bytes = if message.len() as u64 > MAX_MESSAGE {
-            Err(format!("{place}: larger than 64 MB, not read"))
+        let bytes = if message.len() as u64 > MAX_MESSAGE || std::mem::take(oversized) {
+            Err(format!(
+                "{place}: larger than 64 MB, which no bounce or unsubscribe mail is: not read"
+            ))
         } else {
             Ok(unquote(std::mem::take(message)))
         };
         message.clear();
         each(Item { place, bytes })
     };
+    let mut oversized = false;
     loop {
         line.clear();
-        let got = reader
+        // A line is read at most up to the message limit: a file with no line ends is never
+        // held whole.
+        let got = std::io::Read::take(&mut reader, MAX_MESSAGE + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io("read the mbox", path, e))?;
         if got == 0 {
             break;
+        }
+        if !line.ends_with(b"\n") && got as u64 > MAX_MESSAGE {
+            // The rest of this line, read and dropped.
+            oversized = true;
+            loop {
+                let buf = reader
+                    .fill_buf()
+                    .map_err(|e| Error::io("read the mbox", path, e))?;
+                if buf.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', buf) {
+                    Some(i) => {
+                        reader.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let n = buf.len();
+                        reader.consume(n);
+                    }
+                }
+            }
+            continue;
         }
         if line.starts_with(b"From ") {
             if started {
@@ -67,7 +95,7 @@ pub fn for_each(
                         message.pop();
                     }
                 }
-                emit(&mut message, &mut n)?;
+                emit(&mut message, &mut n, &mut oversized)?;
             }
             started = true;
             continue;
@@ -83,7 +111,7 @@ pub fn for_each(
         }
     }
     if started {
-        emit(&mut message, &mut n)?;
+        emit(&mut message, &mut n, &mut oversized)?;
     }
     Ok(())
 }
@@ -113,6 +141,11 @@ fn maildir(
     let mut files: Vec<PathBuf> = Vec::new();
     for sub in ["new", "cur"] {
         let d = dir.join(sub);
+        // A folder of the Maildir that is a link leads anywhere: skipped like a linked message.
+        if std::fs::symlink_metadata(&d).is_ok_and(|m| m.file_type().is_symlink()) {
+            skipped.links.push(d);
+            continue;
+        }
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -30,6 +30,10 @@ enum Action {
         /// As CSV on stdout.
         #[arg(long)]
         csv: bool,
+        /// Empty the list once it is shown: everything on it has been dealt with (each import
+        /// adds only what it has not seen before).
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -37,7 +41,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
     match a.action {
         Action::Import { path } => import(&config, &path),
-        Action::Review { csv } => review(&config, csv),
+        Action::Review { csv, clear } => review(&config, csv, clear),
     }
 }
 
@@ -92,10 +96,15 @@ fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn review(config: &crate::config::Config, csv: bool) -> anyhow::Result<Exit> {
-    let rows = match crate::journal::Journal::open_existing(&config.journal_path())? {
+fn review(config: &crate::config::Config, csv: bool, clear: bool) -> anyhow::Result<Exit> {
+    let journal = crate::journal::Journal::open_existing(&config.journal_path())?;
+    let rows = match &journal {
         Some(j) => j.reviews()?,
         None => Vec::new(),
+    };
+    let cleared = match (&journal, clear) {
+        (Some(j), true) => j.clear_reviews()?,
+        _ => 0,
     };
     if csv {
         let mut w = csv::Writer::from_writer(std::io::stdout().lock());
@@ -107,10 +116,22 @@ fn review(config: &crate::config::Config, csv: bool) -> anyhow::Result<Exit> {
             w.write_record([at.as_str(), who, reason, place])?;
         }
         w.flush()?;
+        if cleared > 0 {
+            eprintln!(
+                "{} taken off the review list.",
+                count(cleared, "entry", "entries")
+            );
+        }
         return Ok(Exit::Success);
     }
     if rows.is_empty() {
         println!("Nothing to review.");
+    }
+    if cleared > 0 {
+        eprintln!(
+            "{} taken off the review list.",
+            count(cleared, "entry", "entries")
+        );
     }
     for (at, who, reason, place) in &rows {
         println!(

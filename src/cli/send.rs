@@ -82,7 +82,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         .copied()
         .unwrap_or(0);
     if suppressed > 0 {
-        notes.push_str(&format!("; {suppressed} suppressed (never mailed)"));
+        notes.push_str(&format!("; {suppressed} on the suppression list, left out"));
     }
     if plan.sending > 0 {
         notes.push_str(&format!(

@@ -104,6 +104,9 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             override_their_choice,
             by,
         } => {
+            if by.as_deref().is_some_and(|b| b.trim().is_empty()) {
+                anyhow::bail!("--by needs the name of whoever makes the change: it is kept in the suppression log");
+            }
             let j = Journal::open(&path)?;
             let emails = addresses
                 .iter()

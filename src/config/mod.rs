@@ -237,18 +237,20 @@ impl Unsubscribe {
         ) {
             return Err(e);
         }
-        if let Some(e) = previous.as_deref().and_then(|p| {
-            weak(
-                "the previous unsubscribe token secret",
-                &key(
+        if let Some(why) = previous.as_deref().and_then(crate::token::weakness) {
+            return Err(format!(
+                "the previous unsubscribe token secret (from {}) is too weak: {why}. Links signed with it can be forged, so stop accepting them: remove {} (links sent with the old secret then stop working)",
+                key(
                     &self.previous_secret_env,
                     "previous_secret_env",
                     "previous_secret_command",
                 ),
-                p,
-            )
-        }) {
-            return Err(e);
+                if self.previous_secret_env.is_some() {
+                    "previous_secret_env"
+                } else {
+                    "previous_secret_command"
+                }
+            ));
         }
         Ok(crate::token::Secrets {
             current: crate::token::Keys::new(&current),

@@ -296,7 +296,9 @@ impl Contact {
                 tags,
             });
         }
-        if self.languages().is_empty() && !other.languages().is_empty() {
+        // The first row that says anything of the language stands, even a language the
+        // project does not write in (the audience then applies the fallback, and says so).
+        if self.language_raw().trim().is_empty() && !other.language_raw().trim().is_empty() {
             self.language = other.language.clone();
         }
         let mut parts = self.parts();

@@ -44,8 +44,10 @@ pub(super) fn open(path: &Path) -> Result<Source> {
     std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, 512), &mut head).map_err(io)?;
     let what = not_text(&head).or_else(|| {
         // NUL bytes: UTF-16 without its mark (read in memory), or no text at all.
-        (head.contains(&0) && super::utf16_without_bom(&head).is_none())
-            .then_some("a binary file (it holds NUL bytes)")
+        let utf16 = head.starts_with(b"\xFF\xFE")
+            || head.starts_with(b"\xFE\xFF")
+            || super::utf16_without_bom(&head).is_some();
+        (head.contains(&0) && !utf16).then_some("a binary file (it holds NUL bytes)")
     });
     if let Some(what) = what {
         return Err(Error::Refused(format!(

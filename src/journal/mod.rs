@@ -20,6 +20,27 @@ mod suppressions;
 
 pub use continuity::{check_continuity, marker_path, write_marker, Marker};
 pub use copy::copy_path;
+
+/// Every suppressed address with its reason: from the journal at `path`, or when there is none
+/// (lost, or not made yet), from the suppression copy beside where it goes.
+pub fn suppressed_addresses(path: &Path) -> Result<std::collections::HashMap<String, String>> {
+    if let Some(j) = Journal::open_existing(path)? {
+        return Ok(j
+            .suppressions()?
+            .into_iter()
+            .map(|s| (s.email, s.reason))
+            .collect());
+    }
+    Ok(copy::last_words(&copy_path(path))?
+        .map(|(words, _)| {
+            words
+                .into_values()
+                .filter(|c| c.add)
+                .map(|c| (c.email, c.reason))
+                .collect()
+        })
+        .unwrap_or_default())
+}
 pub(crate) use file::orphaned_log;
 pub use file::side_files;
 use file::{migrate, owner_only, refuse_hard_links};
@@ -246,6 +267,15 @@ impl Journal {
             eprintln!("note: {note}");
         }
         Ok(journal)
+    }
+
+    /// A journal in memory that records nothing: what a dry run reads when the project has no
+    /// journal yet, so that it creates none.
+    pub fn empty() -> Result<Journal> {
+        let path = PathBuf::from("(no journal yet)");
+        let conn = Connection::open_in_memory().map_err(|e| db_err(&path, e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| db_err(&path, e))?;
+        Ok(Journal { conn, path })
     }
 
     /// Opens the journal if there is one, without creating it: for commands that only read.
@@ -543,6 +573,13 @@ impl Journal {
             let mut suppressed = tx
                 .prepare_cached("SELECT 1 FROM deliveries d JOIN suppressions s ON s.email = d.email WHERE d.id = ?1")
                 .map_err(e)?;
+            // A recipient who left before anything went: no longer of the campaign's audience,
+            // so no row waits for them (status would count it as queued for ever).
+            let mut forget_waiting = tx
+                .prepare_cached(
+                    "DELETE FROM deliveries WHERE id = ?1 AND state IN ('queued', 'deferred')",
+                )
+                .map_err(e)?;
             let mut handover = tx
                 .prepare_cached("INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)")
                 .map_err(e)?;
@@ -568,6 +605,7 @@ impl Journal {
                             handover.execute(params![at_ms, relay]).map_err(e)?;
                             done.push(Applied::Done);
                         } else if suppressed.exists([id]).map_err(e)? {
+                            forget_waiting.execute([id]).map_err(e)?;
                             done.push(Applied::Suppressed);
                         } else {
                             done.push(Applied::NotDone);

@@ -329,6 +329,13 @@ impl Journal {
         Ok(())
     }
 
+    /// Empties the review list; returns how many entries it held.
+    pub fn clear_reviews(&self) -> Result<usize> {
+        self.conn
+            .execute("DELETE FROM mail_review", [])
+            .map_err(|e| self.err(e))
+    }
+
     /// The review list, oldest first: (time, who, reason, where).
     pub fn reviews(&self) -> Result<Vec<(i64, String, String, String)>> {
         let mut st = self

@@ -41,10 +41,8 @@ impl Renderer {
             template: String::new(),
             message: tera_error_text(&e),
         })?;
-        let subject = self
-            .run(&format!("subject.{lang}"), &ctx)?
-            .trim()
-            .to_string();
+        let subject = self.run(&format!("subject.{lang}"), &ctx)?;
+        let subject = crate::typography::spaces(subject.trim(), lang);
         let text = self.run(&self.text_template[lang], &ctx)?;
         let raw = self.run(&self.html_template[lang], &ctx)?;
         let html = self

@@ -64,9 +64,27 @@ impl SmtpError {
                 code: code.into(),
                 reply: text,
             },
-            None if e.is_tls() => SmtpError::Setup(format!("TLS: {text}")),
+            None if e.is_tls() => SmtpError::Setup(format!("TLS: {}", certificate_hint(&text))),
             None => SmtpError::Connection(text),
         }
+    }
+}
+
+/// A certificate refusal, with what to do about it: rustls names the cause in its own terms
+/// (`UnknownIssuer`, `CaUsedAsEndEntity`, `NotValidForName`).
+fn certificate_hint(text: &str) -> String {
+    let hint = if text.contains("UnknownIssuer") || text.contains("CaUsedAsEndEntity") {
+        Some("the relay's certificate is not signed by a public authority (self-signed, or by your institute's own CA): if you trust it, set ca_file to that certificate (or to the CA's), which bulletin then pins")
+    } else if text.contains("NotValidForName") {
+        Some("the relay's certificate is not made out to the host name in the config: use the name the certificate names as host")
+    } else if text.contains("Expired") {
+        Some("the relay's certificate has expired: its administrator must renew it")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{text}: {h}"),
+        None => text.to_string(),
     }
 }
 
@@ -224,6 +242,11 @@ fn auth_problem(
     if mechanisms.iter().any(|m| m == "PLAIN" || m == "LOGIN") {
         return None;
     }
+    if !auth.is_empty() && mechanisms.is_empty() {
+        return Some(format!(
+            "{relay} offers AUTH but names no mechanism, and the config gives it a username and password: ask its administrator to enable AUTH PLAIN over TLS, or remove username and the password setting if it takes mail from this machine without logging in"
+        ));
+    }
     let login =
         "the config gives it a username and password (username, password_env or password_command)";
     Some(if !mechanisms.is_empty() {
@@ -359,7 +382,9 @@ impl Client {
             timed(t, "STARTTLS", conn.starttls(tls, &settings.helo))
                 .await
                 .map_err(|e| match e {
-                    SmtpError::Connection(m) => SmtpError::Setup(format!("STARTTLS failed: {m}")),
+                    SmtpError::Connection(m) => {
+                        SmtpError::Setup(format!("STARTTLS failed: {}", certificate_hint(&m)))
+                    }
                     other => other,
                 })?;
         }

@@ -203,7 +203,15 @@ pub fn run_with(
         )?)
     };
     let live_elsewhere = opts.dry_run && lock::held_by_a_run(&journal_path);
-    let mut journal = Journal::open(&journal_path)?;
+    // A dry run reads the journal as it is, and makes none where there is none.
+    let mut journal = if opts.dry_run {
+        match Journal::open_existing(&journal_path)? {
+            Some(j) => j,
+            None => Journal::empty()?,
+        }
+    } else {
+        Journal::open(&journal_path)?
+    };
     let mut recovered = 0;
     let mut marker = None;
     let hash = p.content_hash();

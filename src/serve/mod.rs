@@ -100,17 +100,22 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
             .get("unsubscribe_page")
             .and_then(|t| t.as_table().cloned())
             .unwrap_or_else(|| default_strings.clone());
-        pages.insert(
-            lang.clone(),
-            serde_json::to_value(table).unwrap_or(Value::Null),
-        );
+        let mut page = serde_json::to_value(table).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut page {
+            for v in m.values_mut() {
+                if let Value::String(t) = v {
+                    *t = crate::typography::spaces(&crate::typography::apostrophes(t), lang);
+                }
+            }
+        }
+        pages.insert(lang.clone(), page);
         // The organisation and its address as the page's language writes them.
         let own = |key: &str, fallback: &str| {
-            strings
+            let v = strings
                 .get(key)
                 .and_then(|v| v.as_str())
-                .unwrap_or(fallback)
-                .to_string()
+                .unwrap_or(fallback);
+            crate::typography::spaces(&crate::typography::apostrophes(v), lang)
         };
         senders.insert(
             lang.clone(),

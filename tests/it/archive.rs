@@ -83,7 +83,7 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
     assert_eq!(fr.entries().len(), 1);
     assert_eq!(
         fr.entries()[0].title().as_str(),
-        "Disarmament Insight, novembre 2026 : vos actualités"
+        "Disarmament Insight, novembre 2026\u{a0}: vos actualités"
     );
 
     // A real browser: the root leads to the English index, whose links lead to the pages and
@@ -140,7 +140,7 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
         .unwrap();
     assert_eq!(
         french,
-        "Disarmament Insight, novembre 2026 : vos actualités"
+        "Disarmament Insight, novembre 2026\u{a0}: vos actualités"
     );
 
     // Every message links to its page, in each of its languages.

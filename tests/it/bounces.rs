@@ -249,6 +249,26 @@ fn a_maildir_and_a_mangled_report_explained_by_verp() {
         .ok()
         .stdout_has("2 messages, 0 already imported; 2 hard bounces")
         .stderr_has("3.link: a symbolic link");
+    // A folder of the Maildir that is itself a link to elsewhere is not followed.
+    let outside = p.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(
+        outside.join("1.mx"),
+        postfix_dsn(
+            "helene.dupre@example.org",
+            "5.1.1",
+            Some(&message_id_for(&server, "helene.dupre@example.org")),
+        ),
+    )
+    .unwrap();
+    let linked = p.path().join("Linked");
+    std::fs::create_dir_all(linked.join("cur")).unwrap();
+    std::os::unix::fs::symlink(&outside, linked.join("new")).unwrap();
+    p.bulletin()
+        .args(["bounces", "import", "Linked"])
+        .ok()
+        .stdout_has("0 messages")
+        .stderr_has("Linked/new: a symbolic link");
     let emails: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
     assert!(
         emails.contains(&"sofia.ramirez@example.org".to_string()),
@@ -321,6 +341,18 @@ fn forged_bounces_change_nothing_and_are_listed_for_review() {
             .stdout(),
     );
     assert_eq!(listed.len(), 13);
+    // Dealt with, the list is emptied; a second import adds nothing (all seen before).
+    p.bulletin()
+        .args(["bounces", "review", "--clear"])
+        .ok()
+        .stderr_has("13 entries taken off the review list");
+    p.bulletin()
+        .args(["bounces", "import", "bounces.mbox"])
+        .ok();
+    p.bulletin()
+        .args(["bounces", "review"])
+        .ok()
+        .stdout_has("Nothing to review.");
     for s in &subscribers {
         assert!(listed.iter().any(|r| &r["who"] == s), "{s}");
     }

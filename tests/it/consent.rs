@@ -82,7 +82,7 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes"])
         .ok()
-        .stderr_has("1 suppressed (never mailed)");
+        .stderr_has("1 on the suppression list, left out");
     assert!(!server
         .messages()
         .iter()
@@ -105,6 +105,18 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
         ])
         .run()
         .code_is(2);
+    p.bulletin()
+        .args([
+            "suppress",
+            "remove",
+            "j.okafor@example.org",
+            "--override-their-choice",
+            "--by",
+            " ",
+        ])
+        .fails()
+        .stderr_has("--by needs the name");
+    assert_eq!(p.suppressed().len(), 1);
     // Taken off the list with the flag and a name, the address is mailed by the next campaign,
     // and the log says who did it.
     p.bulletin()
@@ -334,6 +346,13 @@ fn addresses_that_leave_during_a_run_are_not_mailed() {
         said.contains("left the list while this run was sending"),
         "{said}"
     );
+    // Nobody waits in the journal for them: status counts no queued recipient for ever.
+    let status = p
+        .bulletin()
+        .args(["status", "2026-11-digest"])
+        .ok()
+        .stdout();
+    assert!(!status.contains("queued"), "{status}");
 }
 
 /// The suppression list survives a lost journal: a journal started anew with --new-journal,
@@ -388,10 +407,29 @@ fn suppressions_survive_a_new_or_restored_journal() {
         let _ = std::fs::remove_file(p.path().join(f));
     }
     let before = server.messages().len();
-    p.bulletin()
+    // Before the new journal exists, the plan already leaves them out.
+    let dry = p
+        .bulletin()
+        .args([
+            "send",
+            "2026-11-mpome-briefing",
+            "--dry-run",
+            "--new-journal",
+        ])
+        .ok();
+    let n = p.recipients("2026-11-mpome-briefing").len();
+    assert!(
+        dry.stderr()
+            .contains(&format!("{n} messages would be sent")),
+        "{}",
+        dry.stderr()
+    );
+    let sent = p
+        .bulletin()
         .args(["send", "2026-11-mpome-briefing", "--yes", "--new-journal"])
         .ok()
         .stderr_has("starts with the 2 suppressed addresses kept in");
+    assert!(!sent.stdout().contains("left the list while this run"));
     let mailed: Vec<String> = server.messages()[before..]
         .iter()
         .flat_map(|m| m.to.clone())
@@ -449,7 +487,12 @@ fn a_weak_token_secret_is_refused_with_how_to_make_one() {
     let server = RealSmtp::start();
     let p = Project::example();
     p.relay(server.port, "connections = 1", FAST);
-    for weak in ["abc", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+    for weak in [
+        "abc",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "abcdefghijklmnopqrstuvwxyz012345",
+        "disarmament-insight.example.org/unsubscribe",
+    ] {
         p.bulletin()
             .env("BULLETIN_UNSUBSCRIBE_SECRET", weak)
             .args(["check"])
@@ -468,6 +511,20 @@ fn a_weak_token_secret_is_refused_with_how_to_make_one() {
             .stderr_has("is too weak");
     }
     assert!(server.messages().is_empty());
+    // A weak previous secret: stop accepting its links, rather than make a new one.
+    p.write(
+        "bulletin.toml",
+        p.read("bulletin.toml").replace(
+            "secret_env = \"BULLETIN_UNSUBSCRIBE_SECRET\"",
+            "secret_env = \"BULLETIN_UNSUBSCRIBE_SECRET\"\nprevious_secret_env = \"OLD_SECRET\"",
+        ),
+    );
+    p.bulletin()
+        .env("OLD_SECRET", "secret")
+        .args(["check"])
+        .fails()
+        .stderr_has("the previous unsubscribe token secret (from previous_secret_env OLD_SECRET) is too weak")
+        .stderr_has("remove previous_secret_env");
     let dir = tempfile::tempdir().unwrap();
     common::Run::new()
         .current_dir(dir.path())

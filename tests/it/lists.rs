@@ -59,6 +59,9 @@ fn every_encoding_line_end_and_quoting_names_the_files_own_lines() {
                         "\"ben@example.org\",\"Ben{le}Rue du Lac 3\",\"en\""
                     ));
                 }
+                // Blank lines, as hand-edited exports have: the CSV reader skips them.
+                rows.push(String::new());
+                rows.push(String::new());
                 rows.push(format!("{},{},{}", q("not-an-address"), q("Bad"), q("en")));
                 rows.push(format!("{},{},{}", q("zoe@example.org"), q("Zoë"), q("en")));
                 let text = rows.join(le) + le;
@@ -68,7 +71,14 @@ fn every_encoding_line_end_and_quoting_names_the_files_own_lines() {
                     .count()
                     + 1;
                 let name = format!("{encoding}-{le_name}-{quoting}.csv");
-                p.write(&format!("lists/{name}"), encode(&text, encoding));
+                // UTF-16 is also written without its byte order mark.
+                let bytes = encode(&text, encoding);
+                let bytes = if name.starts_with("utf-16le-lf-plain") {
+                    bytes[2..].to_vec()
+                } else {
+                    bytes
+                };
+                p.write(&format!("lists/{name}"), bytes);
                 expected.push((name.clone(), bad_at, bad_at + 1));
                 names.push(name);
             }
@@ -117,6 +127,28 @@ fn every_encoding_line_end_and_quoting_names_the_files_own_lines() {
             );
         }
     }
+}
+
+/// A workbook or another binary file saved under a .csv name is named for what it is.
+#[test]
+fn a_spreadsheet_or_binary_file_is_named_for_what_it_is() {
+    let p = Project::example();
+    let mut xlsx = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
+    xlsx.extend(std::iter::repeat_n(b'x', 5000));
+    p.write("lists/practitioners.csv", xlsx);
+    p.bulletin()
+        .args(["audience", "2026-11-digest"])
+        .fails()
+        .stderr_has("practitioners.csv: this is an Excel workbook (.xlsx)")
+        .stderr_has("save it as CSV");
+    p.write("lists/practitioners.csv", vec![0u8; 1 << 20]);
+    let out = p.bulletin().args(["audience", "2026-11-digest"]).fails();
+    assert!(out.stderr().contains("a binary file (it holds NUL bytes)"));
+    assert!(
+        out.stderr().len() < 2000,
+        "no echo of the file: {}",
+        out.stderr().len()
+    );
 }
 
 /// Google Contacts' French export, as it writes it: its headers, and groups cells that hold
@@ -277,4 +309,19 @@ fn rows_of_one_address_that_disagree_are_reported() {
         .find(|r| r["email"] == "amina.diallo@example.org")
         .unwrap();
     assert_eq!(amina["language"], "fr");
+    // Two rows of one list, the first in a language the project does not write in: the
+    // first still stands, and is named.
+    p.write(
+        "lists/practitioners.csv",
+        "email,name,language\nb@example.org,B,es\nb@example.org,B,en\n",
+    );
+    let out = p
+        .bulletin()
+        .args(["audience", "2026-11-digest"])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains("b@example.org  language: \"es\" from practitioners.csv:2 kept over \"en\" from practitioners.csv:3"),
+        "{out}"
+    );
 }

@@ -661,6 +661,14 @@ fn french_messages_are_set_as_french_is_written() {
         !text.contains(" :"),
         "every French colon keeps its space: {text}"
     );
+    assert!(
+        !text.contains('\''),
+        "no straight apostrophe in French text: {text}"
+    );
+    assert!(
+        html.contains("Le désarmement en tant qu’action humanitaire"),
+        "project names curled too"
+    );
 
     let en = message_for(&out, "j.okafor@example.org");
     let en_text = parse(&en).body_text(0).unwrap().to_string();

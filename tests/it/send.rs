@@ -95,7 +95,10 @@ fn asks_for_yes_off_a_terminal_and_dry_run_sends_nothing() {
         .stderr_has("messages would be sent")
         .stderr_lacks(" sending ");
     assert!(server.messages().is_empty());
-    assert!(p.journal_states().is_empty(), "a dry run records nothing");
+    assert!(
+        !p.path().join("bulletin.sqlite").exists(),
+        "a dry run of a project that never sent makes no journal"
+    );
 }
 
 #[test]

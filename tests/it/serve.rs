@@ -87,6 +87,10 @@ fn get_shows_post_suppresses_forgeries_change_nothing() {
         "the organisation's address in French: {page}"
     );
     assert!(
+        page.contains("cette adresse\u{a0}?") && page.contains("qu’action"),
+        "the page set as French is: {page}"
+    );
+    assert!(
         !page.contains("amina"),
         "the page does not show the address"
     );

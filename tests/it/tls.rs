@@ -73,7 +73,8 @@ fn an_untrusted_certificate_is_refused() {
         .args(["send", "2026-11-digest", "--yes"])
         .env("RELAY_PASSWORD", "s3cret")
         .fails()
-        .stderr_has("STARTTLS");
+        .stderr_has("STARTTLS")
+        .stderr_has("set ca_file to that certificate");
     assert!(server.messages().is_empty());
 }
 

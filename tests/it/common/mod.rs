@@ -191,11 +191,16 @@ pub fn shift_clock(cmd: &mut Command) {
     let Ok(offset) = std::env::var(CLOCK_VAR) else {
         return;
     };
-    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-    assert!(
-        Path::new(lib).exists(),
-        "{CLOCK_VAR} needs Debian's faketime (apt-get install faketime; tests/run installs it)"
-    );
+    // Debian puts it under the machine's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu).
+    let lib = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("{CLOCK_VAR} needs Debian's faketime (apt-get install faketime; tests/run installs it)")
+        });
     cmd.env("LD_PRELOAD", lib)
         .env("FAKETIME", offset)
         .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
