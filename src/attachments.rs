@@ -68,6 +68,30 @@ impl Attachments {
 
     /// The files a message in `langs` with the campaign's updates `updates` carries: the
     /// campaign's, then each update's, in each language, each file once.
+    /// A digest of every file attached, in every language: part of the campaign's content
+    /// hash, since the messages carry them.
+    pub fn digest(&self) -> String {
+        let all = self
+            .campaign
+            .iter()
+            .map(|(k, v)| (format!("campaign {k}"), v))
+            .chain(
+                self.updates
+                    .iter()
+                    .map(|((i, lang), v)| (format!("update {i} {lang}"), v)),
+            );
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for (at, files) in all {
+            parts.push(at.into_bytes());
+            for f in files {
+                parts.push(f.filename.as_bytes().to_vec());
+                parts.push(f.content_type.as_bytes().to_vec());
+                parts.push(crate::digest::of([f.base64.as_slice()]).into_bytes());
+            }
+        }
+        crate::digest::of(parts.iter().map(Vec::as_slice))
+    }
+
     pub fn for_message(&self, langs: &[String], updates: &[usize]) -> Vec<Arc<Attachment>> {
         let mut out: Vec<Arc<Attachment>> = Vec::new();
         for lang in langs {

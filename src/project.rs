@@ -480,8 +480,10 @@ pub struct MessageError {
 
 impl Prepared {
     /// A digest of what the campaign's messages are made of, from what was loaded: the campaign
-    /// file (its schedule left out), its updates and the templates. Contact lists are left out:
-    /// adding contacts to a running campaign is normal.
+    /// file (its schedule left out), its updates, the templates its messages use (and those
+    /// they include, extend or import), the strings of its languages and the files it
+    /// attaches. Nothing else: restyling the unsubscribe page changes no message. Contact lists
+    /// are left out too: adding contacts to a running campaign is normal.
     pub fn content_hash(&self) -> String {
         let updates: Vec<String> = self
             .campaign
@@ -495,6 +497,7 @@ impl Prepared {
             [
                 self.campaign.content_digest.as_bytes(),
                 self.renderer.sources_digest().as_bytes(),
+                self.attachments.digest().as_bytes(),
             ]
             .into_iter()
             .chain(updates.iter().map(|u| u.as_bytes())),

@@ -202,12 +202,13 @@ impl Renderer {
             .values()
             .chain(bodies.html_names())
             .all(|name| inline::opaque_templates(&tera, name, &mut Vec::new()));
-        let strings_json = serde_json::to_string(&strings).unwrap_or_default();
-        let sources_digest = crate::digest::of(
-            sources
-                .iter()
-                .flat_map(|(n, _, src)| [n.as_bytes(), src.as_bytes()])
-                .chain([strings_json.as_bytes()]),
+        let sources_digest = messages_digest(
+            &tera,
+            &html_template,
+            &text_template,
+            &sources,
+            &strings,
+            campaign,
         );
         let r = Renderer {
             tera,
@@ -470,6 +471,42 @@ fn field_keys(header: &str) -> impl Iterator<Item = String> {
 }
 
 /// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
+/// What the campaign's messages are made of among the templates and strings: the templates
+/// its messages use in each of its languages (their subjects, intros and bodies are in the
+/// campaign and updates, hashed apart), with those they include, extend or import, and the
+/// strings of its languages, pages' strings (`*_page` tables, which `serve` shows) left out.
+fn messages_digest(
+    tera: &Tera,
+    html: &BTreeMap<String, String>,
+    text: &BTreeMap<String, String>,
+    sources: &[Source],
+    strings: &BTreeMap<String, Value>,
+    campaign: &Campaign,
+) -> String {
+    let roots: Vec<String> = campaign
+        .languages
+        .iter()
+        .flat_map(|l| [html.get(l), text.get(l)])
+        .flatten()
+        .cloned()
+        .collect();
+    let used = templates::used_templates(tera, &roots);
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    for (name, _, src) in sources.iter().filter(|(n, _, _)| used.contains(n)) {
+        parts.push(name.as_bytes().to_vec());
+        parts.push(src.as_bytes().to_vec());
+    }
+    for lang in &campaign.languages {
+        let mut table = strings.get(lang).cloned().unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut table {
+            m.retain(|k, _| !k.ends_with("_page"));
+        }
+        parts.push(lang.as_bytes().to_vec());
+        parts.push(serde_json::to_vec(&table).unwrap_or_default());
+    }
+    crate::digest::of(parts.iter().map(Vec::as_slice))
+}
+
 /// A language's strings set as it sets text (see [`crate::typography`]): apostrophes curled,
 /// and French no-break spaces. Quotes are left as written: a string may hold HTML.
 fn set_strings(v: &mut Value, lang: &str) {

@@ -283,6 +283,55 @@ fn node_calls(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
     }
 }
 
+/// The templates `roots` use: themselves, and every template they include, extend or import
+/// macros from, followed through those.
+pub(super) fn used_templates(tera: &Tera, roots: &[String]) -> std::collections::BTreeSet<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = roots.to_vec();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Ok(t) = tera.get_template(&name) else {
+            continue;
+        };
+        todo.extend(t.parents.iter().cloned());
+        todo.extend(t.imported_macro_files.iter().map(|(file, _)| file.clone()));
+        node_includes(&t.ast, &mut todo);
+    }
+    seen
+}
+
+/// The templates included anywhere below these nodes.
+fn node_includes(nodes: &[tera::ast::Node], out: &mut Vec<String>) {
+    use tera::ast::Node as N;
+    for n in nodes {
+        match n {
+            N::Include(_, names, _) => out.extend(names.iter().cloned()),
+            N::Extends(_, parent) => out.push(parent.clone()),
+            N::ImportMacro(_, file, _) => out.push(file.clone()),
+            N::If(i, _) => {
+                for (_, _, body) in &i.conditions {
+                    node_includes(body, out);
+                }
+                if let Some((_, body)) = &i.otherwise {
+                    node_includes(body, out);
+                }
+            }
+            N::Forloop(_, f, _) => {
+                node_includes(&f.body, out);
+                if let Some(b) = &f.empty_body {
+                    node_includes(b, out);
+                }
+            }
+            N::FilterSection(_, f, _) => node_includes(&f.body, out),
+            N::Block(_, b, _) => node_includes(&b.body, out),
+            N::MacroDefinition(_, m, _) => node_includes(&m.body, out),
+            _ => {}
+        }
+    }
+}
+
 /// What a compiled template calls, filters and includes (see `expr_calls`).
 fn calls_of(tera: &Tera, name: &str) -> Option<Vec<String>> {
     let t = tera.get_template(name).ok()?;

@@ -400,6 +400,38 @@ fn a_changed_campaign_is_not_continued_without_consent() {
         .args(["send", "2026-11-digest", "--yes", "--limit", "5"])
         .ok()
         .stdout_has("5 sent");
+    // What messages are not made of changes nothing: the unsubscribe page restyled, its
+    // strings reworded, a template no campaign uses added.
+    p.write(
+        "templates/unsubscribe.html",
+        "<!DOCTYPE html><html lang=\"{{ lang }}\"><title>{{ p.title }}</title><h1>{{ p.title }}</h1></html>",
+    );
+    p.edit(
+        "templates/i18n/en.toml",
+        "button = \"Unsubscribe\"",
+        "button = \"Leave the list\"",
+    );
+    p.write("templates/poster.html", "<p>{{ t.masthead }}</p>");
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "3"])
+        .ok()
+        .stdout_has("3 sent");
+    assert_eq!(server.messages().len(), 8);
+    // A string the messages print, or an update, is part of them.
+    p.edit(
+        "templates/i18n/en.toml",
+        "read_more = \"Read more\"",
+        "read_more = \"Read on\"",
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes"])
+        .fails()
+        .stderr_has("the campaign changed since it was partly sent (8 sent so far)");
+    p.edit(
+        "templates/i18n/en.toml",
+        "read_more = \"Read on\"",
+        "read_more = \"Read more\"",
+    );
     p.edit(
         "updates/2026-11-disarmament-insight.en.md",
         "stalled negotiations",
@@ -408,8 +440,8 @@ fn a_changed_campaign_is_not_continued_without_consent() {
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes"])
         .fails()
-        .stderr_has("the campaign changed since it was partly sent (5 sent so far)");
-    assert_eq!(server.messages().len(), 5);
+        .stderr_has("the campaign changed since it was partly sent (8 sent so far)");
+    assert_eq!(server.messages().len(), 8);
     p.bulletin()
         .args(["send", "2026-11-digest", "--yes", "--allow-changed"])
         .ok();
