@@ -50,7 +50,22 @@ pub fn due(
     let tz = config.tz();
     let journal_path = config.journal_path();
     if !opts.dry_run {
-        crate::journal::check_continuity(&journal_path, opts.new_journal)?;
+        // The gate's word on the journal now; on the relays and secrets when a campaign is due
+        // (a project with nothing due needs none of them).
+        let gate = send::gate::check(
+            config,
+            send::gate::Asked {
+                journal: true,
+                new_journal: opts.new_journal,
+            },
+        );
+        if let Some(p) = gate
+            .problems
+            .into_iter()
+            .find(|p| p.cause == send::gate::Cause::Journal)
+        {
+            return Err(crate::Error::Refused(p.message));
+        }
     }
     // Declared before the journal so that it is released after every connection closes.
     let _lock = if opts.dry_run {
@@ -436,7 +451,8 @@ pub fn cron_line(
         config.root.display()
     );
     o.push_str("# Exit codes: 0 done or nothing due, 1 error to fix, 75 temporary failure, 130/143 interrupted\n# (cron mails what goes to stderr).\n");
-    let vars = config.secret_variables();
+    // The variables the gate's settings read (each relay's password, the token secrets).
+    let vars = crate::send::gate::variables(config);
     if !vars.is_empty() {
         o.push_str(&format!(
             "# cron passes almost no environment: set each secret here (the crontab is not under version\n# control), or read it with a command instead (password_command, secret_command in {}).\n",

@@ -35,26 +35,21 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// What would make `send` refuse before it connects, found without connecting: the same
-/// checks `send` and `send --dry-run` make.
+/// What would make `send` refuse before it connects, as the one gate finds it: the same
+/// problems `send`, `send --dry-run` and `due` refuse on, each at its line.
 fn sending_problems(config: &crate::config::Config, p: &mut crate::problems::Problems) {
-    let text = std::fs::read_to_string(&config.file).unwrap_or_default();
-    if let Err(e) = crate::send::relay_settings(config) {
-        let key = match e.to_string() {
-            m if m.contains("no [smtp] section") => None,
-            m if m.contains("security = \"plain\"") => Some("security"),
-            m if m.contains("password") || m.contains("username") => Some("password_env"),
-            m if m.contains("ca_file") => Some("ca_file"),
-            _ => Some("host"),
-        };
-        let line = key.and_then(|k| crate::config::key_line(&text, k));
-        p.error(&config.file, line, format!("`send` would refuse: {e}"));
-    }
-    if let Err(e) = crate::journal::check_continuity(&config.journal_path(), false) {
+    let gate = crate::send::gate::check(
+        config,
+        crate::send::gate::Asked {
+            journal: true,
+            new_journal: false,
+        },
+    );
+    for problem in gate.problems {
         p.error(
-            &config.journal_path(),
-            None,
-            format!("`send` would refuse: {e}"),
+            &problem.file,
+            problem.line,
+            format!("`send` would refuse: {}", problem.message),
         );
     }
 }

@@ -13,6 +13,7 @@ mod validate;
 use crate::{Error, Result};
 pub use smtp::{Relay, Security, Smtp};
 pub use toml_text::{key_line, line_of, parse_toml};
+pub use validate::relay_line;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -355,7 +355,7 @@ impl Config {
 
 /// The line of `key` in relay `i` of the config: `[smtp]` itself for 0, else the i-th
 /// `[[smtp.relays]]` table; the table's header when the key is not written in it.
-fn relay_line(text: &str, i: usize, key: &str) -> Option<usize> {
+pub fn relay_line(text: &str, i: usize, key: &str) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
     let start = if i == 0 {
         lines.iter().position(|l| l.trim() == "[smtp]")?

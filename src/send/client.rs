@@ -123,8 +123,21 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A relay setting that cannot work, with the config key to fix: found before connecting.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingError {
+    /// The key of the relay's table the problem is about (`security`, `password_env`).
+    pub key: &'static str,
+    pub message: String,
+}
+
+fn setting(key: &'static str, message: String) -> SettingError {
+    SettingError { key, message }
+}
+
 /// Reads the SMTP password from the environment variable or command the config names.
-fn password(smtp: &Smtp) -> Result<Option<String>, SmtpError> {
+fn password(smtp: &Smtp) -> Result<Option<String>, SettingError> {
     crate::secret::read(&crate::secret::Source {
         what: "the SMTP password",
         env_key: "password_env",
@@ -132,21 +145,31 @@ fn password(smtp: &Smtp) -> Result<Option<String>, SmtpError> {
         env: smtp.password_env.as_deref(),
         command: smtp.password_command.as_deref(),
     })
-    .map_err(SmtpError::Setup)
+    .map_err(|m| {
+        let key = if smtp.password_env.is_some() {
+            "password_env"
+        } else {
+            "password_command"
+        };
+        setting(key, m)
+    })
 }
 
 impl Settings {
-    pub fn from_config(smtp: &Smtp, root: &Path) -> Result<Settings, SmtpError> {
+    pub fn from_config(smtp: &Smtp, root: &Path) -> Result<Settings, SettingError> {
         let port = smtp.port.unwrap_or(match smtp.security {
             Security::Tls => 465,
             Security::Starttls => 587,
             Security::Plain => 25,
         });
         if smtp.security == Security::Plain && !smtp.allow_insecure && !is_loopback(&smtp.host) {
-            return Err(SmtpError::Setup(format!(
-                "security = \"plain\" would send passwords and messages unencrypted to {}: use \"starttls\" or \"tls\", or set allow_insecure = true if the network is trusted",
-                smtp.host
-            )));
+            return Err(setting(
+                "security",
+                format!(
+                    "security = \"plain\" would send passwords and messages unencrypted to {}: use \"starttls\" or \"tls\", or set allow_insecure = true if the network is trusted",
+                    smtp.host
+                ),
+            ));
         }
         let mut trust = None;
         let tls = if smtp.security == Security::Plain {
@@ -159,7 +182,9 @@ impl Settings {
                 } else {
                     root.join(ca)
                 };
-                trust = Some(Arc::new(Trust::from_file(&path).map_err(SmtpError::Setup)?));
+                trust = Some(Arc::new(
+                    Trust::from_file(&path).map_err(|m| setting("ca_file", m))?,
+                ));
                 // The relay's certificate is then checked by `Trust` after the handshake, which
                 // can pin a self-signed certificate that webpki refuses as a CA used as a leaf.
                 b = b
@@ -168,7 +193,7 @@ impl Settings {
             }
             Some(
                 b.build_rustls()
-                    .map_err(|e| SmtpError::Setup(format!("TLS settings: {e}")))?,
+                    .map_err(|e| setting("security", format!("TLS settings: {e}")))?,
             )
         };
         let helo = match &smtp.helo_name {
@@ -177,11 +202,12 @@ impl Settings {
         };
         let credentials = match (&smtp.username, password(smtp)?) {
             (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p)),
-            (Some(u), None) => {
-                return Err(SmtpError::Setup(format!(
-                    "[smtp] username is {u} but no password source: set password_env or password_command"
-                )))
-            }
+            (Some(u), None) => return Err(setting(
+                "username",
+                format!(
+                    "username is {u} but no password source: set password_env or password_command"
+                ),
+            )),
             _ => None,
         };
         Ok(Settings {

@@ -4,6 +4,7 @@
 //! records it, [`status`] reads it back.
 
 pub mod client;
+pub mod gate;
 pub mod lock;
 pub mod plan;
 pub mod progress;
@@ -114,6 +115,9 @@ pub struct Failure {
 /// A fatal problem: nothing more can be sent until it is fixed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    /// What the gate found before anything could go (see [`gate`]).
+    #[error("{}. Nothing was sent", .0.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<gate::Problem>),
     #[error("{0}")]
     Setup(String),
     #[error("the campaign changed since it was partly sent ({sent} sent so far): check what changed, then run again with --allow-changed to send the new version to the rest")]
@@ -122,44 +126,21 @@ pub enum SendError {
     Other(#[from] Error),
 }
 
-/// Messages that offer unsubscribing must carry real tokens, and messages the config says to
-/// sign must be signed: without the secret or the key, nothing goes.
-pub(crate) fn signing_ready(p: &Prepared) -> std::result::Result<(), SendError> {
-    if let (Err(e), true) = (&p.secrets, p.config.unsubscribe.offered()) {
-        return Err(SendError::Setup(format!(
-            "cannot sign unsubscribe links: {e}. Nothing was sent"
-        )));
-    }
-    if let Some(Err(e)) = &p.signer {
-        return Err(SendError::Setup(format!(
-            "cannot sign messages with DKIM as [dkim] asks: {e}. Nothing was sent"
-        )));
-    }
-    Ok(())
-}
-
-/// Everything that would make a send refuse before its first connection, checked without
-/// connecting: the SMTP section, its security against its host, the password's source, the
-/// token secret and DKIM key, and the journal's continuity. `check`, `send --dry-run` and the
-/// send itself ask this one function, so they refuse alike.
+/// Everything that would make a send refuse before its first connection, as the one gate
+/// finds it (see [`gate`]): `check`, `send --dry-run`, the send itself and `due` ask it alike.
+/// The relays come back when they can be used.
 pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Relays, SendError> {
-    let settings = relay_settings(&p.config)?;
-    signing_ready(p)?;
-    if !opts.lock_held {
-        journal::check_continuity(&p.config.journal_path(), opts.new_journal)?;
+    let g = gate::check(
+        &p.config,
+        gate::Asked {
+            journal: !opts.lock_held,
+            new_journal: opts.new_journal,
+        },
+    );
+    match g.relays {
+        Some(relays) if g.problems.is_empty() => Ok(relays),
+        _ => Err(SendError::Refused(g.problems)),
     }
-    Ok(settings)
-}
-
-/// The relays the config gives, or why `send` would refuse them.
-pub fn relay_settings(config: &crate::config::Config) -> std::result::Result<Relays, SendError> {
-    let smtp = config.smtp.as_ref().ok_or_else(|| {
-        SendError::Setup(format!(
-            "{} has no [smtp] section: add one with the relay's host (see config.example.toml)",
-            config.file.display()
-        ))
-    })?;
-    Relays::new(smtp, &config.root, &config.rate).map_err(|e| SendError::Setup(e.to_string()))
 }
 
 /// Sends a prepared campaign. `progress` is told of every settled message.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::client::{Settings, SmtpError};
+use super::client::{SettingError, Settings};
 use super::rate::Limiter;
 use crate::config::{Rate, Smtp};
 
@@ -43,10 +43,12 @@ pub struct Relays {
 
 impl Relays {
     /// Every relay the config names, or why one cannot be used.
-    pub fn new(smtp: &Smtp, root: &Path, rate: &Rate) -> Result<Relays, SmtpError> {
+    /// The relays of `[smtp]`; `Err` names the first that cannot work (its place: 0 is
+    /// `[smtp]` itself, n the n-th `[[smtp.relays]]`) and why.
+    pub fn new(smtp: &Smtp, root: &Path, rate: &Rate) -> Result<Relays, (usize, SettingError)> {
         let mut list = Vec::new();
-        for r in smtp.each_relay() {
-            let settings = Arc::new(Settings::from_config(&r, root)?);
+        for (i, r) in smtp.each_relay().into_iter().enumerate() {
+            let settings = Arc::new(Settings::from_config(&r, root).map_err(|e| (i, e))?);
             let name: Arc<str> = format!("{}:{}", settings.host, settings.port).into();
             let own = r.per_second.is_some() || r.per_hour.is_some() || r.per_day.is_some();
             let caps = own.then(|| Rate {

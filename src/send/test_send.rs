@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::client::{Client, Settings};
+use super::client::Client;
 use super::SendError;
 use crate::clock;
 use crate::project::Prepared;
@@ -46,15 +46,12 @@ pub fn test_send(
     if !to_suppressed {
         refuse_suppressed(p, to)?;
     }
-    let smtp = p
-        .config
-        .smtp
-        .as_ref()
-        .ok_or_else(|| SendError::Setup("the config has no [smtp] section".into()))?;
-    super::signing_ready(p)?;
-    let settings = Arc::new(
-        Settings::from_config(smtp, &p.config.root).map_err(|e| SendError::Setup(e.to_string()))?,
-    );
+    // The gate, as for a send, but for the journal: a test send records no delivery.
+    let g = super::gate::check(&p.config, super::gate::Asked::default());
+    let settings = match g.relays {
+        Some(r) if g.problems.is_empty() => r.list[0].settings.clone(),
+        _ => return Err(SendError::Refused(g.problems)),
+    };
     let mut combos: Vec<Vec<String>> = p
         .campaign
         .languages

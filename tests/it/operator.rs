@@ -239,7 +239,7 @@ fn check_and_dry_run_refuse_what_send_would_refuse_before_connecting() {
         .args(["check"])
         .env_remove("BULLETIN_UNSUBSCRIBE_SECRET")
         .fails()
-        .stderr_has("`send` would refuse to start");
+        .stderr_has("`send` would refuse: cannot sign unsubscribe links");
 
     // Plain SMTP to a relay elsewhere.
     p.edit(
