@@ -53,3 +53,15 @@ impl From<Problems> for Error {
         Error::Invalid(p)
     }
 }
+
+impl Problems {
+    /// Turns collected problems into an error if any of them is one; warnings alone pass. Here
+    /// rather than in `problems`, which knows nothing of the errors above it.
+    pub fn into_result(self) -> Result<Problems> {
+        if self.has_errors() {
+            Err(Error::Invalid(self))
+        } else {
+            Ok(self)
+        }
+    }
+}

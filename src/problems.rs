@@ -86,15 +86,6 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// Turns collected problems into an error if any of them is one; warnings alone pass.
-    pub fn into_result(self) -> crate::Result<Problems> {
-        if self.has_errors() {
-            Err(crate::Error::Invalid(self))
-        } else {
-            Ok(self)
-        }
-    }
 }
 
 impl fmt::Display for Problems {

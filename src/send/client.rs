@@ -202,12 +202,14 @@ impl Settings {
         };
         let credentials = match (&smtp.username, password(smtp)?) {
             (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p)),
-            (Some(u), None) => return Err(setting(
-                "username",
-                format!(
+            (Some(u), None) => {
+                return Err(setting(
+                    "username",
+                    format!(
                     "username is {u} but no password source: set password_env or password_command"
                 ),
-            )),
+                ))
+            }
             _ => None,
         };
         Ok(Settings {

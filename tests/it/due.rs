@@ -281,13 +281,9 @@ fn quiet_log_file_and_exit_codes_for_cron() {
     );
 
     // A relay that is down: temporary failure.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = common::gate::Gate::closed();
     p.relay(
-        dead,
+        dead.port,
         "max_consecutive_failures = 3\nmax_attempts = 1",
         "per_second = 1000\nburst = 1000",
     );

@@ -412,13 +412,19 @@ fn rerun_replaces_a_preview_but_never_a_foreign_folder() {
     assert!(index.exists());
 
     // An edit that keeps the size is an edit all the same.
-    std::thread::sleep(std::time::Duration::from_millis(50));
     let (name, _) = emls(&out).into_iter().next().unwrap();
     let eml = out.join(&name);
     let text = std::fs::read_to_string(&eml).unwrap();
     let edited = text.replacen("Disarmament Insight", "MY NOTES HERE!!!!!!", 1);
     assert_eq!(edited.len(), text.len());
     std::fs::write(&eml, &edited).unwrap();
+    // Made later than the preview wrote it, however fast this runs.
+    std::fs::File::options()
+        .write(true)
+        .open(&eml)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
     p.bulletin()
         .args(["preview", "2026-11-digest", "--out"])
         .arg(&out)

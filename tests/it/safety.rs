@@ -32,6 +32,17 @@ fn spawn_ignoring_sigint(p: &Project, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Whether the process `pid` catches signal `sig` (its bit in /proc's SigCgt mask).
+fn catches(pid: u32, sig: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            let mask = t.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
@@ -301,7 +312,10 @@ fn ctrl_c_and_sigterm_stop_preview_check_and_audience_and_leave_nothing_behind()
     }
     for cmd in [&["check"][..], &["audience", "2026-11-digest"][..]] {
         let child = spawn_ignoring_sigint(&p, cmd);
-        std::thread::sleep(Duration::from_millis(300));
+        // Signalled once it listens for the signal: its handler is installed.
+        wait_until(Duration::from_secs(20), "a SIGINT handler", || {
+            catches(child.id(), 2)
+        });
         assert!(
             child.id() > 0
                 && Command::new("kill")
@@ -386,8 +400,34 @@ fn ctrl_c_during_a_hung_relay_stops_at_once_and_a_second_one_aborts() {
         .values()
         .any(|s| s == "sending" || s == "unknown" || s == "sent"));
 
-    // Hung holding the message: a signal gives it a moment, then gives it up as unknown, so
-    // that even one SIGTERM (cron, systemd, `timeout`) stops the run within a second or so.
+    // A slow relay holding the message when the signal comes: it is given a moment, and its
+    // answer, within that moment, is recorded. Exit as the signal says.
+    let server = ScriptedSmtp::start(Script {
+        answer_data_after: Some(Duration::from_millis(300)),
+        ..Default::default()
+    });
+    let p = Project::example();
+    p.relay(server.port, "connections = 1\ntimeout_secs = 60", FAST);
+    let child = spawn_ignoring_sigint(&p, &["send", "2026-11-digest", "--yes"]);
+    wait_until(Duration::from_secs(20), "data sent", || {
+        !server.attempts.lock().unwrap().is_empty()
+    });
+    signal(&child, "TERM");
+    let out = exit_within(child, Duration::from_secs(5), "send, a slow relay");
+    assert_eq!(out.status.code(), Some(143));
+    let st = p.journal_states();
+    assert!(
+        st.values().any(|s| s == "sent"),
+        "the message in transit was given a moment, and its answer recorded: {st:?}"
+    );
+    assert!(
+        !st.values().any(|s| s == "sending" || s == "unknown"),
+        "{st:?}"
+    );
+
+    // Hung holding the message: past that moment it is given up as unknown, so that even one
+    // SIGTERM (cron, systemd, `timeout`) stops the run within a second or so; a second signal
+    // gives it up at once.
     for second in [false, true] {
         let server = ScriptedSmtp::start(Script {
             hang_after_data: true,
@@ -400,15 +440,6 @@ fn ctrl_c_during_a_hung_relay_stops_at_once_and_a_second_one_aborts() {
             !server.attempts.lock().unwrap().is_empty()
         });
         signal(&child, "TERM");
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(
-            Command::new("kill")
-                .args(["-0", &child.id().to_string()])
-                .status()
-                .unwrap()
-                .success(),
-            "the message in transit is given a moment to be answered"
-        );
         if second {
             signal(&child, "INT");
         }

@@ -279,14 +279,14 @@ fn a_dropped_connection_after_data_is_unknown_and_not_resent_unless_asked() {
 
 #[test]
 fn a_relay_that_is_down_stops_the_run_with_everything_recorded() {
-    // A port with nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A relay that hangs up on every connection.
+    let dead = common::gate::Gate::closed();
     let p = Project::example();
-    p.relay(port, "max_consecutive_failures = 5\nmax_attempts = 2", FAST);
+    p.relay(
+        dead.port,
+        "max_consecutive_failures = 5\nmax_attempts = 2",
+        FAST,
+    );
     let done = p
         .bulletin()
         .args(["send", "2026-11-digest", "--yes"])
@@ -298,7 +298,8 @@ fn a_relay_that_is_down_stops_the_run_with_everything_recorded() {
         done.stdout()
     );
     assert!(
-        done.stdout().contains("cannot connect"),
+        done.stdout()
+            .contains("the relay last said: incomplete response"),
         "{}",
         done.stdout()
     );

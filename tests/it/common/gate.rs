@@ -47,6 +47,15 @@ impl Gate {
         }
     }
 
+    /// A relay that is down from the start: it hangs up on every connection. Unlike a port
+    /// bound and let go, no other server of the test run can take its place.
+    pub fn closed() -> Gate {
+        // Its target is never reached: every connection is hung up on first.
+        let g = Gate::to(0);
+        g.close();
+        g
+    }
+
     /// The relay stops: every connection is cut, new ones are hung up on.
     pub fn close(&self) {
         self.open.store(false, Ordering::SeqCst);

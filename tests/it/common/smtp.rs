@@ -180,6 +180,8 @@ pub struct Script {
     pub hang_at_rcpt: bool,
     /// Never answers the end of data: a relay that hangs holding the message.
     pub hang_after_data: bool,
+    /// Answers the end of data only after this long: a slow relay holding the message.
+    pub answer_data_after: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -339,6 +341,9 @@ fn serve(
             *attempts.lock().unwrap().entry(first.clone()).or_insert(0) += 1;
             if script.hang_after_data {
                 return hang(&mut reader);
+            }
+            if let Some(d) = script.answer_data_after {
+                std::thread::sleep(d);
             }
             let mut st = state.lock().unwrap();
             if st.script.drop_after_data.contains(&first) && !st.dropped.contains(&first) {
