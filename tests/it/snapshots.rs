@@ -1,8 +1,9 @@
 //! Same inputs, same bytes: with the clock fixed by `BULLETIN_NOW`, two previews of a project are
 //! identical file for file, and whole messages match the golden files in tests/snapshots/ (an
-//! English, a French and a bilingual announcement, and a digest). After an intended change of the
-//! messages, `BULLETIN_BLESS=1 cargo test snapshots::` rewrites the golden files; review
-//! their diff before committing it.
+//! English, a French and a bilingual announcement, and a digest), as do the preview's index and
+//! `audience`'s report. A difference is shown as a diff. After an intended change,
+//! `SNAPSHOTS=overwrite cargo test snapshots::` rewrites the golden files; review their diff
+//! before committing it.
 
 use crate::common;
 
@@ -84,36 +85,44 @@ fn whole_messages_match_their_golden_files() {
             "digest-bilingual.eml",
         ),
     ];
-    let bless = std::env::var_os("BULLETIN_BLESS").is_some();
-    let mut differ = Vec::new();
     for (campaign, who, golden) in cases {
         let out = preview(&p, campaign, campaign);
         let (_, got) = files(&out)
             .into_iter()
             .find(|(n, _)| n.ends_with(&format!("{who}.eml")))
             .unwrap_or_else(|| panic!("no message for {who} in {campaign}"));
-        let path = repo().join("tests/snapshots").join(golden);
-        if bless {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read(&path)
-            .unwrap_or_else(|_| panic!("{} is missing: run with BULLETIN_BLESS=1", path.display()));
-        if want != got {
-            let first = want
-                .split(|b| *b == b'\n')
-                .zip(got.split(|b| *b == b'\n'))
-                .position(|(a, b)| a != b)
-                .map_or("the length".to_string(), |i| format!("line {}", i + 1));
-            differ.push(format!(
-                "{golden} ({campaign}, {who}): first difference at {first}"
-            ));
-        }
+        matches_golden(&got, golden);
     }
-    assert!(
-        differ.is_empty(),
-        "messages differ from their golden files:\n{}\n(if intended: BULLETIN_BLESS=1 cargo test snapshots::, then review the diff)",
-        differ.join("\n")
+}
+
+/// Compares with a golden file of tests/snapshots, showing a diff (snapbox), then byte for
+/// byte: a message's line ends are part of it. `SNAPSHOTS=overwrite` rewrites the file.
+fn matches_golden(got: &[u8], golden: &str) {
+    let path = repo().join("tests/snapshots").join(golden);
+    snapbox::Assert::new()
+        .action_env(snapbox::assert::DEFAULT_ACTION_ENV)
+        .eq(got.to_vec(), snapbox::Data::read_from(&path, None).raw());
+    if std::env::var("SNAPSHOTS").as_deref() != Ok("overwrite") {
+        assert!(
+            std::fs::read(&path).unwrap() == got,
+            "{golden}: the same text with other line ends (if intended: SNAPSHOTS=overwrite cargo test snapshots::)"
+        );
+    }
+}
+
+#[test]
+fn the_preview_index_and_the_audience_report_match_their_golden_files() {
+    let p = Project::example();
+    let out = preview(&p, "2026-11-digest", "index");
+    matches_golden(
+        &std::fs::read(out.join("index.html")).unwrap(),
+        "index-digest.html",
     );
+    let report = p
+        .bulletin()
+        .env("BULLETIN_NOW", NOW)
+        .args(["audience", "2026-11-digest"])
+        .ok()
+        .stdout();
+    matches_golden(report.as_bytes(), "audience-digest.txt");
 }
