@@ -8,9 +8,31 @@ fn is_lang_code(s: &str) -> bool {
     s.len() == 2 && s.chars().all(|c| c.is_ascii_lowercase())
 }
 
+/// Where a problem of the config is: its file, and the text in which keys are found.
+struct At<'a> {
+    file: std::path::PathBuf,
+    text: &'a str,
+}
+
 impl Config {
+    /// Every check of the config, section by section.
     pub(super) fn validate(&mut self, text: &str, p: &mut Problems) {
-        let file = self.file.clone();
+        let at = At {
+            file: self.file.clone(),
+            text,
+        };
+        self.check_languages(&at, p);
+        self.check_sender(&at, p);
+        self.check_interests(&at, p);
+        self.check_unsubscribe(&at, p);
+        self.check_smtp(&at, p);
+        self.check_dkim(&at, p);
+        self.check_rest(&at, p);
+    }
+
+    /// The languages: codes, the default among them, and the default put first.
+    fn check_languages(&mut self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
         let line = |key: &str| key_line(text, key);
         let langs = &mut self.languages;
         langs.supported = langs
@@ -44,20 +66,12 @@ impl Config {
             let d = langs.supported.remove(i);
             langs.supported.insert(0, d);
         }
+    }
 
-        for (value, tag) in &self.lists.interests {
-            if !self.interests.is_empty() && !self.interests.contains(tag) {
-                p.error(
-                    &file,
-                    key_line(text, value).or(line("interests")),
-                    format!(
-                        "[lists.interests] maps \"{value}\" to \"{tag}\", which is not one of `interests` ({})",
-                        self.interests.join(", ")
-                    ),
-                );
-            }
-        }
-
+    /// The sender: addresses, name and postal address.
+    fn check_sender(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         let s = &self.sender;
         if !valid_address(&s.address) {
             p.error(
@@ -88,7 +102,12 @@ impl Config {
         if s.postal_address.trim().is_empty() {
             p.error(&file, line("postal_address"), "postal_address is empty: anti-spam laws (CAN-SPAM) and filters expect the sender's postal address in every mailing");
         }
+    }
 
+    /// The interest tags, and the list values mapped to them.
+    fn check_interests(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         let mut seen = Vec::new();
         for t in &self.interests {
             let n = normalize_tag(t);
@@ -105,6 +124,24 @@ impl Config {
             seen.push(n);
         }
 
+        for (value, tag) in &self.lists.interests {
+            if !self.interests.is_empty() && !self.interests.contains(tag) {
+                p.error(
+                    &file,
+                    key_line(text, value).or(line("interests")),
+                    format!(
+                        "[lists.interests] maps \"{value}\" to \"{tag}\", which is not one of `interests` ({})",
+                        self.interests.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Unsubscribing: the link, the mailto address and the secret's sources.
+    fn check_unsubscribe(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         let un = &self.unsubscribe;
         if let Some(u) = &un.url {
             if !(u.starts_with("https://") || u.starts_with("http://")) {
@@ -144,7 +181,12 @@ impl Config {
                 );
             }
         }
+    }
 
+    /// The relays: `[smtp]` and each `[[smtp.relays]]`.
+    fn check_smtp(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         if let Some(smtp) = &self.smtp {
             if smtp.host.trim().is_empty() {
                 p.error(&file, line("host"), "[smtp] host is empty");
@@ -212,59 +254,7 @@ impl Config {
                     "[smtp] a password source is set but no username: add `username`",
                 );
             }
-            let mut names = std::collections::HashSet::new();
-            for (i, r) in smtp.each_relay().iter().enumerate() {
-                let at = |key: &str| relay_line(text, i, key);
-                let which = if i == 0 {
-                    "[smtp]".to_string()
-                } else {
-                    format!("[[smtp.relays]] number {i} ({})", r.name())
-                };
-                if i > 0 && r.host.trim().is_empty() {
-                    p.error(&file, at("host"), format!("{which}: host is empty"));
-                }
-                if !names.insert(r.name()) {
-                    p.error(
-                        &file,
-                        at("host"),
-                        format!("{which}: {} is named twice; give each relay once", r.name()),
-                    );
-                }
-                if r.weight == 0 || r.weight > 1000 {
-                    p.error(&file, at("weight"), format!("{which}: weight must be between 1 and 1000 (a relay's share of the connections)"));
-                }
-                if r.per_second.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-                    p.error(
-                        &file,
-                        at("per_second"),
-                        format!("{which}: per_second must be a number above 0"),
-                    );
-                }
-                if r.per_hour == Some(0) || r.per_day == Some(0) {
-                    p.error(
-                        &file,
-                        at("per_hour"),
-                        format!("{which}: per_hour and per_day must be at least 1"),
-                    );
-                }
-                if i > 0
-                    && (r.password_env.is_some() || r.password_command.is_some())
-                    && r.username.is_none()
-                {
-                    let key = if r.password_env.is_some() {
-                        "password_env"
-                    } else {
-                        "password_command"
-                    };
-                    p.error(
-                        &file,
-                        at(key),
-                        format!(
-                            "{which}: a password source is set but no username: add `username`"
-                        ),
-                    );
-                }
-            }
+            self.check_relays(smtp, at, p);
             if smtp.relays.len() + 1 > smtp.connections {
                 p.warning(&file, line("connections"), format!(
                     "[smtp] connections = {} is fewer than the {} relays: some relays get no connection until another is set aside",
@@ -273,6 +263,68 @@ impl Config {
                 ));
             }
         }
+    }
+
+    /// Each relay, `[smtp]` itself first: its name, weight, own caps and login.
+    fn check_relays(&self, smtp: &super::Smtp, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let mut names = std::collections::HashSet::new();
+        for (i, r) in smtp.each_relay().iter().enumerate() {
+            let at = |key: &str| relay_line(text, i, key);
+            let which = if i == 0 {
+                "[smtp]".to_string()
+            } else {
+                format!("[[smtp.relays]] number {i} ({})", r.name())
+            };
+            if i > 0 && r.host.trim().is_empty() {
+                p.error(&file, at("host"), format!("{which}: host is empty"));
+            }
+            if !names.insert(r.name()) {
+                p.error(
+                    &file,
+                    at("host"),
+                    format!("{which}: {} is named twice; give each relay once", r.name()),
+                );
+            }
+            if r.weight == 0 || r.weight > 1000 {
+                p.error(&file, at("weight"), format!("{which}: weight must be between 1 and 1000 (a relay's share of the connections)"));
+            }
+            if r.per_second.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                p.error(
+                    &file,
+                    at("per_second"),
+                    format!("{which}: per_second must be a number above 0"),
+                );
+            }
+            if r.per_hour == Some(0) || r.per_day == Some(0) {
+                p.error(
+                    &file,
+                    at("per_hour"),
+                    format!("{which}: per_hour and per_day must be at least 1"),
+                );
+            }
+            if i > 0
+                && (r.password_env.is_some() || r.password_command.is_some())
+                && r.username.is_none()
+            {
+                let key = if r.password_env.is_some() {
+                    "password_env"
+                } else {
+                    "password_command"
+                };
+                p.error(
+                    &file,
+                    at(key),
+                    format!("{which}: a password source is set but no username: add `username`"),
+                );
+            }
+        }
+    }
+
+    /// The DKIM key and the names it signs with.
+    fn check_dkim(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         if let Some(d) = &self.dkim {
             if !super::is_dns_name(&d.selector) {
                 p.error(&file, line("selector"), format!("[dkim] selector \"{}\" must be letters, digits and hyphens (dots between parts), such as \"bulletin2026\": it becomes a DNS name", d.selector));
@@ -291,6 +343,12 @@ impl Config {
                 p.error(&file, line("key_file"), "[dkim] key_file is empty: name the private key's file (make one with `bulletin dkim keygen`)");
             }
         }
+    }
+
+    /// The limits, the web addresses, `serve`, the time zone and the rate.
+    fn check_rest(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
         if !(self.limits.max_message_mb > 0.0 && self.limits.max_message_mb.is_finite()) {
             p.error(
                 &file,
