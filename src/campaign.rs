@@ -235,7 +235,13 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         }
     };
     let file: CampaignFile = parse_toml(&text, path, p)?;
-    let line = |key: &str| crate::config::key_line(&text, key);
+    let r = Reading {
+        path,
+        text: &text,
+        file: &file,
+        config,
+    };
+    let line = |key: &str| r.line(key);
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -246,247 +252,12 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
             "campaign id \"{id}\" may hold only letters, digits, '-', '_' and '.' (at most 64): it goes into Message-IDs and the journal"));
     }
 
-    let supported = &config.languages.supported;
-    let known = |raw: &String, key: &str, p: &mut Problems| {
-        let code = crate::language::code_of(raw).filter(|c| supported.contains(c));
-        if code.is_none() {
-            p.error(
-                path,
-                line(key),
-                format!(
-                    "unknown language \"{raw}\" in {key}: the config supports {}",
-                    supported.join(", ")
-                ),
-            );
-        }
-        code
-    };
-    // Written in: the file's `languages`, else every supported one; then narrowed to the
-    // audience's languages, if it names some.
-    let mut languages: Vec<String> = match &file.languages {
-        Some(list) => {
-            let mut v: Vec<String> = Vec::new();
-            for raw in list {
-                if let Some(c) = known(raw, "languages", p) {
-                    if !v.contains(&c) {
-                        v.push(c);
-                    }
-                }
-            }
-            if list.is_empty() {
-                p.error(path, line("languages"), "languages is empty: list the languages the campaign is written in, such as [\"en\"]");
-            }
-            v
-        }
-        None => supported.clone(),
-    };
-    if !file.audience.languages.is_empty() {
-        let mut only = Vec::new();
-        for raw in &file.audience.languages {
-            if let Some(c) = known(raw, "[audience] languages", p) {
-                only.push(c);
-            }
-        }
-        languages.retain(|l| only.contains(l));
-    }
-    let default_language = if languages.contains(&config.languages.default) {
-        config.languages.default.clone()
-    } else {
-        languages.first().cloned().unwrap_or_default()
-    };
-
-    for (lang, subject) in &file.subject {
-        if !supported.contains(lang) {
-            p.error(
-                path,
-                line(lang),
-                format!(
-                    "subject for \"{lang}\", which the config does not support ({})",
-                    supported.join(", ")
-                ),
-            );
-        } else if subject.trim().is_empty() {
-            p.error(path, line(lang), format!("subject for \"{lang}\" is empty"));
-        }
-    }
-    for lang in &languages {
-        if !file.subject.contains_key(lang) {
-            p.error(path, None, format!(
-                "missing translation: no subject for \"{lang}\"; add `{lang} = \"...\"` under [subject], or say which languages the campaign is written in (languages = [\"en\"])"));
-        }
-    }
-    for lang in file.intro.keys() {
-        if !supported.contains(lang) {
-            p.error(
-                path,
-                None,
-                format!("intro for \"{lang}\", which the config does not support"),
-            );
-        }
-    }
-    if !file.intro.is_empty() {
-        for lang in &languages {
-            if !file.intro.contains_key(lang) {
-                p.error(path, None, format!("missing translation: [intro] has no \"{lang}\" text while other languages have one"));
-            }
-        }
-    }
-
-    // Updates: listed ones in the given order, or those in a date range, newest first.
-    let sel = &file.updates;
-    let mut slugs: Vec<String> = Vec::new();
-    if !sel.include.is_empty() && (sel.from.is_some() || sel.to.is_some()) {
-        p.error(
-            path,
-            line("include"),
-            "[updates] takes either `include` or `from`/`to`, not both",
-        );
-    }
-    if !sel.include.is_empty() {
-        for slug in &sel.include {
-            if updates.by_slug.contains_key(slug) {
-                if !slugs.contains(slug) {
-                    slugs.push(slug.clone());
-                }
-            } else {
-                p.error(
-                    path,
-                    line("include"),
-                    format!(
-                        "no update \"{slug}\" in {}: its files would be {slug}.LANG.md",
-                        config.updates_dir().display()
-                    ),
-                );
-            }
-        }
-    } else if sel.from.is_some() || sel.to.is_some() {
-        let from = sel.from.as_ref().and_then(date_of);
-        let to = sel.to.as_ref().and_then(date_of);
-        if sel.from.is_some() && from.is_none() || sel.to.is_some() && to.is_none() {
-            p.error(
-                path,
-                line("from"),
-                "[updates] from and to must be plain dates such as 2026-11-01",
-            );
-        }
-        let tags: Vec<String> = sel.interests.iter().map(|t| normalize_tag(t)).collect();
-        let mut found: Vec<(chrono::NaiveDate, String)> = updates
-            .by_slug
-            .keys()
-            .filter_map(|slug| {
-                let u = updates.any(slug)?;
-                let in_range = from.is_none_or(|f| u.date >= f) && to.is_none_or(|t| u.date <= t);
-                let tagged = tags.is_empty() || u.interests.iter().any(|i| tags.contains(i));
-                (in_range && tagged).then(|| (u.date, slug.clone()))
-            })
-            .collect();
-        found.sort_by(|a, b| b.cmp(a));
-        slugs = found.into_iter().map(|(_, s)| s).collect();
-        if slugs.is_empty() {
-            p.error(
-                path,
-                line("from"),
-                "no update falls in this date range (and tags): the mailing would be empty",
-            );
-        }
-    } else {
-        p.error(
-            path,
-            None,
-            "[updates] selects nothing: list slugs in `include`, or give `from` and `to` dates",
-        );
-    }
-    for slug in &slugs {
-        for lang in &languages {
-            if updates.get(slug, lang).is_none() {
-                p.error(path, line("include"), format!(
-                    "missing translation: update \"{slug}\" has no \"{lang}\" version; write {}/{slug}.{lang}.md, or say which languages the campaign is written in (languages = [\"en\"])",
-                    config.updates_dir().display()));
-            }
-        }
-    }
-
-    let aud = &file.audience;
-    if aud.lists.is_empty() {
-        p.error(
-            path,
-            line("lists"),
-            "[audience] lists is empty: name at least one CSV file of the lists folder",
-        );
-    }
-    for list in aud.lists.iter().chain(&aud.exclude) {
-        let f = config.lists_dir().join(list);
-        if !f.is_file() {
-            let what = if f.exists() {
-                format!("the contact list {} is not a regular file (a device, pipe or folder, perhaps through a symbolic link): give the CSV file itself", f.display())
-            } else {
-                format!("no contact list {}", f.display())
-            };
-            p.error(
-                path,
-                line(if aud.lists.contains(list) {
-                    "lists"
-                } else {
-                    "exclude"
-                }),
-                what,
-            );
-        }
-    }
-    let mut audience = aud.clone();
-    for (key, tags) in [
-        ("interests_any", &mut audience.interests_any),
-        ("interests_all", &mut audience.interests_all),
-        ("interests_none", &mut audience.interests_none),
-    ] {
-        for t in tags.iter_mut() {
-            *t = normalize_tag(t);
-            if !config.knows_interest(t) {
-                p.error(
-                    path,
-                    line(key),
-                    format!(
-                        "unknown interest \"{t}\": the config declares [{}]",
-                        config.interests.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    audience.languages = languages.clone();
-
-    let mut intro_html = BTreeMap::new();
-    let mut intro_text = BTreeMap::new();
-    for (lang, md) in &file.intro {
-        let base = config.base_url();
-        let b = crate::updates::markdown_body(md, base.as_ref());
-        b.report(path, &text, 1, base.is_some(), p);
-        let set = |t: &str| crate::typography::spaces(t, lang);
-        intro_text.insert(lang.clone(), set(&b.text));
-        intro_html.insert(lang.clone(), set(&b.html));
-    }
-
-    let schedule = match &file.schedule {
-        None => crate::window::Schedule {
-            tz: config.tz(),
-            send_at: None,
-            window: crate::window::Window::always(),
-        },
-        Some(f) => match crate::window::Schedule::from_file(f, config.tz()) {
-            Ok(s) => s,
-            Err(errs) => {
-                for e in errs {
-                    p.error(
-                        path,
-                        line("send_at").or(line("hours")).or(line("days")),
-                        format!("[schedule] {e}"),
-                    );
-                }
-                return None;
-            }
-        },
-    };
-
+    let (languages, default_language) = languages_of(&r, p);
+    check_texts(&r, &languages, p);
+    let slugs = select_updates(&r, updates, &languages, p);
+    let audience = audience_of(&r, &languages, p);
+    let (intro_html, intro_text) = intros_of(&r, p);
+    let schedule = schedule_of(&r, p)?;
     let content_digest = {
         let mut t = text.parse::<toml::Table>().unwrap_or_default();
         t.remove("schedule");
@@ -511,4 +282,302 @@ pub fn load(path: &Path, config: &Config, updates: &Updates, p: &mut Problems) -
         default_language,
         other_languages: file.other_languages,
     })
+}
+
+/// A campaign file being read: where it is, its text and what it holds, for the checks that
+/// name its lines.
+struct Reading<'a> {
+    path: &'a Path,
+    text: &'a str,
+    file: &'a CampaignFile,
+    config: &'a Config,
+}
+
+impl Reading<'_> {
+    fn line(&self, key: &str) -> Option<usize> {
+        crate::config::key_line(self.text, key)
+    }
+}
+
+/// The languages the campaign is written in, and the one it leads with.
+fn languages_of(r: &Reading, p: &mut Problems) -> (Vec<String>, String) {
+    let supported = &r.config.languages.supported;
+    let known = |raw: &String, key: &str, p: &mut Problems| {
+        let code = crate::language::code_of(raw).filter(|c| supported.contains(c));
+        if code.is_none() {
+            p.error(
+                r.path,
+                r.line(key),
+                format!(
+                    "unknown language \"{raw}\" in {key}: the config supports {}",
+                    supported.join(", ")
+                ),
+            );
+        }
+        code
+    };
+    // Written in: the file's `languages`, else every supported one; then narrowed to the
+    // audience's languages, if it names some.
+    let mut languages: Vec<String> = match &r.file.languages {
+        Some(list) => {
+            let mut v: Vec<String> = Vec::new();
+            for raw in list {
+                if let Some(c) = known(raw, "languages", p) {
+                    if !v.contains(&c) {
+                        v.push(c);
+                    }
+                }
+            }
+            if list.is_empty() {
+                p.error(r.path, r.line("languages"), "languages is empty: list the languages the campaign is written in, such as [\"en\"]");
+            }
+            v
+        }
+        None => supported.clone(),
+    };
+    if !r.file.audience.languages.is_empty() {
+        let mut only = Vec::new();
+        for raw in &r.file.audience.languages {
+            if let Some(c) = known(raw, "[audience] languages", p) {
+                only.push(c);
+            }
+        }
+        languages.retain(|l| only.contains(l));
+    }
+    let default_language = if languages.contains(&r.config.languages.default) {
+        r.config.languages.default.clone()
+    } else {
+        languages.first().cloned().unwrap_or_default()
+    };
+
+    (languages, default_language)
+}
+
+/// Each language's subject and intro, present and supported.
+fn check_texts(r: &Reading, languages: &[String], p: &mut Problems) {
+    let supported = &r.config.languages.supported;
+    for (lang, subject) in &r.file.subject {
+        if !supported.contains(lang) {
+            p.error(
+                r.path,
+                r.line(lang),
+                format!(
+                    "subject for \"{lang}\", which the config does not support ({})",
+                    supported.join(", ")
+                ),
+            );
+        } else if subject.trim().is_empty() {
+            p.error(
+                r.path,
+                r.line(lang),
+                format!("subject for \"{lang}\" is empty"),
+            );
+        }
+    }
+    for lang in languages {
+        if !r.file.subject.contains_key(lang) {
+            p.error(r.path, None, format!(
+                "missing translation: no subject for \"{lang}\"; add `{lang} = \"...\"` under [subject], or say which languages the campaign is written in (languages = [\"en\"])"));
+        }
+    }
+    for lang in r.file.intro.keys() {
+        if !supported.contains(lang) {
+            p.error(
+                r.path,
+                None,
+                format!("intro for \"{lang}\", which the config does not support"),
+            );
+        }
+    }
+    if !r.file.intro.is_empty() {
+        for lang in languages {
+            if !r.file.intro.contains_key(lang) {
+                p.error(r.path, None, format!("missing translation: [intro] has no \"{lang}\" text while other languages have one"));
+            }
+        }
+    }
+}
+
+/// The updates the campaign carries: listed ones in the given order, or those in a date range,
+/// newest first; each in every language the campaign is written in.
+fn select_updates(
+    r: &Reading,
+    updates: &Updates,
+    languages: &[String],
+    p: &mut Problems,
+) -> Vec<String> {
+    // Updates: listed ones in the given order, or those in a date range, newest first.
+    let sel = &r.file.updates;
+    let mut slugs: Vec<String> = Vec::new();
+    if !sel.include.is_empty() && (sel.from.is_some() || sel.to.is_some()) {
+        p.error(
+            r.path,
+            r.line("include"),
+            "[updates] takes either `include` or `from`/`to`, not both",
+        );
+    }
+    if !sel.include.is_empty() {
+        for slug in &sel.include {
+            if updates.by_slug.contains_key(slug) {
+                if !slugs.contains(slug) {
+                    slugs.push(slug.clone());
+                }
+            } else {
+                p.error(
+                    r.path,
+                    r.line("include"),
+                    format!(
+                        "no update \"{slug}\" in {}: its files would be {slug}.LANG.md",
+                        r.config.updates_dir().display()
+                    ),
+                );
+            }
+        }
+    } else if sel.from.is_some() || sel.to.is_some() {
+        let from = sel.from.as_ref().and_then(date_of);
+        let to = sel.to.as_ref().and_then(date_of);
+        if sel.from.is_some() && from.is_none() || sel.to.is_some() && to.is_none() {
+            p.error(
+                r.path,
+                r.line("from"),
+                "[updates] from and to must be plain dates such as 2026-11-01",
+            );
+        }
+        let tags: Vec<String> = sel.interests.iter().map(|t| normalize_tag(t)).collect();
+        let mut found: Vec<(chrono::NaiveDate, String)> = updates
+            .by_slug
+            .keys()
+            .filter_map(|slug| {
+                let u = updates.any(slug)?;
+                let in_range = from.is_none_or(|f| u.date >= f) && to.is_none_or(|t| u.date <= t);
+                let tagged = tags.is_empty() || u.interests.iter().any(|i| tags.contains(i));
+                (in_range && tagged).then(|| (u.date, slug.clone()))
+            })
+            .collect();
+        found.sort_by(|a, b| b.cmp(a));
+        slugs = found.into_iter().map(|(_, s)| s).collect();
+        if slugs.is_empty() {
+            p.error(
+                r.path,
+                r.line("from"),
+                "no update falls in this date range (and tags): the mailing would be empty",
+            );
+        }
+    } else {
+        p.error(
+            r.path,
+            None,
+            "[updates] selects nothing: list slugs in `include`, or give `from` and `to` dates",
+        );
+    }
+    for slug in &slugs {
+        for lang in languages {
+            if updates.get(slug, lang).is_none() {
+                p.error(r.path, r.line("include"), format!(
+                    "missing translation: update \"{slug}\" has no \"{lang}\" version; write {}/{slug}.{lang}.md, or say which languages the campaign is written in (languages = [\"en\"])",
+                    r.config.updates_dir().display()));
+            }
+        }
+    }
+
+    slugs
+}
+
+/// Who the campaign goes to: its lists present, its interest filters the project's own.
+fn audience_of(r: &Reading, languages: &[String], p: &mut Problems) -> AudienceSpec {
+    let aud = &r.file.audience;
+    if aud.lists.is_empty() {
+        p.error(
+            r.path,
+            r.line("lists"),
+            "[audience] lists is empty: name at least one CSV file of the lists folder",
+        );
+    }
+    for list in aud.lists.iter().chain(&aud.exclude) {
+        let f = r.config.lists_dir().join(list);
+        if !f.is_file() {
+            let what = if f.exists() {
+                format!("the contact list {} is not a regular file (a device, pipe or folder, perhaps through a symbolic link): give the CSV file itself", f.display())
+            } else {
+                format!("no contact list {}", f.display())
+            };
+            p.error(
+                r.path,
+                r.line(if aud.lists.contains(list) {
+                    "lists"
+                } else {
+                    "exclude"
+                }),
+                what,
+            );
+        }
+    }
+    let mut audience = aud.clone();
+    for (key, tags) in [
+        ("interests_any", &mut audience.interests_any),
+        ("interests_all", &mut audience.interests_all),
+        ("interests_none", &mut audience.interests_none),
+    ] {
+        for t in tags.iter_mut() {
+            *t = normalize_tag(t);
+            if !r.config.knows_interest(t) {
+                p.error(
+                    r.path,
+                    r.line(key),
+                    format!(
+                        "unknown interest \"{t}\": the config declares [{}]",
+                        r.config.interests.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    audience.languages = languages.to_vec();
+
+    audience
+}
+
+/// Each language's intro, from Markdown to HTML and text.
+fn intros_of(
+    r: &Reading,
+    p: &mut Problems,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut intro_html = BTreeMap::new();
+    let mut intro_text = BTreeMap::new();
+    for (lang, md) in &r.file.intro {
+        let base = r.config.base_url();
+        let b = crate::updates::markdown_body(md, base.as_ref());
+        b.report(r.path, r.text, 1, base.is_some(), p);
+        let set = |t: &str| crate::typography::spaces(t, lang);
+        intro_text.insert(lang.clone(), set(&b.text));
+        intro_html.insert(lang.clone(), set(&b.html));
+    }
+
+    (intro_html, intro_text)
+}
+
+/// When and within which hours the campaign goes.
+fn schedule_of(r: &Reading, p: &mut Problems) -> Option<crate::window::Schedule> {
+    let schedule = match &r.file.schedule {
+        None => crate::window::Schedule {
+            tz: r.config.tz(),
+            send_at: None,
+            window: crate::window::Window::always(),
+        },
+        Some(f) => match crate::window::Schedule::from_file(f, r.config.tz()) {
+            Ok(s) => s,
+            Err(errs) => {
+                for e in errs {
+                    p.error(
+                        r.path,
+                        r.line("send_at").or(r.line("hours")).or(r.line("days")),
+                        format!("[schedule] {e}"),
+                    );
+                }
+                return None;
+            }
+        },
+    };
+
+    Some(schedule)
 }
