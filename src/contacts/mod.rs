@@ -308,54 +308,11 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         );
         return Ok(list);
     };
-    for (role, what) in [
-        (Role::Email, "the address"),
-        (Role::Language, "the language"),
-        (Role::Interests, "interests"),
-        (Role::Name, "the name"),
-    ] {
-        let named: Vec<String> = roles
-            .iter()
-            .zip(&columns)
-            .enumerate()
-            .filter(|(_, (r, _))| **r == role)
-            .map(|(i, (_, c))| format!("\"{c}\" (column {})", i + 1))
-            .collect();
-        if named.len() > 1 {
-            problems.warning(
-                path,
-                Some(header_line),
-                format!(
-                    "several columns mean {what}: {}; {} is used for it, and the others are read as ordinary columns (templates still see them). To use another, rename the headers or map them in [lists.columns]",
-                    named.join(", "),
-                    named[0]
-                ),
-            );
-        }
-    }
-    let col = |role: Role| roles.iter().position(|r| *r == role);
-    let (c_name, c_first, c_last, c_lang, c_int, c_org) = (
-        col(Role::Name),
-        col(Role::FirstName),
-        col(Role::LastName),
-        col(Role::Language),
-        col(Role::Interests),
-        col(Role::Organisation),
-    );
-    let shape = Arc::new(Shape {
-        list: name.clone(),
-        columns: columns.iter().map(|c| Arc::from(c.as_str())).collect(),
-        email: Some(email_col),
-        name: c_name,
-        first_name: c_first,
-        last_name: c_last,
-        organisation: c_org,
-        language: c_lang,
-        interests: c_int,
-    });
+    warn_doubled_roles(path, header_line, &roles, &columns, problems);
+    let shape = Arc::new(shape_of(&name, &columns, &roles, email_col));
+    let (c_name, c_lang, c_int) = (shape.name, shape.language, shape.interests);
     // Rows share what they hold in common: a list has few language cells and interest sets.
-    let mut languages: std::collections::HashMap<String, Arc<Language>> = Default::default();
-    let mut interests_seen: std::collections::HashMap<String, Arc<Interests>> = Default::default();
+    let mut shared = Shared::default();
 
     for rec in records {
         let rec = match rec {
@@ -390,35 +347,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 record: record.clone(),
             });
         };
-        // A quote opened and never closed swallows the rows after it into one cell that runs
-        // over lines: other contacts' addresses would end up in this one's name. (A cell
-        // quoted over lines on purpose, a postal address, closes its quote.)
-        if let Some(i) = record.iter().position(|f| unbalanced && f.contains('\n')) {
-            let col = columns.get(i).map_or("(no header)", String::as_str);
-            reject(
-                format!(
-                    "the cell in column {col} opens a quote (\") that is never closed, so it swallows the lines after it: close the quote, or remove it"
-                ),
-                problems,
-            );
-            continue;
-        }
-        let extra_filled = record
-            .iter()
-            .skip(columns.len())
-            .any(|f| !f.trim().is_empty());
-        if extra_filled {
-            reject(
-                format!(
-                    "this row has {} fields but the header has {}: a value probably holds an unquoted {}",
-                    record.len(),
-                    columns.len(),
-                    delimiter_name(delimiter)
-                ),
-                problems,
-            );
-            continue;
-        }
         // Cells are one line wherever they are printed: a line break in a name would split a
         // greeting, or a header.
         let get = |c: Option<usize>| {
@@ -426,54 +354,24 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 .map(|s| crate::text::one_line(s))
                 .unwrap_or_default()
         };
-        if let Some(why) = oversized(&record, &columns, &roles) {
-            reject(why, problems);
-            continue;
-        }
-        let (email, name_in_address) = match crate::address::parse_cell(
-            // As it is: the address parser refuses control characters rather than mend them.
-            record.get(email_col).map_or("", |s| s.trim()),
-        ) {
-            Ok(a) => (a.email, a.name),
+        let row = Row {
+            record: &record,
+            columns: &columns,
+            roles: &roles,
+            unbalanced,
+            delimiter,
+            email_col,
+            smtputf8: rules.smtputf8,
+        };
+        let (email, name_in_address) = match row.address() {
+            Ok(a) => a,
             Err(why) => {
                 reject(why, problems);
                 continue;
             }
         };
-        if !rules.smtputf8 && crate::address::needs_smtputf8(&email) {
-            reject(
-                format!(
-                    "{} has letters outside ASCII before the @, which only a relay that speaks SMTPUTF8 can deliver: if yours does, set `smtputf8 = true` under [smtp]; otherwise ask the contact for another address",
-                    crate::term::quoted(&email)
-                ),
-                problems,
-            );
-            continue;
-        }
-        let lang_raw = get(c_lang);
-        let language = match languages.get(&lang_raw) {
-            Some(l) => Arc::clone(l),
-            None => {
-                let l = Arc::new(Language {
-                    choice: parse_choice(&lang_raw, rules.supported),
-                    raw: lang_raw.clone(),
-                });
-                languages.insert(lang_raw, Arc::clone(&l));
-                l
-            }
-        };
-        let interests_cell = get(c_int);
-        let interests = match interests_seen.get(&interests_cell) {
-            Some(i) => Arc::clone(i),
-            None => {
-                let i = Arc::new(Interests {
-                    tags: split_interests(&interests_cell),
-                    raw: interests_cell.clone(),
-                });
-                interests_seen.insert(interests_cell, Arc::clone(&i));
-                i
-            }
-        };
+        let language = shared.language(get(c_lang), rules.supported);
+        let interests = shared.interests(get(c_int));
         let cells: Vec<String> = (0..columns.len()).map(|i| get(Some(i))).collect();
         let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
         let name_in_address = if get(c_name).is_empty() {
@@ -493,6 +391,155 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         list.contacts.push(contact);
     }
     Ok(list)
+}
+
+/// Warns of several columns read as one value (two `email` columns, `Topics` and `Interests`),
+/// naming them and the one used.
+fn warn_doubled_roles(
+    path: &Path,
+    header_line: usize,
+    roles: &[Role],
+    columns: &[String],
+    problems: &mut Problems,
+) {
+    for (role, what) in [
+        (Role::Email, "the address"),
+        (Role::Language, "the language"),
+        (Role::Interests, "interests"),
+        (Role::Name, "the name"),
+    ] {
+        let named: Vec<String> = roles
+            .iter()
+            .zip(columns)
+            .enumerate()
+            .filter(|(_, (r, _))| **r == role)
+            .map(|(i, (_, c))| format!("\"{c}\" (column {})", i + 1))
+            .collect();
+        if named.len() > 1 {
+            problems.warning(
+                path,
+                Some(header_line),
+                format!(
+                    "several columns mean {what}: {}; {} is used for it, and the others are read as ordinary columns (templates still see them). To use another, rename the headers or map them in [lists.columns]",
+                    named.join(", "),
+                    named[0]
+                ),
+            );
+        }
+    }
+}
+
+/// What each column of a list holds, from its header's roles.
+fn shape_of(name: &Arc<str>, columns: &[String], roles: &[Role], email_col: usize) -> Shape {
+    let col = |role: Role| roles.iter().position(|r| *r == role);
+    let (c_name, c_first, c_last, c_lang, c_int, c_org) = (
+        col(Role::Name),
+        col(Role::FirstName),
+        col(Role::LastName),
+        col(Role::Language),
+        col(Role::Interests),
+        col(Role::Organisation),
+    );
+    Shape {
+        list: name.clone(),
+        columns: columns.iter().map(|c| Arc::from(c.as_str())).collect(),
+        email: Some(email_col),
+        name: c_name,
+        first_name: c_first,
+        last_name: c_last,
+        organisation: c_org,
+        language: c_lang,
+        interests: c_int,
+    }
+}
+
+/// What rows of a list share: each distinct language cell and interests cell, read once.
+#[derive(Default)]
+struct Shared {
+    languages: std::collections::HashMap<String, Arc<Language>>,
+    interests: std::collections::HashMap<String, Arc<Interests>>,
+}
+
+impl Shared {
+    fn language(&mut self, raw: String, supported: &[String]) -> Arc<Language> {
+        if let Some(l) = self.languages.get(&raw) {
+            return Arc::clone(l);
+        }
+        let l = Arc::new(Language {
+            choice: parse_choice(&raw, supported),
+            raw: raw.clone(),
+        });
+        self.languages.insert(raw, Arc::clone(&l));
+        l
+    }
+
+    fn interests(&mut self, cell: String) -> Arc<Interests> {
+        if let Some(i) = self.interests.get(&cell) {
+            return Arc::clone(i);
+        }
+        let i = Arc::new(Interests {
+            tags: split_interests(&cell),
+            raw: cell.clone(),
+        });
+        self.interests.insert(cell, Arc::clone(&i));
+        i
+    }
+}
+
+/// One row of a list, as read, for the checks that may refuse it.
+struct Row<'a> {
+    record: &'a [String],
+    columns: &'a [String],
+    roles: &'a [Role],
+    unbalanced: bool,
+    delimiter: u8,
+    email_col: usize,
+    smtputf8: bool,
+}
+
+impl Row<'_> {
+    /// The row's address (and a name written with it), or why the row is refused.
+    fn address(&self) -> std::result::Result<(String, Option<String>), String> {
+        let (record, columns) = (self.record, self.columns);
+        // A quote opened and never closed swallows the rows after it into one cell that runs
+        // over lines: other contacts' addresses would end up in this one's name. (A cell
+        // quoted over lines on purpose, a postal address, closes its quote.)
+        if let Some(i) = record
+            .iter()
+            .position(|f| self.unbalanced && f.contains('\n'))
+        {
+            let col = columns.get(i).map_or("(no header)", String::as_str);
+            return Err(format!(
+                "the cell in column {col} opens a quote (\") that is never closed, so it swallows the lines after it: close the quote, or remove it"
+            ));
+        }
+        let extra_filled = record
+            .iter()
+            .skip(columns.len())
+            .any(|f| !f.trim().is_empty());
+        if extra_filled {
+            return Err(format!(
+                "this row has {} fields but the header has {}: a value probably holds an unquoted {}",
+                record.len(),
+                columns.len(),
+                delimiter_name(self.delimiter)
+            ));
+        }
+        if let Some(why) = oversized(record, columns, self.roles) {
+            return Err(why);
+        }
+        let a = crate::address::parse_cell(
+            // As it is: the address parser refuses control characters rather than mend them.
+            record.get(self.email_col).map_or("", |s| s.trim()),
+        )?;
+        if !self.smtputf8 && crate::address::needs_smtputf8(&a.email) {
+            return Err(format!(
+                "{} has letters outside ASCII before the @, which only a relay that speaks SMTPUTF8 can deliver: if yours does, set `smtputf8 = true` under [smtp]; otherwise ask the contact for another address",
+                crate::term::quoted(&a.email)
+            ));
+        }
+        Ok((a.email, a.name))
+    }
 }
 
 /// Writes rejected rows as a CSV that can be fixed and loaded again: where each came from, why it
