@@ -5,6 +5,7 @@
 //! are removed. What others keep in that folder (`.git/`, `.htaccess`, notes) is left alone:
 //! the marker file lists what bulletin wrote, and only that is ever replaced or removed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -190,36 +191,58 @@ fn files_under(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The files an earlier run says it wrote; None when the folder has no marker. A marker of
-/// bulletin before the list (one line, "replaced whole at each run") lists nothing: then the
-/// files the new site writes are taken as bulletin's, and nothing else is removed.
-fn manifest(out: &Path, new: &[String]) -> Result<Option<Vec<String>>> {
-    let Ok(text) = std::fs::read_to_string(out.join(MARKER)) else {
+/// The files an earlier run says it wrote, each with a digest of what it wrote there (none
+/// from bulletin before digests were kept); None when the folder has no marker.
+fn manifest(out: &Path, new: &[String]) -> Result<Option<BTreeMap<String, Option<String>>>> {
+    let marker = out.join(MARKER);
+    if std::fs::symlink_metadata(&marker).is_ok_and(|m| !m.is_file()) {
+        return Err(Error::Refused(format!(
+            "{} is not a plain file (a link?): the folder {} will not be written into",
+            marker.display(),
+            out.display()
+        )));
+    }
+    let Ok(text) = std::fs::read_to_string(&marker) else {
         return Ok(None);
     };
     if text == LEGACY_MARKER {
-        return Ok(Some(new.to_vec()));
+        return Ok(Some(new.iter().map(|f| (f.clone(), None)).collect()));
     }
     if !text.starts_with(MARKER_HEAD) {
         return Err(Error::Refused(format!(
             "{} is not a list bulletin wrote: the folder {} will not be written into. Remove that file if the folder is an archive bulletin wrote, or choose another --out",
-            out.join(MARKER).display(),
+            marker.display(),
             out.display()
         )));
     }
-    let files: Vec<String> = text
+    let mut files = BTreeMap::new();
+    for l in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| l.to_string())
-        .collect();
-    // The list is a file in a folder others write to: nothing it names may lead out of it.
-    if let Some(bad) = files.iter().find(|f| !plain_relative(f)) {
-        return Err(Error::Refused(format!(
-            "{} names {bad:?}, which is not a plain path inside the folder: it was edited by hand, and bulletin will not remove what it names. Fix or remove that line",
-            out.join(MARKER).display()
-        )));
+    {
+        let (digest, f) = l.split_once(' ').unwrap_or(("", l));
+        // The list is a file in a folder others write to: nothing it names may lead out of
+        // it, and only pages and feeds are the archive's.
+        if !plain_relative(f) || !(f.ends_with(".html") || f.ends_with(".xml")) {
+            return Err(Error::Refused(format!(
+                "{} names {f:?}, which is not a page or feed inside the folder: it was edited by hand, and bulletin will not remove what it names. Fix or remove that line",
+                marker.display()
+            )));
+        }
+        files.insert(f.to_string(), Some(digest.to_string()));
     }
     Ok(Some(files))
+}
+
+/// Whether the file at `rel` under `out` is still as bulletin wrote it: its digest is the
+/// listed one (a file from before digests were kept counts as bulletin's).
+fn still_ours(out: &Path, rel: &str, listed: &Option<String>) -> bool {
+    match listed {
+        None => true,
+        Some(d) => {
+            std::fs::read(out.join(rel)).is_ok_and(|b| &crate::digest::of([b.as_slice()]) == d)
+        }
+    }
 }
 
 /// The marker of bulletin before it listed its files.
@@ -247,11 +270,10 @@ fn through_a_link(out: &Path, rel: &str) -> Option<PathBuf> {
     None
 }
 
-fn write_manifest(out: &Path, files: &[String]) -> Result<()> {
+fn write_manifest(out: &Path, files: &BTreeMap<String, String>) -> Result<()> {
     let mut text = MARKER_HEAD.to_string();
-    for f in files {
-        text.push_str(f);
-        text.push('\n');
+    for (f, digest) in files {
+        text.push_str(&format!("{digest} {f}\n"));
     }
     let tmp = out.join(format!("{MARKER}.tmp"));
     std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
@@ -263,14 +285,19 @@ fn write_manifest(out: &Path, files: &[String]) -> Result<()> {
 /// those it no longer writes are removed, and every other file stays. A file of someone
 /// else's where the new site has one of its own stops the run before anything changes.
 fn swap_in(staging: &Path, out: &Path) -> Result<()> {
-    let new = files_under(staging)?;
+    let new_files = files_under(staging)?;
+    let mut new: BTreeMap<String, String> = BTreeMap::new();
+    for f in &new_files {
+        let bytes = std::fs::read(staging.join(f)).map_err(|e| Error::io("read", staging, e))?;
+        new.insert(f.clone(), crate::digest::of([bytes.as_slice()]));
+    }
     let empty = !out.exists()
         || std::fs::read_dir(out)
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
-    let old = match manifest(out, &new)? {
+    let old = match manifest(out, &new_files)? {
         Some(m) => m,
-        None if empty => Vec::new(),
+        None if empty => BTreeMap::new(),
         None => {
             return Err(Error::Refused(format!(
                 "{} is not empty and is not an archive bulletin wrote: it will not be written into. Choose another --out, or move its files away",
@@ -278,42 +305,56 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
             )))
         }
     };
-    if let Some(link) = new.iter().chain(&old).find_map(|f| through_a_link(out, f)) {
+    if let Some(link) = new
+        .keys()
+        .chain(old.keys())
+        .find_map(|f| through_a_link(out, f))
+    {
         return Err(Error::Refused(format!(
-            "{} is a symbolic link: the archive writes and removes only files of its own folder, so it stops here (nothing was changed). Replace the link by a folder",
+            "{} is a symbolic link: the archive writes and removes only files of its own folder, so it stops here (nothing was changed)",
             link.display()
         )));
     }
-    let theirs: Vec<&String> = new
-        .iter()
-        .filter(|f| out.join(f).exists() && !old.contains(f))
-        .collect();
-    if let Some(f) = theirs.first() {
+    // A file of the new site's name that is not bulletin's, or no longer as bulletin wrote it,
+    // stops the run before anything changes.
+    for f in new.keys().filter(|f| out.join(f).exists()) {
+        let why = match old.get(f) {
+            None => "was not written by bulletin archive",
+            Some(d) if !still_ours(out, f, d) => "was changed since bulletin archive wrote it",
+            Some(_) => continue,
+        };
         return Err(Error::Refused(format!(
-            "{} was not written by bulletin archive, and the archive has a file of that name: move it away and run again (nothing was changed)",
+            "{} {why}, and the archive has a file of that name: move it away and run again (nothing was changed)",
             out.join(f).display()
         )));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io("create", out, e))?;
     // Every file that may be bulletin's from here on is listed before any moves, so that an
     // interruption leaves nothing of bulletin's unaccounted for.
-    let mut both = old.clone();
-    both.extend(new.iter().cloned());
-    both.sort();
-    both.dedup();
+    let gone: Vec<&String> = old
+        .iter()
+        .filter(|(f, d)| !new.contains_key(*f) && still_ours(out, f, d))
+        .map(|(f, _)| f)
+        .collect();
+    let mut both = new.clone();
+    for f in &gone {
+        if let Ok(b) = std::fs::read(out.join(f)) {
+            both.insert((*f).clone(), crate::digest::of([b.as_slice()]));
+        }
+    }
     write_manifest(out, &both)?;
-    for f in &new {
+    for f in new.keys() {
         let to = out.join(f);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }
         std::fs::rename(staging.join(f), &to).map_err(|e| Error::io("put in place", &to, e))?;
     }
-    for f in old.iter().filter(|f| !new.contains(f)) {
-        let gone = out.join(f);
-        let _ = std::fs::remove_file(&gone);
+    for f in gone {
+        let file = out.join(f);
+        let _ = std::fs::remove_file(&file);
         // A language folder emptied of bulletin's pages goes too, if nothing else is in it.
-        if let Some(parent) = gone.parent().filter(|p| *p != out) {
+        if let Some(parent) = file.parent().filter(|p| *p != out) {
             let _ = std::fs::remove_dir(parent);
         }
     }

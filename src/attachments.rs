@@ -39,6 +39,20 @@ impl Attachments {
         };
         let mut read: BTreeMap<PathBuf, Option<Arc<Attachment>>> = BTreeMap::new();
         let mut a = Attachments::default();
+        let wanted = !campaign.attachments.is_empty()
+            || campaign.updates.iter().any(|slug| {
+                campaign.languages.iter().any(|l| {
+                    updates
+                        .get(slug, l)
+                        .is_some_and(|u| !u.attachments.is_empty())
+                })
+            });
+        if wanted {
+            if let Err(why) = folder_inside(&dir.attachments, &config.root) {
+                p.error(&campaign.path, None, why);
+                return a;
+            }
+        }
         for lang in &campaign.languages {
             let line = crate::config::key_line(&campaign.text, "attachments");
             for name in &campaign.attachments {
@@ -150,6 +164,25 @@ impl Attachments {
 /// Where attachments are looked for, which none may lead out of.
 struct Folders {
     attachments: PathBuf,
+}
+
+/// The attachments folder must be a folder of the project: a link in its place (to /etc, or to
+/// the folder of the DKIM key) would attach whatever it leads to.
+fn folder_inside(dir: &Path, project: &Path) -> std::result::Result<(), String> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!(
+            "the attachments folder {} is a symbolic link: make it a folder of the project and copy the files into it",
+            dir.display()
+        ));
+    }
+    match (dir.canonicalize(), project.canonicalize()) {
+        (Ok(d), Ok(root)) if !d.starts_with(&root) => Err(format!(
+            "the attachments folder {} leads to {}, outside the project folder: make it a folder of the project",
+            dir.display(),
+            d.display()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// No attachment is read past this: far above what any message may carry ([limits]), and low

@@ -301,7 +301,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         return Err(Error::Invalid(missing));
     }
     let secrets = if config.unsubscribe.offered() {
-        config.unsubscribe.secrets().map(std::sync::Arc::new)
+        config.token_secrets().map(std::sync::Arc::new)
     } else {
         Err("the config offers no way to unsubscribe".to_string())
     };

@@ -26,12 +26,13 @@ pub const HOW_TO_MAKE: &str = "make one with `openssl rand -base64 32` (or `head
 /// Why a secret is too weak to sign tokens with, if it is. A token is public (it is in every
 /// message), so a short or repetitive secret can be found by trying candidates against one
 /// token, after which anyone can unsubscribe anyone.
-pub fn weakness(secret: &str) -> Option<String> {
+pub fn weakness(secret: &str, known: &[&str]) -> Option<String> {
     let chars: Vec<char> = secret.chars().collect();
     let len = chars.len();
     let mut distinct = chars.clone();
     distinct.sort_unstable();
     distinct.dedup();
+    let hex = chars.iter().all(|c| c.is_ascii_hexdigit());
     // Kinds of character: a random secret of base64 has lower and upper case letters and
     // digits; words, names and addresses seldom have all three.
     let kinds = [
@@ -44,10 +45,23 @@ pub fn weakness(secret: &str) -> Option<String> {
     .filter(|k| **k)
     .count();
     // A run of five characters in a row of the alphabet ("abcde", "12345") is typed, not drawn.
-    let run = chars.windows(5).any(|w| {
+    let sequence = chars.windows(5).any(|w| {
         w.windows(2).all(|p| p[1] as i64 - p[0] as i64 == 1)
             || w.windows(2).all(|p| p[0] as i64 - p[1] as i64 == 1)
     });
+    // Ten letters of one case in a row is a word: random base64 has such a run in about one
+    // secret of two thousand.
+    let word = chars
+        .chunk_by(|a, b| {
+            (a.is_lowercase() && b.is_lowercase()) || (a.is_uppercase() && b.is_uppercase())
+        })
+        .any(|run| run.len() >= 10 && run[0].is_alphabetic());
+    let spaces = chars.iter().filter(|c| c.is_whitespace()).count();
+    let lower = secret.to_lowercase();
+    let borrowed = known
+        .iter()
+        .map(|k| k.trim().to_lowercase())
+        .find(|k| k.chars().count() >= 6 && lower.contains(k.as_str()));
     if len < MIN_SECRET {
         Some(format!(
             "it is {len} characters long, and a secret shorter than {MIN_SECRET} can be guessed from one link in any message"
@@ -57,10 +71,16 @@ pub fn weakness(secret: &str) -> Option<String> {
             "it uses only {} different characters, which makes it guessable from one link",
             distinct.len()
         ))
-    } else if run {
+    } else if let Some(k) = borrowed {
+        Some(format!(
+            "it holds \"{k}\", which the config itself says: anyone who reads a message knows it"
+        ))
+    } else if sequence {
         Some("it holds characters in alphabetical or numerical order, as typed secrets do".into())
-    } else if kinds < 3 && len < 64 {
-        Some("it looks typed rather than drawn at random (it lacks a mix of upper and lower case letters and digits); a hexadecimal secret needs 64 characters".into())
+    } else if spaces >= 2 || word {
+        Some("it is made of words, which are guessed long before random characters are".into())
+    } else if kinds < 3 && !hex {
+        Some("it looks typed rather than drawn at random (it lacks a mix of upper and lower case letters and digits)".into())
     } else {
         None
     }
@@ -183,6 +203,29 @@ impl Secrets {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_secrets_are_weak_and_drawn_ones_are_not() {
+        let known = ["Disarmament Insight", "disarmament-insight.example.org"];
+        for weak in [
+            "abc",
+            "abcdefghijklmnopqrstuvwxyz012345",
+            "MyNewsletterSecretKey2026ForUnsubscribeLinks",
+            "DisarmamentInsight2026!UnsubscribeSecret#Geneva",
+            "Disarmament Insight newsletter unsubscribe secret 2026",
+            "https://disarmament-insight.example.org/Secret2026",
+        ] {
+            assert!(super::weakness(weak, &known).is_some(), "{weak}");
+        }
+        for strong in [
+            "tB8ihLaCNNkB5b5dAsbz0VWmCbZK9Pvbx02Z0dE5YV8=",
+            "9f86d081884c7d659a2feaa0c55ad015",
+            "5e884898da28047151d0e56f8ff6a3d23f9f0e6a1c2b3d4e5f60718293a4b5c6",
+            "Xq7-Lp2_Zm9Rt4Wk8Yb1Nc3Vd5Fg6Hj0Kl",
+        ] {
+            assert_eq!(super::weakness(strong, &known), None, "{strong}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 /// A message larger than this is not a bounce or an unsubscribe: it is left unread.
-const MAX_MESSAGE: u64 = 64 * 1024 * 1024;
+const MAX_MESSAGE: u64 = 32 * 1024 * 1024;
+/// Nor is a message with a line this long (mail lines are at most 998 octets).
+const MAX_LINE: u64 = 1024 * 1024;
 
 /// One message of a mailbox: where it is, and its bytes or why they could not be read.
 pub struct Item {
@@ -32,6 +34,12 @@ pub fn for_each(
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read the mailbox", path, e))?;
     if meta.is_dir() {
         return maildir(path, skipped, each);
+    }
+    if !meta.is_file() {
+        return Err(Error::Refused(format!(
+            "{} is neither an mbox file nor a Maildir folder (a device or a pipe?): give the mailbox itself",
+            path.display()
+        )));
     }
     let f = std::fs::File::open(path).map_err(|e| Error::io("read the mbox", path, e))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, f);
@@ -57,13 +65,13 @@ pub fn for_each(
         line.clear();
         // A line is read at most up to the message limit: a file with no line ends is never
         // held whole.
-        let got = std::io::Read::take(&mut reader, MAX_MESSAGE + 1)
+        let got = std::io::Read::take(&mut reader, MAX_LINE + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| Error::io("read the mbox", path, e))?;
         if got == 0 {
             break;
         }
-        if !line.ends_with(b"\n") && got as u64 > MAX_MESSAGE {
+        if !line.ends_with(b"\n") && got as u64 > MAX_LINE {
             // The rest of this line, read and dropped.
             oversized = true;
             loop {
@@ -112,6 +120,11 @@ pub fn for_each(
     }
     if started {
         emit(&mut message, &mut n, &mut oversized)?;
+    } else if meta.len() > 0 {
+        return Err(Error::Refused(format!(
+            "{} is not an mbox: no line starts with \"From \", which begins each message of one. Give the mbox file or the Maildir folder of the bounce mailbox",
+            path.display()
+        )));
     }
     Ok(())
 }

@@ -46,7 +46,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 }
 
 fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
-    let secrets = config.unsubscribe.secrets().ok();
+    let secrets = config.token_secrets().ok();
     if secrets.is_none() && config.unsubscribe.offered() {
         eprintln!("warning: the token secret is not at hand: unsubscribe mails with a token are left for the next import (with the secret), not marked as imported");
     }

@@ -104,8 +104,17 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             override_their_choice,
             by,
         } => {
-            if by.as_deref().is_some_and(|b| b.trim().is_empty()) {
-                anyhow::bail!("--by needs the name of whoever makes the change: it is kept in the suppression log");
+            // A name someone can read back: letters or digits, and no invisible or control
+            // characters (a zero-width space, an escape).
+            let unreadable = |b: &str| {
+                !b.chars().any(char::is_alphanumeric)
+                    || b.chars().any(|c| {
+                        c.is_control()
+                            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+                    })
+            };
+            if by.as_deref().is_some_and(unreadable) {
+                anyhow::bail!("--by needs the name of whoever makes the change, in letters a person can read: it is kept in the suppression log");
             }
             let j = Journal::open(&path)?;
             let emails = addresses

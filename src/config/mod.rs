@@ -194,7 +194,9 @@ impl Unsubscribe {
     }
 
     /// Reads the token secrets from where the config says.
-    pub fn secrets(&self) -> std::result::Result<crate::token::Secrets, String> {
+    /// Reads the token secrets; `known` are values anyone who reads a message knows (the
+    /// sender's name and address), which a secret must not be made of.
+    pub fn secrets(&self, known: &[&str]) -> std::result::Result<crate::token::Secrets, String> {
         let read = |what, env_key, command_key, env: &Option<String>, command: &Option<String>| {
             crate::secret::read(&crate::secret::Source {
                 what,
@@ -220,7 +222,7 @@ impl Unsubscribe {
             &self.previous_secret_command,
         )?;
         let weak = |which: &str, key: &str, value: &str| {
-            crate::token::weakness(value).map(|why| {
+            crate::token::weakness(value, known).map(|why| {
                 format!(
                     "{which} (from {key}) is too weak: {why}; {}",
                     crate::token::HOW_TO_MAKE
@@ -238,7 +240,10 @@ impl Unsubscribe {
         ) {
             return Err(e);
         }
-        if let Some(why) = previous.as_deref().and_then(crate::token::weakness) {
+        if let Some(why) = previous
+            .as_deref()
+            .and_then(|p| crate::token::weakness(p, known))
+        {
             return Err(format!(
                 "the previous unsubscribe token secret (from {}) is too weak: {why}. Links signed with it can be forged, so stop accepting them: remove {} (links sent with the old secret then stop working)",
                 key(
@@ -467,6 +472,25 @@ fn site_url(raw: &str) -> Option<ammonia::Url> {
     ammonia::Url::parse(&with_slash)
         .ok()
         .filter(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+impl Config {
+    /// The unsubscribe token secrets, refused when weak or made of what the config itself says
+    /// (the sender's name, organisation, address, website, domain).
+    pub fn token_secrets(&self) -> std::result::Result<crate::token::Secrets, String> {
+        let s = &self.sender;
+        let mut known: Vec<&str> = vec![
+            &s.name,
+            &s.organisation,
+            &s.postal_address,
+            &s.address,
+            domain_of(&s.address),
+        ];
+        if let Some(w) = &s.website {
+            known.push(w);
+        }
+        self.unsubscribe.secrets(&known)
+    }
 }
 
 /// A secret the config says to read from an environment variable: what a run of `send` or

@@ -332,6 +332,9 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 continue;
             }
         };
+        if let Some(p) = rec.position() {
+            lines.row_at(p.byte());
+        }
         let line = line_of(rec.position()).unwrap_or(0);
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;

@@ -211,9 +211,20 @@ fn delimiter_of(head: &str) -> (u8, bool) {
 #[derive(Clone, Default)]
 pub(super) struct LineIndex(
     std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, usize)>>>,
+    std::rc::Rc<std::cell::Cell<u64>>,
 );
 
+/// No row is longer, quoted cells over several lines included: a quote opened and never
+/// closed would otherwise make the rest of the file one row, held whole.
+const MAX_ROW: u64 = 8 << 20;
+
 impl LineIndex {
+    /// Notes where the CSV reader began the row it just gave: the rows after it are measured
+    /// from there.
+    pub fn row_at(&self, at: u64) {
+        self.1.set(at);
+    }
+
     /// The line of the first line holding something at or after byte `at` of the stream.
     pub fn line_at(&self, at: u64) -> Option<usize> {
         let mut q = self.0.borrow_mut();
@@ -253,6 +264,15 @@ const MAX_LINE: usize = 1 << 20;
 impl Read for Indexing {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if self.pos + n as u64 > self.index.1.get() + MAX_ROW {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a row runs on past line {} for more than 8 MB: a quote (\") is opened and never closed; close it, or remove it",
+                    self.line
+                ),
+            ));
+        }
         let mut q = self.index.0.borrow_mut();
         for (i, b) in buf[..n].iter().enumerate() {
             if *b == b'\n' {

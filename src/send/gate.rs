@@ -108,7 +108,7 @@ pub fn check(config: &Config, asked: Asked) -> Gate {
         },
     };
     if config.unsubscribe.offered() {
-        if let Err(e) = config.unsubscribe.secrets() {
+        if let Err(e) = config.token_secrets() {
             problem(
                 Cause::TokenSecret,
                 at("secret_env").or(at("secret_command")),

@@ -27,6 +27,17 @@ fn identity(path: &Path) -> std::io::Result<Identity> {
     }
 }
 
+/// Whether `path` is a file that holds an SQLite database (its first 16 bytes say so).
+fn is_journal(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && &head == b"SQLite format 3\0"
+}
+
 pub struct LiveJournal {
     path: PathBuf,
     open: Option<(Journal, Identity)>,
@@ -39,7 +50,7 @@ impl LiveJournal {
 
     /// Whether there is a journal to record changes in at all.
     pub fn present(&self) -> bool {
-        identity(&self.path).is_ok()
+        is_journal(&self.path)
     }
 
     /// Runs `f` on the journal the path names now, and makes sure it still names it after:
@@ -55,6 +66,14 @@ impl LiveJournal {
             })?;
             if self.open.as_ref().map(|(_, id)| *id) != Some(now) {
                 self.open = None;
+                // Only a journal: an empty or foreign file put in its place would become a new
+                // journal, whose log could then be replayed onto the one restored later.
+                if !is_journal(&self.path) {
+                    return Err(Error::Journal(format!(
+                        "{} is not a journal (a folder, an empty file, or not SQLite): restore the journal, then the change can be recorded",
+                        self.path.display()
+                    )));
+                }
                 let j = Journal::open(&self.path)?;
                 self.open = Some((j, now));
             }

@@ -58,7 +58,7 @@ struct App {
 /// Serves until the process is stopped. `ready` is told the address actually bound (useful with
 /// port 0).
 pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> Result<()> {
-    let secrets = config.unsubscribe.secrets().map_err(|e| {
+    let secrets = config.token_secrets().map_err(|e| {
         Error::Refused(format!(
             "cannot read unsubscribe tokens: {e}. `serve` needs the secret the links were signed with"
         ))

@@ -216,9 +216,29 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
             .args(["archive", "--out"])
             .arg(&site)
             .fails()
-            .stderr_has("which is not a plain path inside the folder");
+            .stderr_has("which is not a page or feed inside the folder");
         assert_eq!(p.read("victim.txt"), "precious");
     }
+    // Lines added by hand for files of others: not pages, refused; a page of others listed
+    // with a made-up digest is not removed.
+    let site2 = p.path().join("site2");
+    p.bulletin().args(["archive", "--out"]).arg(&site2).ok();
+    let listed = p.read("site2/.bulletin-archive");
+    p.write("site2/notes.txt", "mine");
+    p.write("site2/.bulletin-archive", format!("{listed}notes.txt\n"));
+    p.bulletin()
+        .args(["archive", "--out"])
+        .arg(&site2)
+        .fails()
+        .stderr_has("which is not a page or feed inside the folder");
+    p.write("site2/theirs.html", "their page");
+    p.write(
+        "site2/.bulletin-archive",
+        format!("{listed}0123456789abcdef0123456789abcdef theirs.html\n"),
+    );
+    p.bulletin().args(["archive", "--out"]).arg(&site2).ok();
+    assert_eq!(p.read("site2/theirs.html"), "their page");
+    assert_eq!(p.read("site2/notes.txt"), "mine");
     // A marker bulletin did not write makes the folder a foreign one.
     p.write("site/.bulletin-archive", "hello\n");
     p.bulletin()

@@ -112,7 +112,7 @@ fn a_suppressed_address_is_left_out_of_every_campaign() {
             "j.okafor@example.org",
             "--override-their-choice",
             "--by",
-            " ",
+            "\u{200b}",
         ])
         .fails()
         .stderr_has("--by needs the name");
@@ -492,6 +492,9 @@ fn a_weak_token_secret_is_refused_with_how_to_make_one() {
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "abcdefghijklmnopqrstuvwxyz012345",
         "disarmament-insight.example.org/unsubscribe",
+        "MyNewsletterSecretKey2026ForUnsubscribeLinks",
+        "Disarmament Insight newsletter unsubscribe secret 2026",
+        "Palais des Nations A.522, 1211 Geneva 10, Switzerland",
     ] {
         p.bulletin()
             .env("BULLETIN_UNSUBSCRIBE_SECRET", weak)
@@ -511,6 +514,16 @@ fn a_weak_token_secret_is_refused_with_how_to_make_one() {
             .stderr_has("is too weak");
     }
     assert!(server.messages().is_empty());
+    // What `openssl rand` makes passes, as base64 or hexadecimal.
+    for strong in [
+        "tB8ihLaCNNkB5b5dAsbz0VWmCbZK9Pvbx02Z0dE5YV8=",
+        "9f86d081884c7d659a2feaa0c55ad015",
+    ] {
+        p.bulletin()
+            .env("BULLETIN_UNSUBSCRIBE_SECRET", strong)
+            .args(["check"])
+            .ok();
+    }
     // A weak previous secret: stop accepting its links, rather than make a new one.
     p.write(
         "bulletin.toml",

@@ -376,10 +376,7 @@ fn cron_line_lists_every_secret_due_reads_and_its_command_runs_with_only_those()
         ("RELAY_ONE_PASSWORD", "first-password"),
         ("RELAY_TWO_PASSWORD", "second-password"),
         ("BULLETIN_UNSUBSCRIBE_SECRET", common::TOKEN_SECRET),
-        (
-            "OLD_TOKEN_SECRET",
-            "an-older-secret-of-32-characters-or-more",
-        ),
+        ("OLD_TOKEN_SECRET", "Prev-2025-xK9qL3mZ7vB2nR8tW4yH6jD1"),
     ];
     let mut all = p.bulletin();
     for (k, v) in values {

@@ -761,6 +761,22 @@ fn links_out_of_the_project_and_endless_files_are_refused() {
         .args(["check", "--files-only"])
         .fails()
         .stderr_has("outside the attachments folder");
+    // The folder itself a link to another: refused whatever file is named.
+    std::fs::rename(
+        p.path().join("attachments"),
+        p.path().join("attachments.real"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc", p.path().join("attachments")).unwrap();
+    p.edit(
+        "campaigns/2026-11-digest.toml",
+        "attachments = [\"contacts.pdf\"]",
+        "attachments = [\"passwd\"]",
+    );
+    p.bulletin()
+        .args(["check", "--files-only"])
+        .fails()
+        .stderr_has("is a symbolic link: make it a folder of the project");
 
     let p = Project::example();
     p.write(

@@ -342,6 +342,32 @@ fn an_unsubscribe_lands_in_the_journal_the_path_names_now() {
     // And the proxy's health check says so.
     let r = agent().get(format!("{}/healthz", s.base)).call().unwrap();
     assert_eq!(r.status().as_u16(), 503);
+    // An empty file, or a folder, in its place is no journal: nothing is made of it.
+    for what in ["empty", "folder"] {
+        if what == "empty" {
+            std::fs::write(&journal, "").unwrap();
+        } else {
+            std::fs::create_dir(&journal).unwrap();
+        }
+        assert_eq!(
+            curl_post(
+                &url("fourth@example.org"),
+                &["-d", "List-Unsubscribe=One-Click"]
+            ),
+            503,
+            "{what}"
+        );
+        let r = agent().get(format!("{}/healthz", s.base)).call().unwrap();
+        assert_eq!(r.status().as_u16(), 503, "{what}");
+        if what == "empty" {
+            assert_eq!(
+                std::fs::metadata(&journal).unwrap().len(),
+                0,
+                "left as it was"
+            );
+            std::fs::remove_file(&journal).unwrap();
+        }
+    }
 }
 
 /// Idle and slow-header connections are closed after the header timeout; over the cap, a new
