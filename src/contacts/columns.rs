@@ -11,17 +11,9 @@ use crate::config::Column;
 /// How to map a header bulletin does not know, for messages.
 pub const COLUMN_HELP: &str = "map its header in the config: [lists.columns] \"Your header\" = \"email\" (or name, first_name, last_name, language, interests, organisation)";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Role {
-    Email,
-    Name,
-    FirstName,
-    LastName,
-    Language,
-    Interests,
-    Organisation,
-    Other,
-}
+/// What a column holds: one of the values bulletin reads (`config::Column`, which the config's
+/// `[lists.columns]` maps headers to), or none, an ordinary column templates see by name.
+pub(super) type Role = Option<Column>;
 
 /// Whether `header` is the one a `[lists.columns]` key names (case and punctuation aside).
 pub fn same_header(key: &str, header: &str) -> bool {
@@ -39,20 +31,6 @@ fn header_key(header: &str) -> String {
     h.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-impl From<Column> for Role {
-    fn from(c: Column) -> Role {
-        match c {
-            Column::Email => Role::Email,
-            Column::Name => Role::Name,
-            Column::FirstName => Role::FirstName,
-            Column::LastName => Role::LastName,
-            Column::Language => Role::Language,
-            Column::Interests => Role::Interests,
-            Column::Organisation => Role::Organisation,
-        }
-    }
-}
-
 /// What a column holds: the config's mapping first, then the headers that common exports use
 /// (Excel and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German.
 pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -> Role {
@@ -62,7 +40,7 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         .flatten()
         .find(|(k, _)| header_key(k) == h)
     {
-        return (*c).into();
+        return Some(*c);
     }
     match h.as_str() {
         "email"
@@ -96,21 +74,21 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "correo electronico"
         | "dirección de correo electrónico"
         | "indirizzo email"
-        | "indirizzo e mail" => Role::Email,
+        | "indirizzo e mail" => Some(Column::Email),
         "name"
         | "full name"
         | "nom complet"
         | "contact name"
         | "display name"
         | "vollständiger name"
-        | "anzeigename" => Role::Name,
+        | "anzeigename" => Some(Column::Name),
         "first name" | "firstname" | "given name" | "prénom" | "prenom" | "vorname" | "nombre"
-        | "nome" => Role::FirstName,
+        | "nome" => Some(Column::FirstName),
         "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom"
-        | "nachname" | "familienname" | "apellido" | "apellidos" | "cognome" => Role::LastName,
+        | "nachname" | "familienname" | "apellido" | "apellidos" | "cognome" => Some(Column::LastName),
         "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
         | "langue préférée" | "langue preferee" | "sprache" | "bevorzugte sprache" => {
-            Role::Language
+            Some(Column::Language)
         }
         "interests"
         | "interest"
@@ -138,7 +116,7 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "pertenencia a grupos"
         | "etiquetas"
         | "appartenenza a gruppi"
-        | "etichette" => Role::Interests,
+        | "etichette" => Some(Column::Interests),
         "organisation"
         | "organization"
         | "org"
@@ -166,8 +144,8 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
         | "nombre de la organizacion"
         | "organizzazione 1 nome"
         | "nome organizzazione"
-        | "organizzazione" => Role::Organisation,
-        _ => Role::Other,
+        | "organizzazione" => Some(Column::Organisation),
+        _ => None,
     }
 }
 
@@ -178,48 +156,48 @@ mod tests {
     #[test]
     fn headers_of_common_exports_are_known() {
         for (header, role) in [
-            ("Adresse de messagerie", Role::Email),
-            ("E-Mail-Adresse", Role::Email),
-            ("E-mail Address", Role::Email),
-            ("E-mail 1 - Value", Role::Email),
-            ("Courriel", Role::Email),
-            ("Prénom", Role::FirstName),
-            ("Vorname", Role::FirstName),
-            ("Given Name", Role::FirstName),
-            ("Nom", Role::LastName),
-            ("Nachname", Role::LastName),
-            ("Langue", Role::Language),
-            ("Sprache", Role::Language),
-            ("Intérêts", Role::Interests),
-            ("Interessen", Role::Interests),
-            ("Société", Role::Organisation),
-            ("Firma", Role::Organisation),
-            ("Organization 1 - Name", Role::Organisation),
-            ("Adresse mail", Role::Email),
-            ("Company Name", Role::Organisation),
-            ("Organization Name", Role::Organisation),
-            ("Thématiques", Role::Interests),
-            ("Notes", Role::Other),
+            ("Adresse de messagerie", Some(Column::Email)),
+            ("E-Mail-Adresse", Some(Column::Email)),
+            ("E-mail Address", Some(Column::Email)),
+            ("E-mail 1 - Value", Some(Column::Email)),
+            ("Courriel", Some(Column::Email)),
+            ("Prénom", Some(Column::FirstName)),
+            ("Vorname", Some(Column::FirstName)),
+            ("Given Name", Some(Column::FirstName)),
+            ("Nom", Some(Column::LastName)),
+            ("Nachname", Some(Column::LastName)),
+            ("Langue", Some(Column::Language)),
+            ("Sprache", Some(Column::Language)),
+            ("Intérêts", Some(Column::Interests)),
+            ("Interessen", Some(Column::Interests)),
+            ("Société", Some(Column::Organisation)),
+            ("Firma", Some(Column::Organisation)),
+            ("Organization 1 - Name", Some(Column::Organisation)),
+            ("Adresse mail", Some(Column::Email)),
+            ("Company Name", Some(Column::Organisation)),
+            ("Organization Name", Some(Column::Organisation)),
+            ("Thématiques", Some(Column::Interests)),
+            ("Notes", None),
             // Google Contacts, old and new exports, in each language it writes them.
-            ("E-mail 1 - Value", Role::Email),
-            ("E-mail 1 - Valeur", Role::Email),
-            ("E-Mail 1 - Wert", Role::Email),
-            ("E-mail 1 - Valor", Role::Email),
-            ("E-mail 1 - Valore", Role::Email),
-            ("E-mail 1 - Label", Role::Other),
-            ("E-mail 1 - Libellé", Role::Other),
-            ("Nom de famille", Role::LastName),
-            ("Organisation 1 - Nom", Role::Organisation),
-            ("Organización 1 - Nombre", Role::Organisation),
-            ("Organizzazione 1 - Nome", Role::Organisation),
-            ("Group Membership", Role::Interests),
-            ("Groupes", Role::Interests),
-            ("Libellés", Role::Interests),
-            ("Gruppenmitgliedschaft", Role::Interests),
-            ("Etiquetas", Role::Interests),
-            ("Labels", Role::Interests),
-            ("Nombre", Role::FirstName),
-            ("Cognome", Role::LastName),
+            ("E-mail 1 - Value", Some(Column::Email)),
+            ("E-mail 1 - Valeur", Some(Column::Email)),
+            ("E-Mail 1 - Wert", Some(Column::Email)),
+            ("E-mail 1 - Valor", Some(Column::Email)),
+            ("E-mail 1 - Valore", Some(Column::Email)),
+            ("E-mail 1 - Label", None),
+            ("E-mail 1 - Libellé", None),
+            ("Nom de famille", Some(Column::LastName)),
+            ("Organisation 1 - Nom", Some(Column::Organisation)),
+            ("Organización 1 - Nombre", Some(Column::Organisation)),
+            ("Organizzazione 1 - Nome", Some(Column::Organisation)),
+            ("Group Membership", Some(Column::Interests)),
+            ("Groupes", Some(Column::Interests)),
+            ("Libellés", Some(Column::Interests)),
+            ("Gruppenmitgliedschaft", Some(Column::Interests)),
+            ("Etiquetas", Some(Column::Interests)),
+            ("Labels", Some(Column::Interests)),
+            ("Nombre", Some(Column::FirstName)),
+            ("Cognome", Some(Column::LastName)),
         ] {
             assert_eq!(role_of(header, None), role, "{header}");
         }
@@ -230,12 +208,12 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert("Mail pro".to_string(), Column::Email);
         m.insert("Nom".to_string(), Column::Name);
-        assert_eq!(role_of("MAIL  PRO", Some(&m)), Role::Email);
+        assert_eq!(role_of("MAIL  PRO", Some(&m)), Some(Column::Email));
         assert_eq!(
             role_of("nom", Some(&m)),
-            Role::Name,
+            Some(Column::Name),
             "overrides the built-in table"
         );
-        assert_eq!(role_of("Prénom", Some(&m)), Role::FirstName);
+        assert_eq!(role_of("Prénom", Some(&m)), Some(Column::FirstName));
     }
 }

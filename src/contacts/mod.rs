@@ -10,6 +10,7 @@ use crate::config::normalize_tag;
 mod columns;
 mod record;
 mod source;
+use crate::config::Column;
 use crate::language::parse_choice;
 use crate::problems::Problems;
 use crate::{Error, Result};
@@ -222,9 +223,12 @@ pub struct Rules<'a> {
 /// The reason a row is refused for a cell too long to be a real value, naming its column.
 fn oversized(record: &[String], columns: &[String], roles: &[Role]) -> Option<String> {
     for (i, cell) in record.iter().enumerate() {
-        let role = roles.get(i).copied().unwrap_or(Role::Other);
+        let role = roles.get(i).copied().unwrap_or(None);
         let max = match role {
-            Role::Name | Role::FirstName | Role::LastName | Role::Organisation => MAX_NAME,
+            Some(Column::Name)
+            | Some(Column::FirstName)
+            | Some(Column::LastName)
+            | Some(Column::Organisation) => MAX_NAME,
             _ => MAX_CELL,
         };
         let n = cell.trim().chars().count();
@@ -296,7 +300,7 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
     list.columns = columns.clone();
 
-    let Some(email_col) = roles.iter().position(|r| *r == Role::Email) else {
+    let Some(email_col) = roles.iter().position(|r| *r == Some(Column::Email)) else {
         problems.error(
             path,
             Some(header_line),
@@ -406,10 +410,10 @@ fn warn_doubled_roles(
     problems: &mut Problems,
 ) {
     for (role, what) in [
-        (Role::Email, "the address"),
-        (Role::Language, "the language"),
-        (Role::Interests, "interests"),
-        (Role::Name, "the name"),
+        (Some(Column::Email), "the address"),
+        (Some(Column::Language), "the language"),
+        (Some(Column::Interests), "interests"),
+        (Some(Column::Name), "the name"),
     ] {
         let named: Vec<String> = roles
             .iter()
@@ -436,12 +440,12 @@ fn warn_doubled_roles(
 fn shape_of(name: &Arc<str>, columns: &[String], roles: &[Role], email_col: usize) -> Shape {
     let col = |role: Role| roles.iter().position(|r| *r == role);
     let (c_name, c_first, c_last, c_lang, c_int, c_org) = (
-        col(Role::Name),
-        col(Role::FirstName),
-        col(Role::LastName),
-        col(Role::Language),
-        col(Role::Interests),
-        col(Role::Organisation),
+        col(Some(Column::Name)),
+        col(Some(Column::FirstName)),
+        col(Some(Column::LastName)),
+        col(Some(Column::Language)),
+        col(Some(Column::Interests)),
+        col(Some(Column::Organisation)),
     );
     Shape {
         list: name.clone(),
