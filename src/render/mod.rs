@@ -21,11 +21,15 @@ pub use templates::tera_error_text;
 
 /// A language's strings from `templates/i18n/LANG.toml` (empty when they cannot be read: the
 /// renderer reports that).
+/// A language's strings from its i18n file, set as the language sets text (see
+/// [`crate::typography`]): what messages, pages and the archive read them through.
 pub fn strings(config: &Config, lang: &str) -> Value {
-    load_i18n(config, &mut Problems::new())
+    let mut v = load_i18n(config, &mut Problems::new())
         .get(lang)
         .map(|(_, t)| toml_to_json(t))
-        .unwrap_or_else(|| json!({}))
+        .unwrap_or_else(|| json!({}));
+    set_strings(&mut v, lang);
+    v
 }
 use templates::{forbid_calls, line_using, Source};
 

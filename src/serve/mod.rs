@@ -88,34 +88,20 @@ pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) 
     let mut senders = BTreeMap::new();
     let s = &config.sender;
     for lang in &config.languages.supported {
-        let file = config
-            .templates_dir()
-            .join("i18n")
-            .join(format!("{lang}.toml"));
-        let strings = crate::limits::read_text_capped(&file, crate::limits::TEXT_FILE)
-            .ok()
-            .and_then(|t| t.parse::<toml::Table>().ok())
-            .unwrap_or_default();
-        let table = strings
-            .get("unsubscribe_page")
-            .and_then(|t| t.as_table().cloned())
-            .unwrap_or_else(|| default_strings.clone());
-        let mut page = serde_json::to_value(table).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut page {
-            for v in m.values_mut() {
-                if let Value::String(t) = v {
-                    *t = crate::typography::spaces(&crate::typography::apostrophes(t), lang);
-                }
-            }
-        }
+        // The language's strings as messages read them (`render`), set as it sets text.
+        let strings = crate::render::strings(config, lang);
+        let page = match strings.get("unsubscribe_page") {
+            Some(p @ Value::Object(_)) => p.clone(),
+            _ => serde_json::to_value(&default_strings).unwrap_or(Value::Null),
+        };
         pages.insert(lang.clone(), page);
         // The organisation and its address as the page's language writes them.
         let own = |key: &str, fallback: &str| {
-            let v = strings
+            strings
                 .get(key)
-                .and_then(|v| v.as_str())
-                .unwrap_or(fallback);
-            crate::typography::spaces(&crate::typography::apostrophes(v), lang)
+                .and_then(Value::as_str)
+                .unwrap_or(fallback)
+                .to_string()
         };
         senders.insert(
             lang.clone(),
