@@ -24,6 +24,9 @@ fn channel() -> &'static tokio::sync::watch::Sender<u32> {
 /// Grace given to guarded work after the second signal before the process exits regardless.
 const LAST_GRACE: Duration = Duration::from_secs(3);
 
+/// The code for Ctrl-C, and for an interruption whose signal is unknown.
+pub const SIGINT_EXIT: u8 = 130;
+
 /// The exit code for a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM).
 pub fn code_for(signal: i32) -> u8 {
     (128 + signal).clamp(0, 255) as u8
@@ -72,7 +75,7 @@ pub fn count() -> u32 {
 /// The code to exit with after an interruption (130 when none was seen, as for Ctrl-C).
 pub fn exit_code() -> u8 {
     match FIRST.load(Ordering::SeqCst) {
-        0 => 130,
+        0 => SIGINT_EXIT,
         s => code_for(s),
     }
 }

@@ -23,7 +23,71 @@ pub enum Exit {
     Interrupted,
 }
 
+/// Whose codes a description lists: the main help's (every command's) or one command's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Whose {
+    Every,
+    Send,
+    Due,
+}
+
 impl Exit {
+    /// Every way out, in the order descriptions list them.
+    pub const ALL: [Exit; 6] = [
+        Exit::Success,
+        Exit::Failure,
+        Exit::Usage,
+        Exit::Paused,
+        Exit::TempFail,
+        Exit::Interrupted,
+    ];
+
+    /// What this exit means to whoever reads `whose` help, or `None` when those commands never
+    /// end this way (`due` turns a pause into success, so that cron does not mail about it).
+    pub fn meaning(self, whose: Whose) -> Option<&'static str> {
+        Some(match (self, whose) {
+            (Exit::Success, Whose::Every) => {
+                "success (or, for `due`, nothing due, or paused by a rate cap or sending window)"
+            }
+            (Exit::Success, Whose::Send) => "done",
+            (Exit::Success, Whose::Due) => {
+                "done, nothing due, or paused by a rate cap or sending window (continues next run)"
+            }
+            (Exit::Failure, Whose::Due) => "error (a campaign or the config needs fixing)",
+            (Exit::Failure, _) => "error to fix (bad input, a refused action)",
+            (Exit::Usage, Whose::Every) => "wrong usage",
+            (Exit::Usage, _) => return None,
+            (Exit::Paused, Whose::Every) => {
+                "`send` stopped by a rate cap or its sending window (run again later)"
+            }
+            (Exit::Paused, Whose::Send) => {
+                "stopped by a rate cap or the sending window (run again after the time shown)"
+            }
+            (Exit::Paused, Whose::Due) => return None,
+            (Exit::TempFail, _) => {
+                "temporary failure: a relay unreachable or failing, messages deferred, or another run is sending (try again later)"
+            }
+            (Exit::Interrupted, _) => "interrupted by Ctrl-C (SIGINT), 143 by SIGTERM",
+        })
+    }
+
+    /// The one description of the codes, as help texts and the README give it: "Exit codes:
+    /// 0 ...; 1 ...; ...".
+    pub fn described(whose: Whose) -> String {
+        let parts: Vec<String> = Exit::ALL
+            .iter()
+            .filter_map(|e| {
+                let code = match e {
+                    // The code shown for an interruption is SIGINT's; its meaning names SIGTERM's.
+                    Exit::Interrupted => crate::interrupt::SIGINT_EXIT,
+                    _ => e.code(),
+                };
+                e.meaning(whose).map(|m| format!("{code} {m}"))
+            })
+            .collect();
+        format!("Exit codes: {}.", parts.join("; "))
+    }
+
     pub fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
@@ -76,6 +140,32 @@ impl From<DueOutcome> for Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README lists the codes in the words the main help uses: both come from `described`.
+    #[test]
+    fn the_readme_describes_the_codes_as_the_help_does() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("Exit codes:")
+            .expect("the README lists exit codes");
+        let paragraph = readme[start..].split("\n\n").next().unwrap_or_default();
+        let flat = paragraph.split_whitespace().collect::<Vec<_>>().join(" ");
+        let described = Exit::described(Whose::Every);
+        assert!(
+            flat.starts_with(&described),
+            "README.md's exit codes differ from Exit::described:\n  README: {flat}\n  code:   {described}"
+        );
+    }
+
+    #[test]
+    fn every_code_is_described_where_it_can_happen() {
+        for e in Exit::ALL {
+            assert!(e.meaning(Whose::Every).is_some(), "{e:?}");
+        }
+        assert!(Exit::described(Whose::Send).contains("3 stopped by a rate cap"));
+        assert!(!Exit::described(Whose::Due).contains(" 3 "));
+        assert!(!Exit::described(Whose::Send).contains("2 wrong usage"));
+    }
 
     #[test]
     fn codes() {

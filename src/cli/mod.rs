@@ -30,7 +30,7 @@ pub use exit::Exit;
 #[derive(Parser)]
 #[command(name = "bulletin", version, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest\n  bulletin send 2026-11-digest\n\nExit codes: 0 success, 1 error (bad input, refused action), 2 wrong usage;\nsend also: 3 stopped by a rate cap, 75 relay failing or messages deferred;\n130 interrupted by Ctrl-C, 143 by SIGTERM.\n\nBULLETIN_NOW=2026-12-01T09:00:00Z fixes the clock's starting point (for tests and\nreproducible previews)."
+    after_help = format!("Examples:\n  bulletin init my-newsletter\n  bulletin check\n  bulletin audience 2026-11-digest\n  bulletin preview 2026-11-digest\n  bulletin send 2026-11-digest\n\n{}\n\nBULLETIN_NOW=2026-12-01T09:00:00Z fixes the clock's starting point (for tests and\nreproducible previews).", exit::Exit::described(exit::Whose::Every))
 )]
 pub struct Cli {
     /// The project's config file; paths inside it are read relative to its folder.
@@ -69,7 +69,7 @@ pub enum Command {
 
     /// Send a campaign through the SMTP relay: rate limited, journaled, never twice.
     #[command(
-        after_help = "Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\nExit codes: 0 done; 1 error; 3 stopped by a rate cap (run again after the time shown);\n75 the relay is failing, messages were deferred, or another run is sending (try again later);\n130 interrupted by Ctrl-C, 143 by SIGTERM."
+        after_help = format!("Examples:\n  bulletin send 2026-11-digest                 # asks before sending\n  bulletin send 2026-11-digest --yes --limit 500\n  bulletin send 2026-11-digest --dry-run\n  BULLETIN_SMTP_PASSWORD=... bulletin send 2026-11-digest --yes --json\n\nRunning it again continues where it stopped: recipients recorded as sent are never sent\nagain, deferred ones are retried, failed and unknown ones only when asked.\n\n{}", exit::Exit::described(exit::Whose::Send))
     )]
     Send(send::Args),
 
@@ -125,7 +125,7 @@ pub enum Command {
 
     /// Send every scheduled campaign whose time has come: the command for cron.
     #[command(
-        after_help = "Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\nExit codes: 0 done, nothing due, or paused by a rate cap or sending window (continues next run);\n1 error (a campaign or the config needs fixing); 75 temporary failure (relay unreachable,\nmessages deferred, another run still sending); 130 interrupted by Ctrl-C, 143 by SIGTERM.\n`bulletin cron-line` prints a crontab entry for this project."
+        after_help = format!("Examples:\n  bulletin due\n  bulletin due --dry-run\n  bulletin due --quiet --log-file /var/log/bulletin.log    # in a crontab\n\nNever asks anything. Output: timestamped lines on stdout (none with --quiet), errors on stderr.\n{}\n`bulletin cron-line` prints a crontab entry for this project.", exit::Exit::described(exit::Whose::Due))
     )]
     Due(due::Args),
 
