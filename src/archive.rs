@@ -44,9 +44,13 @@ pub struct Report {
 }
 
 /// The campaigns to archive: those named, and every one the journal says has gone out.
-pub fn campaigns(config: &Config, named: &[String]) -> Result<Vec<PathBuf>> {
+pub fn campaigns(
+    config: &Config,
+    store: &crate::journal::Store,
+    named: &[String],
+) -> Result<Vec<PathBuf>> {
     let mut ids: Vec<String> = named.to_vec();
-    if let Some(j) = crate::journal::Journal::open_existing(&config.journal_path())? {
+    if let Some(j) = store.existing()? {
         for c in j.campaigns()? {
             if j.sent_span(&c)?.is_some() && !ids.contains(&c) {
                 ids.push(c);
@@ -64,10 +68,15 @@ pub fn campaigns(config: &Config, named: &[String]) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes the archive of `campaign_paths` to `out`, replacing an earlier archive there.
-pub fn write(config: &Config, campaign_paths: &[PathBuf], out: &Path) -> Result<Report> {
+pub fn write(
+    config: &Config,
+    store: &crate::journal::Store,
+    campaign_paths: &[PathBuf],
+    out: &Path,
+) -> Result<Report> {
     let mut p = Problems::new();
     let updates = crate::updates::load(config, &mut p)?;
-    let journal = crate::journal::Journal::open_existing(&config.journal_path())?;
+    let journal = store.existing()?;
     let mut pages: Vec<(Page, String)> = Vec::new();
     for path in campaign_paths {
         let Some(c) = campaign::load(path, config, &updates, &mut p) else {
@@ -76,7 +85,7 @@ pub fn write(config: &Config, campaign_paths: &[PathBuf], out: &Path) -> Result<
         let Some(renderer) = Renderer::new(config, &c, &updates, &mut p) else {
             continue;
         };
-        let date = campaign_date(&c, &updates, journal.as_ref())?;
+        let date = campaign_date(&c, &updates, journal.as_deref())?;
         for lang in &c.languages {
             let web = renderer.render_web(lang).map_err(|e| {
                 Error::Refused(format!(

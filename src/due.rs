@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::journal::{State, Store};
+use crate::send::{self, Stop};
 use crate::text::count;
 use crate::window::stamp;
 
@@ -41,21 +43,17 @@ pub struct DueOptions {
 /// caps and sending windows. `log` receives one line per event.
 pub fn due(
     config: &crate::config::Config,
+    store: &Store,
     opts: &DueOptions,
     log: &mut dyn FnMut(Level, String),
 ) -> crate::Result<DueOutcome> {
-    use crate::journal::{Journal, State};
-    use crate::send::{self, Stop};
-
-    let tz = config.tz();
-    let journal_path = config.journal_path();
     if !opts.dry_run {
         // The gate's word on the journal now; on the relays and secrets when a campaign is due
         // (a project with nothing due needs none of them).
         let gate = send::gate::check(
             config,
             send::gate::Asked {
-                journal: true,
+                journal: Some(store),
                 new_journal: opts.new_journal,
             },
         );
@@ -66,75 +64,118 @@ pub fn due(
         {
             return Err(crate::Error::Refused(p.message));
         }
+        store.lock_run(opts.lock_wait, "due")?;
     }
-    // Declared before the journal so that it is released after every connection closes.
-    let _lock = if opts.dry_run {
-        None
-    } else {
-        Some(send::lock::JournalLock::acquire(
-            &journal_path,
-            opts.lock_wait,
-            "due",
-        )?)
-    };
     // A dry run reads only: with no journal yet, nothing can be scheduled.
-    let journal = if opts.dry_run {
-        match Journal::open_existing(&journal_path)? {
-            Some(j) => j,
+    let rows = if opts.dry_run {
+        match store.existing()? {
+            Some(j) => j.scheduled()?,
             None => {
                 log(Level::Info, NOTHING_SCHEDULED.to_string());
                 return Ok(DueOutcome::Ok);
             }
         }
     } else {
-        Journal::open(&journal_path)?
+        store.journal()?.scheduled()?
     };
     let now = crate::clock::utc();
-    let mut exit = DueOutcome::Ok;
+    let mut run = Run {
+        config,
+        store,
+        opts,
+        log,
+        exit: DueOutcome::Ok,
+        warned: Default::default(),
+    };
     let mut acted = false;
     let mut next: Option<(DateTime<Utc>, String)> = None;
     let mut finished: Option<(i64, String)> = None;
-    // Two campaigns reading one list would otherwise repeat its warnings.
-    let mut warned = std::collections::HashSet::new();
-    for row in journal.scheduled()? {
+    for row in rows {
         if let Some(at) = row.finished_at_ms {
             if finished.as_ref().is_none_or(|(t, _)| at > *t) {
                 finished = Some((at, row.campaign.clone()));
             }
             continue;
         }
-        let id = row.campaign.clone();
         let send_at = crate::clock::from_ms(row.send_at_ms);
         if send_at > now {
             if next.as_ref().is_none_or(|(t, _)| send_at < *t) {
-                next = Some((send_at, id));
+                next = Some((send_at, row.campaign));
             }
             continue;
         }
         acted = true;
         if let Some(until) = row.paused_until_ms.filter(|u| *u > now.timestamp_millis()) {
-            log(
+            let why = row.pause_reason.as_deref().unwrap_or("rate cap");
+            let until = stamp(config.tz(), crate::clock::from_ms(until));
+            run.say(
                 Level::Info,
-                format!(
-                    "{id}: paused by the {} until {}",
-                    row.pause_reason.as_deref().unwrap_or("rate cap"),
-                    stamp(tz, crate::clock::from_ms(until))
-                ),
+                format!("{}: paused by the {why} until {until}", row.campaign),
             );
             continue;
         }
-        let prepared = match crate::project::prepare(config.clone(), &id, false) {
+        if let Next::Stop = run.campaign(&row.campaign, now)? {
+            break;
+        }
+    }
+    if !acted {
+        let tz = config.tz();
+        let what = match (next, finished) {
+            (Some((t, id)), _) => format!("nothing due; next: {id} at {}", stamp(tz, t)),
+            // Another `due` may have just finished it while this one waited for the lock.
+            (None, Some((at, id))) => format!(
+                "nothing due: every scheduled campaign is finished (the last, {id}, at {})",
+                stamp(tz, crate::clock::from_ms(at))
+            ),
+            (None, None) => NOTHING_SCHEDULED.to_string(),
+        };
+        run.say(Level::Info, what);
+    }
+    Ok(run.exit)
+}
+
+/// After one campaign: on to the next, or this `due` stops (a cap holds for every campaign, a
+/// failing relay fails them all, a signal stops everything).
+enum Next {
+    Continue,
+    Stop,
+}
+
+/// One `due` run, campaign after campaign.
+struct Run<'a> {
+    config: &'a crate::config::Config,
+    store: &'a Store,
+    opts: &'a DueOptions,
+    log: &'a mut dyn FnMut(Level, String),
+    exit: DueOutcome,
+    /// Two campaigns reading one list would otherwise repeat its warnings.
+    warned: std::collections::HashSet<String>,
+}
+
+impl Run<'_> {
+    fn say(&mut self, level: Level, line: String) {
+        (self.log)(level, line)
+    }
+
+    fn fail(&mut self, outcome: DueOutcome, line: String) {
+        self.say(Level::Error, line);
+        self.exit = self.exit.max(outcome);
+    }
+
+    /// A campaign whose time has come: prepared, sent within its window (or, in a dry run,
+    /// what would go said), and what came of it logged.
+    fn campaign(&mut self, id: &str, now: DateTime<Utc>) -> crate::Result<Next> {
+        let prepared = match crate::project::prepare(self.config.clone(), self.store, id, false) {
             Ok(p) => p,
             Err(e) => {
-                log(Level::Error, format!("{id}: cannot be sent: {e}"));
-                exit = exit.max(DueOutcome::Error);
-                continue;
+                self.fail(DueOutcome::Error, format!("{id}: cannot be sent: {e}"));
+                return Ok(Next::Continue);
             }
         };
         for w in prepared.problems.warnings() {
             let w = w.to_string();
-            if warned.insert(w.clone()) {
-                log(Level::Warning, w);
+            if self.warned.insert(w.clone()) {
+                self.say(Level::Warning, w);
             }
         }
         let sch = prepared.campaign.schedule.clone();
@@ -142,48 +183,41 @@ pub fn due(
             let opens = sch
                 .window
                 .next_open(sch.tz, now)
-                .map_or("never".into(), |t| stamp(tz, t));
-            log(
+                .map_or("never".into(), |t| stamp(self.config.tz(), t));
+            let window = sch.describe_window();
+            self.say(
                 Level::Info,
-                format!(
-                    "{id}: outside its sending window ({}); opens {opens}",
-                    sch.describe_window()
-                ),
+                format!("{id}: outside its sending window ({window}); opens {opens}"),
             );
-            continue;
+            return Ok(Next::Continue);
         };
-        if opts.dry_run {
-            let plan = send::plan(&prepared, &send::Options::default())?;
-            log(
+        if self.opts.dry_run {
+            let plan = send::plan(&prepared, self.store, &send::Options::default())?;
+            let would = count(plan.to_send, "message", "messages");
+            self.say(
                 Level::Info,
                 format!(
-                    "{id}: would send {} now ({} of {} already sent)",
-                    count(plan.to_send, "message", "messages"),
-                    plan.already_sent,
-                    plan.recipients
+                    "{id}: would send {would} now ({} of {} already sent)",
+                    plan.already_sent, plan.recipients
                 ),
             );
-            continue;
+            return Ok(Next::Continue);
         }
-        journal.set_paused(&id, None, None)?;
+        self.store.journal()?.set_paused(id, None, None)?;
         let send_opts = send::Options {
-            lock_held: true,
             deadline_ms: window_end.map(|t| t.timestamp_millis()),
             ..Default::default()
         };
-        let report = match send::run(
-            std::sync::Arc::new(prepared),
-            &send_opts,
-            &send::progress::Progress::Quiet,
-        ) {
+        let prepared = std::sync::Arc::new(prepared);
+        let quiet = send::progress::Progress::Quiet;
+        let report = match send::run(prepared, self.store, &send_opts, &quiet) {
             Ok(r) => r,
             Err(e) => {
-                log(Level::Error, format!("{id}: {e}"));
-                exit = exit.max(DueOutcome::Error);
-                continue;
+                self.fail(DueOutcome::Error, format!("{id}: {e}"));
+                return Ok(Next::Continue);
             }
         };
-        log(
+        self.say(
             Level::Info,
             format!(
                 "{id}: {} sent, {} failed, {} deferred, {} unknown; {} sent before; {} left",
@@ -196,98 +230,83 @@ pub fn due(
             ),
         );
         for f in &report.failures {
-            log(
-                Level::Error,
-                format!(
-                    "{id}: {} {}: {}{}",
-                    f.state.as_str(),
-                    f.email,
-                    f.code.map(|c| format!("{c} ")).unwrap_or_default(),
-                    f.reply
-                ),
-            );
+            let code = f.code.map(|c| format!("{c} ")).unwrap_or_default();
+            let line = format!("{id}: {} {}: {code}{}", f.state.as_str(), f.email, f.reply);
+            self.say(Level::Error, line);
         }
+        self.settle(id, &sch, &report)
+    }
+
+    /// What the end of a campaign's run means for it (paused, finished) and for the rest of
+    /// this `due`.
+    fn settle(
+        &mut self,
+        id: &str,
+        sch: &crate::window::Schedule,
+        report: &send::Report,
+    ) -> crate::Result<Next> {
+        let tz = self.config.tz();
         match &report.stopped {
             Some(Stop::Capped {
                 cap,
                 limit,
                 resume_at_ms,
             }) => {
-                journal.set_paused(
-                    &id,
-                    Some(*resume_at_ms),
-                    Some(&format!("{cap} cap ({limit})")),
-                )?;
-                log(Level::Info, format!("{id}: paused by the {cap} cap of {limit} until {}; the next run after that continues", stamp(tz, crate::clock::from_ms(*resume_at_ms))));
+                let why = format!("{cap} cap ({limit})");
+                (self.store.journal()?).set_paused(id, Some(*resume_at_ms), Some(&why))?;
+                let until = stamp(tz, crate::clock::from_ms(*resume_at_ms));
+                self.say(Level::Info, format!("{id}: paused by the {cap} cap of {limit} until {until}; the next run after that continues"));
                 // The cap holds for every campaign: none can go before it lifts.
-                break;
+                Ok(Next::Stop)
             }
             Some(Stop::Window) => {
                 let opens = sch
                     .window
                     .next_open(sch.tz, crate::clock::utc())
                     .map_or("never".into(), |t| stamp(tz, t));
-                log(
+                self.say(
                     Level::Info,
                     format!("{id}: the sending window closed; continues when it opens, {opens}"),
                 );
+                Ok(Next::Continue)
             }
             Some(Stop::RelayFailing {
                 failures,
                 last_error,
             }) => {
-                log(Level::Error, format!("{id}: stopped after {failures} failures in a row; the relay said: {last_error}"));
-                exit = exit.max(DueOutcome::TempFail);
-                break;
+                self.fail(DueOutcome::TempFail, format!("{id}: stopped after {failures} failures in a row; the relay said: {last_error}"));
+                Ok(Next::Stop)
             }
             Some(Stop::Interrupted) => {
-                log(
+                self.say(
                     Level::Error,
                     format!("{id}: interrupted; messages in flight were recorded"),
                 );
-                exit = DueOutcome::Interrupted;
-                break;
+                self.exit = DueOutcome::Interrupted;
+                Ok(Next::Stop)
             }
             None if report.deferred > 0 => {
-                log(
-                    Level::Error,
-                    format!(
-                        "{id}: {} by the relay; the next run retries them",
-                        count(report.deferred, "message deferred", "messages deferred")
-                    ),
+                let n = count(report.deferred, "message deferred", "messages deferred");
+                self.fail(
+                    DueOutcome::TempFail,
+                    format!("{id}: {n} by the relay; the next run retries them"),
                 );
-                exit = exit.max(DueOutcome::TempFail);
+                Ok(Next::Continue)
             }
             None => {
                 // Finished when no recipient of the current audience waits; rows of contacts
                 // since removed from the lists stay queued in the journal and do not count.
-                let counts = journal.counts(&id)?;
+                let journal = self.store.journal()?;
                 if report.remaining == 0 {
-                    journal.set_finished(&id, crate::clock::now_ms())?;
-                    log(
-                        Level::Info,
-                        format!(
-                            "{id}: finished: {} sent in all",
-                            counts.get(&State::Sent).copied().unwrap_or(0)
-                        ),
-                    );
+                    journal.set_finished(id, crate::clock::now_ms())?;
+                    let sent = journal.counts(id)?.get(&State::Sent).copied().unwrap_or(0);
+                    drop(journal);
+                    self.say(Level::Info, format!("{id}: finished: {sent} sent in all"));
                 }
+                Ok(Next::Continue)
             }
         }
     }
-    if !acted {
-        let what = match (next, finished) {
-            (Some((t, id)), _) => format!("nothing due; next: {id} at {}", stamp(tz, t)),
-            // Another `due` may have just finished it while this one waited for the lock.
-            (None, Some((at, id))) => format!(
-                "nothing due: every scheduled campaign is finished (the last, {id}, at {})",
-                stamp(tz, crate::clock::from_ms(at))
-            ),
-            (None, None) => NOTHING_SCHEDULED.to_string(),
-        };
-        log(Level::Info, what);
-    }
-    Ok(exit)
 }
 
 /// A campaign's state, as `bulletin schedule` lists it.
@@ -299,11 +318,10 @@ pub struct Overview {
 }
 
 /// Every campaign of the project with its scheduling state.
-pub fn overview(config: &crate::config::Config) -> crate::Result<Vec<Overview>> {
-    use crate::journal::{Journal, State};
+pub fn overview(config: &crate::config::Config, store: &Store) -> crate::Result<Vec<Overview>> {
     let tz = config.tz();
     // Reading only: no journal yet means nothing scheduled or sent, and none is created.
-    let journal = Journal::open_existing(&config.journal_path())?;
+    let journal = store.existing()?;
     let rows = match &journal {
         Some(j) => j.scheduled()?,
         None => Vec::new(),

@@ -225,7 +225,12 @@ pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
 
 /// Prepares a campaign for preview or sending. Bad rows stop it unless `skip_invalid`, in which
 /// case they are set aside as rejects and reported as warnings.
-pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Result<Prepared> {
+pub fn prepare(
+    config: Config,
+    store: &crate::journal::Store,
+    campaign_name: &str,
+    skip_invalid: bool,
+) -> Result<Prepared> {
     let mut p = Problems::new();
     let path = campaign::locate_id(&config, campaign_name)?;
     let updates = updates::load(&config, &mut p)?;
@@ -291,8 +296,7 @@ pub fn prepare(config: Config, campaign_name: &str, skip_invalid: bool) -> Resul
         .collect();
     // The project's suppression list; nobody on it is mailed. Without a journal (lost, or
     // not made yet) it is the copy kept beside where the journal goes.
-    let suppressed: HashMap<String, String> =
-        crate::journal::suppressed_addresses(&config.journal_path())?;
+    let suppressed: HashMap<String, String> = store.suppressed_addresses()?;
     let audience = audience::select(&config, &campaign, lists, &updates, &suppressed);
     // A merge field some recipients lack would fail their messages half-way through a send.
     let mut missing = Problems::new();

@@ -17,7 +17,8 @@ pub struct Args {
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
-    let paths = crate::archive::campaigns(&config, &a.campaigns)?;
+    let store = super::store(&config);
+    let paths = crate::archive::campaigns(&config, &store, &a.campaigns)?;
     if paths.is_empty() {
         println!("Nothing to archive yet: no campaign has been sent. Name one to publish it anyway: bulletin archive CAMPAIGN");
         return Ok(Exit::Success);
@@ -27,7 +28,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     } else {
         std::env::current_dir().unwrap_or_default().join(&a.out)
     };
-    let r = crate::archive::write(&config, &paths, &out)?;
+    let r = crate::archive::write(&config, &store, &paths, &out)?;
     println!(
         "Wrote {} page{} in {} ({}) to {}: open {}",
         r.pages.len(),

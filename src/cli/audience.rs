@@ -21,7 +21,9 @@ pub struct Args {
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
-    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    let config = load(config)?;
+    let store = super::store(&config);
+    let prepared = crate::project::prepare(config, &store, &a.campaign, a.skip_invalid)?;
     print_warnings(&prepared.problems);
     if a.csv && !std::io::stdout().is_terminal() {
         // Data for a file or another program: the cells exactly as the lists hold them.

@@ -50,7 +50,8 @@ fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
     if secrets.is_none() && config.unsubscribe.offered() {
         eprintln!("warning: the token secret is not at hand: unsubscribe mails with a token are left for the next import (with the secret), not marked as imported");
     }
-    let journal = crate::journal::Journal::open(&config.journal_path())?;
+    let store = super::store(config);
+    let journal = store.journal()?;
     let r = crate::bounces::import(path, &journal, secrets.as_ref(), config.bounces.soft_limit)?;
     for l in &r.links_skipped {
         eprintln!(
@@ -97,7 +98,8 @@ fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
 }
 
 fn review(config: &crate::config::Config, csv: bool, clear: bool) -> anyhow::Result<Exit> {
-    let journal = crate::journal::Journal::open_existing(&config.journal_path())?;
+    let store = super::store(config);
+    let journal = store.existing()?;
     let rows = match &journal {
         Some(j) => j.reviews()?,
         None => Vec::new(),

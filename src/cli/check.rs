@@ -38,10 +38,11 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 /// What would make `send` refuse before it connects, as the one gate finds it: the same
 /// problems `send`, `send --dry-run` and `due` refuse on, each at its line.
 fn sending_problems(config: &crate::config::Config, p: &mut crate::problems::Problems) {
+    let store = super::store(config);
     let gate = crate::send::gate::check(
         config,
         crate::send::gate::Asked {
-            journal: true,
+            journal: Some(&store),
             new_journal: false,
         },
     );

@@ -57,7 +57,8 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         lock_wait: std::time::Duration::from_secs(10),
         new_journal: a.new_journal,
     };
-    match crate::due::due(&config, &opts, &mut log) {
+    let store = super::store(&config);
+    match crate::due::due(&config, &store, &opts, &mut log) {
         Ok(e) => Ok(Exit::from(e)),
         Err(e) => {
             // Said in the log, so that cron mails it and the log file keeps it.

@@ -25,6 +25,12 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 pub use exit::Exit;
 
+/// The command's journal store: the one place that reads where the journal is (each command
+/// makes one and passes it down).
+fn store(config: &Config) -> crate::journal::Store {
+    crate::journal::Store::new(config.journal_path())
+}
+
 /// Personal, bilingual newsletters from plain files: project updates in Markdown, contact lists
 /// in CSV, templates in tera.
 #[derive(Parser)]

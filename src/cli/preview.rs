@@ -23,7 +23,9 @@ pub struct Args {
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
-    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    let config = load(config)?;
+    let store = super::store(&config);
+    let prepared = crate::project::prepare(config, &store, &a.campaign, a.skip_invalid)?;
     print_warnings(&prepared.problems);
     if let (Err(e), true) = (&prepared.secrets, prepared.config.unsubscribe.offered()) {
         eprintln!(

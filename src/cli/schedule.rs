@@ -38,8 +38,9 @@ pub struct Args {
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
+    let store = super::store(&config);
     let Some(name) = a.campaign else {
-        let list = crate::due::overview(&config)?;
+        let list = crate::due::overview(&config, &store)?;
         if a.json {
             println!("{}", serde_json::to_string_pretty(&list)?);
         } else {
@@ -52,7 +53,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     if a.cancel {
         crate::campaign::locate_id(&config, &name)?;
         let id = crate::campaign::resolve_id(&config, &name);
-        let was = match crate::journal::Journal::open_existing(&config.journal_path())? {
+        let was = match store.existing()? {
             Some(journal) => journal.unschedule(&id)?,
             None => false,
         };
@@ -64,7 +65,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
     // A campaign is checked whole before it is marked ready.
-    let prepared = crate::project::prepare(config.clone(), &name, false)?;
+    let prepared = crate::project::prepare(config.clone(), &store, &name, false)?;
     print_warnings(&prepared.problems);
     let sch = &prepared.campaign.schedule;
     let now = crate::clock::utc();
@@ -88,7 +89,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         );
     }
     let id = &prepared.campaign.id;
-    if let Some(j) = crate::journal::Journal::open_existing(&config.journal_path())? {
+    if let Some(j) = store.existing()? {
         let counts = j.counts(id)?;
         let n = |s: crate::journal::State| counts.get(&s).copied().unwrap_or(0);
         let total: usize = counts.values().sum();
@@ -101,7 +102,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             );
         }
     }
-    let journal = crate::journal::Journal::open(&config.journal_path())?;
+    let journal = store.journal()?;
     journal.schedule(id, when.timestamp_millis())?;
     let mut msg = format!(
         "{}: scheduled for {} ({}; window: {})",

@@ -43,7 +43,9 @@ pub struct Args {
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     use std::io::IsTerminal;
-    let prepared = crate::project::prepare(load(config)?, &a.campaign, a.skip_invalid)?;
+    let config = load(config)?;
+    let store = super::store(&config);
+    let prepared = crate::project::prepare(config, &store, &a.campaign, a.skip_invalid)?;
     print_warnings(&prepared.problems);
     let opts = send::Options {
         limit: a.limit,
@@ -52,14 +54,13 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         retry_failed: a.retry_failed,
         allow_changed: a.allow_changed,
         lock_wait: std::time::Duration::from_secs(5),
-        lock_held: false,
         deadline_ms: None,
         new_journal: a.new_journal,
     };
     // Everything that would stop the send before it connects is asked now, before the
     // question below: a dry run fails where the send would.
-    let settings = send::preflight(&prepared, &opts)?;
-    let plan = send::plan(&prepared, &opts)?;
+    let settings = send::preflight(&prepared, &store, &opts)?;
+    let plan = send::plan(&prepared, &store, &opts)?;
     let smtp = prepared.config.smtp.as_ref();
     let rate = &prepared.config.rate;
     let langs: Vec<String> = plan
@@ -136,7 +137,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         eprintln!("Nothing to send.");
         return Ok(Exit::Success);
     }
-    eprintln!("{}", clean(&what_goes(&prepared)));
+    eprintln!("{}", clean(&what_goes(&prepared, &store)));
     if !opts.dry_run && !a.yes {
         if !std::io::stdin().is_terminal() {
             anyhow::bail!(
@@ -162,7 +163,13 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     } else {
         send::progress::Progress::log(std::time::Duration::from_secs(10))
     };
-    let report = send::run_with(std::sync::Arc::new(prepared), &opts, &progress, settings)?;
+    let report = send::run_with(
+        std::sync::Arc::new(prepared),
+        &store,
+        &opts,
+        &progress,
+        settings,
+    )?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -173,7 +180,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 
 /// Who it comes from, what it says, and whether this very content was test-sent: what to see
 /// before saying yes.
-fn what_goes(p: &crate::project::Prepared) -> String {
+fn what_goes(p: &crate::project::Prepared, store: &crate::journal::Store) -> String {
     let s = &p.config.sender;
     let mut o = format!("  from {} <{}>", s.name, s.address);
     for lang in &p.campaign.languages {
@@ -196,14 +203,11 @@ fn what_goes(p: &crate::project::Prepared) -> String {
             }
         }
     }
-    let tested = crate::journal::Journal::open_existing(&p.config.journal_path())
-        .ok()
-        .flatten()
-        .and_then(|j| {
-            j.last_test_send(&p.campaign.id, &p.content_hash())
-                .ok()
-                .flatten()
-        });
+    let tested = store.existing().ok().flatten().and_then(|j| {
+        j.last_test_send(&p.campaign.id, &p.content_hash())
+            .ok()
+            .flatten()
+    });
     match tested {
         Some((to, at)) => o.push_str(&format!(
             "\n  test-sent to {to} at {}",

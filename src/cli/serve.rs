@@ -18,7 +18,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         Some(l) => l,
         None => config.serve.listen.parse()?,
     };
-    crate::serve::run(&config, listen, |bound| {
+    crate::serve::run(&config, super::store(&config), listen, |bound| {
         use std::io::Write;
         println!("listening on http://{bound} (unsubscribe links: /u/TOKEN; health: /healthz)");
         let _ = std::io::stdout().flush();

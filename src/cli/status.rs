@@ -20,13 +20,15 @@ pub struct Args {
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
-    let path = config.journal_path();
-    // Asked before the journal is opened (see send::lock): is a run sending right now?
-    let live = send::lock::held_by_a_run(&path);
+    let store = super::store(&config);
+    let path = store.path();
+    // Is a run sending right now? Its rows marked sending are in flight, not left by a dead one.
+    let live = store.held_by_a_run();
     // An unknown campaign is refused as every command refuses it, unless the journal knows it
     // (a campaign whose file was since removed still has a status).
     if let Some(c) = &a.campaign {
-        let journaled = crate::journal::Journal::open_existing(&path)?
+        let journaled = store
+            .existing()?
             .map(|j| j.campaigns())
             .transpose()?
             .is_some_and(|known| known.contains(c));
@@ -34,8 +36,8 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             crate::campaign::locate_id(&config, c)?;
         }
     }
-    let Some(journal) = crate::journal::Journal::open_existing(&path)? else {
-        let marker = crate::journal::marker_path(&path);
+    let Some(journal) = store.existing()? else {
+        let marker = crate::journal::marker_path(path);
         if marker.exists() {
             anyhow::bail!(
                 "the journal {} is missing, but {} says this project has sent from it: restore it from a backup",

@@ -24,8 +24,16 @@ pub struct Args {
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
-    let prepared = crate::project::prepare(load(config)?, &a.campaign, true)?;
-    let sent = crate::send::test_send(&prepared, &a.to, a.as_contact.as_deref(), a.to_suppressed)?;
+    let config = load(config)?;
+    let store = super::store(&config);
+    let prepared = crate::project::prepare(config, &store, &a.campaign, true)?;
+    let sent = crate::send::test_send(
+        &prepared,
+        &store,
+        &a.to,
+        a.as_contact.as_deref(),
+        a.to_suppressed,
+    )?;
     for s in sent {
         let line = format!(
             "sent {} sample (as {}) to {}: {} — relay: {}",

@@ -69,26 +69,35 @@ pub fn write_marker(path: &Path, m: &Marker) -> Result<()> {
     std::fs::rename(&tmp, &mpath).map_err(|e| Error::io("write", &mpath, e))
 }
 
-/// Before a run sends: refuses a journal that cannot be the one this project sent from, so that
-/// a lost journal never turns into a silent resend to everyone. With `allow_new` (the user's
-/// `--new-journal`), a new journal is accepted and an orphaned write-ahead log is set aside.
-pub fn check_continuity(path: &Path, allow_new: bool) -> Result<()> {
+/// What can be said of the journal before it is opened.
+pub(super) enum Judged {
+    /// Nothing against it: no marker, a new journal allowed, or none yet and none before.
+    Fine,
+    /// The journal exists and the marker says what it must be: compare with it opened.
+    Compare(Marker),
+}
+
+fn refusal(what: String) -> Error {
+    Error::Refused(format!(
+        "{what}. A new journal knows nothing of who was already mailed, so sending now could mail everyone again. Restore the journal from a backup and run again; or, if you mean to start a new journal on purpose, run again with --new-journal"
+    ))
+}
+
+/// Before a run sends, the part of the check that needs no connection: refuses a journal that
+/// is missing where a run sent from one. With `allow_new` (the user's `--new-journal`), a new
+/// journal is accepted and an orphaned write-ahead log is set aside.
+pub(super) fn judge(path: &Path, allow_new: bool) -> Result<Judged> {
     let marker = read_marker(path);
     let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
     let mpath = marker_path(path);
-    let refuse = |what: String| {
-        Err(Error::Refused(format!(
-            "{what}. A new journal knows nothing of who was already mailed, so sending now could mail everyone again. Restore the journal from a backup and run again; or, if you mean to start a new journal on purpose, run again with --new-journal"
-        )))
-    };
     if !existed {
         if let Some(wal) = orphaned_log(path) {
             if !allow_new {
-                return refuse(format!(
+                return Err(refusal(format!(
                     "the journal {} is missing, but its write-ahead log {} is still there: the journal was deleted or moved",
                     path.display(),
                     wal.display()
-                ));
+                )));
             }
             let stamp = crate::clock::now_ms();
             for f in side_files(path) {
@@ -99,44 +108,50 @@ pub fn check_continuity(path: &Path, allow_new: bool) -> Result<()> {
             }
         }
         if marker.is_some() && !allow_new {
-            return refuse(format!(
+            return Err(refusal(format!(
                 "the journal {} is missing, but {} says this project has sent from a journal there before",
                 path.display(),
                 mpath.display()
-            ));
+            )));
         }
-        return Ok(());
+        return Ok(Judged::Fine);
     }
-    let Some(m) = marker else { return Ok(()) };
-    if allow_new {
-        return Ok(());
+    match marker {
+        Some(m) if !allow_new => Ok(Judged::Compare(m)),
+        _ => Ok(Judged::Fine),
     }
-    let now = Journal::open(path)?.marker()?;
-    let (id, sent) = (now.id, now.sent);
-    if id != m.id {
-        return refuse(format!(
-            "the journal {} is not the one this project sent from ({} names journal {}, this one is {id}): it was replaced",
+}
+
+/// The rest of the check: refuses a journal (`now`) that is not the one the marker names, or
+/// older than the last run.
+pub(super) fn compare(path: &Path, m: &Marker, now: &Marker) -> Result<()> {
+    let mpath = marker_path(path);
+    let sent = now.sent;
+    if now.id != m.id {
+        return Err(refusal(format!(
+            "the journal {} is not the one this project sent from ({} names journal {}, this one is {}): it was replaced",
             path.display(),
             mpath.display(),
-            m.id
-        ));
+            m.id,
+            now.id
+        )));
     }
     if now.generation < m.generation {
-        return refuse(format!(
+        return Err(refusal(format!(
             "the journal {} has seen {} sending runs, but {} saw {}: it is an older copy (restored from a backup taken before the last run?)",
             path.display(),
             now.generation,
             mpath.display(),
             m.generation
-        ));
+        )));
     }
     if sent < m.sent {
-        return refuse(format!(
+        return Err(refusal(format!(
             "the journal {} records {sent} messages sent, but {} saw {} after an earlier run: it is an older copy (restored from a backup?)",
             path.display(),
             mpath.display(),
             m.sent
-        ));
+        )));
     }
     Ok(())
 }

@@ -7,6 +7,23 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::{Error, Result};
 
+/// A file's identity: the same name may come to mean another file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Identity(u64, u64);
+
+pub(super) fn identity(path: &Path) -> std::io::Result<Identity> {
+    let m = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(Identity(m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(Identity(0, m.len()))
+    }
+}
+
 /// The journal's write-ahead log and shared-memory files, beside it.
 pub fn side_files(path: &Path) -> [PathBuf; 2] {
     let mut wal = path.as_os_str().to_owned();

@@ -14,37 +14,19 @@ use crate::{Error, Result};
 mod continuity;
 mod copy;
 mod file;
+mod live;
 mod reads;
 mod schedules;
+mod store;
 mod suppressions;
 
-pub use continuity::{check_continuity, marker_path, write_marker, Marker};
-pub use copy::copy_path;
-
-/// Every suppressed address with its reason: from the journal at `path`, or when there is none
-/// (lost, or not made yet), from the suppression copy beside where it goes.
-pub fn suppressed_addresses(path: &Path) -> Result<std::collections::HashMap<String, String>> {
-    if let Some(j) = Journal::open_existing(path)? {
-        return Ok(j
-            .suppressions()?
-            .into_iter()
-            .map(|s| (s.email, s.reason))
-            .collect());
-    }
-    Ok(copy::last_words(&copy_path(path))?
-        .map(|(words, _)| {
-            words
-                .into_values()
-                .filter(|c| c.add)
-                .map(|c| (c.email, c.reason))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-pub(crate) use file::orphaned_log;
+pub use continuity::{marker_path, Marker};
+use file::orphaned_log;
 pub use file::side_files;
 use file::{migrate, owner_only, refuse_hard_links};
+pub use live::LiveJournal;
 pub use schedules::Scheduled;
+pub use store::Store;
 pub use suppressions::{says_no_such_mailbox, Removal, Suppression, REASONS, SOURCES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -115,7 +97,9 @@ pub struct Delivery {
 
 pub struct Journal {
     conn: Connection,
-    pub path: PathBuf,
+    path: PathBuf,
+    /// The file opened (none in memory): the path may come to name another.
+    opened_as: Option<file::Identity>,
 }
 
 const SCHEMA: &str = "
@@ -261,6 +245,7 @@ impl Journal {
         let journal = Journal {
             conn,
             path: path.to_path_buf(),
+            opened_as: file::identity(path).ok(),
         };
         if let Some(note) = journal.bring_up_to_copy(created)? {
             // Said whichever command opened it: the operator must know the journal was behind.
@@ -275,7 +260,11 @@ impl Journal {
         let path = PathBuf::from("(no journal yet)");
         let conn = Connection::open_in_memory().map_err(|e| db_err(&path, e))?;
         conn.execute_batch(SCHEMA).map_err(|e| db_err(&path, e))?;
-        Ok(Journal { conn, path })
+        Ok(Journal {
+            conn,
+            path,
+            opened_as: None,
+        })
     }
 
     /// Opens the journal if there is one, without creating it: for commands that only read.
@@ -287,6 +276,23 @@ impl Journal {
             };
         }
         Journal::open(path).map(Some)
+    }
+
+    /// Refuses to go on when the path no longer names the file this journal opened (deleted, or
+    /// another file renamed over it): what is recorded here would be lost to the next run.
+    pub fn still_in_place(&self) -> Result<()> {
+        match self.opened_as {
+            Some(id) if file::identity(&self.path).ok() != Some(id) => Err(Error::Journal(format!(
+                "the journal {} was deleted or replaced while this run was sending: stopped, so that nothing is sent without a record",
+                self.path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records beside the journal that it has sent, and how much (see [`Marker`]).
+    pub fn write_marker(&self, m: &Marker) -> Result<()> {
+        continuity::write_marker(&self.path, m)
     }
 
     /// The key that makes each recipient's tag in Message-IDs and VERP addresses (see

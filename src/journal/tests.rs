@@ -1,5 +1,6 @@
 //! The journal's own tests: claims, permissions, continuity, migration.
 use super::*;
+use std::time::Duration;
 
 /// Each address's row, by address; addresses not in the journal are left out.
 fn rows_by_address(
@@ -223,4 +224,82 @@ impl Journal {
             .execute("INSERT INTO deliveries (campaign, email, state, langs, updates, queued_at) VALUES ('c', 'z@y.org', 'queued', 'en', 'u', 0)", [])
             .unwrap();
     }
+}
+
+/// A store opens its journal once: every later ask gets the same connection (a temporary table
+/// lives only in the connection that made it), a reader that finds none makes none, and the
+/// writer's thread gives back the very connection it took.
+#[test]
+fn a_store_opens_its_journal_once_and_makes_none_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let store = Store::new(path.clone());
+    assert!(store.existing().unwrap().is_none());
+    assert!(store.suppressed_addresses().unwrap().is_empty());
+    assert!(!path.exists(), "reading made a journal");
+    store
+        .journal()
+        .unwrap()
+        .conn
+        .execute_batch("CREATE TEMP TABLE mine (x)")
+        .unwrap();
+    let same = |j: &Journal| j.conn.execute_batch("SELECT * FROM temp.mine").is_ok();
+    assert!(same(&store.existing().unwrap().unwrap()));
+    let taken = store.take().unwrap();
+    assert!(same(&taken));
+    store.give_back(taken);
+    assert!(same(&store.journal().unwrap()));
+}
+
+/// The run lock: a second store (another process, as far as the lock is concerned) sees it
+/// held, cannot take it, and is told who holds it; taking it again in the same store is a
+/// no-op, and it is free once the store is gone.
+#[test]
+fn a_run_lock_is_held_until_its_store_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let first = Store::new(path.clone());
+    first.lock_run(Duration::ZERO, "send c").unwrap();
+    first.lock_run(Duration::ZERO, "send c").unwrap();
+    let second = Store::new(path.clone());
+    assert!(second.held_by_a_run());
+    let e = second.lock_run(Duration::ZERO, "due").unwrap_err();
+    assert!(matches!(e, Error::Busy(_)), "{e}");
+    assert!(e.to_string().contains("send c"), "{e}");
+    // The probe above closed nothing of the first store's: its connection still writes.
+    first.journal().unwrap().set_meta("after", "probe").unwrap();
+    drop(first);
+    assert!(!second.held_by_a_run());
+    second.lock_run(Duration::ZERO, "due").unwrap();
+}
+
+/// Continuity through the store: a journal replaced by another is refused once a run has
+/// recorded a marker, and a missing one too.
+#[test]
+fn a_store_refuses_a_replaced_or_missing_journal_after_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let store = Store::new(path.clone());
+    store.check_continuity(false).unwrap();
+    {
+        let j = store.journal().unwrap();
+        j.bump_generation().unwrap();
+        j.write_marker(&j.marker().unwrap()).unwrap();
+    }
+    store.check_continuity(false).unwrap();
+    drop(store);
+    std::fs::remove_file(&path).unwrap();
+    for f in side_files(&path) {
+        let _ = std::fs::remove_file(f);
+    }
+    let e = Store::new(path.clone())
+        .check_continuity(false)
+        .unwrap_err();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    drop(Journal::open(&path).unwrap());
+    let e = Store::new(path.clone())
+        .check_continuity(false)
+        .unwrap_err();
+    assert!(e.to_string().contains("it was replaced"), "{e}");
+    Store::new(path).check_continuity(true).unwrap();
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::client::SettingError;
 use super::relays::Relays;
 use crate::config::{Config, SecretVar};
+use crate::journal::Store;
 
 /// What a problem is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub enum Cause {
     TokenSecret,
     /// The DKIM key `[dkim]` names cannot sign.
     DkimKey,
-    /// The journal is not the one this project sent from (see `journal::check_continuity`).
+    /// The journal is not the one this project sent from (see `journal::Store::check_continuity`).
     Journal,
 }
 
@@ -42,10 +43,10 @@ impl std::fmt::Display for Problem {
 }
 
 /// What the gate is asked to look at besides the config.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Asked {
-    /// The journal's continuity: for runs that will write deliveries.
-    pub journal: bool,
+#[derive(Clone, Copy, Default)]
+pub struct Asked<'a> {
+    /// The journal, whose continuity matters to runs that will write deliveries.
+    pub journal: Option<&'a Store>,
     /// `--new-journal`: a new journal is accepted.
     pub new_journal: bool,
 }
@@ -123,12 +124,11 @@ pub fn check(config: &Config, asked: Asked) -> Gate {
             format!("cannot sign messages with DKIM as [dkim] asks: {e}"),
         );
     }
-    if asked.journal {
-        let path = config.journal_path();
-        if let Err(e) = crate::journal::check_continuity(&path, asked.new_journal) {
+    if let Some(store) = asked.journal {
+        if let Err(e) = store.check_continuity(asked.new_journal) {
             problems.push(Problem {
                 cause: Cause::Journal,
-                file: path,
+                file: store.path().to_path_buf(),
                 line: None,
                 message: e.to_string(),
             });

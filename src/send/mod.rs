@@ -5,7 +5,6 @@
 
 pub mod client;
 pub mod gate;
-pub mod lock;
 pub mod plan;
 pub mod progress;
 pub mod rate;
@@ -25,7 +24,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::interrupt;
-use crate::journal::{self, Journal, State};
+use crate::journal::{State, Store};
 use crate::project::Prepared;
 use crate::Error;
 
@@ -50,12 +49,10 @@ pub struct Options {
     pub allow_changed: bool,
     /// How long to wait for another run that holds the project's send lock.
     pub lock_wait: Duration,
-    /// The caller holds the project's send lock already (`due`).
-    pub lock_held: bool,
     /// No message is started after this time (the end of a sending window), in ms.
     pub deadline_ms: Option<i64>,
     /// Accept a journal that is new although this project has sent before (see
-    /// [`crate::journal::check_continuity`]).
+    /// [`crate::journal::Store::check_continuity`]).
     pub new_journal: bool,
 }
 
@@ -129,11 +126,15 @@ pub enum SendError {
 /// Everything that would make a send refuse before its first connection, as the one gate
 /// finds it (see [`gate`]): `check`, `send --dry-run`, the send itself and `due` ask it alike.
 /// The relays come back when they can be used.
-pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Relays, SendError> {
+pub fn preflight(
+    p: &Prepared,
+    store: &Store,
+    opts: &Options,
+) -> std::result::Result<Relays, SendError> {
     let g = gate::check(
         &p.config,
         gate::Asked {
-            journal: !opts.lock_held,
+            journal: Some(store),
             new_journal: opts.new_journal,
         },
     );
@@ -146,16 +147,18 @@ pub fn preflight(p: &Prepared, opts: &Options) -> std::result::Result<Relays, Se
 /// Sends a prepared campaign. `progress` is told of every settled message.
 pub fn run(
     p: Arc<Prepared>,
+    store: &Store,
     opts: &Options,
     progress: &progress::Progress,
 ) -> std::result::Result<Report, SendError> {
-    let settings = preflight(&p, opts)?;
-    run_with(p, opts, progress, settings)
+    let settings = preflight(&p, store, opts)?;
+    run_with(p, store, opts, progress, settings)
 }
 
 /// As [`run`], with the relays [`preflight`] gave.
 pub fn run_with(
     p: Arc<Prepared>,
+    store: &Store,
     opts: &Options,
     progress: &progress::Progress,
     relays: Relays,
@@ -172,26 +175,15 @@ pub fn run_with(
     };
     let relays = (!opts.dry_run).then_some(relays);
 
-    let journal_path = p.config.journal_path();
-    // Declared before the journal so that it is released after every connection closes.
-    let _lock = if opts.dry_run || opts.lock_held {
-        None
-    } else {
-        Some(lock::JournalLock::acquire(
-            &journal_path,
-            opts.lock_wait,
-            &format!("send {campaign}"),
-        )?)
-    };
-    let live_elsewhere = opts.dry_run && lock::held_by_a_run(&journal_path);
     // A dry run reads the journal as it is, and makes none where there is none.
+    let live_elsewhere = opts.dry_run && store.held_by_a_run();
+    if !opts.dry_run {
+        store.lock_run(opts.lock_wait, &format!("send {campaign}"))?;
+    }
     let mut journal = if opts.dry_run {
-        match Journal::open_existing(&journal_path)? {
-            Some(j) => j,
-            None => Journal::empty()?,
-        }
+        store.existing_or_empty()?
     } else {
-        Journal::open(&journal_path)?
+        store.journal()?
     };
     let mut recovered = 0;
     let mut marker = None;
@@ -232,7 +224,7 @@ pub fn run_with(
         // backup restored after a crash) is then older than the marker says, and refused.
         journal.bump_generation()?;
         marker = Some(journal.marker()?);
-        journal::write_marker(&journal_path, marker.as_ref().expect("just set"))?;
+        journal.write_marker(marker.as_ref().expect("just set"))?;
     }
     // The run itself requeued the failed and unknown rows it was told to resend; the dry run
     // leaves the journal alone, and the same rule reads the states as they are.
@@ -282,7 +274,7 @@ pub fn run_with(
         let relays = Arc::new(relays.with_history(&relay_history));
         // From here a signal asks the run to stop: it finishes or releases what is in flight.
         let _guard = interrupt::Guard::new();
-        let journal = Journal::open(&journal_path)?;
+        let journal = store.take()?;
         let bounce_key = journal.bounce_key()?;
         let writer = Writer::start(journal, marker.take())?;
         let limiter = Arc::new(Limiter::new(&p.config.rate, history));
@@ -349,7 +341,7 @@ pub fn run_with(
         }
         // Quick: the connections are done with; nothing waits on a relay any more.
         runtime.shutdown_timeout(Duration::from_millis(100));
-        writer.finish()?;
+        store.give_back(writer.finish()?);
     }
     progress.tick(&shared.counts);
     progress.finish();

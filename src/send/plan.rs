@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::{lock, Options};
-use crate::journal::{Journal, State};
+use super::Options;
+use crate::journal::{Journal, State, Store};
 use crate::project::Prepared;
 use crate::Result;
 
@@ -20,11 +20,10 @@ pub struct Plan {
     pub by_language: std::collections::BTreeMap<String, usize>,
 }
 
-pub fn plan(p: &Prepared, opts: &Options) -> Result<Plan> {
-    let path = p.config.journal_path();
+pub fn plan(p: &Prepared, store: &Store, opts: &Options) -> Result<Plan> {
     // Rows marked sending are in flight if a run holds the journal now, else left by a dead one.
-    let live = lock::held_by_a_run(&path);
-    let states = match Journal::open_existing(&path)? {
+    let live = store.held_by_a_run();
+    let states = match store.existing()? {
         Some(j) => rows_of(&j, p)?.1,
         None => vec![None; p.audience.recipients.len()],
     };

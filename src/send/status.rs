@@ -26,7 +26,7 @@ pub struct Status {
 pub const STOPPED_WHILE_SENDING: &str =
     "a run stopped while sending: the relay may or may not have the message";
 
-/// `live`: a run holds the journal now (see [`lock::held_by_a_run`]); otherwise rows still
+/// `live`: a run holds the journal now (see [`crate::journal::Store::held_by_a_run`]); otherwise rows still
 /// marked sending were left by a run that died, and are shown as the unknown they are.
 pub fn status(journal: &Journal, campaign: &str, live: bool) -> Result<Status> {
     let mut counts = journal.counts(campaign)?;

@@ -28,6 +28,7 @@ pub struct TestSent {
 /// operator means it: someone who left must not get mail because a colleague typed them.
 pub fn test_send(
     p: &Prepared,
+    store: &crate::journal::Store,
     to: &[String],
     as_contact: Option<&str>,
     to_suppressed: bool,
@@ -44,7 +45,7 @@ pub fn test_send(
         return Err(SendError::Setup("give at least one --to address".into()));
     }
     if !to_suppressed {
-        refuse_suppressed(p, to)?;
+        refuse_suppressed(store, to)?;
     }
     // The gate, as for a send, but for the journal: a test send records no delivery.
     let g = super::gate::check(&p.config, super::gate::Asked::default());
@@ -144,15 +145,18 @@ pub fn test_send(
             Ok::<_, SendError>(out)
         })
         .and_then(|out| {
-            let journal = crate::journal::Journal::open(&p.config.journal_path())?;
+            let journal = store.journal()?;
             journal.record_test_send(&p.campaign.id, &p.content_hash(), &to.join(", "))?;
             Ok(out)
         })
 }
 
 /// Refuses `--to` addresses on the suppression list, naming each one's record.
-fn refuse_suppressed(p: &Prepared, to: &[String]) -> std::result::Result<(), SendError> {
-    let Some(journal) = crate::journal::Journal::open_existing(&p.config.journal_path())? else {
+fn refuse_suppressed(
+    store: &crate::journal::Store,
+    to: &[String],
+) -> std::result::Result<(), SendError> {
+    let Some(journal) = store.existing()? else {
         return Ok(());
     };
     let mut found = Vec::new();

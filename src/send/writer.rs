@@ -11,38 +11,21 @@ type Ack = tokio::sync::oneshot::Sender<Result<Applied>>;
 
 pub(super) struct Writer {
     pub(super) tx: Recorder,
-    handle: std::thread::JoinHandle<Result<()>>,
+    handle: std::thread::JoinHandle<Result<Journal>>,
 }
 
 /// The senders' side of the journal writer.
 #[derive(Clone)]
 pub(super) struct Recorder(std::sync::mpsc::Sender<(Update, Option<Ack>)>);
 
-/// The journal file must stay the one this run locked and opened: deleted or replaced under a
-/// running send, what it records would be lost, and the next run would resend.
-fn same_file(a: &std::fs::Metadata, path: &std::path::Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(path).is_ok_and(|b| a.dev() == b.dev() && a.ino() == b.ino())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = a;
-        path.exists()
-    }
-}
-
 impl Writer {
     /// `marker`: kept up to date beside the journal as messages are recorded as sent (at most
     /// once a second, and at the end), so that it never lags far behind what was sent.
     pub(super) fn start(mut journal: Journal, mut marker: Option<Marker>) -> Result<Writer> {
         let (tx, rx) = std::sync::mpsc::channel::<(Update, Option<Ack>)>();
-        let identity = std::fs::metadata(&journal.path)
-            .map_err(|e| Error::io("read", journal.path.clone(), e))?;
         let handle = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || -> Result<()> {
+            .spawn(move || -> Result<Journal> {
                 let mut batches = 0u64;
                 let mut marked = std::time::Instant::now();
                 while let Ok(first) = rx.recv() {
@@ -54,16 +37,13 @@ impl Writer {
                         }
                     }
                     batches += 1;
-                    let moved = batches.is_multiple_of(64) && !same_file(&identity, &journal.path);
                     let updates: Vec<Update> = batch.iter().map(|(u, _)| u.clone()).collect();
-                    let r = if moved {
-                        Err(Error::Journal(format!(
-                            "the journal {} was deleted or replaced while this run was sending: stopped, so that nothing is sent without a record",
-                            journal.path.display()
-                        )))
+                    let r = if batches.is_multiple_of(64) {
+                        journal.still_in_place()
                     } else {
-                        journal.apply(&updates)
-                    };
+                        Ok(())
+                    }
+                    .and_then(|()| journal.apply(&updates));
                     let failed = r.as_ref().err().map(|e| e.to_string());
                     for (i, (_, ack)) in batch.into_iter().enumerate() {
                         if let Some(ack) = ack {
@@ -79,16 +59,17 @@ impl Writer {
                         let sent = batch_sent(&updates, &done);
                         m.sent += sent;
                         if sent > 0 && marked.elapsed() >= std::time::Duration::from_secs(1) {
-                            crate::journal::write_marker(&journal.path, m)?;
+                            journal.write_marker(m)?;
                             marked = std::time::Instant::now();
                         }
                     }
                 }
                 if let Some(m) = &marker {
-                    crate::journal::write_marker(&journal.path, m)?;
+                    journal.write_marker(m)?;
                 }
                 // Fold the write-ahead log back into the journal: the next run starts small.
-                journal.checkpoint()
+                journal.checkpoint()?;
+                Ok(journal)
             })
             .map_err(|e| Error::Journal(format!("cannot start the journal writer: {e}")))?;
         Ok(Writer {
@@ -97,7 +78,8 @@ impl Writer {
         })
     }
 
-    pub(super) fn finish(self) -> Result<()> {
+    /// Waits for every update to be committed; gives the journal back.
+    pub(super) fn finish(self) -> Result<Journal> {
         drop(self.tx);
         self.handle
             .join()

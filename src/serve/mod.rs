@@ -5,10 +5,9 @@
 //! does not open gets a 400 page and changes nothing. Meant to run behind the institute's
 //! reverse proxy; `GET /healthz` is for it. Every answer carries a content type and refuses to
 //! be framed; `net` holds the connection limits, `form` reads the bodies real clients send, and
-//! `live` keeps writes going to the journal the path names now.
+//! the journal's `LiveJournal` keeps writes going to the journal the path names now.
 
 mod form;
-mod live;
 mod net;
 
 use std::collections::BTreeMap;
@@ -46,7 +45,7 @@ invalid = "It may have been cut short when it was copied. To unsubscribe, reply 
 
 struct App {
     secrets: Secrets,
-    journal: Mutex<live::LiveJournal>,
+    journal: Mutex<crate::journal::LiveJournal>,
     tera: tera::Tera,
     /// Per language, the page's strings.
     pages: BTreeMap<String, Value>,
@@ -57,18 +56,22 @@ struct App {
 
 /// Serves until the process is stopped. `ready` is told the address actually bound (useful with
 /// port 0).
-pub fn run(config: &Config, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn run(
+    config: &Config,
+    store: crate::journal::Store,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
     let secrets = config.token_secrets().map_err(|e| {
         Error::Refused(format!(
             "cannot read unsubscribe tokens: {e}. `serve` needs the secret the links were signed with"
         ))
     })?;
-    let path = config.journal_path();
-    crate::journal::check_continuity(&path, false)?;
+    store.check_continuity(false)?;
     // Made if it is not there yet (a project that has not sent), and opened now, so that a
     // journal that cannot be used stops the server at once.
-    drop(crate::journal::Journal::open(&path)?);
-    let mut journal = live::LiveJournal::new(path);
+    drop(store.journal()?);
+    let mut journal = store.into_live();
     journal.write(|_| Ok(()))?;
     let template = crate::limits::read_text_capped(
         &config.templates_dir().join("unsubscribe.html"),

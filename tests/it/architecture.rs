@@ -12,7 +12,10 @@ fn layers() -> Vec<Vec<String>> {
     let list = doc
         .split("## Modules, top to bottom")
         .nth(1)
-        .expect("the module list");
+        .expect("the module list")
+        .split("\n## ")
+        .next()
+        .unwrap_or_default();
     let mut out = Vec::new();
     for line in list.lines().filter(|l| l.starts_with("- ")) {
         let head = line.split(" — ").next().unwrap();
@@ -125,4 +128,44 @@ fn the_check_would_see_an_upward_import() {
     assert!(deps["contacts"].contains("address"));
     // `crate::Error` counts as an import of `error`.
     assert!(deps["journal"].contains("error"));
+}
+
+/// One store: where the journal is, and how it is opened, are known to the command layer (which
+/// makes each command's `journal::Store`) and to `journal` itself, nowhere else.
+#[test]
+fn only_the_commands_and_the_journal_know_where_the_journal_is() {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut wrong = Vec::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(&f).unwrap();
+        let asks_path = text.contains("journal_path()");
+        let opens = ["Journal::open", "Journal::empty", "Store::new("]
+            .iter()
+            .any(|o| text.contains(o));
+        let allowed = rel.starts_with("journal/") || rel == "cli/mod.rs";
+        if (asks_path && rel != "config/mod.rs" && rel != "cli/mod.rs") || (opens && !allowed) {
+            wrong.push(rel);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "these files find or open the journal themselves instead of being given the command's store: {wrong:?}"
+    );
 }

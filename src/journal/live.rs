@@ -7,25 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::journal::Journal;
+use super::file::{identity, Identity};
+use super::Journal;
 use crate::{Error, Result};
-
-/// A file's identity: the same name may come to mean another file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity(u64, u64);
-
-fn identity(path: &Path) -> std::io::Result<Identity> {
-    let m = std::fs::metadata(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        Ok(Identity(m.dev(), m.ino()))
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(Identity(0, m.len()))
-    }
-}
 
 /// Whether `path` is a file that holds an SQLite database (its first 16 bytes say so).
 fn is_journal(path: &Path) -> bool {
@@ -44,8 +28,10 @@ pub struct LiveJournal {
 }
 
 impl LiveJournal {
-    pub fn new(path: PathBuf) -> LiveJournal {
-        LiveJournal { path, open: None }
+    /// Keeps `journal` (just opened at `path`) as long as the path names its file.
+    pub(super) fn new(path: PathBuf, journal: Option<Journal>) -> LiveJournal {
+        let open = journal.and_then(|j| Some((j.opened_as?, j)).map(|(id, j)| (j, id)));
+        LiveJournal { path, open }
     }
 
     /// Whether there is a journal to record changes in at all.
