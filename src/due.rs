@@ -247,43 +247,44 @@ impl Run<'_> {
     ) -> crate::Result<Next> {
         let tz = self.config.tz();
         match &report.stopped {
-            Some(Stop::Capped {
-                cap,
-                limit,
-                resume_at_ms,
-            }) => {
-                let why = format!("{cap} cap ({limit})");
-                (self.store.journal()?).set_paused(id, Some(*resume_at_ms), Some(&why))?;
-                let until = stamp(tz, crate::clock::from_ms(*resume_at_ms));
-                self.say(Level::Info, format!("{id}: paused by the {cap} cap of {limit} until {until}; the next run after that continues"));
-                // The cap holds for every campaign: none can go before it lifts.
-                Ok(Next::Stop)
-            }
-            Some(Stop::Window) => {
-                let opens = sch
-                    .window
-                    .next_open(sch.tz, crate::clock::utc())
-                    .map_or("never".into(), |t| stamp(tz, t));
-                self.say(
-                    Level::Info,
-                    format!("{id}: the sending window closed; continues when it opens, {opens}"),
-                );
-                Ok(Next::Continue)
-            }
-            Some(Stop::RelayFailing {
-                failures,
-                last_error,
-            }) => {
-                self.fail(DueOutcome::TempFail, format!("{id}: stopped after {failures} failures in a row; the relay said: {last_error}"));
-                Ok(Next::Stop)
-            }
-            Some(Stop::Interrupted) => {
-                self.say(
-                    Level::Error,
-                    format!("{id}: interrupted; messages in flight were recorded"),
-                );
-                self.exit = DueOutcome::Interrupted;
-                Ok(Next::Stop)
+            Some(stop) => {
+                let what = stop.describe(|ms| stamp(tz, crate::clock::from_ms(ms)));
+                match stop {
+                    Stop::Capped {
+                        cap,
+                        limit,
+                        resume_at_ms,
+                    } => {
+                        let why = format!("{cap} cap ({limit})");
+                        (self.store.journal()?).set_paused(id, Some(*resume_at_ms), Some(&why))?;
+                        self.say(
+                            Level::Info,
+                            format!("{id}: {what}; the next run after that continues"),
+                        );
+                        // The cap holds for every campaign: none can go before it lifts.
+                        Ok(Next::Stop)
+                    }
+                    Stop::Window => {
+                        let opens = sch
+                            .window
+                            .next_open(sch.tz, crate::clock::utc())
+                            .map_or("never".into(), |t| stamp(tz, t));
+                        self.say(
+                            Level::Info,
+                            format!("{id}: {what}; continues when it opens, {opens}"),
+                        );
+                        Ok(Next::Continue)
+                    }
+                    Stop::RelayFailing { .. } => {
+                        self.fail(DueOutcome::TempFail, format!("{id}: {what}"));
+                        Ok(Next::Stop)
+                    }
+                    Stop::Interrupted => {
+                        self.say(Level::Error, format!("{id}: {what}"));
+                        self.exit = DueOutcome::Interrupted;
+                        Ok(Next::Stop)
+                    }
+                }
             }
             None if report.deferred > 0 => {
                 let n = count(report.deferred, "message deferred", "messages deferred");

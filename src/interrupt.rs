@@ -37,6 +37,17 @@ pub fn install() {
     #[cfg(unix)]
     {
         use signal_hook::consts::{SIGINT, SIGTERM};
+        for sig in [SIGINT, SIGTERM] {
+            // The first signal is taken in the handler itself, in the order the system delivers
+            // them: the thread below reads pending signals in the order of their numbers, so a
+            // SIGINT close behind a SIGTERM would otherwise pass for the first.
+            // SAFETY: the action is one atomic compare-exchange, which is async-signal-safe.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    let _ = FIRST.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+                })
+            };
+        }
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
             return;
         };

@@ -262,15 +262,16 @@ fn report_text(r: &Report) -> String {
     if r.recovered_unknown > 0 {
         o.push_str(&format!("\n{} left 'sending' by an interrupted run now marked unknown: bulletin does not send them again unless you pass --resend-unknown", count(r.recovered_unknown, "message", "messages")));
     }
-    match &r.stopped {
-        Some(Stop::Interrupted) => o.push_str("\nInterrupted: every message is recorded (those not yet handed to the relay as deferred). Run the same command to continue."),
-        Some(Stop::Capped { cap, limit, resume_at_ms }) => o.push_str(&format!(
-            "\nStopped by the rate cap {cap} = {limit}: the rest can go from {}. Run the same command then to continue.",
-            crate::clock::from_ms(*resume_at_ms).to_rfc3339()
-        )),
-        Some(Stop::Window) => o.push_str("\nThe sending window closed; the rest goes when it opens again."),
-        Some(Stop::RelayFailing { failures, last_error }) => o.push_str(&format!("\nStopped after {failures} failures in a row; the relay last said: {last_error}. Everything done so far is recorded; run again once the relay works.")),
-        None => {}
+    if let Some(stop) = &r.stopped {
+        let what = stop.describe(|ms| crate::clock::from_ms(ms).to_rfc3339());
+        let next = match stop {
+            Stop::Interrupted | Stop::Capped { .. } => "Run the same command to continue.",
+            Stop::Window => "The rest goes when it opens again.",
+            Stop::RelayFailing { .. } => {
+                "Everything done so far is recorded; run again once the relay works."
+            }
+        };
+        o.push_str(&format!("\n{}. {next}", crate::text::capitalised(&what)));
     }
     for f in r.failures.iter().take(20) {
         o.push_str(&format!(

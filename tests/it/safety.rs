@@ -43,6 +43,17 @@ fn catches(pid: u32, sig: u32) -> bool {
         .is_some_and(|m| m & (1 << (sig - 1)) != 0)
 }
 
+/// Whether signal `sig` waits to be delivered to the process `pid` (its bit in /proc's ShdPnd).
+fn pending(pid: u32, sig: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            let mask = t.lines().find_map(|l| l.strip_prefix("ShdPnd:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
@@ -441,6 +452,11 @@ fn ctrl_c_during_a_hung_relay_stops_at_once_and_a_second_one_aborts() {
         });
         signal(&child, "TERM");
         if second {
+            // Delivered first, as a person's second Ctrl-C comes after the first: two signals
+            // pending at once are delivered by number, SIGINT before SIGTERM.
+            wait_until(Duration::from_secs(5), "SIGTERM delivered", || {
+                !pending(child.id(), 15)
+            });
             signal(&child, "INT");
         }
         let out = exit_within(child, Duration::from_secs(5), "send hung after data");

@@ -369,7 +369,7 @@ fn an_hourly_cap_holds_across_runs() {
     assert!(
         first
             .stdout()
-            .contains("Stopped by the rate cap per_hour = 7: the rest can go from"),
+            .contains("Paused by the per_hour cap of 7 until"),
         "{}",
         first.stdout()
     );
