@@ -597,7 +597,11 @@ fn a_file_put_in_the_old_preview_while_a_new_one_is_made_is_kept() {
     }
     p.write("lists/practitioners.csv", csv);
     let out = p.path().join("out");
-    preview(&p, "2026-11-digest");
+    // The old preview: one message is enough to be one.
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--limit", "1", "--out"])
+        .arg(&out)
+        .ok();
     let child = common::command()
         .current_dir(p.path())
         .args(["preview", "2026-11-digest", "--out"])

@@ -195,7 +195,7 @@ fn every_relay_down_stops_the_run_and_names_them() {
     p.relay(
         x,
         &format!(
-            "connections = 2\nmax_consecutive_failures = 4\ntimeout_secs = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {y}\nsecurity = \"plain\""
+            "connections = 2\nmax_consecutive_failures = 2\ntimeout_secs = 2\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = {y}\nsecurity = \"plain\""
         ),
         "per_second = 100",
     );
