@@ -386,7 +386,7 @@ fn write_site(
     mk(dir)?;
     let mut tera = tera::Tera::default();
     tera.add_raw_template("index.html", INDEX)
-        .map_err(|e| Error::Refused(format!("the archive's index template: {e}")))?;
+        .map_err(|e| Error::Template(format!("the archive's index template: {e}")))?;
     let base = config.archive_url().map(|u| u.to_string());
     let title = |lang: &str| {
         let strings = crate::render::strings(config, lang);
@@ -420,7 +420,7 @@ fn write_site(
         );
         let index = tera
             .render("index.html", &ctx)
-            .map_err(|e| Error::Refused(format!("the archive's index: {e}")))?;
+            .map_err(|e| Error::Template(format!("the archive's index: {e}")))?;
         put(&ldir.join("index.html"), index.as_bytes())?;
         let feed = feed(config, lang, &title(lang), &mine, base.as_deref());
         put(&ldir.join("feed.xml"), feed.as_bytes())?;

@@ -171,15 +171,11 @@ pub fn locate(config: &Config, name: &str) -> Result<PathBuf> {
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
-    Err(Error::Refused(format!(
-        "no campaign \"{name}\" in {}: {}",
-        dir.display(),
-        if names.is_empty() {
-            "the folder has no campaign files".to_string()
-        } else {
-            format!("campaigns there are {}", names.join(", "))
-        }
-    )))
+    Err(Error::UnknownCampaign {
+        name: name.to_string(),
+        folder: dir,
+        known: names,
+    })
 }
 
 /// Finds a campaign by the id it carries, which may differ from its file name.

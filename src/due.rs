@@ -62,7 +62,7 @@ pub fn due(
             .into_iter()
             .find(|p| p.cause == send::gate::Cause::Journal)
         {
-            return Err(crate::Error::Refused(p.message));
+            return Err(crate::Error::Discontinuous(p.message));
         }
         store.lock_run(opts.lock_wait, "due")?;
     }

@@ -33,6 +33,40 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// No config file where one was looked for: not in a project folder.
+    #[error("no config file at {}: run bulletin in a project folder, pass --config FILE, or create a project with `bulletin init DIR`", .0.display())]
+    NoConfig(PathBuf),
+
+    /// No campaign of that name in the campaigns folder; `known` are those there are.
+    #[error("no campaign \"{name}\" in {}: {}", folder.display(), if known.is_empty() { "the folder has no campaign files".to_string() } else { format!("campaigns there are {}", known.join(", ")) })]
+    UnknownCampaign {
+        name: String,
+        folder: PathBuf,
+        known: Vec<String>,
+    },
+
+    /// The journal cannot be the one the project sent from (missing, replaced, older than the
+    /// last run): sending from it could mail everyone again.
+    #[error("{0}")]
+    Discontinuous(String),
+
+    /// A file given as a contact list is not one bulletin can read as such (a spreadsheet, a
+    /// binary file, too large to decode whole).
+    #[error("{0}")]
+    NotAList(String),
+
+    /// A template, the project's or a built-in one, cannot be used.
+    #[error("{0}")]
+    Template(String),
+
+    /// A recipient's message could not be produced.
+    #[error("cannot produce the message for {0}")]
+    Message(String),
+
+    /// The server could not start, or stopped.
+    #[error("{0}")]
+    Serve(String),
+
     /// Stopped by SIGINT or SIGTERM; what was half done has been cleaned away.
     #[error("interrupted by {0}")]
     Interrupted(&'static str),

@@ -38,7 +38,8 @@ pub struct Prepared {
     pub problems: Problems,
     /// The unsubscribe token secrets, or why they could not be read. Without them messages carry
     /// [`PLACEHOLDER_TOKEN`] (fine for a preview); `send` refuses to start.
-    pub secrets: std::result::Result<std::sync::Arc<crate::token::Secrets>, String>,
+    pub secrets:
+        std::result::Result<std::sync::Arc<crate::token::Secrets>, crate::config::SecretError>,
     /// The DKIM key, when the config has a `[dkim]` section, or why it cannot sign. Previews go
     /// unsigned without it; `send` refuses to start.
     pub signer: Option<std::result::Result<std::sync::Arc<Signer>, String>>,
@@ -281,7 +282,7 @@ pub fn prepare(
     let attachments = crate::attachments::Attachments::load(&config, &campaign, &updates, &mut p);
     let p = p.into_result()?;
     let Some(renderer) = renderer else {
-        return Err(Error::Refused("the templates could not be loaded".into()));
+        return Err(Error::Template("the templates could not be loaded".into()));
     };
     let infos = lists
         .iter()
@@ -307,7 +308,7 @@ pub fn prepare(
     let secrets = if config.unsubscribe.offered() {
         config.token_secrets().map(std::sync::Arc::new)
     } else {
-        Err("the config offers no way to unsubscribe".to_string())
+        Err(crate::config::SecretError::NotOffered)
     };
     let signer = signer(&config).map(|r| r.map(std::sync::Arc::new));
     Ok(Prepared {

@@ -46,10 +46,18 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 }
 
 fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
-    let secrets = config.token_secrets().ok();
-    if secrets.is_none() && config.unsubscribe.offered() {
-        eprintln!("warning: the token secret is not at hand: unsubscribe mails with a token are left for the next import (with the secret), not marked as imported");
-    }
+    use crate::config::SecretError;
+    let secrets = match config.token_secrets() {
+        Ok(s) => Some(s),
+        Err(_) if !config.unsubscribe.offered() => None,
+        Err(SecretError::Weak(e)) => anyhow::bail!(
+            "{e}. Tokens signed with a weak secret can be forged, so unsubscribe mails are not read with it; nothing was imported"
+        ),
+        Err(_) => {
+            eprintln!("warning: the token secret is not at hand: unsubscribe mails with a token are left for the next import (with the secret), not marked as imported");
+            None
+        }
+    };
     let store = super::store(config);
     let journal = store.journal()?;
     let r = crate::bounces::import(path, &journal, secrets.as_ref(), config.bounces.soft_limit)?;

@@ -187,6 +187,20 @@ pub struct Unsubscribe {
     pub previous_secret_command: Option<String>,
 }
 
+/// Why the unsubscribe token secrets cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The config offers no way to unsubscribe, so there are no tokens to sign.
+    #[error("the config offers no way to unsubscribe")]
+    NotOffered,
+    /// Not at hand: the config names none, or its variable or command gives none.
+    #[error("{0}")]
+    Missing(String),
+    /// At hand, but too weak to sign with: links could be forged.
+    #[error("{0}")]
+    Weak(String),
+}
+
 impl Unsubscribe {
     /// Whether messages offer a way to unsubscribe, and so need tokens.
     pub fn offered(&self) -> bool {
@@ -196,7 +210,10 @@ impl Unsubscribe {
     /// Reads the token secrets from where the config says.
     /// Reads the token secrets; `known` are values anyone who reads a message knows (the
     /// sender's name and address), which a secret must not be made of.
-    pub fn secrets(&self, known: &[&str]) -> std::result::Result<crate::token::Secrets, String> {
+    pub fn secrets(
+        &self,
+        known: &[&str],
+    ) -> std::result::Result<crate::token::Secrets, SecretError> {
         let read = |what, env_key, command_key, env: &Option<String>, command: &Option<String>| {
             crate::secret::read(&crate::secret::Source {
                 what,
@@ -212,15 +229,21 @@ impl Unsubscribe {
             "secret_command",
             &self.secret_env,
             &self.secret_command,
-        )?
-        .ok_or("[unsubscribe] names no secret: set secret_env (or secret_command)")?;
+        )
+        .map_err(SecretError::Missing)?
+        .ok_or_else(|| {
+            SecretError::Missing(
+                "[unsubscribe] names no secret: set secret_env (or secret_command)".into(),
+            )
+        })?;
         let previous = read(
             "the previous unsubscribe token secret",
             "previous_secret_env",
             "previous_secret_command",
             &self.previous_secret_env,
             &self.previous_secret_command,
-        )?;
+        )
+        .map_err(SecretError::Missing)?;
         let weak = |which: &str, key: &str, value: &str| {
             crate::token::weakness(value, known).map(|why| {
                 format!(
@@ -238,13 +261,13 @@ impl Unsubscribe {
             &key(&self.secret_env, "secret_env", "secret_command"),
             &current,
         ) {
-            return Err(e);
+            return Err(SecretError::Weak(e));
         }
         if let Some(why) = previous
             .as_deref()
             .and_then(|p| crate::token::weakness(p, known))
         {
-            return Err(format!(
+            return Err(SecretError::Weak(format!(
                 "the previous unsubscribe token secret (from {}) is too weak: {why}. Links signed with it can be forged, so stop accepting them: remove {} (links sent with the old secret then stop working)",
                 key(
                     &self.previous_secret_env,
@@ -256,7 +279,7 @@ impl Unsubscribe {
                 } else {
                     "previous_secret_command"
                 }
-            ));
+            )));
         }
         Ok(crate::token::Secrets {
             current: crate::token::Keys::new(&current),
@@ -399,11 +422,7 @@ impl Config {
         let text =
             crate::limits::read_text_capped(file, crate::limits::TEXT_FILE).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::Refused(format!(
-                    "no config file at {}: run bulletin in a project folder, pass --config FILE, \
-                     or create a project with `bulletin init DIR`",
-                    file.display()
-                ))
+                    Error::NoConfig(file.to_path_buf())
                 } else {
                     Error::io("read", file, e)
                 }
@@ -477,7 +496,7 @@ fn site_url(raw: &str) -> Option<ammonia::Url> {
 impl Config {
     /// The unsubscribe token secrets, refused when weak or made of what the config itself says
     /// (the sender's name, organisation, address, website, domain).
-    pub fn token_secrets(&self) -> std::result::Result<crate::token::Secrets, String> {
+    pub fn token_secrets(&self) -> std::result::Result<crate::token::Secrets, SecretError> {
         let s = &self.sender;
         let mut known: Vec<&str> = vec![
             &s.name,
@@ -592,5 +611,37 @@ mod tests {
         assert_eq!(normalize_tag(" Small Arms "), "small-arms");
         assert_eq!(normalize_tag("peace_operations"), "peace-operations");
         assert_eq!(normalize_tag("LANDMINES"), "landmines");
+    }
+
+    /// The cases a caller tells apart come as their own variants: no config where one was
+    /// looked for, a campaign that is not there (with those that are), a secret that is weak
+    /// rather than missing.
+    #[test]
+    fn errors_a_caller_decides_on_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("bulletin.toml");
+        assert!(matches!(Config::load(&missing), Err(Error::NoConfig(p)) if p == missing));
+
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        crate::scaffold::init(&dir.path().join("p"), today).unwrap();
+        let config = Config::load(&dir.path().join("p/bulletin.toml")).unwrap();
+        match crate::campaign::locate(&config, "no-such-campaign") {
+            Err(Error::UnknownCampaign { name, known, .. }) => {
+                assert_eq!(name, "no-such-campaign");
+                assert!(!known.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let weak = Unsubscribe {
+            secret_env: Some("BULLETIN_TEST_WEAK_SECRET".into()),
+            ..config.unsubscribe.clone()
+        };
+        std::env::set_var("BULLETIN_TEST_WEAK_SECRET", "abc");
+        assert!(matches!(weak.secrets(&[]), Err(SecretError::Weak(_))));
+        let unset = Unsubscribe {
+            secret_env: Some("BULLETIN_TEST_UNSET_SECRET".into()),
+            ..config.unsubscribe.clone()
+        };
+        assert!(matches!(unset.secrets(&[]), Err(SecretError::Missing(_))));
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn open(path: &Path) -> Result<Source> {
         (head.contains(&0) && !utf16).then_some("a binary file (it holds NUL bytes)")
     });
     if let Some(what) = what {
-        return Err(Error::Refused(format!(
+        return Err(Error::NotAList(format!(
             "{}: this is {what}, not a CSV file: open it in its program and save it as CSV (in Excel: File > Save As > CSV UTF-8)",
             path.display()
         )));
@@ -161,14 +161,14 @@ fn in_memory(path: &Path) -> Result<Source> {
     // Read whole (other encodings than UTF-8 are decoded at once): capped, so that a huge file
     // is refused rather than exhausting memory.
     let bytes = crate::limits::read_capped(path, MAX_IN_MEMORY).map_err(|e| {
-        Error::Refused(format!(
+        Error::NotAList(format!(
             "{}: {e}. Lists in encodings other than UTF-8 are read whole: save a list this large as CSV UTF-8, which is read as a stream",
             path.display()
         ))
     })?;
     let (text, encoding) = super::decode(bytes);
     if text.contains('\0') {
-        return Err(Error::Refused(format!(
+        return Err(Error::NotAList(format!(
             "{}: this file holds NUL bytes, so it is not text (a spreadsheet or other binary file saved under a .csv name?): save it as CSV from its program",
             path.display()
         )));

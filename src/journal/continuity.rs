@@ -78,7 +78,7 @@ pub(super) enum Judged {
 }
 
 fn refusal(what: String) -> Error {
-    Error::Refused(format!(
+    Error::Discontinuous(format!(
         "{what}. A new journal knows nothing of who was already mailed, so sending now could mail everyone again. Restore the journal from a backup and run again; or, if you mean to start a new journal on purpose, run again with --new-journal"
     ))
 }

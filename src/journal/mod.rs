@@ -206,7 +206,7 @@ fn db_err(path: &Path, e: rusqlite::Error) -> Error {
 impl Journal {
     pub fn open(path: &Path) -> Result<Journal> {
         if let Some(wal) = orphaned_log(path) {
-            return Err(Error::Refused(format!(
+            return Err(Error::Discontinuous(format!(
                 "the journal {} is missing but its write-ahead log {} is still there: the journal was deleted or moved. Restore it from a backup; `bulletin send --new-journal` starts a new one (and sets the old log aside)",
                 path.display(),
                 wal.display()

@@ -267,9 +267,7 @@ fn produce(
                             let (rendered, composed) = match prepared.message(r, now, &marks) {
                                 Ok(m) => m,
                                 Err(e) => {
-                                    fail(Error::Refused(format!(
-                                        "cannot produce the message for {e}"
-                                    )));
+                                    fail(Error::Message(e.to_string()));
                                     break 'outer;
                                 }
                             };
@@ -443,7 +441,7 @@ fn write_index(
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write", path, e);
     let fail = |e: tera::Error| {
-        Error::Refused(format!(
+        Error::Template(format!(
             "the preview index: {}",
             crate::render::tera_error_text(&e)
         ))

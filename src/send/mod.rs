@@ -258,7 +258,7 @@ fn produce_only(
     for item in q {
         let r = &p.audience.recipients[item.idx()];
         p.message(r, clock::now(), &marks)
-            .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+            .map_err(|e| SendError::Other(Error::Message(e.to_string())))?;
         shared.counts.attempted.fetch_add(1, Ordering::Relaxed);
         progress.tick(&shared.counts);
     }

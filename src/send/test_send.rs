@@ -119,7 +119,7 @@ pub fn test_send(
             for (r, sample_of) in samples {
                 let (rendered, composed) = p
                     .message_marked(&r, clock::now(), &marks, "[TEST] ")
-                    .map_err(|e| SendError::Other(Error::Refused(e.to_string())))?;
+                    .map_err(|e| SendError::Other(Error::Message(e.to_string())))?;
                 client
                     .begin(
                         &composed.envelope_from,

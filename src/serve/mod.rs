@@ -63,7 +63,7 @@ pub fn run(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     let secrets = config.token_secrets().map_err(|e| {
-        Error::Refused(format!(
+        Error::Serve(format!(
             "cannot read unsubscribe tokens: {e}. `serve` needs the secret the links were signed with"
         ))
     })?;
@@ -81,7 +81,7 @@ pub fn run(
     let mut tera = tera::Tera::default();
     tera.autoescape_on(vec![".html"]);
     tera.add_raw_template("page.html", &template).map_err(|e| {
-        Error::Refused(format!(
+        Error::Template(format!(
             "templates/unsubscribe.html: {}",
             crate::render::tera_error_text(&e)
         ))
@@ -141,18 +141,18 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Refused(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Serve(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| Error::Refused(format!("cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Error::Serve(format!("cannot listen on {listen}: {e}")))?;
         let bound = listener
             .local_addr()
-            .map_err(|e| Error::Refused(e.to_string()))?;
+            .map_err(|e| Error::Serve(e.to_string()))?;
         ready(bound);
         net::serve(listener, router, limits)
             .await
-            .map_err(|e| Error::Refused(format!("the server stopped: {e}")))
+            .map_err(|e| Error::Serve(format!("the server stopped: {e}")))
     })
 }
 

@@ -513,6 +513,14 @@ fn a_weak_token_secret_is_refused_with_how_to_make_one() {
             .fails()
             .stderr_has("is too weak");
     }
+    // A mailbox is not read with a weak secret: its unsubscribe tokens could be forged.
+    p.write("empty.mbox", "");
+    p.bulletin()
+        .env("BULLETIN_UNSUBSCRIBE_SECRET", "abc")
+        .args(["bounces", "import", "empty.mbox"])
+        .fails()
+        .stderr_has("is too weak")
+        .stderr_has("nothing was imported");
     assert!(server.messages().is_empty());
     // What `openssl rand` makes passes, as base64 or hexadecimal.
     for strong in [
