@@ -268,68 +268,10 @@ pub fn select(
     suppressed: &HashMap<String, String>,
 ) -> Audience {
     let mut aud = Audience::default();
-    let total: usize = campaign
-        .audience
-        .lists
-        .iter()
-        .filter_map(|n| lists.get(n))
-        .map(|l| l.contacts.len())
-        .sum();
-    let mut excluded: HashMap<String, Arc<str>> = HashMap::new();
-    for name in &campaign.audience.exclude {
-        if let Some(list) = lists.get(name) {
-            for c in &list.contacts {
-                excluded
-                    .entry(c.email().to_string())
-                    .or_insert_with(|| list.name.clone());
-            }
-        }
-    }
-    let mut merged: Vec<Recipient> = Vec::with_capacity(total);
-    {
-        // The address of each merged recipient, by its place in `merged`: exact, and four
-        // bytes a contact where a map of addresses would copy each one.
-        let hasher = std::hash::RandomState::new();
-        let mut index: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(total);
-        for name in &campaign.audience.lists {
-            let Some(list) = lists.get_mut(name) else {
-                continue;
-            };
-            let only_this = Arc::new(Profile {
-                lists: vec![list.name.clone()],
-                ..Default::default()
-            });
-            for c in std::mem::take(&mut list.contacts) {
-                aud.stats.contacts_read += 1;
-                let hash = hasher.hash_one(c.email());
-                let found = index.find(hash, |&i| merged[i as usize].contact.email() == c.email());
-                match found {
-                    Some(&i) => {
-                        aud.stats.duplicates_merged += 1;
-                        let m = &mut merged[i as usize];
-                        aud.disagreements.extend(disagreements(&m.contact, &c));
-                        m.contact.merge(&c);
-                        if !m.profile.lists.contains(c.list()) {
-                            Arc::make_mut(&mut m.profile).lists.push(c.list().clone());
-                        }
-                    }
-                    None => {
-                        let i = merged.len() as u32;
-                        index.insert_unique(hash, i, |&j| {
-                            hasher.hash_one(merged[j as usize].contact.email())
-                        });
-                        merged.push(Recipient {
-                            contact: c,
-                            profile: Arc::clone(&only_this),
-                        });
-                    }
-                }
-            }
-        }
-    }
+    let excluded = excluded_addresses(campaign, &lists);
+    let mut merged = merge(campaign, &mut lists, &mut aud);
     drop(lists);
 
-    let a = &campaign.audience;
     let update_tags: Vec<HashSet<&str>> = campaign
         .updates
         .iter()
@@ -340,82 +282,38 @@ pub fn select(
                 .unwrap_or_default()
         })
         .collect();
-
-    // Rows share their language cell, so its reading is worked out once per cell.
-    let mut languages: HashMap<*const crate::language::LanguageChoice, LanguageResult> =
-        HashMap::new();
-    let mut profiles: HashSet<Arc<Profile>> = HashSet::new();
-    let mut reasons: HashSet<Arc<str>> = HashSet::new();
-    let mut intern = |s: String| -> Arc<str> {
-        match reasons.get(s.as_str()) {
-            Some(r) => Arc::clone(r),
-            None => {
-                let r: Arc<str> = s.into();
-                reasons.insert(Arc::clone(&r));
-                r
-            }
-        }
+    let rules = Rules {
+        config,
+        campaign,
+        suppressed,
+        excluded: &excluded,
+        update_tags: &update_tags,
     };
+    let mut shared = Shared::default();
     // Kept recipients move to the front of `merged`, in order; the rest leave it.
     let placeholder = Contact::made_up("", "", "", "", "");
     let mut kept = 0;
     for i in 0..merged.len() {
-        let decision = {
-            let r = &merged[i];
-            let contact = &r.contact;
-            decide(
-                contact,
-                campaign,
-                config,
-                suppressed,
-                &excluded,
-                &update_tags,
-                &mut languages,
-                a,
-            )
-        };
-        match decision {
+        match rules.decide(&merged[i].contact, &mut shared.languages) {
             Err((why, reason)) => {
                 *aud.stats.left_out.entry(why.key()).or_default() += 1;
                 let contact = std::mem::replace(&mut merged[i].contact, placeholder.clone());
                 aud.left_out.push(LeftOut {
                     contact,
                     why,
-                    reason: intern(reason),
+                    reason: shared.reason(reason),
                 });
             }
-            Ok((langs, note, chosen)) => {
+            Ok(chosen) => {
                 let r = &mut merged[i];
-                let s = &mut aud.stats;
-                *s.by_language.entry(langs.join("+")).or_default() += 1;
-                for t in r.contact.interests() {
-                    *s.by_interest.entry(t.clone()).or_default() += 1;
-                }
-                for l in &r.profile.lists {
-                    *s.by_list.entry(l.to_string()).or_default() += 1;
-                }
-                for &u in &chosen {
-                    *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
-                }
-                if let Some(n) = &note {
-                    *s.language_fallbacks
-                        .entry(format!("{n} → {}", langs.join("+")))
-                        .or_default() += 1;
-                }
-                let profile = Profile {
+                count_in(&mut aud.stats, campaign, r, &chosen);
+                let (langs, language_note, updates) = chosen;
+                r.profile = shared.profile(Profile {
                     langs,
-                    updates: chosen,
+                    updates,
                     lists: r.profile.lists.clone(),
-                    language_note: note,
-                };
-                r.profile = match profiles.get(&profile) {
-                    Some(p) => Arc::clone(p),
-                    None => {
-                        let p = Arc::new(profile);
-                        profiles.insert(Arc::clone(&p));
-                        p
-                    }
-                };
+                    language_note,
+                });
                 merged.swap(i, kept);
                 kept += 1;
             }
@@ -427,6 +325,134 @@ pub fn select(
     aud
 }
 
+/// The addresses of the campaign's exclusion lists, each with the list that holds it first.
+fn excluded_addresses(
+    campaign: &Campaign,
+    lists: &HashMap<String, ContactList>,
+) -> HashMap<String, Arc<str>> {
+    let mut excluded: HashMap<String, Arc<str>> = HashMap::new();
+    for name in &campaign.audience.exclude {
+        if let Some(list) = lists.get(name) {
+            for c in &list.contacts {
+                excluded
+                    .entry(c.email().to_string())
+                    .or_insert_with(|| list.name.clone());
+            }
+        }
+    }
+    excluded
+}
+
+/// The contacts of the campaign's lists, one per address: a contact on several lists is merged
+/// into the first row of it (what rows disagree on is noted).
+fn merge(
+    campaign: &Campaign,
+    lists: &mut HashMap<String, ContactList>,
+    aud: &mut Audience,
+) -> Vec<Recipient> {
+    let total: usize = campaign
+        .audience
+        .lists
+        .iter()
+        .filter_map(|n| lists.get(n))
+        .map(|l| l.contacts.len())
+        .sum();
+    let mut merged: Vec<Recipient> = Vec::with_capacity(total);
+    // The address of each merged recipient, by its place in `merged`: exact, and four bytes a
+    // contact where a map of addresses would copy each one.
+    let hasher = std::hash::RandomState::new();
+    let mut index: hashbrown::HashTable<u32> = hashbrown::HashTable::with_capacity(total);
+    for name in &campaign.audience.lists {
+        let Some(list) = lists.get_mut(name) else {
+            continue;
+        };
+        let only_this = Arc::new(Profile {
+            lists: vec![list.name.clone()],
+            ..Default::default()
+        });
+        for c in std::mem::take(&mut list.contacts) {
+            aud.stats.contacts_read += 1;
+            let hash = hasher.hash_one(c.email());
+            let found = index.find(hash, |&i| merged[i as usize].contact.email() == c.email());
+            match found {
+                Some(&i) => {
+                    aud.stats.duplicates_merged += 1;
+                    let m = &mut merged[i as usize];
+                    aud.disagreements.extend(disagreements(&m.contact, &c));
+                    m.contact.merge(&c);
+                    if !m.profile.lists.contains(c.list()) {
+                        Arc::make_mut(&mut m.profile).lists.push(c.list().clone());
+                    }
+                }
+                None => {
+                    let i = merged.len() as u32;
+                    index.insert_unique(hash, i, |&j| {
+                        hasher.hash_one(merged[j as usize].contact.email())
+                    });
+                    merged.push(Recipient {
+                        contact: c,
+                        profile: Arc::clone(&only_this),
+                    });
+                }
+            }
+        }
+    }
+    merged
+}
+
+/// A kept recipient, counted in the statistics by language, interest, list and update.
+fn count_in(s: &mut Stats, campaign: &Campaign, r: &Recipient, chosen: &Chosen) {
+    let (langs, note, updates) = chosen;
+    *s.by_language.entry(langs.join("+")).or_default() += 1;
+    for t in r.contact.interests() {
+        *s.by_interest.entry(t.clone()).or_default() += 1;
+    }
+    for l in &r.profile.lists {
+        *s.by_list.entry(l.to_string()).or_default() += 1;
+    }
+    for &u in updates {
+        *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
+    }
+    if let Some(n) = note {
+        *s.language_fallbacks
+            .entry(format!("{n} → {}", langs.join("+")))
+            .or_default() += 1;
+    }
+}
+
+/// What recipients share, held once: the reading of each language cell, profiles, reasons.
+#[derive(Default)]
+struct Shared {
+    /// Rows share their language cell, so its reading is worked out once per cell.
+    languages: HashMap<*const crate::language::LanguageChoice, LanguageResult>,
+    profiles: HashSet<Arc<Profile>>,
+    reasons: HashSet<Arc<str>>,
+}
+
+impl Shared {
+    fn reason(&mut self, s: String) -> Arc<str> {
+        match self.reasons.get(s.as_str()) {
+            Some(r) => Arc::clone(r),
+            None => {
+                let r: Arc<str> = s.into();
+                self.reasons.insert(Arc::clone(&r));
+                r
+            }
+        }
+    }
+
+    fn profile(&mut self, profile: Profile) -> Arc<Profile> {
+        match self.profiles.get(&profile) {
+            Some(p) => Arc::clone(p),
+            None => {
+                let p = Arc::new(profile);
+                self.profiles.insert(Arc::clone(&p));
+                p
+            }
+        }
+    }
+}
+
 type LanguageResult = Result<(Vec<String>, Option<String>), String>;
 /// A recipient's languages, the note on them, and the updates.
 type Chosen = (Vec<String>, Option<String>, Vec<usize>);
@@ -434,82 +460,99 @@ type Chosen = (Vec<String>, Option<String>, Vec<usize>);
 /// Whether a contact is mailed: the message's languages, why they are not the contact's choice,
 /// and its updates; or the reason it is left out.
 #[allow(clippy::too_many_arguments)]
-fn decide(
-    contact: &Contact,
-    campaign: &Campaign,
-    config: &Config,
-    suppressed: &HashMap<String, String>,
-    excluded: &HashMap<String, Arc<str>>,
-    update_tags: &[HashSet<&str>],
-    languages: &mut HashMap<*const crate::language::LanguageChoice, LanguageResult>,
-    a: &crate::campaign::AudienceSpec,
-) -> Result<Chosen, (Why, String)> {
-    if let Some(reason) = suppressed.get(contact.email()) {
-        let why = Why::Suppressed {
-            reason: reason.as_str().into(),
-        };
-        return Err((why, format!("suppressed: {reason}")));
-    }
-    if let Some(list) = excluded.get(contact.email()) {
-        let why = Why::Excluded { list: list.clone() };
-        let key = why.key();
-        return Err((why, key));
-    }
-    // Keyed by the shared reading of the cell, which the contact holds for as long as this runs.
-    let key: *const crate::language::LanguageChoice = contact.languages();
-    let (langs, note) = languages
-        .entry(key)
-        .or_insert_with(|| languages_for(contact, campaign, config))
-        .clone()
-        .map_err(|reason| (Why::Language, format!("language: {reason}")))?;
-    let has = |t: &String| contact.interests().contains(t);
-    if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
-        return Err((
-            Why::Interests,
-            format!("interests: none of {}", a.interests_any.join(", ")),
-        ));
-    }
-    if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
-        return Err((
-            Why::Interests,
-            format!("interests: not all of {}", a.interests_all.join(", ")),
-        ));
-    }
-    if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
-        return Err((
-            Why::Interests,
-            format!("interests: follows {t}, which this campaign leaves out"),
-        ));
-    }
-    let chosen: Vec<usize> = if campaign.digest {
-        // An update with no tags is general news: it goes to everyone.
-        update_tags
-            .iter()
-            .enumerate()
-            .filter(|(_, tags)| {
-                tags.is_empty()
-                    || contact
-                        .interests()
-                        .iter()
-                        .any(|i| tags.contains(i.as_str()))
-            })
-            .map(|(i, _)| i)
-            .collect()
-    } else {
-        (0..campaign.updates.len()).collect()
-    };
-    if chosen.is_empty() {
-        let what = if contact.interests().is_empty() {
-            "no interests given".to_string()
+/// What decides whether a contact is mailed, and what: the campaign's audience and updates,
+/// the suppression and exclusion lists.
+struct Rules<'a> {
+    config: &'a Config,
+    campaign: &'a Campaign,
+    suppressed: &'a HashMap<String, String>,
+    excluded: &'a HashMap<String, Arc<str>>,
+    /// The interests of each of the campaign's updates.
+    update_tags: &'a [HashSet<&'a str>],
+}
+
+impl Rules<'_> {
+    /// A contact's languages and updates, or why they are left out.
+    fn decide(
+        &self,
+        contact: &Contact,
+        languages: &mut HashMap<*const crate::language::LanguageChoice, LanguageResult>,
+    ) -> Result<Chosen, (Why, String)> {
+        let Rules {
+            config,
+            campaign,
+            suppressed,
+            excluded,
+            update_tags,
+        } = *self;
+        let a = &campaign.audience;
+        if let Some(reason) = suppressed.get(contact.email()) {
+            let why = Why::Suppressed {
+                reason: reason.as_str().into(),
+            };
+            return Err((why, format!("suppressed: {reason}")));
+        }
+        if let Some(list) = excluded.get(contact.email()) {
+            let why = Why::Excluded { list: list.clone() };
+            let key = why.key();
+            return Err((why, key));
+        }
+        // Keyed by the shared reading of the cell, which the contact holds for as long as this runs.
+        let key: *const crate::language::LanguageChoice = contact.languages();
+        let (langs, note) = languages
+            .entry(key)
+            .or_insert_with(|| languages_for(contact, campaign, config))
+            .clone()
+            .map_err(|reason| (Why::Language, format!("language: {reason}")))?;
+        let has = |t: &String| contact.interests().contains(t);
+        if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
+            return Err((
+                Why::Interests,
+                format!("interests: none of {}", a.interests_any.join(", ")),
+            ));
+        }
+        if !a.interests_all.is_empty() && !a.interests_all.iter().all(has) {
+            return Err((
+                Why::Interests,
+                format!("interests: not all of {}", a.interests_all.join(", ")),
+            ));
+        }
+        if let Some(t) = a.interests_none.iter().find(|t| has(t)) {
+            return Err((
+                Why::Interests,
+                format!("interests: follows {t}, which this campaign leaves out"),
+            ));
+        }
+        let chosen: Vec<usize> = if campaign.digest {
+            // An update with no tags is general news: it goes to everyone.
+            update_tags
+                .iter()
+                .enumerate()
+                .filter(|(_, tags)| {
+                    tags.is_empty()
+                        || contact
+                            .interests()
+                            .iter()
+                            .any(|i| tags.contains(i.as_str()))
+                })
+                .map(|(i, _)| i)
+                .collect()
         } else {
-            contact.interests().join(", ")
+            (0..campaign.updates.len()).collect()
         };
-        return Err((
-            Why::Digest,
-            format!("digest: no update matches the contact's interests ({what})"),
-        ));
+        if chosen.is_empty() {
+            let what = if contact.interests().is_empty() {
+                "no interests given".to_string()
+            } else {
+                contact.interests().join(", ")
+            };
+            return Err((
+                Why::Digest,
+                format!("digest: no update matches the contact's interests ({what})"),
+            ));
+        }
+        Ok((langs, note, chosen))
     }
-    Ok((langs, note, chosen))
 }
 
 fn counts(m: &BTreeMap<String, usize>) -> String {
