@@ -348,101 +348,17 @@ pub fn overview(config: &crate::config::Config, store: &Store) -> crate::Result<
             Some(j) => j.counts(campaign.as_ref().map_or(id.as_str(), |c| c.id.as_str()))?,
             None => Default::default(),
         };
-        let n = |s: State| counts.get(&s).copied().unwrap_or(0);
-        let total: usize = counts.values().sum();
-        let tally = format!(
-            "{} sent, {} failed, {} deferred, {} unknown, {} queued",
-            n(State::Sent),
-            n(State::Failed),
-            n(State::Deferred),
-            n(State::Unknown),
-            n(State::Queued)
-        );
         let cid = campaign.as_ref().map_or(id.clone(), |c| c.id.clone());
-        let row = rows.iter().find(|r| r.campaign == cid);
-        let (state, detail) = match (row, &campaign) {
-            (None, c) => {
-                let plan = c
-                    .as_ref()
-                    .and_then(|c| c.schedule.send_at)
-                    .map(|t| format!("plans {} (not marked ready)", stamp(tz, t)))
-                    .unwrap_or_else(|| "not scheduled".into());
-                // Sent by hand (`send`), not through `due`.
-                let open = n(State::Queued) + n(State::Deferred);
-                if total == 0 {
-                    ("draft".to_string(), plan)
-                } else if open == 0 {
-                    ("finished".to_string(), format!("sent by hand: {tally}"))
-                } else {
-                    (
-                        "partly sent".to_string(),
-                        format!("by hand, not scheduled: {tally}"),
-                    )
-                }
-            }
-            (Some(r), _) if r.finished_at_ms.is_some() => (
-                "finished".into(),
-                format!(
-                    "{}: {tally}",
-                    stamp(tz, crate::clock::from_ms(r.finished_at_ms.unwrap_or(0)))
-                ),
-            ),
-            (Some(r), _)
-                if r.paused_until_ms
-                    .is_some_and(|u| u > now.timestamp_millis()) =>
-            {
-                (
-                    "paused".into(),
-                    format!(
-                        "by the {} until {}; {tally}",
-                        r.pause_reason.as_deref().unwrap_or("rate cap"),
-                        stamp(tz, crate::clock::from_ms(r.paused_until_ms.unwrap_or(0)))
-                    ),
-                )
-            }
-            (Some(r), _) if crate::clock::from_ms(r.send_at_ms) > now => (
-                "scheduled".into(),
-                format!("for {}", stamp(tz, crate::clock::from_ms(r.send_at_ms))),
-            ),
-            (Some(r), c) => {
-                let window = c.as_ref().map(|c| {
-                    (
-                        c.schedule.window.open_until(c.schedule.tz, now).is_some(),
-                        c.schedule.window.next_open(c.schedule.tz, now),
-                    )
-                });
-                let waiting = match window {
-                    Some((false, Some(t))) => format!("; window closed, opens {}", stamp(tz, t)),
-                    _ => String::new(),
-                };
+        let tally = Tally(counts);
+        let (state, detail) = match rows.iter().find(|r| r.campaign == cid) {
+            None => unscheduled(campaign.as_ref(), &tally, tz),
+            Some(r) => {
                 // Rows sent before a schedule made with --again are not this schedule's.
                 let tried = match &journal {
                     Some(j) => j.tried_since(&cid, r.scheduled_at_ms)?,
                     None => 0,
                 };
-                if tried > 0 {
-                    (
-                        "sending".into(),
-                        format!(
-                            "{} of {total} sent since {}{waiting}; {tally}",
-                            n(State::Sent),
-                            stamp(tz, crate::clock::from_ms(r.send_at_ms))
-                        ),
-                    )
-                } else {
-                    let before = if total > n(State::Queued) {
-                        format!("; {} sent before", n(State::Sent))
-                    } else {
-                        String::new()
-                    };
-                    (
-                        "due".into(),
-                        format!(
-                            "since {}{waiting}{before}",
-                            stamp(tz, crate::clock::from_ms(r.send_at_ms))
-                        ),
-                    )
-                }
+                scheduled(r, campaign.as_ref(), &tally, tried, tz, now)
             }
         };
         out.push(Overview {
@@ -452,6 +368,111 @@ pub fn overview(config: &crate::config::Config, store: &Store) -> crate::Result<
         });
     }
     Ok(out)
+}
+
+/// A campaign's counts per state, as `schedule` lists them.
+struct Tally(std::collections::BTreeMap<State, usize>);
+
+impl Tally {
+    fn n(&self, s: State) -> usize {
+        self.0.get(&s).copied().unwrap_or(0)
+    }
+
+    fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} sent, {} failed, {} deferred, {} unknown, {} queued",
+            self.n(State::Sent),
+            self.n(State::Failed),
+            self.n(State::Deferred),
+            self.n(State::Unknown),
+            self.n(State::Queued)
+        )
+    }
+}
+
+/// The state of a campaign never marked ready: a draft, or sent by hand (`send`).
+fn unscheduled(
+    campaign: Option<&crate::campaign::Campaign>,
+    tally: &Tally,
+    tz: chrono_tz::Tz,
+) -> (String, String) {
+    let plan = campaign
+        .and_then(|c| c.schedule.send_at)
+        .map(|t| format!("plans {} (not marked ready)", stamp(tz, t)))
+        .unwrap_or_else(|| "not scheduled".into());
+    let open = tally.n(State::Queued) + tally.n(State::Deferred);
+    if tally.total() == 0 {
+        ("draft".to_string(), plan)
+    } else if open == 0 {
+        ("finished".to_string(), format!("sent by hand: {tally}"))
+    } else {
+        (
+            "partly sent".to_string(),
+            format!("by hand, not scheduled: {tally}"),
+        )
+    }
+}
+
+/// The state of a scheduled campaign: finished, paused, waiting for its time, sending or due.
+/// `tried`: deliveries tried since it was scheduled.
+fn scheduled(
+    r: &crate::journal::Scheduled,
+    campaign: Option<&crate::campaign::Campaign>,
+    tally: &Tally,
+    tried: usize,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> (String, String) {
+    let at = |ms: i64| stamp(tz, crate::clock::from_ms(ms));
+    if let Some(done) = r.finished_at_ms {
+        return ("finished".into(), format!("{}: {tally}", at(done)));
+    }
+    if let Some(until) = r.paused_until_ms.filter(|u| *u > now.timestamp_millis()) {
+        let why = r.pause_reason.as_deref().unwrap_or("rate cap");
+        return (
+            "paused".into(),
+            format!("by the {why} until {}; {tally}", at(until)),
+        );
+    }
+    if crate::clock::from_ms(r.send_at_ms) > now {
+        return ("scheduled".into(), format!("for {}", at(r.send_at_ms)));
+    }
+    let window = campaign.map(|c| {
+        (
+            c.schedule.window.open_until(c.schedule.tz, now).is_some(),
+            c.schedule.window.next_open(c.schedule.tz, now),
+        )
+    });
+    let waiting = match window {
+        Some((false, Some(t))) => format!("; window closed, opens {}", stamp(tz, t)),
+        _ => String::new(),
+    };
+    if tried > 0 {
+        let (sent, total) = (tally.n(State::Sent), tally.total());
+        return (
+            "sending".into(),
+            format!(
+                "{sent} of {total} sent since {}{waiting}; {tally}",
+                at(r.send_at_ms)
+            ),
+        );
+    }
+    let before = if tally.total() > tally.n(State::Queued) {
+        format!("; {} sent before", tally.n(State::Sent))
+    } else {
+        String::new()
+    };
+    (
+        "due".into(),
+        format!("since {}{waiting}{before}", at(r.send_at_ms)),
+    )
 }
 
 /// A crontab entry for the project, with absolute paths: cron runs with almost no environment

@@ -61,99 +61,15 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     // question below: a dry run fails where the send would.
     let settings = send::preflight(&prepared, &store, &opts)?;
     let plan = send::plan(&prepared, &store, &opts)?;
-    let smtp = prepared.config.smtp.as_ref();
-    let rate = &prepared.config.rate;
-    let langs: Vec<String> = plan
-        .by_language
-        .iter()
-        .map(|(l, n)| format!("{l} {n}"))
-        .collect();
-    let mut notes = String::new();
-    if plan.failed > 0 {
-        notes.push_str(&format!("; {} failed (--retry-failed)", plan.failed));
-    }
-    if plan.unknown > 0 {
-        notes.push_str(&format!("; {} unknown (--resend-unknown)", plan.unknown));
-    }
-    let suppressed = prepared
-        .audience
-        .stats
-        .left_out
-        .get("suppressed")
-        .copied()
-        .unwrap_or(0);
-    if suppressed > 0 {
-        notes.push_str(&format!("; {suppressed} on the suppression list, left out"));
-    }
-    if plan.sending > 0 {
-        notes.push_str(&format!(
-            "; {} being sent by another run right now",
-            plan.sending
-        ));
-    }
-    eprintln!(
-        "{}campaign {}: {} ({}); {} of {} already sent{notes}\n  {} {}, {}, {}/s{}{}",
-        if opts.dry_run {
-            "[dry run: each message is produced and signed as it would be sent; none goes to the relay, and the journal is not touched] "
-        } else {
-            ""
-        },
-        prepared.campaign.id,
-        if opts.dry_run {
-            format!(
-                "{} would be sent",
-                count(plan.to_send, "message", "messages")
-            )
-        } else {
-            format!("{} to send", count(plan.to_send, "message", "messages"))
-        },
-        if langs.is_empty() {
-            "none".into()
-        } else {
-            langs.join(", ")
-        },
-        plan.already_sent,
-        count(plan.recipients, "recipient", "recipients"),
-        if settings.several() {
-            "relays"
-        } else {
-            "relay"
-        },
-        settings.describe(),
-        count(
-            smtp.map_or(0, |s| s.connections),
-            "connection",
-            "connections"
-        ),
-        rate.per_second,
-        rate.per_hour
-            .map(|h| format!(", at most {h}/hour"))
-            .unwrap_or_default(),
-        rate.per_day
-            .map(|d| format!(", at most {d}/day"))
-            .unwrap_or_default(),
-    );
+    eprintln!("{}", overview(&prepared, &plan, &settings, opts.dry_run));
     if plan.to_send == 0 && plan.sending == 0 {
         eprintln!("Nothing to send.");
         return Ok(Exit::Success);
     }
     eprintln!("{}", clean(&what_goes(&prepared, &store)));
-    if !opts.dry_run && !a.yes {
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!(
-                "not on a terminal, so bulletin cannot ask before sending: pass --yes to send"
-            );
-        }
-        eprint!(
-            "Send {} now? [y/N] ",
-            count(plan.to_send, "message", "messages")
-        );
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "oui") {
-            eprintln!("Nothing sent.");
-            return Ok(Exit::Success);
-        }
+    if !opts.dry_run && !a.yes && !confirmed(plan.to_send)? {
+        eprintln!("Nothing sent.");
+        return Ok(Exit::Success);
     }
     // A dry run hands nothing over: there is no sending to show.
     let progress = if opts.dry_run {
@@ -176,6 +92,91 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         println!("{}", clean(&report_text(&report)));
     }
     Ok(Exit::of_send(&report))
+}
+
+/// Asks on the terminal before sending; refuses to guess off one.
+fn confirmed(to_send: usize) -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "not on a terminal, so bulletin cannot ask before sending: pass --yes to send"
+        );
+    }
+    eprint!("Send {} now? [y/N] ", count(to_send, "message", "messages"));
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "oui"))
+}
+
+/// What the run would do, in two lines: how many messages to whom, what is left out and why,
+/// and through which relays at what rate.
+fn overview(
+    prepared: &crate::project::Prepared,
+    plan: &send::Plan,
+    relays: &send::Relays,
+    dry_run: bool,
+) -> String {
+    let smtp = prepared.config.smtp.as_ref();
+    let rate = &prepared.config.rate;
+    let langs: Vec<String> = plan
+        .by_language
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    let mut notes = String::new();
+    if plan.failed > 0 {
+        notes.push_str(&format!("; {} failed (--retry-failed)", plan.failed));
+    }
+    if plan.unknown > 0 {
+        notes.push_str(&format!("; {} unknown (--resend-unknown)", plan.unknown));
+    }
+    let stats = &prepared.audience.stats;
+    let suppressed = stats.left_out.get("suppressed").copied().unwrap_or(0);
+    if suppressed > 0 {
+        notes.push_str(&format!("; {suppressed} on the suppression list, left out"));
+    }
+    if plan.sending > 0 {
+        notes.push_str(&format!(
+            "; {} being sent by another run right now",
+            plan.sending
+        ));
+    }
+    let messages = count(plan.to_send, "message", "messages");
+    format!(
+        "{}campaign {}: {} ({}); {} of {} already sent{notes}\n  {} {}, {}, {}/s{}{}",
+        if dry_run {
+            "[dry run: each message is produced and signed as it would be sent; none goes to the relay, and the journal is not touched] "
+        } else {
+            ""
+        },
+        prepared.campaign.id,
+        if dry_run {
+            format!("{messages} would be sent")
+        } else {
+            format!("{messages} to send")
+        },
+        if langs.is_empty() {
+            "none".into()
+        } else {
+            langs.join(", ")
+        },
+        plan.already_sent,
+        count(plan.recipients, "recipient", "recipients"),
+        if relays.several() { "relays" } else { "relay" },
+        relays.describe(),
+        count(
+            smtp.map_or(0, |s| s.connections),
+            "connection",
+            "connections"
+        ),
+        rate.per_second,
+        rate.per_hour
+            .map(|h| format!(", at most {h}/hour"))
+            .unwrap_or_default(),
+        rate.per_day
+            .map(|d| format!(", at most {d}/day"))
+            .unwrap_or_default(),
+    )
 }
 
 /// Who it comes from, what it says, and whether this very content was test-sent: what to see
