@@ -73,55 +73,58 @@ pub struct Renderer {
     archive_base: Option<String>,
 }
 
-impl Renderer {
-    /// Compiles the project's templates for a campaign and checks that each language's message
-    /// can be rendered. Every problem found is added to `p`; `None` when the renderer is unusable.
-    pub fn new(
-        config: &Config,
-        campaign: &Campaign,
-        updates: &Updates,
-        p: &mut Problems,
-    ) -> Option<Renderer> {
-        let dir = config.templates_dir();
-        let (tera, mut sources) = templates::load(config, updates, p)?;
-        let mut tera = tera;
-        let mut ok = true;
-        let find = |name: &str| sources.iter().find(|(n, _, _)| n == name);
-
-        let mut html_template = BTreeMap::new();
-        let mut text_template = BTreeMap::new();
-        for lang in &campaign.languages {
-            for (ext, map) in [("html", &mut html_template), ("txt", &mut text_template)] {
-                let own = format!("{}.{lang}.{ext}", campaign.template);
-                let shared = format!("{}.{ext}", campaign.template);
-                if find(&own).is_some() {
-                    map.insert(lang.clone(), own);
-                } else if find(&shared).is_some() {
-                    map.insert(lang.clone(), shared);
-                } else {
-                    p.error(
-                        &campaign.path,
-                        None,
-                        format!(
-                            "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
-                            campaign.template,
-                            dir.join(&shared).display(),
-                            dir.join(&own).display()
-                        ),
-                    );
-                    ok = false;
-                }
+/// Per language, the names of the campaign's HTML and text templates: its own for the
+/// language, else the shared one. `false` when one is missing (each is reported).
+type Names = BTreeMap<String, String>;
+fn choose_templates(
+    config: &Config,
+    campaign: &Campaign,
+    find: &dyn Fn(&str) -> bool,
+    p: &mut Problems,
+) -> (Names, Names, bool) {
+    let dir = config.templates_dir();
+    let mut ok = true;
+    let mut html_template = BTreeMap::new();
+    let mut text_template = BTreeMap::new();
+    for lang in &campaign.languages {
+        for (ext, map) in [("html", &mut html_template), ("txt", &mut text_template)] {
+            let own = format!("{}.{lang}.{ext}", campaign.template);
+            let shared = format!("{}.{ext}", campaign.template);
+            if find(&own) {
+                map.insert(lang.clone(), own);
+            } else if find(&shared) {
+                map.insert(lang.clone(), shared);
+            } else {
+                p.error(
+                    &campaign.path,
+                    None,
+                    format!(
+                        "template \"{}\" has no {ext} file for \"{lang}\": create {} (or {})",
+                        campaign.template,
+                        dir.join(&shared).display(),
+                        dir.join(&own).display()
+                    ),
+                );
+                ok = false;
             }
         }
-        for (lang, subject) in &campaign.subject {
-            let name = format!("subject.{lang}");
-            let compiled = tera.add_raw_template(&name, subject);
-            if compiled.is_ok() {
+    }
+    (html_template, text_template, ok)
+}
+
+/// Each language's subject compiled as a template (`subject.LANG`); `false` when one does
+/// not compile or calls what templates may not.
+fn compile_subjects(tera: &mut Tera, campaign: &Campaign, p: &mut Problems) -> bool {
+    let mut ok = true;
+    for (lang, subject) in &campaign.subject {
+        let name = format!("subject.{lang}");
+        match tera.add_raw_template(&name, subject) {
+            Ok(()) => {
                 let before = p.errors().count();
-                forbid_calls(&tera, &name, &campaign.path, &campaign.text, p);
+                forbid_calls(tera, &name, &campaign.path, &campaign.text, p);
                 ok &= p.errors().count() == before;
             }
-            if let Err(e) = compiled {
+            Err(e) => {
                 p.error(
                     &campaign.path,
                     None,
@@ -133,48 +136,81 @@ impl Renderer {
                 ok = false;
             }
         }
+    }
+    ok
+}
+
+/// Per language: the strings templates read (the i18n file, set as the language sets text),
+/// and the campaign's updates as templates see them (date in words, interest labels, anchor).
+fn strings_and_updates(
+    config: &Config,
+    campaign: &Campaign,
+    updates: &Updates,
+    p: &mut Problems,
+) -> (BTreeMap<String, Value>, BTreeMap<String, Vec<Value>>) {
+    let i18n = load_i18n(config, p);
+    let mut strings = BTreeMap::new();
+    let mut update_values = BTreeMap::new();
+    for lang in &config.languages.supported {
+        let mut table = i18n
+            .get(lang)
+            .map(|(_, t)| toml_to_json(t))
+            .unwrap_or_else(|| json!({}));
+        set_strings(&mut table, lang);
+        let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
+        let label = |t: &String| {
+            labels
+                .get(t)
+                .and_then(Value::as_str)
+                .unwrap_or(t)
+                .to_string()
+        };
+        let list: Vec<Value> = campaign
+            .updates
+            .iter()
+            .filter_map(|slug| updates.get(slug, lang))
+            .map(|u| {
+                let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut v {
+                    m.insert("date_text".into(), Value::String(format_date(u.date, lang)));
+                    m.insert(
+                        "interest_labels".into(),
+                        json!(u.interests.iter().map(label).collect::<Vec<_>>()),
+                    );
+                    m.insert("anchor".into(), Value::String(format!("{}-{lang}", u.slug)));
+                }
+                v
+            })
+            .collect();
+        strings.insert(lang.clone(), table);
+        update_values.insert(lang.clone(), list);
+    }
+    (strings, update_values)
+}
+
+impl Renderer {
+    /// Compiles the project's templates for a campaign and checks that each language's message
+    /// can be rendered. Every problem found is added to `p`; `None` when the renderer is unusable.
+    pub fn new(
+        config: &Config,
+        campaign: &Campaign,
+        updates: &Updates,
+        p: &mut Problems,
+    ) -> Option<Renderer> {
+        let (tera, mut sources) = templates::load(config, updates, p)?;
+        let mut tera = tera;
+        let mut ok = true;
+        let names: Vec<String> = sources.iter().map(|(n, _, _)| n.clone()).collect();
+        let find = |name: &str| names.iter().any(|n| n == name);
+
+        let (html_template, text_template, found) = choose_templates(config, campaign, &find, p);
+        ok &= found;
+        ok &= compile_subjects(&mut tera, campaign, p);
 
         let (bodies, bodies_ok) =
             bodies::Bodies::compile(&mut tera, campaign, updates, &mut sources, p);
         ok &= bodies_ok;
-
-        let i18n = load_i18n(config, p);
-        let mut strings = BTreeMap::new();
-        let mut update_values = BTreeMap::new();
-        for lang in &config.languages.supported {
-            let mut table = i18n
-                .get(lang)
-                .map(|(_, t)| toml_to_json(t))
-                .unwrap_or_else(|| json!({}));
-            set_strings(&mut table, lang);
-            let labels = table.get("interests").cloned().unwrap_or_else(|| json!({}));
-            let list: Vec<Value> = campaign
-                .updates
-                .iter()
-                .filter_map(|slug| updates.get(slug, lang))
-                .map(|u| {
-                    let mut v = serde_json::to_value(u).unwrap_or(Value::Null);
-                    let label = |t: &String| {
-                        labels
-                            .get(t)
-                            .and_then(Value::as_str)
-                            .unwrap_or(t)
-                            .to_string()
-                    };
-                    if let Value::Object(m) = &mut v {
-                        m.insert("date_text".into(), Value::String(format_date(u.date, lang)));
-                        m.insert(
-                            "interest_labels".into(),
-                            json!(u.interests.iter().map(label).collect::<Vec<_>>()),
-                        );
-                        m.insert("anchor".into(), Value::String(format!("{}-{lang}", u.slug)));
-                    }
-                    v
-                })
-                .collect();
-            strings.insert(lang.clone(), table);
-            update_values.insert(lang.clone(), list);
-        }
+        let (strings, update_values) = strings_and_updates(config, campaign, updates, p);
         let s = &config.sender;
         let sender = json!({
             "name": s.name, "address": s.address, "reply_to": s.reply_to.clone().unwrap_or_else(|| s.address.clone()),
