@@ -275,22 +275,10 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     let line_of = |p: Option<&csv::Position>| p.and_then(|p| lines.line_at(p.byte()));
     let mut records = reader.records();
 
-    // The header is the first row with any text in it.
-    let (header_line, header) = loop {
-        match records.next() {
-            None => {
-                problems.error(path, None, "the list is empty: it needs a header row with an `email` column, then one row per contact");
-                return Ok(list);
-            }
-            Some(Err(e)) => {
-                let line = line_of(e.position());
-                problems.error(path, line, format!("cannot read the header row: {e}"));
-                return Ok(list);
-            }
-            Some(Ok(r)) if r.iter().all(|f| f.trim().is_empty()) => continue,
-            Some(Ok(r)) if source.sep_line && line_of(r.position()) == Some(1) => continue,
-            Some(Ok(r)) => break (line_of(r.position()).unwrap_or(1), r),
-        }
+    let Some((header_line, header)) =
+        header(&mut records, &line_of, source.sep_line, path, problems)
+    else {
+        return Ok(list);
     };
     let columns: Vec<String> = header
         .iter()
@@ -314,7 +302,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
     };
     warn_doubled_roles(path, header_line, &roles, &columns, problems);
     let shape = Arc::new(shape_of(&name, &columns, &roles, email_col));
-    let (c_name, c_lang, c_int) = (shape.name, shape.language, shape.interests);
     // Rows share what they hold in common: a list has few language cells and interest sets.
     let mut shared = Shared::default();
 
@@ -354,13 +341,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 record: record.clone(),
             });
         };
-        // Cells are one line wherever they are printed: a line break in a name would split a
-        // greeting, or a header.
-        let get = |c: Option<usize>| {
-            c.and_then(|i| record.get(i))
-                .map(|s| crate::text::one_line(s))
-                .unwrap_or_default()
-        };
         let row = Row {
             record: &record,
             columns: &columns,
@@ -370,34 +350,43 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             email_col,
             smtputf8: rules.smtputf8,
         };
-        let (email, name_in_address) = match row.address() {
-            Ok(a) => a,
+        let contact = match row.contact(&shape, &mut shared, rules.supported, line) {
+            Ok(c) => c,
             Err(why) => {
                 reject(why, problems);
                 continue;
             }
         };
-        let language = shared.language(get(c_lang), rules.supported);
-        let interests = shared.interests(get(c_int));
-        let cells: Vec<String> = (0..columns.len()).map(|i| get(Some(i))).collect();
-        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-        let name_in_address = if get(c_name).is_empty() {
-            crate::text::one_line(&name_in_address.unwrap_or_default())
-        } else {
-            String::new()
-        };
-        let contact = Contact::new(
-            Arc::clone(&shape),
-            &email,
-            &name_in_address,
-            &cells,
-            language,
-            interests,
-            line,
-        );
         list.contacts.push(contact);
     }
     Ok(list)
+}
+
+/// The header: the first row with any text in it (after Excel's `sep=` line), with its line.
+/// `None` when there is none (the problem is reported).
+fn header<R: std::io::Read>(
+    records: &mut csv::StringRecordsIter<'_, R>,
+    line_of: &dyn Fn(Option<&csv::Position>) -> Option<usize>,
+    sep_line: bool,
+    path: &Path,
+    problems: &mut Problems,
+) -> Option<(usize, csv::StringRecord)> {
+    loop {
+        match records.next() {
+            None => {
+                problems.error(path, None, "the list is empty: it needs a header row with an `email` column, then one row per contact");
+                return None;
+            }
+            Some(Err(e)) => {
+                let line = line_of(e.position());
+                problems.error(path, line, format!("cannot read the header row: {e}"));
+                return None;
+            }
+            Some(Ok(r)) if r.iter().all(|f| f.trim().is_empty()) => continue,
+            Some(Ok(r)) if sep_line && line_of(r.position()) == Some(1) => continue,
+            Some(Ok(r)) => return Some((line_of(r.position()).unwrap_or(1), r)),
+        }
+    }
 }
 
 /// Warns of several columns read as one value (two `email` columns, `Topics` and `Interests`),
@@ -505,6 +494,42 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
+    /// The row's contact, or why the row is refused.
+    fn contact(
+        &self,
+        shape: &Arc<Shape>,
+        shared: &mut Shared,
+        supported: &[String],
+        line: usize,
+    ) -> std::result::Result<Contact, String> {
+        let (email, name_in_address) = self.address()?;
+        // Cells are one line wherever they are printed: a line break in a name would split a
+        // greeting, or a header.
+        let get = |c: Option<usize>| {
+            c.and_then(|i| self.record.get(i))
+                .map(|s| crate::text::one_line(s))
+                .unwrap_or_default()
+        };
+        let language = shared.language(get(shape.language), supported);
+        let interests = shared.interests(get(shape.interests));
+        let cells: Vec<String> = (0..self.columns.len()).map(|i| get(Some(i))).collect();
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        let name_in_address = if get(shape.name).is_empty() {
+            crate::text::one_line(&name_in_address.unwrap_or_default())
+        } else {
+            String::new()
+        };
+        Ok(Contact::new(
+            Arc::clone(shape),
+            &email,
+            &name_in_address,
+            &cells,
+            language,
+            interests,
+            line,
+        ))
+    }
+
     /// The row's address (and a name written with it), or why the row is refused.
     fn address(&self) -> std::result::Result<(String, Option<String>), String> {
         let (record, columns) = (self.record, self.columns);
