@@ -53,21 +53,30 @@ pub fn test_send(
         Some(r) if g.problems.is_empty() => r.list[0].settings.clone(),
         _ => return Err(SendError::Refused(g.problems)),
     };
-    let mut combos: Vec<Vec<String>> = p
-        .campaign
-        .languages
-        .iter()
-        .map(|l| vec![l.clone()])
-        .collect();
-    if p.campaign.languages.len() > 1 {
-        combos.push(p.campaign.languages.clone());
+    let chosen = samples_of(p, as_contact)?;
+    let mut samples = Vec::new();
+    for r in chosen {
+        for addr in &addrs {
+            let mut r = r.clone();
+            let sample_of = r.contact.email().to_string();
+            r.contact = r.contact.with_email(addr.as_ref());
+            samples.push((r, sample_of));
+        }
     }
-    // A real recipient of each combination shows the message as they will see it; without one,
-    // the first recipient stands in with the combination's languages.
-    let first = p.audience.recipients.first().ok_or_else(|| {
-        SendError::Setup("the campaign has no recipients to take samples from".into())
-    })?;
-    let mut chosen = Vec::new();
+    transmit(p, settings, samples).and_then(|out| {
+        let journal = store.journal()?;
+        journal.record_test_send(&p.campaign.id, &p.content_hash(), &to.join(", "))?;
+        Ok(out)
+    })
+}
+
+/// The recipients whose messages are sampled: the one asked for (`--as`), else a real
+/// recipient of each language and of the bilingual combination. Without one, the first
+/// recipient stands in with the combination's languages.
+fn samples_of(
+    p: &Prepared,
+    as_contact: Option<&str>,
+) -> std::result::Result<Vec<crate::audience::Recipient>, SendError> {
     if let Some(who) = as_contact {
         let who = who.trim().to_lowercase();
         let r = p
@@ -81,9 +90,23 @@ pub fn test_send(
                     p.campaign.id
                 ))
             })?;
-        chosen.push(r.clone());
-    } else {
-        for langs in combos {
+        return Ok(vec![r.clone()]);
+    }
+    let mut combos: Vec<Vec<String>> = p
+        .campaign
+        .languages
+        .iter()
+        .map(|l| vec![l.clone()])
+        .collect();
+    if p.campaign.languages.len() > 1 {
+        combos.push(p.campaign.languages.clone());
+    }
+    let first = p.audience.recipients.first().ok_or_else(|| {
+        SendError::Setup("the campaign has no recipients to take samples from".into())
+    })?;
+    Ok(combos
+        .into_iter()
+        .map(|langs| {
             let mut r = p
                 .audience
                 .recipients
@@ -92,63 +115,55 @@ pub fn test_send(
                 .unwrap_or(first)
                 .clone();
             Arc::make_mut(&mut r.profile).langs = langs;
-            chosen.push(r);
-        }
-    }
-    let mut samples = Vec::new();
-    for r in chosen {
-        for addr in &addrs {
-            let mut r = r.clone();
-            let sample_of = r.contact.email().to_string();
-            r.contact = r.contact.with_email(addr.as_ref());
-            samples.push((r, sample_of));
-        }
-    }
+            r
+        })
+        .collect())
+}
+
+/// Hands each sample to the relay over one connection, marked [TEST], each with Message-IDs of
+/// its own (mailboxes drop a message whose ID they have seen).
+fn transmit(
+    p: &Prepared,
+    settings: Arc<super::client::Settings>,
+    samples: Vec<(crate::audience::Recipient, String)>,
+) -> std::result::Result<Vec<TestSent>, SendError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| SendError::Setup(e.to_string()))?;
-    runtime
-        .block_on(async {
-            let mut client = Client::connect(settings)
+    runtime.block_on(async {
+        let mut client = Client::connect(settings)
+            .await
+            .map_err(|e| SendError::Setup(e.to_string()))?;
+        let mut out = Vec::new();
+        let marks = crate::compose::Marks::unsent(&format!("test{:x}", clock::now_ms()));
+        let refused = |e: super::client::SmtpError| {
+            SendError::Setup(format!("the relay refused the test message: {e}"))
+        };
+        for (r, sample_of) in samples {
+            let (rendered, composed) = p
+                .message_marked(&r, clock::now(), &marks, "[TEST] ")
+                .map_err(|e| SendError::Other(Error::Message(e.to_string())))?;
+            client
+                .begin(
+                    &composed.envelope_from,
+                    &composed.envelope_to,
+                    composed.smtputf8,
+                )
                 .await
-                .map_err(|e| SendError::Setup(e.to_string()))?;
-            let mut out = Vec::new();
-            // Each test send its own Message-IDs: mailboxes drop a message whose ID they have seen.
-            let marks = crate::compose::Marks::unsent(&format!("test{:x}", clock::now_ms()));
-            for (r, sample_of) in samples {
-                let (rendered, composed) = p
-                    .message_marked(&r, clock::now(), &marks, "[TEST] ")
-                    .map_err(|e| SendError::Other(Error::Message(e.to_string())))?;
-                client
-                    .begin(
-                        &composed.envelope_from,
-                        &composed.envelope_to,
-                        composed.smtputf8,
-                    )
-                    .await
-                    .map_err(|e| {
-                        SendError::Setup(format!("the relay refused the test message: {e}"))
-                    })?;
-                let reply = client.finish(&composed.bytes).await.map_err(|e| {
-                    SendError::Setup(format!("the relay refused the test message: {e}"))
-                })?;
-                out.push(TestSent {
-                    langs: r.langs.join("+"),
-                    sample_of,
-                    to: r.contact.email().to_string(),
-                    subject: rendered.subject,
-                    reply,
-                });
-            }
-            client.quit().await;
-            Ok::<_, SendError>(out)
-        })
-        .and_then(|out| {
-            let journal = store.journal()?;
-            journal.record_test_send(&p.campaign.id, &p.content_hash(), &to.join(", "))?;
-            Ok(out)
-        })
+                .map_err(refused)?;
+            let reply = client.finish(&composed.bytes).await.map_err(refused)?;
+            out.push(TestSent {
+                langs: r.langs.join("+"),
+                sample_of,
+                to: r.contact.email().to_string(),
+                subject: rendered.subject,
+                reply,
+            });
+        }
+        client.quit().await;
+        Ok(out)
+    })
 }
 
 /// Refuses `--to` addresses on the suppression list, naming each one's record.
