@@ -355,66 +355,9 @@ impl Client {
     /// Connects, greets, secures and authenticates.
     pub async fn connect(settings: Arc<Settings>) -> Result<Client, SmtpError> {
         let t = settings.timeout;
-        let addr = (settings.host.as_str(), settings.port);
-        let mut conn = if settings.security == Security::Tls {
-            // Implicit TLS goes through lettre's own connector, whose socket we cannot reach
-            // to set TCP_NODELAY; relays on port 465 are the rarer case.
-            timed(
-                t,
-                "the TLS connection",
-                AsyncSmtpConnection::connect_tokio1(
-                    addr,
-                    Some(t),
-                    &settings.helo,
-                    settings.tls.clone(),
-                    None,
-                ),
-            )
-            .await?
-        } else {
-            let stream = tokio::time::timeout(t, tokio::net::TcpStream::connect(addr))
-                .await
-                .map_err(|_| {
-                    SmtpError::Connection(format!(
-                        "cannot connect to {}:{} within {} s",
-                        settings.host,
-                        settings.port,
-                        t.as_secs()
-                    ))
-                })?
-                .map_err(|e| {
-                    SmtpError::Connection(format!(
-                        "cannot connect to {}:{}: {e}",
-                        settings.host, settings.port
-                    ))
-                })?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| SmtpError::Connection(e.to_string()))?;
-            timed(
-                t,
-                "the greeting",
-                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &settings.helo),
-            )
-            .await?
-        };
+        let mut conn = open(&settings).await?;
         if settings.security == Security::Starttls {
-            if !conn.server_info().supports_feature(Extension::StartTls) {
-                conn.abort().await;
-                return Err(SmtpError::Setup(format!(
-                    "{} does not offer STARTTLS, which the config requires: use security = \"tls\" if it expects TLS from the start, or \"plain\" only for a relay on this machine",
-                    settings.host
-                )));
-            }
-            let tls = settings.tls.clone().expect("TLS parameters for STARTTLS");
-            timed(t, "STARTTLS", conn.starttls(tls, &settings.helo))
-                .await
-                .map_err(|e| match e {
-                    SmtpError::Connection(m) => {
-                        SmtpError::Setup(format!("STARTTLS failed: {}", certificate_hint(&m)))
-                    }
-                    other => other,
-                })?;
+            starttls(&mut conn, &settings).await?;
         }
         if let Some(trust) = &settings.trust {
             let verdict = conn
@@ -439,36 +382,7 @@ impl Client {
         let offers = |ext: &str| ehlo.message().any(|l| l.trim().eq_ignore_ascii_case(ext));
         let (pipelining, smtputf8) = (offers("PIPELINING"), offers("SMTPUTF8"));
         if let Some(creds) = &settings.credentials {
-            // "AUTH PLAIN LOGIN", or the older "AUTH=LOGIN".
-            let auth: Vec<String> = ehlo
-                .message()
-                .skip(1)
-                .filter_map(|l| {
-                    let l = l.trim();
-                    let (key, rest) = l.split_once([' ', '=']).unwrap_or((l, ""));
-                    key.eq_ignore_ascii_case("AUTH").then(|| rest.to_string())
-                })
-                .collect();
-            let offers = ehlo_offers(&ehlo);
-            if let Some(why) = auth_problem(&settings, &auth, conn.is_encrypted(), &offers) {
-                conn.abort().await;
-                return Err(SmtpError::Setup(why));
-            }
-            let r = timed(
-                t,
-                "AUTH",
-                conn.auth(&[Mechanism::Plain, Mechanism::Login], creds),
-            )
-            .await;
-            if let Err(e) = r {
-                conn.abort().await;
-                return Err(match e {
-                    SmtpError::Permanent { code, reply } => SmtpError::Setup(format!(
-                        "the relay refused the credentials: {code} {reply}"
-                    )),
-                    other => other,
-                });
-            }
+            authenticate(&mut conn, &settings, &ehlo, creds).await?;
         }
         Ok(Client {
             conn,
@@ -586,6 +500,114 @@ impl Client {
     pub async fn quit(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.conn.quit()).await;
     }
+}
+
+/// The connection, up to the relay's greeting: implicit TLS, or a plain socket (upgraded by
+/// STARTTLS after).
+async fn open(settings: &Settings) -> Result<AsyncSmtpConnection, SmtpError> {
+    let t = settings.timeout;
+    let addr = (settings.host.as_str(), settings.port);
+    if settings.security == Security::Tls {
+        // Implicit TLS goes through lettre's own connector, whose socket we cannot reach to
+        // set TCP_NODELAY; relays on port 465 are the rarer case.
+        return timed(
+            t,
+            "the TLS connection",
+            AsyncSmtpConnection::connect_tokio1(
+                addr,
+                Some(t),
+                &settings.helo,
+                settings.tls.clone(),
+                None,
+            ),
+        )
+        .await;
+    }
+    let where_ = format!("{}:{}", settings.host, settings.port);
+    let stream = tokio::time::timeout(t, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| {
+            SmtpError::Connection(format!(
+                "cannot connect to {where_} within {} s",
+                t.as_secs()
+            ))
+        })?
+        .map_err(|e| SmtpError::Connection(format!("cannot connect to {where_}: {e}")))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| SmtpError::Connection(e.to_string()))?;
+    timed(
+        t,
+        "the greeting",
+        AsyncSmtpConnection::connect_with_transport(Box::new(stream), &settings.helo),
+    )
+    .await
+}
+
+/// Upgrades the connection with STARTTLS, which the config requires: refused when the relay
+/// does not offer it, and a certificate failure explained.
+async fn starttls(conn: &mut AsyncSmtpConnection, settings: &Settings) -> Result<(), SmtpError> {
+    if !conn.server_info().supports_feature(Extension::StartTls) {
+        conn.abort().await;
+        return Err(SmtpError::Setup(format!(
+            "{} does not offer STARTTLS, which the config requires: use security = \"tls\" if it expects TLS from the start, or \"plain\" only for a relay on this machine",
+            settings.host
+        )));
+    }
+    let tls = settings.tls.clone().expect("TLS parameters for STARTTLS");
+    timed(
+        settings.timeout,
+        "STARTTLS",
+        conn.starttls(tls, &settings.helo),
+    )
+    .await
+    .map_err(|e| match e {
+        SmtpError::Connection(m) => {
+            SmtpError::Setup(format!("STARTTLS failed: {}", certificate_hint(&m)))
+        }
+        other => other,
+    })
+}
+
+/// Logs in with what the relay offers, or says why it cannot be done (no AUTH before
+/// STARTTLS, none at all, only other mechanisms).
+async fn authenticate(
+    conn: &mut AsyncSmtpConnection,
+    settings: &Settings,
+    ehlo: &lettre::transport::smtp::response::Response,
+    creds: &lettre::transport::smtp::authentication::Credentials,
+) -> Result<(), SmtpError> {
+    // "AUTH PLAIN LOGIN", or the older "AUTH=LOGIN".
+    let auth: Vec<String> = ehlo
+        .message()
+        .skip(1)
+        .filter_map(|l| {
+            let l = l.trim();
+            let (key, rest) = l.split_once([' ', '=']).unwrap_or((l, ""));
+            key.eq_ignore_ascii_case("AUTH").then(|| rest.to_string())
+        })
+        .collect();
+    let offers = ehlo_offers(ehlo);
+    if let Some(why) = auth_problem(settings, &auth, conn.is_encrypted(), &offers) {
+        conn.abort().await;
+        return Err(SmtpError::Setup(why));
+    }
+    let r = timed(
+        settings.timeout,
+        "AUTH",
+        conn.auth(&[Mechanism::Plain, Mechanism::Login], creds),
+    )
+    .await;
+    if let Err(e) = r {
+        conn.abort().await;
+        return Err(match e {
+            SmtpError::Permanent { code, reply } => {
+                SmtpError::Setup(format!("the relay refused the credentials: {code} {reply}"))
+            }
+            other => other,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
