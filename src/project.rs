@@ -552,3 +552,46 @@ impl Prepared {
         Ok((rendered, composed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The cases a caller tells apart come as their own variants: no config where one was
+    /// looked for, a campaign that is not there (with those that are), a secret that is weak
+    /// rather than missing.
+    #[test]
+    fn errors_a_caller_decides_on_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("bulletin.toml");
+        assert!(
+            matches!(crate::config::Config::load(&missing), Err(crate::Error::NoConfig(p)) if p == missing)
+        );
+
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        crate::scaffold::init(&dir.path().join("p"), today).unwrap();
+        let config = crate::config::Config::load(&dir.path().join("p/bulletin.toml")).unwrap();
+        match crate::campaign::locate(&config, "no-such-campaign") {
+            Err(crate::Error::UnknownCampaign { name, known, .. }) => {
+                assert_eq!(name, "no-such-campaign");
+                assert!(!known.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let weak = crate::config::Unsubscribe {
+            secret_env: Some("BULLETIN_TEST_WEAK_SECRET".into()),
+            ..config.unsubscribe.clone()
+        };
+        std::env::set_var("BULLETIN_TEST_WEAK_SECRET", "abc");
+        assert!(matches!(
+            weak.secrets(&[]),
+            Err(crate::config::SecretError::Weak(_))
+        ));
+        let unset = crate::config::Unsubscribe {
+            secret_env: Some("BULLETIN_TEST_UNSET_SECRET".into()),
+            ..config.unsubscribe.clone()
+        };
+        assert!(matches!(
+            unset.secrets(&[]),
+            Err(crate::config::SecretError::Missing(_))
+        ));
+    }
+}

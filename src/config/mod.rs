@@ -612,36 +612,4 @@ mod tests {
         assert_eq!(normalize_tag("peace_operations"), "peace-operations");
         assert_eq!(normalize_tag("LANDMINES"), "landmines");
     }
-
-    /// The cases a caller tells apart come as their own variants: no config where one was
-    /// looked for, a campaign that is not there (with those that are), a secret that is weak
-    /// rather than missing.
-    #[test]
-    fn errors_a_caller_decides_on_are_typed() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("bulletin.toml");
-        assert!(matches!(Config::load(&missing), Err(Error::NoConfig(p)) if p == missing));
-
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        crate::scaffold::init(&dir.path().join("p"), today).unwrap();
-        let config = Config::load(&dir.path().join("p/bulletin.toml")).unwrap();
-        match crate::campaign::locate(&config, "no-such-campaign") {
-            Err(Error::UnknownCampaign { name, known, .. }) => {
-                assert_eq!(name, "no-such-campaign");
-                assert!(!known.is_empty());
-            }
-            other => panic!("{other:?}"),
-        }
-        let weak = Unsubscribe {
-            secret_env: Some("BULLETIN_TEST_WEAK_SECRET".into()),
-            ..config.unsubscribe.clone()
-        };
-        std::env::set_var("BULLETIN_TEST_WEAK_SECRET", "abc");
-        assert!(matches!(weak.secrets(&[]), Err(SecretError::Weak(_))));
-        let unset = Unsubscribe {
-            secret_env: Some("BULLETIN_TEST_UNSET_SECRET".into()),
-            ..config.unsubscribe.clone()
-        };
-        assert!(matches!(unset.secrets(&[]), Err(SecretError::Missing(_))));
-    }
 }
