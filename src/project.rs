@@ -89,6 +89,13 @@ fn load_list(
         columns: Some(&config.lists.columns),
     };
     let mut list = contacts::load(path, &rules, p)?;
+    map_interests(config, aliases, &mut list);
+    warn_of_unknown_values(config, aliases, path, &list, p);
+    Ok(list)
+}
+
+/// Each row's interests as the project's tags, through the list's aliases.
+fn map_interests(config: &Config, aliases: &HashMap<String, String>, list: &mut ContactList) {
     // Rows share their interest cells, so each cell is mapped once.
     let mut mapped_cells: HashMap<String, Arc<crate::contacts::Interests>> = HashMap::new();
     for c in &mut list.contacts {
@@ -118,6 +125,16 @@ fn load_list(
         };
         c.set_interests(mapped);
     }
+}
+
+/// Warnings for the interests and languages a list holds that the project does not know.
+fn warn_of_unknown_values(
+    config: &Config,
+    aliases: &HashMap<String, String>,
+    path: &Path,
+    list: &ContactList,
+    p: &mut Problems,
+) {
     // Per value, the rows that hold it.
     let mut unknown_interests: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut unsupported: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -143,23 +160,6 @@ fn load_list(
                 .push(c.line());
         }
     }
-    // "es" on lines 7 and 12; five lines at most, then a count.
-    let fmt = |m: &BTreeMap<&str, Vec<usize>>| {
-        m.iter()
-            .map(|(k, lines)| {
-                let shown: Vec<String> = lines.iter().take(5).map(usize::to_string).collect();
-                let more = lines.len().saturating_sub(5);
-                let rest = if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                };
-                let word = if lines.len() == 1 { "line" } else { "lines" };
-                format!("\"{k}\" on {word} {}{rest}", shown.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
     if !unknown_interests.is_empty() {
         // For each, the line that makes it one of the project's: the closest tag or label.
         let lines: Vec<String> = unknown_interests
@@ -172,7 +172,7 @@ fn load_list(
             .collect();
         p.warning(path, None, format!(
             "interests the config does not declare: {}. Contacts are selected by interest only for the project's own tags, so these rows match no interest filter or digest update. If the list means one of yours, map it in bulletin.toml (each language's [interests] labels in templates/i18n are understood already):\n  [lists.interests]\n  {}\nor add a new tag to `interests`, or fix the spelling",
-            fmt(&unknown_interests),
+            on_lines(&unknown_interests),
             lines.join("\n  ")));
     }
     if !unsupported.is_empty() {
@@ -187,11 +187,28 @@ fn load_list(
             None,
             format!(
                 "languages not supported, these contacts get {what}: {}",
-                fmt(&unsupported)
+                on_lines(&unsupported)
             ),
         );
     }
-    Ok(list)
+}
+
+/// "es" on lines 7 and 12; five lines at most, then a count.
+fn on_lines(m: &BTreeMap<&str, Vec<usize>>) -> String {
+    m.iter()
+        .map(|(k, lines)| {
+            let shown: Vec<String> = lines.iter().take(5).map(usize::to_string).collect();
+            let more = lines.len().saturating_sub(5);
+            let rest = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            let word = if lines.len() == 1 { "line" } else { "lines" };
+            format!("\"{k}\" on {word} {}{rest}", shown.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The project's tag closest to an unknown value: by its tag, or by one of its labels.
@@ -338,7 +355,29 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
         let list = load_list(config, &file, &aliases, &mut p)?;
         loaded.insert(list.name.to_string(), list);
     }
-    // A mapping no list's header matches is a typo, or a header the export has since renamed.
+    unused_column_mappings(config, &loaded, &mut p);
+    let campaigns = match campaign_name {
+        Some(name) => vec![campaign::locate(config, name)?],
+        None => campaign::list_files(config)?,
+    };
+    for path in campaigns {
+        if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
+            check_campaign(config, &c, &updates, &aliases, &mut loaded, &mut p)?;
+        }
+    }
+    if sending {
+        check_signing(config, &mut p);
+    }
+    p.dedup();
+    Ok(p)
+}
+
+/// A mapping no list's header matches is a typo, or a header the export has since renamed.
+fn unused_column_mappings(
+    config: &Config,
+    loaded: &HashMap<String, ContactList>,
+    p: &mut Problems,
+) {
     let text = std::fs::read_to_string(&config.file).unwrap_or_default();
     for key in config.lists.columns.keys() {
         let used = loaded
@@ -352,62 +391,70 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
             );
         }
     }
-    let campaigns = match campaign_name {
-        Some(name) => vec![campaign::locate(config, name)?],
-        None => campaign::list_files(config)?,
-    };
-    for path in campaigns {
-        if let Some(c) = campaign::load(&path, config, &updates, &mut p) {
-            // Lists named by the campaign whatever their extension (.tsv, Excel's .txt), as
-            // `preview` and `send` read them.
-            for name in c.audience.lists.iter().chain(&c.audience.exclude) {
-                let file = config.lists_dir().join(name);
-                if !loaded.contains_key(name) && file.is_file() {
-                    let list = load_list(config, &file, &aliases, &mut p)?;
-                    loaded.insert(name.clone(), list);
+}
+
+/// What would go wrong in one campaign's messages: its lists, merge fields, web copies, and
+/// an unsubscribe link when it is bulk.
+fn check_campaign(
+    config: &Config,
+    c: &Campaign,
+    updates: &Updates,
+    aliases: &HashMap<String, String>,
+    loaded: &mut HashMap<String, ContactList>,
+    p: &mut Problems,
+) -> Result<()> {
+    // Lists named by the campaign whatever their extension (.tsv, Excel's .txt), as
+    // `preview` and `send` read them.
+    for name in c.audience.lists.iter().chain(&c.audience.exclude) {
+        let file = config.lists_dir().join(name);
+        if !loaded.contains_key(name) && file.is_file() {
+            let list = load_list(config, &file, aliases, p)?;
+            loaded.insert(name.clone(), list);
+        }
+    }
+    let renderer = Renderer::new(config, c, updates, p);
+    crate::attachments::Attachments::load(config, c, updates, p);
+    let reach: usize = c
+        .audience
+        .lists
+        .iter()
+        .filter_map(|l| loaded.get(l))
+        .map(|l| l.contacts.len())
+        .sum();
+    if let Some(renderer) = renderer {
+        let lists = c
+            .audience
+            .lists
+            .iter()
+            .chain(&c.audience.exclude)
+            .filter_map(|l| loaded.get(l).map(|list| (l.clone(), list.clone())))
+            .collect();
+        let audience = audience::select(config, c, lists, updates, &HashMap::new());
+        renderer.check_missing(c, &audience.recipients, p);
+        // Messages link to a web copy that `archive` must be able to make.
+        if config.archive_url().is_some() {
+            for lang in &c.languages {
+                if let Err(e) = renderer.render_web(lang) {
+                    p.error(&c.path, None, format!(
+                        "[site] archive_url is set, but the web copy in \"{lang}\" cannot be made, as it has no reader: {e}. Give each merge field a default, or put it inside {{% if not web %}}...{{% endif %}}"));
                 }
-            }
-            let renderer = Renderer::new(config, &c, &updates, &mut p);
-            crate::attachments::Attachments::load(config, &c, &updates, &mut p);
-            let reach: usize = c
-                .audience
-                .lists
-                .iter()
-                .filter_map(|l| loaded.get(l))
-                .map(|l| l.contacts.len())
-                .sum();
-            if let Some(renderer) = renderer {
-                let lists = c
-                    .audience
-                    .lists
-                    .iter()
-                    .chain(&c.audience.exclude)
-                    .filter_map(|l| loaded.get(l).map(|list| (l.clone(), list.clone())))
-                    .collect();
-                let audience = audience::select(config, &c, lists, &updates, &HashMap::new());
-                renderer.check_missing(&c, &audience.recipients, &mut p);
-                // Messages link to a web copy that `archive` must be able to make.
-                if config.archive_url().is_some() {
-                    for lang in &c.languages {
-                        if let Err(e) = renderer.render_web(lang) {
-                            p.error(&c.path, None, format!(
-                                "[site] archive_url is set, but the web copy in \"{lang}\" cannot be made, as it has no reader: {e}. Give each merge field a default, or put it inside {{% if not web %}}...{{% endif %}}"));
-                        }
-                    }
-                }
-            }
-            if reach > BULK && config.unsubscribe.url.is_none() {
-                p.warning(
-                    &c.path,
-                    None,
-                    format!("this campaign can reach {reach} contacts, but messages carry no unsubscribe link: set [unsubscribe] url (with {{token}}) and run `bulletin serve`. Gmail and Yahoo require one-click unsubscribing of bulk senders"),
-                );
             }
         }
     }
-    // What would stop a send (the token secret, a key that cannot sign) is the gate's to say
-    // (`send::gate`); what is only unwise about the key is said here.
-    if let Some(r) = signer(config).filter(|_| sending) {
+    if reach > BULK && config.unsubscribe.url.is_none() {
+        p.warning(
+            &c.path,
+            None,
+            format!("this campaign can reach {reach} contacts, but messages carry no unsubscribe link: set [unsubscribe] url (with {{token}}) and run `bulletin serve`. Gmail and Yahoo require one-click unsubscribing of bulk senders"),
+        );
+    }
+    Ok(())
+}
+
+/// What would stop a send (the token secret, a key that cannot sign) is the gate's to say
+/// (`send::gate`); what is only unwise about the key is said here.
+fn check_signing(config: &Config, p: &mut Problems) {
+    if let Some(r) = signer(config) {
         let line = crate::config::key_line(
             &std::fs::read_to_string(&config.file).unwrap_or_default(),
             "key_file",
@@ -415,7 +462,7 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
         match r {
             Err(_) => {}
             Ok(s) => {
-                key_file_private(config, line, &mut p);
+                key_file_private(config, line, p);
                 if s.algorithm() == crate::sign::Algorithm::Ed25519 {
                     p.warning(&config.file, line, "[dkim] the key is Ed25519, which several large mailbox providers do not verify yet: to them these messages are unsigned. Use an RSA key (`bulletin dkim keygen` makes one by default)");
                 }
@@ -429,8 +476,6 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
             p.warning(&config.file, crate::config::key_line(&text, "domain"), format!("[dkim] domain \"{domain}\" is not in the From address's organisational domain ({}): receivers' DMARC checks will not count this signature for the From address", crate::dns::org_domain(from)));
         }
     }
-    p.dedup();
-    Ok(p)
 }
 
 /// A private key others on the machine can read is a key others can sign with.

@@ -35,6 +35,8 @@ pub enum Finding {
     Review { who: String, reason: String },
     /// Cannot be decided now: the message is left for the next import.
     Later { reason: String },
+    /// Cannot be read: reported with why, and read again by the next import.
+    Unreadable { reason: String },
     /// Neither a bounce nor an unsubscribe.
     Other,
 }
@@ -184,15 +186,14 @@ fn delivery_status(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Classifies one message.
-pub fn classify(
-    raw: &[u8],
-    secrets: Option<&Secrets>,
-    ties: &mut Ties,
-) -> std::result::Result<Vec<Finding>, String> {
-    let m = MessageParser::default()
-        .parse(raw)
-        .ok_or("not a mail message")?;
+/// Classifies one message. A message that cannot be read is a finding; a journal that cannot
+/// be read is an error, which stops the import.
+pub fn classify(raw: &[u8], secrets: Option<&Secrets>, ties: &mut Ties) -> Result<Vec<Finding>> {
+    let Some(m) = MessageParser::default().parse(raw) else {
+        return Ok(vec![Finding::Unreadable {
+            reason: "not a mail message".into(),
+        }]);
+    };
     let subject = m.subject().unwrap_or("").to_string();
     let from = m
         .from()
@@ -200,39 +201,59 @@ pub fn classify(
         .and_then(|a| a.address())
         .unwrap_or("")
         .to_string();
-    // A mailed unsubscribe: "unsubscribe TOKEN" in the subject.
-    if subject.to_lowercase().contains("unsubscribe") && !is_report(&m) {
-        let Some(secrets) = secrets else {
-            // Whether its token is valid cannot be known now: the next import, with the
-            // secret, decides. A subject with nothing like a token is for a person already.
-            let tokenish = subject.split_whitespace().any(|w| w.len() >= 40);
-            return Ok(vec![if tokenish {
-                Finding::Later {
-                    reason: "an unsubscribe mail with a token, and the token secret is not at hand: import again with it".into(),
-                }
-            } else {
-                Finding::Review {
-                    who: from,
-                    reason: format!("an unsubscribe request without a token (subject {subject:?}): take the address off the lists by hand if it is on them"),
-                }
-            }]);
-        };
-        let named = subject.split_whitespace().find_map(|w| secrets.open(w));
-        return Ok(vec![match named {
-            Some(n) => Finding::Unsubscribe {
-                email: n.email,
-                campaign: n.campaign,
-            },
-            None => Finding::Review {
-                who: from,
-                reason: format!("an unsubscribe request without a valid token (subject {subject:?}): take the address off the lists by hand if it is on them"),
-            },
-        }]);
-    }
     if !is_report(&m) {
+        if subject.to_lowercase().contains("unsubscribe") {
+            return Ok(vec![unsubscribe_request(&subject, from, secrets)]);
+        }
         return Ok(vec![Finding::Other]);
     }
-    let marks = marks_of(&m);
+    let (pairs, text) = recipients_and_statuses(&m);
+    let out = tie(pairs, &text, &from, &marks_of(&m), ties)?;
+    if out.is_empty() {
+        return Ok(vec![Finding::Unreadable {
+            reason: "a delivery report, but no recipient and status could be read from it".into(),
+        }]);
+    }
+    Ok(out)
+}
+
+/// A mailed unsubscribe: "unsubscribe TOKEN" in the subject.
+fn unsubscribe_request(subject: &str, from: String, secrets: Option<&Secrets>) -> Finding {
+    let Some(secrets) = secrets else {
+        // Whether its token is valid cannot be known now: the next import, with the
+        // secret, decides. A subject with nothing like a token is for a person already.
+        let tokenish = subject.split_whitespace().any(|w| w.len() >= 40);
+        return if tokenish {
+            Finding::Later {
+                reason: "an unsubscribe mail with a token, and the token secret is not at hand: import again with it".into(),
+            }
+        } else {
+            Finding::Review {
+                who: from,
+                reason: format!("an unsubscribe request without a token (subject {subject:?}): take the address off the lists by hand if it is on them"),
+            }
+        };
+    };
+    match subject.split_whitespace().find_map(|w| secrets.open(w)) {
+        Some(n) => Finding::Unsubscribe {
+            email: n.email,
+            campaign: n.campaign,
+        },
+        None => Finding::Review {
+            who: from,
+            reason: format!("an unsubscribe request without a valid token (subject {subject:?}): take the address off the lists by hand if it is on them"),
+        },
+    }
+}
+
+/// Who a report names, with their status codes, and whether they were read from its text
+/// (not RFC 3464) rather than from a delivery-status part; and the report's text.
+struct Named {
+    pairs: Vec<(String, String)>,
+    from_text: bool,
+}
+
+fn recipients_and_statuses(m: &mail_parser::Message) -> (Named, String) {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for part in &m.parts {
         if has_type(part, "message", "delivery-status") {
@@ -253,13 +274,22 @@ pub fn classify(
             }
         }
     }
+    (Named { pairs, from_text }, text)
+}
+
+/// What a report may change: the named addresses it ties to a message of ours, and for a
+/// person the ones it does not.
+fn tie(
+    named: Named,
+    text: &str,
+    from: &str,
+    marks: &Marks,
+    ties: &mut Ties,
+) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let mut untied = Vec::new();
-    for (email, status) in pairs {
-        match ties
-            .campaign_for(&email, &marks)
-            .map_err(|e| e.to_string())?
-        {
+    for (email, status) in named.pairs {
+        match ties.campaign_for(&email, marks)? {
             Some(_) => out.push(found(email, status)),
             None => untied.push((email, status)),
         }
@@ -268,7 +298,7 @@ pub fn classify(
         // A mangled report that names nobody of ours: the bounce address it came back to
         // still says who the message was for.
         let verp = match &marks.verp {
-            Some(tag) => ties.recipient_of(tag).map_err(|e| e.to_string())?,
+            Some(tag) => ties.recipient_of(tag)?,
             None => None,
         };
         let code = untied
@@ -276,7 +306,6 @@ pub fn classify(
             .map(|(_, s)| s.clone())
             .or_else(|| text.split_whitespace().find_map(status_code));
         if let (Some((_, email)), Some(status)) = (verp, code) {
-            untied.retain(|(e, _)| e != &email);
             out.push(found(email, status));
             untied.clear();
         }
@@ -284,22 +313,19 @@ pub fn classify(
     let unproven = |status: &str| {
         format!("a delivery report ({status}) from {from:?} names this address, but nothing ties it to a message this journal sent there (no VERP bounce address or returned Message-ID of ours): not applied")
     };
-    if from_text && out.is_empty() && !untied.is_empty() {
+    if named.from_text && out.is_empty() && !untied.is_empty() {
         let who: Vec<&str> = untied.iter().map(|(e, _)| e.as_str()).collect();
         out.push(Finding::Review {
             who: who.join(", "),
             reason: unproven(&untied[0].1),
         });
-    } else if !from_text {
+    } else if !named.from_text {
         for (email, status) in untied {
             out.push(Finding::Review {
                 who: email,
                 reason: unproven(&status),
             });
         }
-    }
-    if out.is_empty() {
-        return Err("a delivery report, but no recipient and status could be read from it".into());
     }
     Ok(out)
 }
@@ -437,19 +463,21 @@ pub fn import(
             r.already_seen += 1;
             return Ok(());
         }
-        // An unreadable message is not marked as seen: it is reported again next time.
-        let findings = match classify(&raw, secrets, &mut ties) {
-            Ok(f) => f,
-            Err(e) => {
-                r.unreadable.push(format!("{}: {e}", item.place));
-                return Ok(());
+        // An unreadable message, or one left for later, is not marked as seen: the next
+        // import reads it again.
+        let findings = classify(&raw, secrets, &mut ties)?;
+        for f in &findings {
+            match f {
+                Finding::Unreadable { reason } => {
+                    r.unreadable.push(format!("{}: {reason}", item.place));
+                    return Ok(());
+                }
+                Finding::Later { reason } => {
+                    r.later.push((item.place, reason.clone()));
+                    return Ok(());
+                }
+                _ => {}
             }
-        };
-        if let Some(Finding::Later { reason }) =
-            findings.iter().find(|f| matches!(f, Finding::Later { .. }))
-        {
-            r.later.push((item.place, reason.clone()));
-            return Ok(());
         }
         for f in findings {
             apply(journal, &mut r, f, &id, &item.place, now, soft_limit)?;
@@ -511,7 +539,7 @@ fn apply(
                 reason,
             });
         }
-        Finding::Later { .. } => {}
+        Finding::Later { .. } | Finding::Unreadable { .. } => {}
         Finding::Other => r.other += 1,
     }
     Ok(())

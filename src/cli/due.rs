@@ -19,6 +19,10 @@ pub struct Args {
     /// Also append every line to FILE.
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// How long to wait, in seconds, for another run sending from this project to finish
+    /// before giving up with exit 75 (try again later).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    wait: u64,
     /// Start a new journal although this project has sent from one that is now missing,
     /// replaced or older (recipients already mailed would be mailed again).
     #[arg(long)]
@@ -54,7 +58,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     };
     let opts = DueOptions {
         dry_run: a.dry_run,
-        lock_wait: std::time::Duration::from_secs(10),
+        lock_wait: std::time::Duration::from_secs(a.wait),
         new_journal: a.new_journal,
     };
     let store = super::store(&config);

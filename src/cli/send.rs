@@ -29,6 +29,10 @@ pub struct Args {
     /// Continue although the campaign's content changed since it was partly sent.
     #[arg(long)]
     allow_changed: bool,
+    /// How long to wait, in seconds, for another run sending from this project to finish
+    /// before giving up with exit 75 (try again later).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    wait: u64,
     /// Start a new journal although this project has sent from one that is now missing,
     /// replaced or older (recipients already mailed would be mailed again).
     #[arg(long)]
@@ -53,7 +57,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         resend_unknown: a.resend_unknown,
         retry_failed: a.retry_failed,
         allow_changed: a.allow_changed,
-        lock_wait: std::time::Duration::from_secs(5),
+        lock_wait: std::time::Duration::from_secs(a.wait),
         deadline_ms: None,
         new_journal: a.new_journal,
     };

@@ -249,7 +249,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         .has_headers(false)
         .flexible(true)
         .from_reader(lines.watch(source.reader));
-    // A record's line as an editor shows it (see `LineIndex`).
     let line_of = |p: Option<&csv::Position>| p.and_then(|p| lines.line_at(p.byte()));
     let mut records = reader.records();
 
@@ -263,7 +262,6 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         .map(|h| h.trim().trim_start_matches('\u{feff}').trim().to_string())
         .collect();
     let roles: Vec<Role> = columns.iter().map(|c| role_of(c, rules.columns)).collect();
-    let header_names: Arc<Vec<String>> = Arc::new(columns.clone());
     list.columns = columns.clone();
 
     let Some(email_col) = roles.iter().position(|r| *r == Some(Column::Email)) else {
@@ -279,10 +277,44 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
         return Ok(list);
     };
     warn_doubled_roles(path, header_line, &roles, &columns, problems);
-    let shape = Arc::new(shape_of(&name, &columns, &roles, email_col));
+    let head = Head {
+        shape: Arc::new(shape_of(&name, &columns, &roles, email_col)),
+        names: Arc::new(columns.clone()),
+        columns,
+        roles,
+        email_col,
+        unbalanced,
+    };
+    read_rows(records, &lines, &head, rules, &mut list, problems);
+    Ok(list)
+}
+
+/// What every row of a list is read by: its header, and what the header says.
+struct Head {
+    columns: Vec<String>,
+    roles: Vec<Role>,
+    /// The header as rejected rows carry it.
+    names: Arc<Vec<String>>,
+    email_col: usize,
+    shape: Arc<record::Shape>,
+    /// Whether the file has unbalanced quotes (see `source`).
+    unbalanced: bool,
+}
+
+/// The rows under the header: each becomes a contact or, with why, a reject.
+fn read_rows(
+    records: impl Iterator<Item = csv::Result<csv::StringRecord>>,
+    lines: &source::LineIndex,
+    head: &Head,
+    rules: &Rules,
+    list: &mut ContactList,
+    problems: &mut Problems,
+) {
+    // A record's line as an editor shows it (see `LineIndex`).
+    let line_of = |p: Option<&csv::Position>| p.and_then(|p| lines.line_at(p.byte()));
+    let path = list.path.clone();
     // Rows share what they hold in common: a list has few language cells and interest sets.
     let mut shared = Shared::default();
-
     for rec in records {
         let rec = match rec {
             Ok(r) => r,
@@ -290,11 +322,11 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
                 let line = line_of(e.position());
                 if e.is_io_error() {
                     // The file cannot be read on (a line too long to be a row): stop here.
-                    problems.error(path, line, format!("cannot read on: {e}"));
+                    problems.error(&path, line, format!("cannot read on: {e}"));
                     break;
                 }
                 problems.error(
-                    path,
+                    &path,
                     line,
                     format!("cannot read this row: {e}; check its quotes"),
                 );
@@ -309,35 +341,29 @@ pub fn load(path: &Path, rules: &Rules, problems: &mut Problems) -> Result<Conta
             continue;
         }
         let record: Vec<String> = rec.iter().map(str::to_string).collect();
-        let mut reject = |reason: String, problems: &mut Problems| {
-            problems.error(path, Some(line), reason.clone());
-            list.rejects.push(Reject {
-                list: name.clone(),
-                line,
-                reason,
-                header: header_names.clone(),
-                record: record.clone(),
-            });
-        };
         let row = Row {
             record: &record,
-            columns: &columns,
-            roles: &roles,
-            unbalanced,
-            delimiter,
-            email_col,
+            columns: &head.columns,
+            roles: &head.roles,
+            unbalanced: head.unbalanced,
+            delimiter: list.delimiter,
+            email_col: head.email_col,
             smtputf8: rules.smtputf8,
         };
-        let contact = match row.contact(&shape, &mut shared, rules.supported, line) {
-            Ok(c) => c,
-            Err(why) => {
-                reject(why, problems);
-                continue;
+        match row.contact(&head.shape, &mut shared, rules.supported, line) {
+            Ok(contact) => list.contacts.push(contact),
+            Err(reason) => {
+                problems.error(&path, Some(line), reason.clone());
+                list.rejects.push(Reject {
+                    list: list.name.clone(),
+                    line,
+                    reason,
+                    header: head.names.clone(),
+                    record,
+                });
             }
-        };
-        list.contacts.push(contact);
+        }
     }
-    Ok(list)
 }
 
 /// Writes rejected rows as a CSV that can be fixed and loaded again: where each came from, why it

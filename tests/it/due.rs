@@ -179,8 +179,8 @@ fn the_sending_window_is_respected() {
         .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--at", "2026-12-04T17:00"])
         .ok();
-    // Friday 17:59:57 in Geneva: three seconds of window left at two messages a second.
-    let d = due(&p, "2026-12-04T16:59:57Z").success();
+    // Friday 17:59:58 in Geneva: two seconds of window left at two messages a second.
+    let d = due(&p, "2026-12-04T16:59:58Z").success();
     assert!(
         d.stdout().contains(
             "the sending window closed; continues when it opens, 2026-12-07T08:00:00+01:00"

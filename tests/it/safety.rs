@@ -150,7 +150,10 @@ fn a_run_waiting_for_the_lock_does_not_call_in_flight_messages_unknown() {
     wait_until(Duration::from_secs(20), "two messages in flight", || {
         server.attempts.lock().unwrap().values().sum::<usize>() >= 2
     });
-    let second = p.bulletin().args(["send", "2026-11-digest", "--yes"]).run();
+    let second = p
+        .bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--wait", "0"])
+        .run();
     assert_eq!(second.code(), 75, "{}", second.stderr());
     let err = second.stderr();
     assert!(
@@ -616,7 +619,8 @@ fn the_journal_is_private_and_its_log_stays_small_during_a_long_run() {
     use std::os::unix::fs::PermissionsExt;
     let server = RealSmtp::start();
     let p = Project::example();
-    p.big_list(6000);
+    // Enough deliveries that a log never checkpointed would pass the bound below several times.
+    p.big_list(3000);
     p.relay(server.port, "connections = 8", FAST);
     let child = p.spawn_send("2026-11-digest");
     let wal = p.path().join("bulletin.sqlite-wal");
@@ -629,7 +633,7 @@ fn the_journal_is_private_and_its_log_stays_small_during_a_long_run() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(child.wait().unwrap().success());
-    assert!(server.messages().len() >= 6000);
+    assert!(server.messages().len() >= 3000);
     assert!(
         biggest <= 6 * 1024 * 1024,
         "the write-ahead log reached {biggest} bytes"

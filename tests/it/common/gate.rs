@@ -31,6 +31,8 @@ impl Gate {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
+                // Carried as it comes: a relay's replies are not held back for acknowledgements.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
                 {
                     let mut list = c.lock().unwrap();
                     list.push(client.try_clone().unwrap());

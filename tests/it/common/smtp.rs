@@ -221,6 +221,7 @@ impl ScriptedSmtp {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
+                let _ = conn.set_nodelay(true);
                 let (i, s, a, c) = (i.clone(), s.clone(), a.clone(), c.clone());
                 std::thread::spawn(move || {
                     let _ = serve(conn, &i, &s, &a, &c);
@@ -263,8 +264,9 @@ fn serve(
     let mut reader = BufReader::new(conn);
     let reply = |out: &mut TcpStream, s: &str| -> std::io::Result<()> {
         std::thread::sleep(delay);
-        out.write_all(s.as_bytes())?;
-        out.write_all(b"\r\n")
+        // One write per reply: a reply in two small writes waits out the client's delayed
+        // acknowledgement of the first (Nagle's algorithm), 40 ms on Linux, at every command.
+        out.write_all(format!("{s}\r\n").as_bytes())
     };
     if let Some(r) = state.lock().unwrap().script.greeting_refusal.clone() {
         return reply(&mut out, &r);
