@@ -309,52 +309,8 @@ pub fn compose(
             .map_err(|_| ComposeError::Address(reply.clone()))?;
         b = b.reply_to(Mailbox::new(Some(header_text(&s.name)), addr));
     }
-    let links: Vec<String> = [&unsubscribe.url, &unsubscribe.mailto]
-        .into_iter()
-        .flatten()
-        .map(|l| format!("<{}>", header_text(l)))
-        .collect();
-    if !links.is_empty() {
-        b = b.raw_header(raw_header("List-Unsubscribe", links.join(", ")));
-    }
-    if unsubscribe
-        .url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"))
-    {
-        // RFC 8058: the link unsubscribes with one POST, no page to read first.
-        b = b.raw_header(raw_header(
-            "List-Unsubscribe-Post",
-            "List-Unsubscribe=One-Click".to_string(),
-        ));
-    }
-    let qp = |s: &str| {
-        Body::dangerous_pre_encoded(
-            quoted_printable(s),
-            ContentTransferEncoding::QuotedPrintable,
-        )
-    };
-    let body = MultiPart::alternative()
-        .boundary(boundary(message_id))
-        .singlepart(SinglePart::plain(qp(&rendered.text)))
-        .singlepart(SinglePart::html(qp(&rendered.html)));
-    let body = if attachments.is_empty() {
-        body
-    } else {
-        // multipart/mixed around the alternative, with a boundary of its own.
-        let mut mixed = MultiPart::mixed()
-            .boundary(boundary(&format!("mixed{message_id}")))
-            .multipart(body);
-        for a in attachments {
-            let content_type = lettre::message::header::ContentType::parse(&a.content_type)
-                .map_err(|e| ComposeError::Build(format!("{}: {e}", a.filename)))?;
-            mixed = mixed.singlepart(lettre::message::Attachment::new(a.filename.clone()).body(
-                Body::dangerous_pre_encoded(a.base64.clone(), ContentTransferEncoding::Base64),
-                content_type,
-            ));
-        }
-        mixed
-    };
+    let b = unsubscribe_headers(b, unsubscribe);
+    let body = parts(rendered, message_id, attachments)?;
     let msg = b
         .multipart(body)
         .map_err(|e| ComposeError::Build(e.to_string()))?;
@@ -376,6 +332,69 @@ pub fn compose(
         envelope_to,
         bytes,
     })
+}
+
+/// RFC 2369's List-Unsubscribe with the recipient's links, and RFC 8058's one-click POST when
+/// the web link is secure.
+fn unsubscribe_headers(
+    mut b: lettre::message::MessageBuilder,
+    unsubscribe: &Unsubscribe,
+) -> lettre::message::MessageBuilder {
+    let links: Vec<String> = [&unsubscribe.url, &unsubscribe.mailto]
+        .into_iter()
+        .flatten()
+        .map(|l| format!("<{}>", header_text(l)))
+        .collect();
+    if !links.is_empty() {
+        b = b.raw_header(raw_header("List-Unsubscribe", links.join(", ")));
+    }
+    if unsubscribe
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        // RFC 8058: the link unsubscribes with one POST, no page to read first.
+        b = b.raw_header(raw_header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_string(),
+        ));
+    }
+    b
+}
+
+/// The text and HTML as alternatives, quoted-printable; with attachments, inside a
+/// multipart/mixed. Boundaries come from the Message-ID, so a message is made the same twice.
+fn parts(
+    rendered: &Rendered,
+    message_id: &str,
+    attachments: &[std::sync::Arc<Attachment>],
+) -> Result<MultiPart, ComposeError> {
+    let qp = |s: &str| {
+        Body::dangerous_pre_encoded(
+            quoted_printable(s),
+            ContentTransferEncoding::QuotedPrintable,
+        )
+    };
+    let body = MultiPart::alternative()
+        .boundary(boundary(message_id))
+        .singlepart(SinglePart::plain(qp(&rendered.text)))
+        .singlepart(SinglePart::html(qp(&rendered.html)));
+    if attachments.is_empty() {
+        return Ok(body);
+    }
+    // multipart/mixed around the alternative, with a boundary of its own.
+    let mut mixed = MultiPart::mixed()
+        .boundary(boundary(&format!("mixed{message_id}")))
+        .multipart(body);
+    for a in attachments {
+        let content_type = lettre::message::header::ContentType::parse(&a.content_type)
+            .map_err(|e| ComposeError::Build(format!("{}: {e}", a.filename)))?;
+        mixed = mixed.singlepart(lettre::message::Attachment::new(a.filename.clone()).body(
+            Body::dangerous_pre_encoded(a.base64.clone(), ContentTransferEncoding::Base64),
+            content_type,
+        ));
+    }
+    Ok(mixed)
 }
 
 /// RFC 5322 §2.1.1: no line of a message may exceed 998 octets. Bodies are quoted-printable and

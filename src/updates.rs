@@ -229,25 +229,14 @@ fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     None
 }
 
-fn parse_file(
+/// The front matter between the `+++` lines, read as TOML, and the body after it; problems
+/// name the file's own lines.
+fn front_matter<'t>(
     path: &Path,
-    slug: &str,
-    lang: &str,
-    config: &Config,
+    text: &'t str,
     p: &mut Problems,
-) -> Option<Update> {
-    let text = match crate::limits::read_text_capped(path, crate::limits::TEXT_FILE) {
-        Ok(t) => t,
-        Err(e) => {
-            p.error(
-                path,
-                None,
-                format!("cannot read: {e} (updates must be UTF-8 text)"),
-            );
-            return None;
-        }
-    };
-    let Some((fm_text, body, _)) = split_front_matter(&text) else {
+) -> Option<(FrontMatter, &'t str, &'t str)> {
+    let Some((fm_text, body, _)) = split_front_matter(text) else {
         p.error(path, Some(1), "no front matter: start the file with a line `+++`, then title, date and interests in TOML, then another `+++`");
         return None;
     };
@@ -258,13 +247,17 @@ fn parse_file(
         prob.line = prob.line.map(|l| l + 1);
         p.0.push(prob);
     }
-    let fm = fm?;
-    let fm_line = |key: &str| {
-        fm_text
-            .lines()
-            .position(|l| l.trim_start().starts_with(key))
-            .map(|i| i + 2)
-    };
+    Some((fm?, fm_text, body))
+}
+
+/// The front matter's date and interest tags, once it is checked; its problems are reported.
+fn checked(
+    fm: &FrontMatter,
+    fm_line: &dyn Fn(&str) -> Option<usize>,
+    config: &Config,
+    path: &Path,
+    p: &mut Problems,
+) -> Option<(NaiveDate, Vec<String>)> {
     let date = match &fm.date {
         toml::Value::Datetime(dt) => match dt.date {
             Some(d) if dt.time.is_none() => {
@@ -313,6 +306,35 @@ fn parse_file(
             "image has no image_alt: readers who block images will see nothing in its place",
         );
     }
+    Some((date, interests))
+}
+
+fn parse_file(
+    path: &Path,
+    slug: &str,
+    lang: &str,
+    config: &Config,
+    p: &mut Problems,
+) -> Option<Update> {
+    let text = match crate::limits::read_text_capped(path, crate::limits::TEXT_FILE) {
+        Ok(t) => t,
+        Err(e) => {
+            p.error(
+                path,
+                None,
+                format!("cannot read: {e} (updates must be UTF-8 text)"),
+            );
+            return None;
+        }
+    };
+    let (fm, fm_text, body) = front_matter(path, &text, p)?;
+    let fm_line = |key: &str| {
+        fm_text
+            .lines()
+            .position(|l| l.trim_start().starts_with(key))
+            .map(|i| i + 2)
+    };
+    let (date, interests) = checked(&fm, &fm_line, config, path, p)?;
     let base = config.base_url();
     let body_line = text.lines().count() - body.lines().count() + 1;
     let b = markdown_body(body, base.as_ref());

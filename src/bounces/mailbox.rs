@@ -29,7 +29,7 @@ pub struct Skipped {
 pub fn for_each(
     path: &Path,
     skipped: &mut Skipped,
-    mut each: impl FnMut(Item) -> Result<()>,
+    each: impl FnMut(Item) -> Result<()>,
 ) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("read the mailbox", path, e))?;
     if meta.is_dir() {
@@ -41,6 +41,12 @@ pub fn for_each(
             path.display()
         )));
     }
+    mbox(path, meta.len(), each)
+}
+
+/// An mbox file, a message at a time: a message is never held beyond the limit, nor the file
+/// whole.
+fn mbox(path: &Path, size: u64, mut each: impl FnMut(Item) -> Result<()>) -> Result<()> {
     let f = std::fs::File::open(path).map_err(|e| Error::io("read the mbox", path, e))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, f);
     let mut n = 0usize;
@@ -72,26 +78,8 @@ pub fn for_each(
             break;
         }
         if !line.ends_with(b"\n") && got as u64 > MAX_LINE {
-            // The rest of this line, read and dropped.
             oversized = true;
-            loop {
-                let buf = reader
-                    .fill_buf()
-                    .map_err(|e| Error::io("read the mbox", path, e))?;
-                if buf.is_empty() {
-                    break;
-                }
-                match memchr::memchr(b'\n', buf) {
-                    Some(i) => {
-                        reader.consume(i + 1);
-                        break;
-                    }
-                    None => {
-                        let n = buf.len();
-                        reader.consume(n);
-                    }
-                }
-            }
+            drop_rest_of_line(&mut reader).map_err(|e| Error::io("read the mbox", path, e))?;
             continue;
         }
         if line.starts_with(b"From ") {
@@ -120,13 +108,33 @@ pub fn for_each(
     }
     if started {
         emit(&mut message, &mut n, &mut oversized)?;
-    } else if meta.len() > 0 {
+    } else if size > 0 {
         return Err(Error::Refused(format!(
             "{} is not an mbox: no line starts with \"From \", which begins each message of one. Give the mbox file or the Maildir folder of the bounce mailbox",
             path.display()
         )));
     }
     Ok(())
+}
+
+/// Reads the rest of a line and drops it.
+fn drop_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match memchr::memchr(b'\n', buf) {
+            Some(i) => {
+                reader.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
 }
 
 /// mboxrd quoting: a body line ">From " (any number of ">") lost one ">" when written.

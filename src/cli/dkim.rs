@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::Exit;
+use crate::config::Config;
 use crate::sign::{self, Algorithm};
 
 #[derive(clap::Args)]
@@ -96,56 +97,15 @@ fn print_record(signer: &sign::Signer) {
 }
 
 fn keygen(config_path: &Path, k: Keygen) -> anyhow::Result<Exit> {
-    // The config is optional here: a key can be made before the project exists, and with
-    // --domain a config that does not load yet is no obstacle.
-    let config = if config_path.exists() {
-        match crate::config::Config::load(config_path) {
-            Ok(c) => Some(c),
-            Err(e) if k.domain.is_some() => {
-                eprintln!(
-                    "note: {} does not load, so the key goes beside the current folder ({e})",
-                    config_path.display()
-                );
-                None
-            }
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
-    };
-    let domain = match (&k.domain, &config) {
-        (Some(d), _) => crate::address::wire(&format!("x@{d}"))[2..].to_ascii_lowercase(),
-        (None, Some(c)) => match c.dkim_domain() {
-            Some(d) => d,
-            None => crate::config::domain_of(&crate::address::wire(&c.sender.address))
-                .to_ascii_lowercase(),
-        },
-        (None, None) => bail!(
-            "no config at {} to take the domain from: give --domain example.org",
-            config_path.display()
-        ),
-    };
+    let config = optional_config(config_path, &k)?;
+    let domain = key_domain(config_path, &k, config.as_ref())?;
     if !crate::config::is_dns_name(&k.selector) {
         bail!("--selector \"{}\" must be letters, digits and hyphens (dots between parts), such as bulletin2026: it becomes a DNS name", k.selector);
     }
     if !crate::config::is_dns_name(&domain) || !domain.contains('.') {
         bail!("\"{domain}\" is not a domain name such as example.org");
     }
-    let algorithm = match k.algorithm {
-        Alg::Rsa => Algorithm::Rsa,
-        Alg::Ed25519 => Algorithm::Ed25519,
-    };
-    let bits = match (algorithm, k.bits) {
-        (Algorithm::Ed25519, Some(_)) => {
-            bail!("--bits is for RSA keys: an Ed25519 key has one size")
-        }
-        (Algorithm::Ed25519, None) => 256,
-        (Algorithm::Rsa, None) => 2048,
-        (Algorithm::Rsa, Some(b)) if sign::RSA_SIZES.contains(&b) => b,
-        (Algorithm::Rsa, Some(b)) => {
-            bail!("--bits {b}: an RSA key for DKIM has 2048, 3072 or 4096 bits (2048 is usual)")
-        }
-    };
+    let (algorithm, bits) = key_kind(&k)?;
     let root = config
         .as_ref()
         .map_or_else(PathBuf::new, |c| c.root.clone());
@@ -163,18 +123,7 @@ fn keygen(config_path: &Path, k: Keygen) -> anyhow::Result<Exit> {
     }
     let pem = sign::generate(algorithm, bits)?;
     let signer = sign::Signer::from_pem(&pem, &domain, &k.selector)?;
-    match out.parent() {
-        Some(dir) if dir == default_dir => create_private_dir(&default_dir)?,
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        _ => {}
-    }
+    create_parent(&out, &default_dir)?;
     write_new_private(&out, pem.as_bytes())?;
 
     // key_file is read against the config's folder: relative when the key is inside it.
@@ -197,6 +146,81 @@ fn keygen(config_path: &Path, k: Keygen) -> anyhow::Result<Exit> {
     );
     println!("`bulletin check` then shows every record the domain needs; once the record is live,\ntry a message with `bulletin test-send`.");
     Ok(Exit::Success)
+}
+
+/// The config is optional here: a key can be made before the project exists, and with
+/// --domain a config that does not load yet is no obstacle.
+fn optional_config(config_path: &Path, k: &Keygen) -> anyhow::Result<Option<Config>> {
+    Ok(if config_path.exists() {
+        match crate::config::Config::load(config_path) {
+            Ok(c) => Some(c),
+            Err(e) if k.domain.is_some() => {
+                eprintln!(
+                    "note: {} does not load, so the key goes beside the current folder ({e})",
+                    config_path.display()
+                );
+                None
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    })
+}
+
+/// The domain the key signs for: --domain, else the config's [dkim] domain, else its From's.
+fn key_domain(config_path: &Path, k: &Keygen, config: Option<&Config>) -> anyhow::Result<String> {
+    Ok(match (&k.domain, config) {
+        (Some(d), _) => crate::address::wire(&format!("x@{d}"))[2..].to_ascii_lowercase(),
+        (None, Some(c)) => match c.dkim_domain() {
+            Some(d) => d,
+            None => crate::config::domain_of(&crate::address::wire(&c.sender.address))
+                .to_ascii_lowercase(),
+        },
+        (None, None) => bail!(
+            "no config at {} to take the domain from: give --domain example.org",
+            config_path.display()
+        ),
+    })
+}
+
+/// The algorithm and size asked for, with RSA's 2048 bits when none is given.
+fn key_kind(k: &Keygen) -> anyhow::Result<(Algorithm, usize)> {
+    let algorithm = match k.algorithm {
+        Alg::Rsa => Algorithm::Rsa,
+        Alg::Ed25519 => Algorithm::Ed25519,
+    };
+    Ok((
+        algorithm,
+        match (algorithm, k.bits) {
+            (Algorithm::Ed25519, Some(_)) => {
+                bail!("--bits is for RSA keys: an Ed25519 key has one size")
+            }
+            (Algorithm::Ed25519, None) => 256,
+            (Algorithm::Rsa, None) => 2048,
+            (Algorithm::Rsa, Some(b)) if sign::RSA_SIZES.contains(&b) => b,
+            (Algorithm::Rsa, Some(b)) => {
+                bail!("--bits {b}: an RSA key for DKIM has 2048, 3072 or 4096 bits (2048 is usual)")
+            }
+        },
+    ))
+}
+
+/// The key's folder: the default one private and ignored by git, another made as asked.
+fn create_parent(out: &Path, default_dir: &Path) -> anyhow::Result<()> {
+    match out.parent() {
+        Some(dir) if dir == default_dir => create_private_dir(default_dir)?,
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The default keys folder: only its owner may enter it, and git ignores what is in it.

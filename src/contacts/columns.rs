@@ -31,6 +31,170 @@ fn header_key(header: &str) -> String {
     h.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The headers each column is known by, as [`header_key`] writes them: English, French,
+/// German, Spanish and Italian, and the exports of Outlook, Google Contacts, Mailchimp and
+/// HubSpot in those languages.
+const KNOWN: &[(Column, &[&str])] = &[
+    (
+        Column::Email,
+        &[
+            "email",
+            "e mail",
+            "email address",
+            "e mail address",
+            "e mail 1 value",
+            "e mail 1 address",
+            "primary email",
+            "mail",
+            "courriel",
+            "adresse courriel",
+            "adresse e mail",
+            "adresse email",
+            "adresse de messagerie",
+            "adresse mail",
+            "adresse électronique",
+            "adresse electronique",
+            "e mail adresse",
+            "email adresse",
+            "mailadresse",
+            // Google Contacts: "E-mail 1 - Value" in each language of its interface.
+            "e mail 1 valeur",
+            "e mail 1 wert",
+            "e mail 1 valor",
+            "e mail 1 valore",
+            "correo electrónico 1 valor",
+            "correo electronico 1 valor",
+            "indirizzo email 1 valore",
+            "correo electrónico",
+            "correo electronico",
+            "dirección de correo electrónico",
+            "indirizzo email",
+            "indirizzo e mail",
+        ],
+    ),
+    (
+        Column::Name,
+        &[
+            "name",
+            "full name",
+            "nom complet",
+            "contact name",
+            "display name",
+            "vollständiger name",
+            "anzeigename",
+        ],
+    ),
+    (
+        Column::FirstName,
+        &[
+            "first name",
+            "firstname",
+            "given name",
+            "prénom",
+            "prenom",
+            "vorname",
+            "nombre",
+            "nome",
+        ],
+    ),
+    (
+        Column::LastName,
+        &[
+            "last name",
+            "lastname",
+            "surname",
+            "family name",
+            "nom de famille",
+            "nom",
+            "nachname",
+            "familienname",
+            "apellido",
+            "apellidos",
+            "cognome",
+        ],
+    ),
+    (
+        Column::Language,
+        &[
+            "language",
+            "languages",
+            "lang",
+            "langue",
+            "langues",
+            "preferred language",
+            "langue préférée",
+            "langue preferee",
+            "sprache",
+            "bevorzugte sprache",
+        ],
+    ),
+    (
+        Column::Interests,
+        &[
+            "interests",
+            "interest",
+            "topics",
+            "tags",
+            "intérêts",
+            "interets",
+            "thèmes",
+            "themes",
+            "thématiques",
+            "thematiques",
+            "centres d intérêt",
+            "centres d interet",
+            "interessen",
+            "themen",
+            // Google Contacts' groups (old exports) and labels (new), per language.
+            "group membership",
+            "labels",
+            "groupes",
+            "appartenance aux groupes",
+            "appartenance au groupe",
+            "libellés",
+            "libelles",
+            "gruppenmitgliedschaft",
+            "pertenencia a grupos",
+            "etiquetas",
+            "appartenenza a gruppi",
+            "etichette",
+        ],
+    ),
+    (
+        Column::Organisation,
+        &[
+            "organisation",
+            "organization",
+            "org",
+            "company",
+            "institution",
+            "organisme",
+            "organization 1 name",
+            "société",
+            "societe",
+            "entreprise",
+            "firma",
+            "unternehmen",
+            "company name",
+            "organization name",
+            "organisation name",
+            "organisation 1 name",
+            // Google Contacts, per language.
+            "organisation 1 nom",
+            "nom de l organisation",
+            "organisationsname",
+            "name der organisation",
+            "organización 1 nombre",
+            "organizacion 1 nombre",
+            "nombre de la organización",
+            "nombre de la organizacion",
+            "organizzazione 1 nome",
+            "nome organizzazione",
+            "organizzazione",
+        ],
+    ),
+];
+
 /// What a column holds: the config's mapping first, then the headers that common exports use
 /// (Excel and CRMs, Outlook, Google Contacts, Mailchimp) in English, French and German.
 pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -> Role {
@@ -42,111 +206,10 @@ pub(super) fn role_of(header: &str, mapped: Option<&BTreeMap<String, Column>>) -
     {
         return Some(*c);
     }
-    match h.as_str() {
-        "email"
-        | "e mail"
-        | "email address"
-        | "e mail address"
-        | "e mail 1 value"
-        | "e mail 1 address"
-        | "primary email"
-        | "mail"
-        | "courriel"
-        | "adresse courriel"
-        | "adresse e mail"
-        | "adresse email"
-        | "adresse de messagerie"
-        | "adresse mail"
-        | "adresse électronique"
-        | "adresse electronique"
-        | "e mail adresse"
-        | "email adresse"
-        | "mailadresse"
-        // Google Contacts: "E-mail 1 - Value" in each language of its interface.
-        | "e mail 1 valeur"
-        | "e mail 1 wert"
-        | "e mail 1 valor"
-        | "e mail 1 valore"
-        | "correo electrónico 1 valor"
-        | "correo electronico 1 valor"
-        | "indirizzo email 1 valore"
-        | "correo electrónico"
-        | "correo electronico"
-        | "dirección de correo electrónico"
-        | "indirizzo email"
-        | "indirizzo e mail" => Some(Column::Email),
-        "name"
-        | "full name"
-        | "nom complet"
-        | "contact name"
-        | "display name"
-        | "vollständiger name"
-        | "anzeigename" => Some(Column::Name),
-        "first name" | "firstname" | "given name" | "prénom" | "prenom" | "vorname" | "nombre"
-        | "nome" => Some(Column::FirstName),
-        "last name" | "lastname" | "surname" | "family name" | "nom de famille" | "nom"
-        | "nachname" | "familienname" | "apellido" | "apellidos" | "cognome" => Some(Column::LastName),
-        "language" | "languages" | "lang" | "langue" | "langues" | "preferred language"
-        | "langue préférée" | "langue preferee" | "sprache" | "bevorzugte sprache" => {
-            Some(Column::Language)
-        }
-        "interests"
-        | "interest"
-        | "topics"
-        | "tags"
-        | "intérêts"
-        | "interets"
-        | "thèmes"
-        | "themes"
-        | "thématiques"
-        | "thematiques"
-        | "centres d intérêt"
-        | "centres d interet"
-        | "interessen"
-        | "themen"
-        // Google Contacts' groups (old exports) and labels (new), per language.
-        | "group membership"
-        | "labels"
-        | "groupes"
-        | "appartenance aux groupes"
-        | "appartenance au groupe"
-        | "libellés"
-        | "libelles"
-        | "gruppenmitgliedschaft"
-        | "pertenencia a grupos"
-        | "etiquetas"
-        | "appartenenza a gruppi"
-        | "etichette" => Some(Column::Interests),
-        "organisation"
-        | "organization"
-        | "org"
-        | "company"
-        | "institution"
-        | "organisme"
-        | "organization 1 name"
-        | "société"
-        | "societe"
-        | "entreprise"
-        | "firma"
-        | "unternehmen"
-        | "company name"
-        | "organization name"
-        | "organisation name"
-        | "organisation 1 name"
-        // Google Contacts, per language.
-        | "organisation 1 nom"
-        | "nom de l organisation"
-        | "organisationsname"
-        | "name der organisation"
-        | "organización 1 nombre"
-        | "organizacion 1 nombre"
-        | "nombre de la organización"
-        | "nombre de la organizacion"
-        | "organizzazione 1 nome"
-        | "nome organizzazione"
-        | "organizzazione" => Some(Column::Organisation),
-        _ => None,
-    }
+    KNOWN
+        .iter()
+        .find(|(_, names)| names.contains(&h.as_str()))
+        .map(|(c, _)| *c)
 }
 
 #[cfg(test)]

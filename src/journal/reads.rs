@@ -1,7 +1,7 @@
-//! What a run reads of the journal at scale: each recipient's row joined in address order, and
-//! the per-relay counts and hand-overs.
+//! What is read of the journal: each recipient's row joined in address order (at a run's
+//! scale), the counts and rows `status` shows, and the hand-overs the hourly caps count.
 
-use super::{Journal, State};
+use super::{Delivery, Journal, State};
 use crate::Result;
 
 impl Journal {
@@ -89,6 +89,102 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         rows.map(|r| r.map(|(k, n)| (k, n as usize)))
             .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many of the campaign's recipients are in each state.
+    pub fn counts(&self, campaign: &str) -> Result<std::collections::BTreeMap<State, usize>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM deliveries WHERE campaign = ?1 GROUP BY state")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (s, n) = row.map_err(|e| self.err(e))?;
+            out.insert(s.parse().unwrap_or(State::Unknown), n as usize);
+        }
+        Ok(out)
+    }
+
+    /// Every campaign the journal has recipients of.
+    pub fn campaigns(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The campaign's recipients in `states` (all with none), in the order they were queued.
+    pub fn deliveries(&self, campaign: &str, states: &[State]) -> Result<Vec<Delivery>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT campaign, email, state, attempts, smtp_code, smtp_reply, message_id, langs, updates, queued_at, last_attempt_at, sent_at
+                 FROM deliveries WHERE campaign = ?1 ORDER BY queued_at, email",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok(Delivery {
+                    campaign: r.get(0)?,
+                    email: r.get(1)?,
+                    state: r.get::<_, String>(2)?.parse().unwrap_or(State::Unknown),
+                    attempts: r.get(3)?,
+                    smtp_code: r.get(4)?,
+                    smtp_reply: r.get(5)?,
+                    message_id: r.get(6)?,
+                    langs: r.get(7)?,
+                    updates: r.get(8)?,
+                    queued_at: r.get(9)?,
+                    last_attempt_at: r.get(10)?,
+                    sent_at: r.get(11)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let d = row.map_err(|e| self.err(e))?;
+            if states.is_empty() || states.contains(&d.state) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// First and last time a message of the campaign was accepted.
+    pub fn sent_span(&self, campaign: &str) -> Result<Option<(i64, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT MIN(sent_at), MAX(sent_at) FROM deliveries WHERE campaign = ?1 AND state = 'sent'",
+                [campaign],
+                |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Hand-over times since `since_ms`, oldest first; older ones are dropped.
+    pub fn handovers_since(&self, since_ms: i64) -> Result<Vec<i64>> {
+        self.conn
+            .execute("DELETE FROM handovers WHERE at_ms < ?1", [since_ms])
+            .map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT at_ms FROM handovers WHERE at_ms >= ?1 ORDER BY at_ms")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([since_ms], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
     }
 }

@@ -3,8 +3,7 @@
 //! folder is built aside and swapped in whole, so a failure never leaves half a preview.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use std::io::Write as _;
@@ -14,10 +13,12 @@ use serde::Serialize;
 use crate::project::Prepared;
 
 mod folder;
+mod produce;
 
 use crate::{Error, Result};
 pub use folder::MARKER;
 use folder::{check_target, remove_stale_staging, staging_lock, swap_in, write_manifest};
+use produce::produce;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -221,122 +222,6 @@ fn nonce(now: SystemTime) -> String {
 }
 
 /// Renders, composes and writes messages on every core; stops at the first failure.
-fn produce(
-    prepared: &Prepared,
-    n: usize,
-    dir: &Path,
-    dry: bool,
-    now: SystemTime,
-) -> Result<(Vec<Entry>, usize, u64)> {
-    let recipients = &prepared.audience.recipients;
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let written = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(16);
-    let marks = crate::compose::Marks::unsent(&nonce(now));
-    let written_count = AtomicUsize::new(0);
-    const CHUNK: usize = 64;
-    let mut all: Vec<Entry> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut local = Vec::new();
-                    let mut subjects: std::collections::HashSet<Arc<str>> = Default::default();
-                    let fail = |e: Error| {
-                        failed.store(true, Ordering::Relaxed);
-                        first_error.lock().unwrap().get_or_insert(e);
-                    };
-                    'outer: loop {
-                        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                        if start >= n || failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        if let Err(e) = interrupted() {
-                            fail(e);
-                            break;
-                        }
-                        for (i, r) in recipients
-                            .iter()
-                            .enumerate()
-                            .take((start + CHUNK).min(n))
-                            .skip(start)
-                        {
-                            let (rendered, composed) = match prepared.message(r, now, &marks) {
-                                Ok(m) => m,
-                                Err(e) => {
-                                    fail(Error::Message(e.to_string()));
-                                    break 'outer;
-                                }
-                            };
-                            if !dry {
-                                let base = safe_name(i, r.contact.email());
-                                let w =
-                                    write_file(&dir.join(format!("{base}.eml")), &composed.bytes)
-                                        .and_then(|_| {
-                                            write_file(
-                                                &dir.join(format!("{base}.html")),
-                                                rendered.html.as_bytes(),
-                                            )
-                                        })
-                                        .and_then(|_| {
-                                            write_file(
-                                                &dir.join(format!("{base}.txt")),
-                                                rendered.text.as_bytes(),
-                                            )
-                                        });
-                                if let Err(e) = w {
-                                    fail(e);
-                                    break 'outer;
-                                }
-                                written.fetch_add(
-                                    composed.bytes.len()
-                                        + rendered.html.len()
-                                        + rendered.text.len(),
-                                    Ordering::Relaxed,
-                                );
-                            }
-                            written_count.fetch_add(1, Ordering::Relaxed);
-                            // Only the index and summary need them, and a dry run writes none.
-                            if !dry {
-                                let subject = match subjects.get(rendered.subject.as_str()) {
-                                    Some(s) => Arc::clone(s),
-                                    None => {
-                                        let s: Arc<str> = rendered.subject.into();
-                                        subjects.insert(Arc::clone(&s));
-                                        s
-                                    }
-                                };
-                                local.push(Entry {
-                                    recipient: i,
-                                    subject,
-                                    bytes: composed.bytes.len(),
-                                });
-                            }
-                        }
-                    }
-                    local
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    if let Some(e) = first_error.into_inner().unwrap() {
-        return Err(e);
-    }
-    all.sort_by_key(|e| e.recipient);
-    Ok((
-        all,
-        written_count.load(Ordering::Relaxed),
-        written.load(Ordering::Relaxed) as u64,
-    ))
-}
-
 fn entry_view<'a>(prepared: &'a Prepared, e: &'a Entry, now: SystemTime) -> EntryView<'a> {
     let r = &prepared.audience.recipients[e.recipient];
     let base = safe_name(e.recipient, r.contact.email());

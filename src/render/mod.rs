@@ -5,6 +5,7 @@
 mod bodies;
 mod i18n;
 mod inline;
+mod inputs;
 mod missing;
 mod templates;
 mod web;
@@ -16,6 +17,7 @@ use tera::{Context, Tera};
 
 pub use i18n::interest_aliases;
 use i18n::{load_i18n, toml_to_json};
+use inputs::messages_digest;
 pub use templates::escape as escape_html;
 pub use templates::tera_error_text;
 
@@ -510,43 +512,6 @@ fn field_keys(header: &str) -> impl Iterator<Item = String> {
     lower.into_iter().chain(second)
 }
 
-/// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
-/// What the campaign's messages are made of among the templates and strings: the templates
-/// its messages use in each of its languages (their subjects, intros and bodies are in the
-/// campaign and updates, hashed apart), with those they include, extend or import, and the
-/// strings of its languages, pages' strings (`*_page` tables, which `serve` shows) left out.
-fn messages_digest(
-    tera: &Tera,
-    html: &BTreeMap<String, String>,
-    text: &BTreeMap<String, String>,
-    sources: &[Source],
-    strings: &BTreeMap<String, Value>,
-    campaign: &Campaign,
-) -> String {
-    let roots: Vec<String> = campaign
-        .languages
-        .iter()
-        .flat_map(|l| [html.get(l), text.get(l)])
-        .flatten()
-        .cloned()
-        .collect();
-    let used = templates::used_templates(tera, &roots);
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    for (name, _, src) in sources.iter().filter(|(n, _, _)| used.contains(n)) {
-        parts.push(name.as_bytes().to_vec());
-        parts.push(src.as_bytes().to_vec());
-    }
-    for lang in &campaign.languages {
-        let mut table = strings.get(lang).cloned().unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut table {
-            m.retain(|k, _| !k.ends_with("_page"));
-        }
-        parts.push(lang.as_bytes().to_vec());
-        parts.push(serde_json::to_vec(&table).unwrap_or_default());
-    }
-    crate::digest::of(parts.iter().map(Vec::as_slice))
-}
-
 /// A language's strings set as it sets text (see [`crate::typography`]): apostrophes curled,
 /// and French no-break spaces. Quotes are left as written: a string may hold HTML.
 fn set_strings(v: &mut Value, lang: &str) {
@@ -560,6 +525,7 @@ fn set_strings(v: &mut Value, lang: &str) {
     }
 }
 
+/// Tidies a text body: no trailing spaces, at most one blank line in a row, one final newline.
 fn normalize_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank = 0;

@@ -96,16 +96,13 @@ pub(super) fn date_filter(
     }
 }
 
-/// Reads and compiles every template of the templates folder, with bulletin's filters and
-/// without `get_env`. Each problem is added to `p`, naming its file and line; `None` when the
-/// templates cannot be used.
-pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Tera, Vec<Source>)> {
-    let dir = config.templates_dir();
+/// The templates' files: every `.html` and `.txt` of the folder, in name order.
+fn read_sources(dir: &Path, p: &mut Problems) -> Option<Vec<Source>> {
     let mut sources: Vec<Source> = Vec::new();
-    let entries = match std::fs::read_dir(&dir) {
+    let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            p.error(&dir, None, format!("cannot read the templates folder: {e}"));
+            p.error(dir, None, format!("cannot read the templates folder: {e}"));
             return None;
         }
     };
@@ -120,7 +117,7 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
         if name.starts_with('.') || !(name.ends_with(".html") || name.ends_with(".txt")) {
             continue;
         }
-        if !inside(&dir, &path) {
+        if !inside(dir, &path) {
             p.error(
                 &path,
                 None,
@@ -134,6 +131,15 @@ pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Ter
         }
     }
     sources.sort();
+    Some(sources)
+}
+
+/// Reads and compiles every template of the templates folder, with bulletin's filters and
+/// without `get_env`. Each problem is added to `p`, naming its file and line; `None` when the
+/// templates cannot be used.
+pub fn load(config: &Config, updates: &Updates, p: &mut Problems) -> Option<(Tera, Vec<Source>)> {
+    let dir = config.templates_dir();
+    let sources = read_sources(&dir, p)?;
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm"]);
     tera.set_escape_fn(escape);

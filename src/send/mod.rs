@@ -5,11 +5,14 @@
 
 pub mod client;
 pub mod gate;
+mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod rate;
 pub mod relays;
 mod report;
+mod settings;
+mod shared;
 pub mod status;
 mod test_send;
 mod trust;
@@ -31,8 +34,8 @@ pub use plan::{disposition, plan, Disposition, Plan};
 use rate::Limiter;
 pub use relays::Relays;
 pub use report::{Failure, Report, Stop};
+use shared::{Counters, Ctx, Item, Shared};
 pub use test_send::{test_send, TestSent};
-use worker::{Counters, Ctx, Item, Shared};
 use writer::Writer;
 
 #[derive(Debug, Clone, Default)]
