@@ -48,47 +48,74 @@ fn trim(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || c == '\u{a0}')
 }
 
+/// Why a cell or an address is refused. Addresses and cells are held quoted and cleaned for a
+/// terminal ([`term::quoted`]), since they come from files anyone may have written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("the email cell is empty")]
+    Empty,
+    #[error(
+        "the email cell {cell} contains a control character ({c}): one plain address per cell"
+    )]
+    ControlInCell { cell: String, c: String },
+    #[error("the email cell is {0} bytes long: an address has at most {MAX_ADDRESS}")]
+    CellTooLong(usize),
+    #[error("{0} is not an e-mail address (no @)")]
+    NoAt(String),
+    #[error("the email cell {0} holds more than one @: give one address per cell")]
+    SeveralAts(String),
+    #[error("the email cell {0} is not one address: write `Name <address>` or the address alone")]
+    NotOne(String),
+    #[error("the name in the email cell {0} has stray quotes")]
+    StrayQuotes(String),
+    #[error("{addr} is not an e-mail address (it contains {what})")]
+    Contains { addr: String, what: &'static str },
+    #[error("{0} is not an e-mail address: something must stand on both sides of the @")]
+    OneSided(String),
+    #[error("{0} uses a quoted name or an IP address: bulletin accepts plain addresses at a domain name")]
+    QuotedOrIp(String),
+    #[error("{addr} has {len} bytes before the @: the limit is {MAX_LOCAL}")]
+    LocalTooLong { addr: String, len: usize },
+    #[error("{0} has no valid domain after the @")]
+    BadDomain(String),
+    #[error("{0} has no valid domain after the @ (a domain has a dot, as in example.org)")]
+    NoDot(String),
+    #[error("{0} is longer than the {MAX_ADDRESS} bytes an address may have")]
+    TooLong(String),
+    #[error("{0} is not a valid e-mail address")]
+    NotValid(String),
+    #[error("the domain of {0} holds characters that would change on the way (a soft hyphen, full-width letters or the like): write it plainly")]
+    DomainChanges(String),
+}
+
 /// Reads one cell. Accepted: `addr`, `mailto:addr`, `<addr>`, `Name <addr>`, `"Name" <addr>`.
-pub fn parse_cell(raw: &str) -> Result<Parsed, String> {
+pub fn parse_cell(raw: &str) -> Result<Parsed, Invalid> {
     let s = trim(raw);
     if s.is_empty() {
-        return Err("the email cell is empty".into());
+        return Err(Invalid::Empty);
     }
     if let Some(c) = s.chars().find(|c| forbidden(*c)) {
-        return Err(format!(
-            "the email cell {} contains a control character ({}): one plain address per cell",
-            term::quoted(s),
-            term::clean(&c.to_string())
-        ));
+        return Err(Invalid::ControlInCell {
+            cell: term::quoted(s),
+            c: term::clean(&c.to_string()).into_owned(),
+        });
     }
     if s.len() > 4 * MAX_ADDRESS {
-        return Err(format!(
-            "the email cell is {} bytes long: an address has at most {MAX_ADDRESS}",
-            s.len()
-        ));
+        return Err(Invalid::CellTooLong(s.len()));
     }
     let ats = s.matches('@').count();
     if ats == 0 {
-        return Err(format!(
-            "{} is not an e-mail address (no @)",
-            term::quoted(s)
-        ));
+        return Err(Invalid::NoAt(term::quoted(s)));
     }
     if ats > 1 {
-        return Err(format!(
-            "the email cell {} holds more than one @: give one address per cell",
-            term::quoted(s)
-        ));
+        return Err(Invalid::SeveralAts(term::quoted(s)));
     }
     let (name, addr) = match (s.find('<'), s.ends_with('>')) {
         (Some(open), true) => {
             let inner = &s[open + 1..s.len() - 1];
             let before = trim(&s[..open]);
             if inner.contains(['<', '>']) || before.contains(['<', '>']) {
-                return Err(format!(
-                    "the email cell {} is not one address: write `Name <address>` or the address alone",
-                    term::quoted(s)
-                ));
+                return Err(Invalid::NotOne(term::quoted(s)));
             }
             let n = trim(
                 before
@@ -97,20 +124,12 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, String> {
                     .unwrap_or(before),
             );
             if n.contains('"') {
-                return Err(format!(
-                    "the name in the email cell {} has stray quotes",
-                    term::quoted(s)
-                ));
+                return Err(Invalid::StrayQuotes(term::quoted(s)));
             }
             ((!n.is_empty()).then(|| n.to_string()), trim(inner))
         }
         (None, false) if !s.contains('>') => (None, s),
-        _ => {
-            return Err(format!(
-                "the email cell {} is not one address: write `Name <address>` or the address alone",
-                term::quoted(s)
-            ))
-        }
+        _ => return Err(Invalid::NotOne(term::quoted(s))),
     };
     let addr = addr
         .strip_prefix("mailto:")
@@ -121,9 +140,9 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, String> {
 }
 
 /// Checks a bare address and gives its canonical form.
-pub fn check(addr: &str) -> Result<String, String> {
+pub fn check(addr: &str) -> Result<String, Invalid> {
     if addr.is_empty() {
-        return Err("the email cell is empty".into());
+        return Err(Invalid::Empty);
     }
     if let Some(c) = addr.chars().find(|c| c.is_whitespace() || forbidden(*c)) {
         let what = if c.is_whitespace() && !c.is_control() {
@@ -131,57 +150,39 @@ pub fn check(addr: &str) -> Result<String, String> {
         } else {
             "a control character"
         };
-        return Err(format!(
-            "{} is not an e-mail address (it contains {what})",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::Contains {
+            addr: term::quoted(addr),
+            what,
+        });
     }
+    let quoted = || term::quoted(addr);
     let Some((local, domain)) = addr.rsplit_once('@') else {
-        return Err(format!(
-            "{} is not an e-mail address (no @)",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::NoAt(quoted()));
     };
     if local.is_empty() || domain.is_empty() {
-        return Err(format!(
-            "{} is not an e-mail address: something must stand on both sides of the @",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::OneSided(quoted()));
     }
     if local.starts_with('"') || domain.starts_with('[') {
-        return Err(format!(
-            "{} uses a quoted name or an IP address: bulletin accepts plain addresses at a domain name",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::QuotedOrIp(quoted()));
     }
     if local.len() > MAX_LOCAL {
-        return Err(format!(
-            "{} has {} bytes before the @: the limit is {MAX_LOCAL}",
-            term::quoted(addr),
-            local.len()
-        ));
+        return Err(Invalid::LocalTooLong {
+            addr: quoted(),
+            len: local.len(),
+        });
     }
-    let ascii_domain = idna::domain_to_ascii_strict(domain)
-        .map_err(|_| format!("{} has no valid domain after the @", term::quoted(addr)))?;
+    let ascii_domain =
+        idna::domain_to_ascii_strict(domain).map_err(|_| Invalid::BadDomain(quoted()))?;
     if !ascii_domain.contains('.') || ascii_domain.ends_with('.') {
-        return Err(format!(
-            "{} has no valid domain after the @ (a domain has a dot, as in example.org)",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::NoDot(quoted()));
     }
     let local = local.to_lowercase();
     if local.len() + 1 + ascii_domain.len() > MAX_ADDRESS {
-        return Err(format!(
-            "{} is longer than the {MAX_ADDRESS} bytes an address may have",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::TooLong(quoted()));
     }
     // lettre's own check of the local part (RFC 5321 atoms and dots, RFC 6531 UTF-8).
     if lettre::Address::new(&local, &ascii_domain).is_err() {
-        return Err(format!(
-            "{} is not a valid e-mail address",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::NotValid(quoted()));
     }
     let (unicode_domain, _) = idna::domain_to_unicode(&ascii_domain);
     // IDNA maps some characters away (soft hyphens, full-width letters): the address would then
@@ -193,10 +194,7 @@ pub fn check(addr: &str) -> Result<String, String> {
         &unicode_domain
     };
     if *written != lower {
-        return Err(format!(
-            "the domain of {} holds characters that would change on the way (a soft hyphen, full-width letters or the like): write it plainly",
-            term::quoted(addr)
-        ));
+        return Err(Invalid::DomainChanges(quoted()));
     }
     Ok(format!("{local}@{unicode_domain}"))
 }
@@ -255,22 +253,26 @@ mod tests {
             assert!(parse_cell(bad).is_err(), "accepted {bad:?}");
         }
         let e = parse_cell("a@b.c\r\nRCPT TO:<v@x.y>").unwrap_err();
-        assert!(e.contains("control character"), "{e}");
+        assert!(matches!(e, Invalid::ControlInCell { .. }), "{e}");
+        let e = e.to_string();
         assert!(!e.contains('\r') && !e.contains('\n'), "{e}");
-        let e = parse_cell("x\u{1b}]0;pwned\u{7}@example.org").unwrap_err();
+        let e = parse_cell("x\u{1b}]0;pwned\u{7}@example.org")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e}");
     }
 
     #[test]
     fn limits_lengths() {
         let long_local = format!("{}@example.org", "a".repeat(65));
-        assert!(parse_cell(&long_local)
-            .unwrap_err()
-            .contains("before the @"));
+        assert!(matches!(
+            parse_cell(&long_local),
+            Err(Invalid::LocalTooLong { len: 65, .. })
+        ));
         let long_domain = format!("a@{}.org", "b".repeat(250));
         assert!(parse_cell(&long_domain).is_err());
         let huge = "x".repeat(50_000_000);
-        assert!(parse_cell(&huge).unwrap_err().contains("bytes long"));
+        assert_eq!(parse_cell(&huge), Err(Invalid::CellTooLong(50_000_000)));
     }
 
     #[test]

@@ -9,15 +9,24 @@ pub const NOW_VAR: &str = "BULLETIN_NOW";
 
 /// Refuses a `BULLETIN_NOW` that is set but not a time: ignoring it would run on today's date
 /// while its user believes otherwise.
-pub fn check_env() -> Result<(), String> {
+pub fn check_env() -> Result<(), BadNow> {
     match std::env::var(NOW_VAR) {
         Ok(s) if !s.trim().is_empty() => chrono::DateTime::parse_from_rfc3339(s.trim())
             .map(|_| ())
-            .map_err(|e| {
-                format!("{NOW_VAR}={s:?} is not a time with its offset ({e}): write it as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00, or unset it")
+            .map_err(|e| BadNow {
+                value: s.clone(),
+                why: e.to_string(),
             }),
         _ => Ok(()),
     }
+}
+
+/// A `BULLETIN_NOW` that is not a time.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{NOW_VAR}={value:?} is not a time with its offset ({why}): write it as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00, or unset it")]
+pub struct BadNow {
+    pub value: String,
+    pub why: String,
 }
 
 fn base() -> &'static (SystemTime, Instant) {

@@ -152,7 +152,7 @@ pub enum Command {
 /// Runs a parsed command line; prints what went wrong, if anything, and says how it ended.
 pub fn run(cli: Cli) -> Exit {
     if let Err(e) = crate::clock::check_env() {
-        eprintln!("error: {}", clean(&e));
+        eprintln!("error: {}", clean(&e.to_string()));
         return Exit::Usage;
     }
     let config = cli.config;

@@ -117,7 +117,7 @@ fn all(store: &Store) -> anyhow::Result<Vec<Suppression>> {
 fn canonical(addr: &str) -> anyhow::Result<String> {
     crate::address::parse_cell(addr)
         .map(|p| p.email)
-        .map_err(|e| anyhow::anyhow!("{}", clean(&e)))
+        .map_err(|e| anyhow::anyhow!("{}", clean(&e.to_string())))
 }
 
 fn add(store: &Store, addresses: &[String], reason: &str, now: i64) -> anyhow::Result<Exit> {

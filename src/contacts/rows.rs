@@ -241,7 +241,8 @@ impl Row<'_> {
         let a = crate::address::parse_cell(
             // As it is: the address parser refuses control characters rather than mend them.
             record.get(self.email_col).map_or("", |s| s.trim()),
-        )?;
+        )
+        .map_err(|e| e.to_string())?;
         if !self.smtputf8 && crate::address::needs_smtputf8(&a.email) {
             return Err(format!(
                 "{} has letters outside ASCII before the @, which only a relay that speaks SMTPUTF8 can deliver: if yours does, set `smtputf8 = true` under [smtp]; otherwise ask the contact for another address",

@@ -71,14 +71,19 @@ impl State {
 }
 
 impl FromStr for State {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownState> {
         State::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown state {s}"))
+            .ok_or_else(|| UnknownState(s.to_string()))
     }
 }
+
+/// A state name no journal writes (a newer bulletin's, or a hand-edited row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state {0}")]
+pub struct UnknownState(pub String);
 
 /// One recipient's record.
 #[derive(Debug, Clone, Serialize)]

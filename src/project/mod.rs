@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::contacts::Reject;
 use crate::problems::{Problems, Severity};
 use crate::render::Renderer;
-use crate::sign::Signer;
+use crate::sign::{KeyFileError, Signer};
 use crate::updates::{self, Updates};
 use crate::{Error, Result};
 
@@ -51,36 +51,30 @@ pub struct Prepared {
         std::result::Result<std::sync::Arc<crate::token::Secrets>, crate::config::SecretError>,
     /// The DKIM key, when the config has a `[dkim]` section, or why it cannot sign. Previews go
     /// unsigned without it; `send` refuses to start.
-    pub signer: Option<std::result::Result<std::sync::Arc<Signer>, String>>,
+    pub signer: Option<std::result::Result<std::sync::Arc<Signer>, KeyFileError>>,
     /// The files the campaign and its updates attach.
     pub attachments: crate::attachments::Attachments,
     pub rejects: Vec<Reject>,
 }
 
 /// Reads the DKIM key the config names, if it names one.
-pub fn signer(config: &Config) -> Option<std::result::Result<Signer, String>> {
+pub fn signer(config: &Config) -> Option<std::result::Result<Signer, KeyFileError>> {
     let d = config.dkim.as_ref()?;
     let path = config.path(&d.key_file);
     let bytes = match crate::limits::read_capped(&path, crate::limits::KEY_FILE) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Some(Err(format!(
-                "the DKIM key file {} does not exist: make a key with `bulletin dkim keygen --selector {}`, or copy the key there",
-                path.display(),
-                d.selector
-            )))
+            return Some(Err(KeyFileError::Missing {
+                path,
+                selector: d.selector.clone(),
+            }))
         }
-        Err(e) => {
-            return Some(Err(format!(
-                "cannot read the DKIM key file {}: {e}",
-                path.display()
-            )))
-        }
+        Err(source) => return Some(Err(KeyFileError::Unreadable { path, source })),
     };
     let domain = config.dkim_domain().unwrap_or_default();
     Some(
         Signer::from_key_file(&bytes, &domain, &d.selector)
-            .map_err(|e| format!("{}: {e}", path.display())),
+            .map_err(|source| KeyFileError::NotAKey { path, source }),
     )
 }
 

@@ -216,7 +216,11 @@ impl Client {
             let verdict = conn
                 .certificate_chain()
                 .map_err(|e| e.to_string())
-                .and_then(|chain| trust.check(&settings.host, &chain));
+                .and_then(|chain| {
+                    trust
+                        .check(&settings.host, &chain)
+                        .map_err(|e| e.to_string())
+                });
             if let Err(why) = verdict {
                 conn.abort().await;
                 return Err(SmtpError::Setup(why));

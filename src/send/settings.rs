@@ -99,7 +99,7 @@ impl Settings {
                     root.join(ca)
                 };
                 trust = Some(Arc::new(
-                    Trust::from_file(&path).map_err(|m| setting("ca_file", m))?,
+                    Trust::from_file(&path).map_err(|e| setting("ca_file", e.to_string()))?,
                 ));
                 // The relay's certificate is then checked by `Trust` after the handshake, which
                 // can pin a self-signed certificate that webpki refuses as a CA used as a leaf.

@@ -25,19 +25,45 @@ pub struct Trust {
     verifier: Option<Arc<rustls::client::WebPkiServerVerifier>>,
 }
 
+/// Why a relay's certificates cannot be trusted: a pinned file that cannot be used is the
+/// config's to fix (`ca_file`); a certificate that does not match stops that relay.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read ca_file {file}: {why}")]
+    Unreadable { file: String, why: String },
+    #[error("ca_file {file}: {why}")]
+    NotPem { file: String, why: String },
+    #[error("ca_file {file} holds no certificate (a PEM block \"-----BEGIN CERTIFICATE-----\"): give the relay's certificate, or the CA certificate that signed it")]
+    NoCertificate { file: String },
+    #[error("{0} presented no certificate")]
+    NonePresented(String),
+    #[error("{host} is not a name a certificate can hold: {why}")]
+    NotAName { host: String, why: String },
+    #[error("the certificate {host} presented is neither the one in ca_file {file} nor signed by it ({why}): give the relay's own certificate there (or the CA that signed it)")]
+    NotTrusted {
+        host: String,
+        file: String,
+        why: String,
+    },
+}
+
 impl Trust {
     /// Reads the certificates of a PEM file.
-    pub fn from_file(path: &Path) -> Result<Trust, String> {
+    pub fn from_file(path: &Path) -> Result<Trust, TrustError> {
         let file = path.display().to_string();
-        let pem = crate::limits::read_capped(path, MAX_CA_FILE)
-            .map_err(|e| format!("cannot read ca_file {file}: {e}"))?;
+        let pem =
+            crate::limits::read_capped(path, MAX_CA_FILE).map_err(|e| TrustError::Unreadable {
+                file: file.clone(),
+                why: e.to_string(),
+            })?;
         let pinned: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("ca_file {file}: {e}"))?;
+            .map_err(|e| TrustError::NotPem {
+                file: file.clone(),
+                why: e.to_string(),
+            })?;
         if pinned.is_empty() {
-            return Err(format!(
-                "ca_file {file} holds no certificate (a PEM block \"-----BEGIN CERTIFICATE-----\"): give the relay's certificate, or the CA certificate that signed it"
-            ));
+            return Err(TrustError::NoCertificate { file });
         }
         let mut roots = rustls::RootCertStore::empty();
         // A certificate webpki cannot take as a root is still pinned.
@@ -57,15 +83,17 @@ impl Trust {
 
     /// Whether the chain the relay `host` presented (leaf first, DER) is trusted: its leaf is
     /// one of the file's certificates, or the chain leads to one of them and names `host`.
-    pub fn check(&self, host: &str, chain: &[Vec<u8>]) -> Result<(), String> {
+    pub fn check(&self, host: &str, chain: &[Vec<u8>]) -> Result<(), TrustError> {
         let Some(leaf) = chain.first() else {
-            return Err(format!("{host} presented no certificate"));
+            return Err(TrustError::NonePresented(host.to_string()));
         };
         if self.pinned.iter().any(|p| p.as_ref() == leaf.as_slice()) {
             return Ok(());
         }
-        let name = ServerName::try_from(host.to_string())
-            .map_err(|e| format!("{host} is not a name a certificate can hold: {e}"))?;
+        let name = ServerName::try_from(host.to_string()).map_err(|e| TrustError::NotAName {
+            host: host.to_string(),
+            why: e.to_string(),
+        })?;
         let leaf = CertificateDer::from(leaf.clone());
         let intermediates: Vec<CertificateDer> = chain[1..]
             .iter()
@@ -78,11 +106,10 @@ impl Trust {
                 .map_err(|e| e.to_string()),
             None => Err("no certificate of the file can be a root".to_string()),
         };
-        verdict.map_err(|e| {
-                format!(
-                    "the certificate {host} presented is neither the one in ca_file {} nor signed by it ({e}): give the relay's own certificate there (or the CA that signed it)",
-                    self.file
-                )
-            })
+        verdict.map_err(|why| TrustError::NotTrusted {
+            host: host.to_string(),
+            file: self.file.clone(),
+            why,
+        })
     }
 }

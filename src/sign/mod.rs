@@ -59,6 +59,27 @@ impl Algorithm {
 #[error("{0}")]
 pub struct KeyError(String);
 
+/// Why the key file a config names cannot sign: the gate and `preview` say it, `check` warns
+/// of what is only unwise about a key that can.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("the DKIM key file {} does not exist: make a key with `bulletin dkim keygen --selector {selector}`, or copy the key there", path.display())]
+    Missing {
+        path: std::path::PathBuf,
+        selector: String,
+    },
+    #[error("cannot read the DKIM key file {}: {source}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    NotAKey {
+        path: std::path::PathBuf,
+        source: KeyError,
+    },
+}
+
 enum Key {
     Rsa(RsaKeyPair),
     Ed25519(Ed25519KeyPair),
