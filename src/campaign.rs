@@ -564,11 +564,9 @@ fn schedule_of(r: &Reading, p: &mut Problems) -> Option<crate::window::Schedule>
             Ok(s) => s,
             Err(errs) => {
                 for e in errs {
-                    p.error(
-                        r.path,
-                        r.line("send_at").or(r.line("hours")).or(r.line("days")),
-                        format!("[schedule] {e}"),
-                    );
+                    let key = e.key();
+                    let named = if key == "send_at" { "send_at: " } else { "" };
+                    p.error(r.path, r.line(key), format!("[schedule] {named}{e}"));
                 }
                 return None;
             }

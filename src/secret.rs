@@ -5,23 +5,59 @@
 /// Where a secret comes from, as the config names it.
 pub struct Source<'a> {
     /// What the secret is for, in messages ("the SMTP password").
-    pub what: &'a str,
+    pub what: &'static str,
     /// The config keys that name its sources, in messages ("password_env").
-    pub env_key: &'a str,
-    pub command_key: &'a str,
+    pub env_key: &'static str,
+    pub command_key: &'static str,
     pub env: Option<&'a str>,
     pub command: Option<&'a str>,
 }
 
+/// Why a secret cannot be read, with the config key that names where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("{what} is read from the environment variable {var} ({key} in the config), which is not set: export {var}=... (in cron, set it in the crontab or a wrapper script)")]
+    NotSet {
+        what: &'static str,
+        key: &'static str,
+        var: String,
+    },
+    #[error("cannot run {key} `{command}`: {why}")]
+    CannotRun {
+        key: &'static str,
+        command: String,
+        why: String,
+    },
+    #[error("{key} `{command}` failed or printed nothing ({status}), so {what} is unknown")]
+    Failed {
+        what: &'static str,
+        key: &'static str,
+        command: String,
+        status: String,
+    },
+}
+
+impl Unavailable {
+    /// The config key to fix.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Unavailable::NotSet { key, .. }
+            | Unavailable::CannotRun { key, .. }
+            | Unavailable::Failed { key, .. } => key,
+        }
+    }
+}
+
 /// Reads the secret; `Ok(None)` when the config names no source.
-pub fn read(s: &Source) -> Result<Option<String>, String> {
+pub fn read(s: &Source) -> Result<Option<String>, Unavailable> {
     if let Some(var) = s.env {
         return match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(Some(v)),
-            _ => Err(format!(
-                "{} is read from the environment variable {var} ({} in the config), which is not set: export {var}=... (in cron, set it in the crontab or a wrapper script)",
-                s.what, s.env_key
-            )),
+            _ => Err(Unavailable::NotSet {
+                what: s.what,
+                key: s.env_key,
+                var: var.to_string(),
+            }),
         };
     }
     if let Some(cmd) = s.command {
@@ -30,7 +66,11 @@ pub fn read(s: &Source) -> Result<Option<String>, String> {
             .arg(cmd)
             .stderr(std::process::Stdio::inherit())
             .output()
-            .map_err(|e| format!("cannot run {} `{cmd}`: {e}", s.command_key))?;
+            .map_err(|e| Unavailable::CannotRun {
+                key: s.command_key,
+                command: cmd.to_string(),
+                why: e.to_string(),
+            })?;
         let text = String::from_utf8_lossy(&out.stdout);
         let first = text
             .lines()
@@ -39,10 +79,12 @@ pub fn read(s: &Source) -> Result<Option<String>, String> {
             .trim_end_matches('\r')
             .to_string();
         if !out.status.success() || first.is_empty() {
-            return Err(format!(
-                "{} `{cmd}` failed or printed nothing ({}), so {} is unknown",
-                s.command_key, out.status, s.what
-            ));
+            return Err(Unavailable::Failed {
+                what: s.what,
+                key: s.command_key,
+                command: cmd.to_string(),
+                status: out.status.to_string(),
+            });
         }
         return Ok(Some(first));
     }
@@ -69,12 +111,15 @@ mod tests {
             read(&src(None, Some("printf 's3cret\\nmore'"))),
             Ok(Some("s3cret".into()))
         );
-        assert!(read(&src(None, Some("false")))
-            .unwrap_err()
-            .contains("failed"));
-        assert!(read(&src(Some("BULLETIN_TEST_SURELY_UNSET"), None))
-            .unwrap_err()
-            .contains("secret_env"));
+        let failed = read(&src(None, Some("false"))).unwrap_err();
+        assert!(matches!(failed, Unavailable::Failed { .. }), "{failed}");
+        assert_eq!(failed.key(), "secret_command");
+        let unset = read(&src(Some("BULLETIN_TEST_SURELY_UNSET"), None)).unwrap_err();
+        assert_eq!(unset.key(), "secret_env");
+        assert!(
+            unset.to_string().contains("secret_env in the config"),
+            "{unset}"
+        );
         assert_eq!(read(&src(None, None)), Ok(None));
     }
 }

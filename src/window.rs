@@ -127,13 +127,42 @@ pub fn resolve(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
-pub fn parse_tz(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!("\"{name}\" is not a time zone name; use one such as \"Europe/Zurich\" or \"UTC\"")
-    })
+/// A schedule value that cannot be read, with the key it was given under.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    #[error("\"{0}\" is not a time zone name; use one such as \"Europe/Zurich\" or \"UTC\"")]
+    Zone(String),
+    #[error("\"{0}\" is not a day: use mon, tue, wed, thu, fri, sat, sun")]
+    Day(String),
+    #[error("hours \"{0}\" should read like \"08:00-18:00\"")]
+    Hours(String),
+    #[error("hours \"{0}\": the window must end after it starts, within one day")]
+    HoursBackwards(String),
+    #[error("{text} does not exist in {tz}: the clocks jump forward then; pick another time")]
+    Skipped { text: String, tz: Tz },
+    #[error("cannot read \"{text}\" as a time: write 2026-12-01T09:00 (read in {tz}) or 2026-12-01T09:00:00+01:00")]
+    Time { text: String, tz: Tz },
 }
 
-fn parse_day(s: &str) -> Result<Weekday, String> {
+impl Unreadable {
+    /// The key of a campaign's `[schedule]` the value was given under, so that a problem names
+    /// its own line.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Unreadable::Zone(_) => "timezone",
+            Unreadable::Day(_) => "days",
+            Unreadable::Hours(_) | Unreadable::HoursBackwards(_) => "hours",
+            Unreadable::Skipped { .. } | Unreadable::Time { .. } => "send_at",
+        }
+    }
+}
+
+pub fn parse_tz(name: &str) -> Result<Tz, Unreadable> {
+    name.parse::<Tz>()
+        .map_err(|_| Unreadable::Zone(name.to_string()))
+}
+
+fn parse_day(s: &str) -> Result<Weekday, Unreadable> {
     let l = s.trim().to_lowercase();
     let w = match l.get(..3).unwrap_or(&l) {
         "mon" | "lun" => Weekday::Mon,
@@ -143,36 +172,30 @@ fn parse_day(s: &str) -> Result<Weekday, String> {
         "fri" | "ven" => Weekday::Fri,
         "sat" | "sam" => Weekday::Sat,
         "sun" | "dim" => Weekday::Sun,
-        _ => {
-            return Err(format!(
-                "\"{s}\" is not a day: use mon, tue, wed, thu, fri, sat, sun"
-            ))
-        }
+        _ => return Err(Unreadable::Day(s.to_string())),
     };
     Ok(w)
 }
 
-fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), String> {
-    let bad = || format!("hours \"{s}\" should read like \"08:00-18:00\"");
+fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), Unreadable> {
+    let bad = || Unreadable::Hours(s.to_string());
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
     let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
     let (from, to) = (t(a)?, t(b)?);
     if from >= to {
-        return Err(format!(
-            "hours \"{s}\": the window must end after it starts, within one day"
-        ));
+        return Err(Unreadable::HoursBackwards(s.to_string()));
     }
     Ok((from, to))
 }
 
 /// Reads a TOML date-time: with an offset it is exact; without, it is read in `tz`.
-pub fn toml_datetime(dt: &toml::value::Datetime, tz: Tz) -> Result<DateTime<Utc>, String> {
+pub fn toml_datetime(dt: &toml::value::Datetime, tz: Tz) -> Result<DateTime<Utc>, Unreadable> {
     parse_at(&dt.to_string(), tz)
 }
 
 /// Reads a time given on the command line or in a file: RFC 3339 with an offset, or a local
 /// date and time ("2026-12-01 09:00", "2026-12-01T09:00:00") read in `tz`.
-pub fn parse_at(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+pub fn parse_at(s: &str, tz: Tz) -> Result<DateTime<Utc>, Unreadable> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
@@ -185,18 +208,22 @@ pub fn parse_at(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     ] {
         if let Ok(local) = NaiveDateTime::parse_from_str(s, fmt) {
             if tz.from_local_datetime(&local).earliest().is_none() {
-                return Err(format!(
-                    "{s} does not exist in {tz}: the clocks jump forward then; pick another time"
-                ));
+                return Err(Unreadable::Skipped {
+                    text: s.to_string(),
+                    tz,
+                });
             }
             return Ok(resolve(tz, local));
         }
     }
-    Err(format!("cannot read \"{s}\" as a time: write 2026-12-01T09:00 (read in {tz}) or 2026-12-01T09:00:00+01:00"))
+    Err(Unreadable::Time {
+        text: s.to_string(),
+        tz,
+    })
 }
 
 impl Schedule {
-    pub fn from_file(f: &ScheduleFile, default_tz: Tz) -> Result<Schedule, Vec<String>> {
+    pub fn from_file(f: &ScheduleFile, default_tz: Tz) -> Result<Schedule, Vec<Unreadable>> {
         let mut errs = Vec::new();
         let tz = match &f.timezone {
             Some(n) => parse_tz(n).unwrap_or_else(|e| {
@@ -205,11 +232,10 @@ impl Schedule {
             }),
             None => default_tz,
         };
-        let send_at = f.send_at.as_ref().and_then(|d| {
-            toml_datetime(d, tz)
-                .map_err(|e| errs.push(format!("send_at: {e}")))
-                .ok()
-        });
+        let send_at = f
+            .send_at
+            .as_ref()
+            .and_then(|d| toml_datetime(d, tz).map_err(|e| errs.push(e)).ok());
         let days = f
             .days
             .iter()
@@ -289,9 +315,9 @@ mod tests {
             "2026-12-01T14:00:00+00:00"
         );
         // 29 March 2026, 02:30 does not exist in Zurich.
-        assert!(parse_at("2026-03-29 02:30", zurich())
-            .unwrap_err()
-            .contains("does not exist"));
+        let skipped = parse_at("2026-03-29 02:30", zurich()).unwrap_err();
+        assert!(matches!(skipped, Unreadable::Skipped { .. }), "{skipped}");
+        assert_eq!(skipped.key(), "send_at");
         // 25 October 2026, 02:30 happens twice: the first.
         assert_eq!(
             parse_at("2026-10-25 02:30", zurich()).unwrap().to_rfc3339(),

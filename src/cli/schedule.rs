@@ -71,7 +71,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let now = crate::clock::utc();
     let when = match (a.at, a.now) {
         (None, true) => now,
-        (Some(t), _) => crate::window::parse_at(&t, sch.tz).map_err(anyhow::Error::msg)?,
+        (Some(t), _) => crate::window::parse_at(&t, sch.tz)?,
         (None, false) => sch.send_at.ok_or_else(|| {
             anyhow::anyhow!(
                 "{} has no send_at under [schedule]: give the time with --at, or --now",

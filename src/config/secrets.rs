@@ -47,7 +47,7 @@ impl Unsubscribe {
             &self.secret_env,
             &self.secret_command,
         )
-        .map_err(SecretError::Missing)?
+        .map_err(|e| SecretError::Missing(e.to_string()))?
         .ok_or_else(|| {
             SecretError::Missing(
                 "[unsubscribe] names no secret: set secret_env (or secret_command)".into(),
@@ -60,7 +60,7 @@ impl Unsubscribe {
             &self.previous_secret_env,
             &self.previous_secret_command,
         )
-        .map_err(SecretError::Missing)?;
+        .map_err(|e| SecretError::Missing(e.to_string()))?;
         let weak = |which: &str, key: &str, value: &str| {
             crate::token::weakness(value, known).map(|why| {
                 format!(

@@ -61,14 +61,7 @@ fn password(smtp: &Smtp) -> Result<Option<String>, SettingError> {
         env: smtp.password_env.as_deref(),
         command: smtp.password_command.as_deref(),
     })
-    .map_err(|m| {
-        let key = if smtp.password_env.is_some() {
-            "password_env"
-        } else {
-            "password_command"
-        };
-        setting(key, m)
-    })
+    .map_err(|e| setting(e.key(), e.to_string()))
 }
 
 impl Settings {
