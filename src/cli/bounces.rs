@@ -50,7 +50,7 @@ fn import(config: &crate::config::Config, path: &Path) -> anyhow::Result<Exit> {
     let secrets = match config.token_secrets() {
         Ok(s) => Some(s),
         Err(_) if !config.unsubscribe.offered() => None,
-        Err(SecretError::Weak(e)) => anyhow::bail!(
+        Err(SecretError::Weak { message: e, .. }) => anyhow::bail!(
             "{e}. Tokens signed with a weak secret can be forged, so unsubscribe mails are not read with it; nothing was imported"
         ),
         Err(_) => {

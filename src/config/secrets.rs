@@ -11,11 +11,30 @@ pub enum SecretError {
     #[error("the config offers no way to unsubscribe")]
     NotOffered,
     /// Not at hand: the config names none, or its variable or command gives none.
-    #[error("{0}")]
-    Missing(String),
+    #[error("{message}")]
+    Missing { key: &'static str, message: String },
     /// At hand, but too weak to sign with: links could be forged.
-    #[error("{0}")]
-    Weak(String),
+    #[error("{message}")]
+    Weak { key: &'static str, message: String },
+}
+
+impl SecretError {
+    /// The `[unsubscribe]` key to fix (`secret_env`, `previous_secret_command`...).
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            SecretError::NotOffered => None,
+            SecretError::Missing { key, .. } | SecretError::Weak { key, .. } => Some(key),
+        }
+    }
+}
+
+/// Which of a secret's two keys the config uses.
+fn named(env: &Option<String>, env_key: &'static str, command_key: &'static str) -> &'static str {
+    if env.is_some() {
+        env_key
+    } else {
+        command_key
+    }
 }
 
 impl Unsubscribe {
@@ -47,11 +66,13 @@ impl Unsubscribe {
             &self.secret_env,
             &self.secret_command,
         )
-        .map_err(|e| SecretError::Missing(e.to_string()))?
-        .ok_or_else(|| {
-            SecretError::Missing(
-                "[unsubscribe] names no secret: set secret_env (or secret_command)".into(),
-            )
+        .map_err(|e| SecretError::Missing {
+            key: e.key(),
+            message: e.to_string(),
+        })?
+        .ok_or_else(|| SecretError::Missing {
+            key: "secret_env",
+            message: "[unsubscribe] names no secret: set secret_env (or secret_command)".into(),
         })?;
         let previous = read(
             "the previous unsubscribe token secret",
@@ -60,7 +81,10 @@ impl Unsubscribe {
             &self.previous_secret_env,
             &self.previous_secret_command,
         )
-        .map_err(|e| SecretError::Missing(e.to_string()))?;
+        .map_err(|e| SecretError::Missing {
+            key: e.key(),
+            message: e.to_string(),
+        })?;
         let weak = |which: &str, key: &str, value: &str| {
             crate::token::weakness(value, known).map(|why| {
                 format!(
@@ -78,25 +102,32 @@ impl Unsubscribe {
             &key(&self.secret_env, "secret_env", "secret_command"),
             &current,
         ) {
-            return Err(SecretError::Weak(e));
+            return Err(SecretError::Weak {
+                key: named(&self.secret_env, "secret_env", "secret_command"),
+                message: e,
+            });
         }
         if let Some(why) = previous
             .as_deref()
             .and_then(|p| crate::token::weakness(p, known))
         {
-            return Err(SecretError::Weak(format!(
+            let which = named(
+                &self.previous_secret_env,
+                "previous_secret_env",
+                "previous_secret_command",
+            );
+            return Err(SecretError::Weak {
+                key: which,
+                message: format!(
                 "the previous unsubscribe token secret (from {}) is too weak: {why}. Links signed with it can be forged, so stop accepting them: remove {} (links sent with the old secret then stop working)",
                 key(
                     &self.previous_secret_env,
                     "previous_secret_env",
                     "previous_secret_command",
                 ),
-                if self.previous_secret_env.is_some() {
-                    "previous_secret_env"
-                } else {
-                    "previous_secret_command"
-                }
-            )));
+                which
+            ),
+            });
         }
         Ok(crate::token::Secrets {
             current: crate::token::Keys::new(&current),

@@ -301,7 +301,7 @@ mod tests {
         std::env::set_var("BULLETIN_TEST_WEAK_SECRET", "abc");
         assert!(matches!(
             weak.secrets(&[]),
-            Err(crate::config::SecretError::Weak(_))
+            Err(crate::config::SecretError::Weak { .. })
         ));
         let unset = crate::config::Unsubscribe {
             secret_env: Some("BULLETIN_TEST_UNSET_SECRET".into()),
@@ -309,7 +309,25 @@ mod tests {
         };
         assert!(matches!(
             unset.secrets(&[]),
-            Err(crate::config::SecretError::Missing(_))
+            Err(crate::config::SecretError::Missing {
+                key: "secret_env",
+                ..
+            })
         ));
+        // The previous secret's own key, so that `check` points at its line.
+        std::env::set_var(
+            "BULLETIN_TEST_STRONG_SECRET",
+            "kq3VhV8Zr2pX7wNc4tYb9LmJ5sGd1FeA",
+        );
+        let previous_unset = crate::config::Unsubscribe {
+            secret_env: Some("BULLETIN_TEST_STRONG_SECRET".into()),
+            secret_command: None,
+            previous_secret_env: Some("BULLETIN_TEST_UNSET_PREVIOUS".into()),
+            ..config.unsubscribe.clone()
+        };
+        match previous_unset.secrets(&[]) {
+            Err(e) => assert_eq!(e.key(), Some("previous_secret_env"), "{e}"),
+            Ok(_) => panic!("an unset previous secret was accepted"),
+        }
     }
 }

@@ -112,7 +112,10 @@ pub fn check(config: &Config, asked: Asked) -> Gate {
         if let Err(e) = config.token_secrets() {
             problem(
                 Cause::TokenSecret,
-                at("secret_env").or(at("secret_command")),
+                e.key()
+                    .and_then(at)
+                    .or(at("secret_env"))
+                    .or(at("secret_command")),
                 format!("cannot sign unsubscribe links: {e} (previews work without it, with a placeholder token)"),
             );
         }
