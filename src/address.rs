@@ -103,13 +103,6 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, Invalid> {
     if s.len() > 4 * MAX_ADDRESS {
         return Err(Invalid::CellTooLong(s.len()));
     }
-    let ats = s.matches('@').count();
-    if ats == 0 {
-        return Err(Invalid::NoAt(term::quoted(s)));
-    }
-    if ats > 1 {
-        return Err(Invalid::SeveralAts(term::quoted(s)));
-    }
     let (name, addr) = match (s.find('<'), s.ends_with('>')) {
         (Some(open), true) => {
             let inner = &s[open + 1..s.len() - 1];
@@ -126,11 +119,32 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, Invalid> {
             if n.contains('"') {
                 return Err(Invalid::StrayQuotes(term::quoted(s)));
             }
-            ((!n.is_empty()).then(|| n.to_string()), trim(inner))
+            // Outlook writes the address as the name too (`"jane@example.org"
+            // <jane@example.org>`): that is one address, with no name. A name that is another
+            // address is not.
+            if n.contains('@') {
+                let inner = trim(inner);
+                let bare = inner.strip_prefix("mailto:").unwrap_or(inner);
+                if !n.eq_ignore_ascii_case(bare) {
+                    return Err(Invalid::NotOne(term::quoted(s)));
+                }
+                (None, inner)
+            } else {
+                ((!n.is_empty()).then(|| n.to_string()), trim(inner))
+            }
         }
         (None, false) if !s.contains('>') => (None, s),
         _ => return Err(Invalid::NotOne(term::quoted(s))),
     };
+    // Counted in the address alone: Outlook writes the address as the name too
+    // (`"jane@example.org" <jane@example.org>`).
+    let ats = addr.matches('@').count();
+    if ats == 0 {
+        return Err(Invalid::NoAt(term::quoted(s)));
+    }
+    if ats > 1 {
+        return Err(Invalid::SeveralAts(term::quoted(s)));
+    }
     let addr = addr
         .strip_prefix("mailto:")
         .or_else(|| addr.strip_prefix("MAILTO:"))
@@ -225,6 +239,14 @@ mod tests {
             Some("Doe, Jane")
         );
         assert_eq!(email("\u{a0}anne@example.org\u{a0}"), "anne@example.org");
+        // Outlook's export: the address as its own name.
+        assert_eq!(
+            parse_cell("\"Jane3@Example.org\" <jane3@example.org>").unwrap(),
+            Parsed {
+                email: "jane3@example.org".into(),
+                name: None
+            }
+        );
     }
 
     #[test]

@@ -11,19 +11,24 @@ pub const NOW_VAR: &str = "BULLETIN_NOW";
 /// while its user believes otherwise.
 pub fn check_env() -> Result<(), BadNow> {
     match std::env::var(NOW_VAR) {
-        Ok(s) if !s.trim().is_empty() => chrono::DateTime::parse_from_rfc3339(s.trim())
-            .map(|_| ())
-            .map_err(|e| BadNow {
+        Ok(s) if !s.trim().is_empty() => match chrono::DateTime::parse_from_rfc3339(s.trim()) {
+            Ok(t) if t.timestamp() < 0 => Err(BadNow {
+                value: s.clone(),
+                why: "mail dates start in 1970".into(),
+            }),
+            Ok(_) => Ok(()),
+            Err(e) => Err(BadNow {
                 value: s.clone(),
                 why: e.to_string(),
             }),
+        },
         _ => Ok(()),
     }
 }
 
 /// A `BULLETIN_NOW` that is not a time.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{NOW_VAR}={value:?} is not a time with its offset ({why}): write it as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00, or unset it")]
+#[error("{NOW_VAR}={value:?} is not a time bulletin can use ({why}): write it as 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00, or unset it")]
 pub struct BadNow {
     pub value: String,
     pub why: String,

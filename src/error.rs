@@ -13,12 +13,13 @@ pub enum Error {
     #[error("{0}")]
     Invalid(Problems),
 
-    #[error("cannot {action} {}: {source}", path.display())]
+    /// Said whole in one line: the system's reason is part of the message, not a cause
+    /// printed again after it.
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// The journal could not be read or written: nothing is sent without it.
@@ -77,7 +78,7 @@ impl Error {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

@@ -42,9 +42,11 @@ pub(super) fn produce(
         .min(16);
     let mut all: Vec<Entry> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| job.work())).collect();
+        // A thread that panicked made only part of its share: the preview is not whole, so
+        // the panic goes on here rather than a preview with messages missing.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     });
     if let Some(e) = job.first_error.into_inner().unwrap() {

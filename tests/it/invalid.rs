@@ -105,6 +105,28 @@ fn missing_config_says_what_to_do() {
 }
 
 #[test]
+fn a_file_error_says_its_cause_once_and_a_clock_before_1970_is_refused() {
+    let p = Project::example();
+    let err = p
+        .bulletin()
+        .args(["bounces", "import", "no-such-mailbox"])
+        .fails()
+        .stderr();
+    assert!(
+        err.contains("cannot read the mailbox no-such-mailbox"),
+        "{err}"
+    );
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+    // Mail dates cannot be before 1970: refused before anything is made, not half a preview.
+    p.bulletin()
+        .env("BULLETIN_NOW", "1969-12-31T23:59:59Z")
+        .args(["preview", "2026-11-digest"])
+        .fails()
+        .stderr_has("mail dates start in 1970");
+    assert!(!p.path().join("preview").exists());
+}
+
+#[test]
 fn unknown_campaign_lists_the_known_ones() {
     let p = Project::example();
     p.bulletin()
