@@ -92,18 +92,20 @@ pub fn check(config: &Config, asked: Asked) -> Gate {
         }
         Some(smtp) => match Relays::new(smtp, &config.root, &config.rate) {
             Ok(r) => Some(r),
-            Err((relay, SettingError { key, message })) => {
-                // With several relays, which one.
-                let which = match (relay, smtp.relays.is_empty()) {
-                    (_, true) => String::new(),
-                    (0, false) => "[smtp]: ".to_string(),
-                    (n, false) => format!("[[smtp.relays]] number {n}: "),
-                };
-                problem(
-                    Cause::Relay { relay, key },
-                    crate::config::relay_line(&text, relay, key),
-                    format!("{which}{message}"),
-                );
+            Err(refused) => {
+                for (relay, SettingError { key, message }) in refused {
+                    // With several relays, which one.
+                    let which = match (relay, smtp.relays.is_empty()) {
+                        (_, true) => String::new(),
+                        (0, false) => "[smtp]: ".to_string(),
+                        (n, false) => format!("[[smtp.relays]] number {n}: "),
+                    };
+                    problem(
+                        Cause::Relay { relay, key },
+                        crate::config::relay_line(&text, relay, key),
+                        format!("{which}{message}"),
+                    );
+                }
                 None
             }
         },

@@ -42,13 +42,23 @@ pub struct Relays {
 }
 
 impl Relays {
-    /// Every relay the config names, or why one cannot be used.
-    /// The relays of `[smtp]`; `Err` names the first that cannot work (its place: 0 is
-    /// `[smtp]` itself, n the n-th `[[smtp.relays]]`) and why.
-    pub fn new(smtp: &Smtp, root: &Path, rate: &Rate) -> Result<Relays, (usize, SettingError)> {
+    /// The relays of `[smtp]`; `Err` names every one that cannot work (its place: 0 is
+    /// `[smtp]` itself, n the n-th `[[smtp.relays]]`) and why, so that `check` lists them all.
+    pub fn new(
+        smtp: &Smtp,
+        root: &Path,
+        rate: &Rate,
+    ) -> Result<Relays, Vec<(usize, SettingError)>> {
         let mut list = Vec::new();
+        let mut refused = Vec::new();
         for (i, r) in smtp.each_relay().into_iter().enumerate() {
-            let settings = Arc::new(Settings::from_config(&r, root).map_err(|e| (i, e))?);
+            let settings = match Settings::from_config(&r, root) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    refused.push((i, e));
+                    continue;
+                }
+            };
             let name: Arc<str> = format!("{}:{}", settings.host, settings.port).into();
             let own = r.per_second.is_some() || r.per_hour.is_some() || r.per_day.is_some();
             let caps = own.then(|| Rate {
@@ -66,6 +76,9 @@ impl Relays {
                 open: AtomicUsize::new(0),
                 aside: Mutex::new(None),
             });
+        }
+        if !refused.is_empty() {
+            return Err(refused);
         }
         Ok(Relays { list })
     }

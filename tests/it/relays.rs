@@ -133,6 +133,32 @@ fn a_relay_stopped_mid_campaign_hands_its_share_to_the_other_and_takes_it_back()
 }
 
 #[test]
+fn every_relay_that_cannot_work_is_named_at_its_line() {
+    let p = Project::example();
+    p.relay(
+        2525,
+        "password_env = \"FIRST_RELAY_PASSWORD\"\nusername = \"news\"\nallow_insecure = true\n\n[[smtp.relays]]\nhost = \"127.0.0.1\"\nport = 2526\nsecurity = \"plain\"\nallow_insecure = true\nusername = \"news\"\npassword_env = \"SECOND_RELAY_PASSWORD\"",
+        "per_second = 100",
+    );
+    let err = p.bulletin().args(["check"]).fails().stderr();
+    let text = p.read("bulletin.toml");
+    let line = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap()
+    };
+    for var in ["FIRST_RELAY_PASSWORD", "SECOND_RELAY_PASSWORD"] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("bulletin.toml:{}: ", line(var))) && l.contains(var)),
+            "{var} at line {}: {err}",
+            line(var)
+        );
+    }
+}
+
+#[test]
 fn relays_are_checked_and_shown_before_sending() {
     let (a, b) = (RealSmtp::start(), RealSmtp::start());
     let p = Project::example();
