@@ -13,7 +13,9 @@ pub struct Args {
     /// Say what would be sent now, send nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Print nothing on stdout when all is well.
+    /// Print nothing on stdout when all is well, and nothing at all when another run is still
+    /// sending (exit 75): under cron, a long run would otherwise be mailed about at every tick.
+    /// --log-file keeps both.
     #[arg(long, short)]
     quiet: bool,
     /// Also append every line to FILE.
@@ -65,8 +67,13 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     match crate::due::due(&config, &store, &opts, &mut log) {
         Ok(e) => Ok(Exit::from(e)),
         Err(e) => {
-            // Said in the log, so that cron mails it and the log file keeps it.
-            log(Level::Error, e.to_string());
+            // Said in the log, so that cron mails it and the log file keeps it; but a run
+            // still sending is no news to cron.
+            let level = match e {
+                crate::Error::Busy(_) if quiet => Level::Warning,
+                _ => Level::Error,
+            };
+            log(level, e.to_string());
             Ok(Exit::of_error(&anyhow::Error::new(e)))
         }
     }

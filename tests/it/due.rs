@@ -252,6 +252,61 @@ fn overlapping_runs_send_each_message_once() {
 }
 
 #[test]
+fn a_quiet_due_says_nothing_to_cron_while_another_run_sends() {
+    let server = RealSmtp::start();
+    let p = project(&server, "per_second = 1000\nburst = 1000");
+    p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+    // Another run's lock, held by util-linux's flock on the journal as bulletin holds it.
+    let journal = p.path().join("bulletin.sqlite");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&journal)
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock (util-linux)");
+    let held = || {
+        !std::process::Command::new("flock")
+            .args(["-n"])
+            .arg(&journal)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    let t = std::time::Instant::now();
+    while !held() {
+        assert!(t.elapsed().as_secs() < 20, "flock never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = p.path().join("due.log");
+    let d = p
+        .bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--quiet", "--wait", "0", "--log-file"])
+        .arg(&log)
+        .run()
+        .code_is(75);
+    assert_eq!((d.stdout(), d.stderr()), (String::new(), String::new()));
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        written.contains("another bulletin run is sending"),
+        "{written}"
+    );
+    // Without --quiet it is said, as before.
+    p.bulletin()
+        .env("BULLETIN_NOW", AFTER)
+        .args(["due", "--wait", "0"])
+        .run()
+        .code_is(75)
+        .stderr_has("another bulletin run is sending");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(server.messages().is_empty());
+}
+
+#[test]
 fn quiet_log_file_and_exit_codes_for_cron() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000");
