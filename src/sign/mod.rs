@@ -124,14 +124,14 @@ impl Signer {
                     return Err(rsa_rejected(&e, &der, true))
                 }
                 Err(_) => Key::Ed25519(Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| {
-                    KeyError("the key file holds a private key that is neither RSA nor Ed25519: DKIM signs with one of those two (make one with `bulletin dkim keygen`)".into())
+                    KeyError("the key file holds a private key that is neither RSA nor Ed25519: DKIM signs with one of those two (make one with `bulletin dkim keygen --selector NAME`)".into())
                 })?),
             },
         };
         if let Key::Rsa(k) = &key {
             let bits = k.public().modulus_len() * 8;
             if bits > RSA_MAX_BITS {
-                return Err(KeyError(format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: make a new key with `bulletin dkim keygen`")));
+                return Err(KeyError(format!("the RSA key has {bits} bits; receivers need only accept up to {RSA_MAX_BITS} (RFC 8301), and some reject larger keys: make a new key with `bulletin dkim keygen --selector NAME`")));
             }
         }
         Ok(Signer {
@@ -258,7 +258,7 @@ fn rsa_rejected(e: &ring::error::KeyRejected, der: &[u8], pkcs8: bool) -> KeyErr
     } else {
         rsa::PrivateKey::from_pkcs1_der(der).ok()
     };
-    let make = "make a new key with `bulletin dkim keygen`";
+    let make = "make a new key with `bulletin dkim keygen --selector NAME`";
     KeyError(match parsed {
         None => format!("the key file's RSA key cannot be read ({e}): {make}"),
         Some(k) => {

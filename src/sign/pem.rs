@@ -56,7 +56,7 @@ pub(super) fn read(bytes: &[u8]) -> Found {
         return if bytes.first() == Some(&0x30) {
             Found::Der(bytes.to_vec())
         } else {
-            Found::Refused("the key file is neither PEM text nor a DER key: make a key with `bulletin dkim keygen`, or convert yours with `openssl pkey -in KEY -out KEY.pem`".into())
+            Found::Refused("the key file is neither PEM text nor a DER key: make a key with `bulletin dkim keygen --selector NAME`, or convert yours with `openssl pkey -in KEY -out KEY.pem`".into())
         };
     };
     let all = blocks(text);
@@ -67,7 +67,7 @@ pub(super) fn read(bytes: &[u8]) -> Found {
         return Found::Refused(if public {
             "the key file holds a public key or a certificate but no private key: key_file must name the private key (the public one goes in DNS)".into()
         } else {
-            "the key file holds no PEM private key (a block starting with -----BEGIN PRIVATE KEY-----): make one with `bulletin dkim keygen`".into()
+            "the key file holds no PEM private key (a block starting with -----BEGIN PRIVATE KEY-----): make one with `bulletin dkim keygen --selector NAME`".into()
         });
     };
     let encrypted = "the key file is encrypted with a passphrase, which bulletin cannot ask for when cron runs it: write a decrypted copy readable only by you (`openssl pkey -in KEY -out KEY.pem`, then chmod 600)";
@@ -78,7 +78,7 @@ pub(super) fn read(bytes: &[u8]) -> Found {
         Ok(d) => d,
         Err(_) => {
             return Found::Refused(format!(
-                "the key file's {} block is not valid base64: was it cut or edited? Make a new key with `bulletin dkim keygen`",
+                "the key file's {} block is not valid base64: was it cut or edited? Make a new key with `bulletin dkim keygen --selector NAME`",
                 b.label
             ))
         }
@@ -86,9 +86,9 @@ pub(super) fn read(bytes: &[u8]) -> Found {
     match b.label.as_str() {
         "PRIVATE KEY" => Found::Pkcs8(der),
         "RSA PRIVATE KEY" => Found::Pkcs1(der),
-        "OPENSSH PRIVATE KEY" => Found::Refused("this is an SSH key: DKIM needs a key in PEM (make one with `bulletin dkim keygen`)".into()),
-        "EC PRIVATE KEY" => Found::Refused("this is an elliptic-curve (ECDSA) key, which DKIM does not use: DKIM signs with RSA or Ed25519 (make a key with `bulletin dkim keygen`)".into()),
-        other => Found::Refused(format!("this is a {other}, which DKIM does not use: DKIM signs with RSA or Ed25519 (make a key with `bulletin dkim keygen`)")),
+        "OPENSSH PRIVATE KEY" => Found::Refused("this is an SSH key: DKIM needs a key in PEM (make one with `bulletin dkim keygen --selector NAME`)".into()),
+        "EC PRIVATE KEY" => Found::Refused("this is an elliptic-curve (ECDSA) key, which DKIM does not use: DKIM signs with RSA or Ed25519 (make a key with `bulletin dkim keygen --selector NAME`)".into()),
+        other => Found::Refused(format!("this is a {other}, which DKIM does not use: DKIM signs with RSA or Ed25519 (make a key with `bulletin dkim keygen --selector NAME`)")),
     }
 }
 

@@ -291,7 +291,9 @@ fn key_problems_are_named_and_nothing_is_sent_unsigned() {
             .args(["check"])
             .fails()
             .stderr_has(&format!("bulletin.toml:{line}"))
-            .stderr_has(says);
+            .stderr_has(says)
+            // The command to run, whole: keygen needs its selector.
+            .stderr_has("bulletin dkim keygen --selector NAME");
     }
 
     // A key others can read works, with a warning.
