@@ -33,7 +33,7 @@ pub enum TrustError {
     Unreadable { file: String, why: String },
     #[error("ca_file {file}: {why}")]
     NotPem { file: String, why: String },
-    #[error("ca_file {file} holds no certificate (a PEM block \"-----BEGIN CERTIFICATE-----\"): give the relay's certificate, or the CA certificate that signed it")]
+    #[error("ca_file {file} holds no certificate (a PEM block \"-----BEGIN CERTIFICATE-----\", or one certificate in DER): give the relay's certificate, or the CA certificate that signed it")]
     NoCertificate { file: String },
     #[error("{0} presented no certificate")]
     NonePresented(String),
@@ -62,6 +62,17 @@ impl Trust {
                 file: file.clone(),
                 why: e.to_string(),
             })?;
+        // A certificate saved as DER (Windows' "DER encoded binary .cer") rather than PEM: one
+        // certificate, taken when it parses as one.
+        let pinned = if pinned.is_empty() && pem.first() == Some(&0x30) {
+            let der = CertificateDer::from(pem.clone());
+            match rustls::RootCertStore::empty().add(der.clone()) {
+                Ok(()) => vec![der],
+                Err(_) => pinned,
+            }
+        } else {
+            pinned
+        };
         if pinned.is_empty() {
             return Err(TrustError::NoCertificate { file });
         }

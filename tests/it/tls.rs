@@ -103,6 +103,29 @@ fn a_self_signed_ca_certificate_in_ca_file_is_pinned() {
         .stdout_has("2 sent");
     assert_eq!(server.messages().len(), 2);
 
+    // The same certificate saved as DER (Windows' "DER encoded binary .cer"): pinned alike.
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = data_encoding::BASE64.decode(body.as_bytes()).unwrap();
+    let der_file = certs.path().join("relay.cer");
+    std::fs::write(&der_file, der).unwrap();
+    p.edit(
+        "bulletin.toml",
+        &ca.display().to_string(),
+        &der_file.display().to_string(),
+    );
+    p.bulletin()
+        .args(["send", "2026-11-digest", "--yes", "--limit", "1"])
+        .env("RELAY_PASSWORD", "s3cret")
+        .ok()
+        .stdout_has("1 sent");
+    assert_eq!(server.messages().len(), 3);
+    p.edit(
+        "bulletin.toml",
+        &der_file.display().to_string(),
+        &ca.display().to_string(),
+    );
+
     // Some other certificate in ca_file: the relay's is neither it nor signed by it.
     let other = tempfile::tempdir().unwrap();
     let (_unused, other_ca) = RealSmtp::start_tls(other.path(), "x", true);
@@ -117,7 +140,7 @@ fn a_self_signed_ca_certificate_in_ca_file_is_pinned() {
         .fails()
         .stderr_has("is neither the one in ca_file")
         .stderr_has(&other_ca.display().to_string());
-    assert_eq!(server.messages().len(), 2, "nothing more went");
+    assert_eq!(server.messages().len(), 3, "nothing more went");
 }
 
 /// A login configured for a relay that offers none: the error names the relay, what it offers
