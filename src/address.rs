@@ -119,25 +119,23 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, Invalid> {
             if n.contains('"') {
                 return Err(Invalid::StrayQuotes(term::quoted(s)));
             }
-            // Outlook writes the address as the name too (`"jane@example.org"
-            // <jane@example.org>`): that is one address, with no name. A name that is another
-            // address is not.
-            if n.contains('@') {
-                let inner = trim(inner);
-                let bare = inner.strip_prefix("mailto:").unwrap_or(inner);
-                if !n.eq_ignore_ascii_case(bare) {
-                    return Err(Invalid::NotOne(term::quoted(s)));
-                }
-                (None, inner)
-            } else {
-                ((!n.is_empty()).then(|| n.to_string()), trim(inner))
-            }
+            ((!n.is_empty()).then_some(n), trim(inner))
         }
         (None, false) if !s.contains('>') => (None, s),
         _ => return Err(Invalid::NotOne(term::quoted(s))),
     };
-    // Counted in the address alone: Outlook writes the address as the name too
-    // (`"jane@example.org" <jane@example.org>`).
+    let addr = addr
+        .strip_prefix("mailto:")
+        .or_else(|| addr.strip_prefix("MAILTO:"))
+        .unwrap_or(addr);
+    // Outlook writes the address as the name too (`"jane@example.org" <jane@example.org>`):
+    // that is one address, with no name, and its @ are counted in the address alone. A name
+    // that is another address is not one address.
+    let name = match name {
+        Some(n) if n.contains('@') && n.eq_ignore_ascii_case(addr) => None,
+        Some(n) if n.contains('@') => return Err(Invalid::NotOne(term::quoted(s))),
+        n => n.map(str::to_string),
+    };
     let ats = addr.matches('@').count();
     if ats == 0 {
         return Err(Invalid::NoAt(term::quoted(s)));
@@ -145,10 +143,6 @@ pub fn parse_cell(raw: &str) -> Result<Parsed, Invalid> {
     if ats > 1 {
         return Err(Invalid::SeveralAts(term::quoted(s)));
     }
-    let addr = addr
-        .strip_prefix("mailto:")
-        .or_else(|| addr.strip_prefix("MAILTO:"))
-        .unwrap_or(addr);
     let email = check(addr)?;
     Ok(Parsed { email, name })
 }

@@ -247,12 +247,14 @@ fn unsubscribe_request(subject: &str, from: String, secrets: Option<&Secrets>) -
 }
 
 /// Who a report names, with their status codes, and whether they were read from its text
-/// (not RFC 3464) rather than from a delivery-status part; and the report's text.
+/// (not RFC 3464) rather than from a delivery-status part.
 struct Named {
     pairs: Vec<(String, String)>,
     from_text: bool,
 }
 
+/// Who a report names, and its text (which `tie` reads a status code from when the
+/// delivery-status part has none).
 fn recipients_and_statuses(m: &mail_parser::Message) -> (Named, String) {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for part in &m.parts {

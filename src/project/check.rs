@@ -26,7 +26,9 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
         let list = load_list(config, &file, &aliases, &mut p)?;
         loaded.insert(list.name.to_string(), list);
     }
-    unused_column_mappings(config, &loaded, &mut p);
+    // The config's own lines, which problems about it point at.
+    let text = std::fs::read_to_string(&config.file).unwrap_or_default();
+    unused_column_mappings(config, &text, &loaded, &mut p);
     let campaigns = match campaign_name {
         Some(name) => vec![campaign::locate(config, name)?],
         None => campaign::list_files(config)?,
@@ -37,7 +39,7 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
         }
     }
     if sending {
-        check_signing(config, &mut p);
+        check_signing(config, &text, &mut p);
     }
     p.dedup();
     Ok(p)
@@ -46,10 +48,10 @@ pub fn check(config: &Config, campaign_name: Option<&str>, sending: bool) -> Res
 /// A mapping no list's header matches is a typo, or a header the export has since renamed.
 fn unused_column_mappings(
     config: &Config,
+    text: &str,
     loaded: &HashMap<String, ContactList>,
     p: &mut Problems,
 ) {
-    let text = std::fs::read_to_string(&config.file).unwrap_or_default();
     for key in config.lists.columns.keys() {
         let used = loaded
             .values()
@@ -124,12 +126,9 @@ fn check_campaign(
 
 /// What would stop a send (the token secret, a key that cannot sign) is the gate's to say
 /// (`send::gate`); what is only unwise about the key is said here.
-fn check_signing(config: &Config, p: &mut Problems) {
+fn check_signing(config: &Config, text: &str, p: &mut Problems) {
     if let Some(r) = signer(config) {
-        let line = crate::config::key_line(
-            &std::fs::read_to_string(&config.file).unwrap_or_default(),
-            "key_file",
-        );
+        let line = crate::config::key_line(text, "key_file");
         match r {
             Err(_) => {}
             Ok(s) => {
@@ -143,8 +142,7 @@ fn check_signing(config: &Config, p: &mut Problems) {
         let from = crate::address::wire(&config.sender.address).to_ascii_lowercase();
         let from = crate::config::domain_of(&from);
         if !crate::dns::aligned(from, &domain) {
-            let text = std::fs::read_to_string(&config.file).unwrap_or_default();
-            p.warning(&config.file, crate::config::key_line(&text, "domain"), format!("[dkim] domain \"{domain}\" is not in the From address's organisational domain ({}): receivers' DMARC checks will not count this signature for the From address", crate::dns::org_domain(from)));
+            p.warning(&config.file, crate::config::key_line(text, "domain"), format!("[dkim] domain \"{domain}\" is not in the From address's organisational domain ({}): receivers' DMARC checks will not count this signature for the From address", crate::dns::org_domain(from)));
         }
     }
 }
