@@ -13,6 +13,15 @@ const CAMPAIGN: &str = "2026-11-mpome-briefing";
 const BEFORE: &str = "2026-12-01T07:59:00Z";
 const AFTER: &str = "2026-12-01T08:05:00Z";
 
+/// Schedules the campaign for Tuesday 1 December 2026, 09:00 in the project's zone, on the
+/// tests' fixed clock.
+fn schedule_at_nine(p: &Project) {
+    p.bulletin()
+        .env("BULLETIN_NOW", common::PLANNED)
+        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
+        .ok();
+}
+
 fn project(server: &RealSmtp, rate: &str) -> Project {
     let p = Project::example();
     p.relay(server.port, "", rate);
@@ -98,10 +107,7 @@ fn a_draft_is_never_sent_and_cancel_takes_it_back() {
     due(&p, AFTER)
         .success()
         .stdout_has("no campaign is scheduled");
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     p.bulletin()
         .env("BULLETIN_NOW", common::PLANNED)
         .args(["schedule", CAMPAIGN, "--cancel"])
@@ -143,10 +149,7 @@ fn a_cap_interrupts_and_later_runs_finish() {
     let p = project(&server, "per_second = 1000\nburst = 1000\nper_hour = 5");
     let n = recipients(&p);
     assert!(n > 5 && n <= 15, "{n}");
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
 
     let d = due(&p, "2026-12-01T08:00:00Z").success();
     assert!(
@@ -215,10 +218,7 @@ fn overlapping_runs_send_each_message_once() {
     }
     p.write("lists/practitioners.csv", csv);
     let n = recipients(&p);
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     let runs: Vec<_> = (0..4)
         .map(|_| {
             common::command()
@@ -255,10 +255,7 @@ fn overlapping_runs_send_each_message_once() {
 fn a_quiet_due_says_nothing_to_cron_while_another_run_sends() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000");
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     // Another run's lock, held by util-linux's flock on the journal as bulletin holds it.
     let journal = p.path().join("bulletin.sqlite");
     let mut holder = std::process::Command::new("flock")
@@ -310,10 +307,7 @@ fn a_quiet_due_says_nothing_to_cron_while_another_run_sends() {
 fn quiet_log_file_and_exit_codes_for_cron() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000");
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     let log = p.path().join("due.log");
     let d = p
         .bulletin()
@@ -379,10 +373,7 @@ fn dry_run_says_what_would_go() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000");
     let n = recipients(&p);
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     let d = p
         .bulletin()
         .env("BULLETIN_NOW", AFTER)
@@ -524,10 +515,7 @@ fn cron_line_names_absolute_paths_and_the_password_variable() {
 fn a_contact_removed_after_a_partial_send_does_not_keep_the_campaign_open() {
     let server = RealSmtp::start();
     let p = project(&server, "per_second = 1000\nburst = 1000\nper_hour = 3");
-    p.bulletin()
-        .env("BULLETIN_NOW", common::PLANNED)
-        .args(["schedule", CAMPAIGN, "--at", "2026-12-01T09:00"])
-        .ok();
+    schedule_at_nine(&p);
     due(&p, "2026-12-01T08:00:00Z").success();
     assert_eq!(server.messages().len(), 3);
     // Someone not yet reached asks to be removed before the rest goes: they leave the list.
