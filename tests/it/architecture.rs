@@ -31,8 +31,8 @@ fn layers() -> Vec<Vec<String>> {
     out
 }
 
-/// Each top-level module of src/ with the top-level modules its files name as `crate::X`.
-fn imports() -> BTreeMap<String, BTreeSet<String>> {
+/// src/ and every `.rs` file below it.
+fn source_files() -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
     fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
@@ -46,6 +46,12 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     walk(&src, &mut files);
+    (src, files)
+}
+
+/// Each top-level module of src/ with the top-level modules its files name as `crate::X`.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let (src, files) = source_files();
     let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(&src).unwrap();
@@ -134,19 +140,7 @@ fn the_check_would_see_an_upward_import() {
 /// makes each command's `journal::Store`) and to `journal` itself, nowhere else.
 #[test]
 fn only_the_commands_and_the_journal_know_where_the_journal_is() {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    walk(&src, &mut files);
+    let (src, files) = source_files();
     let mut wrong = Vec::new();
     for f in files {
         let rel = f
