@@ -95,6 +95,8 @@ fn url_encode(s: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unsubscribe {
     pub url: Option<String>,
+    /// The preference page, with the same token (not a header: only the body shows it).
+    pub preferences: Option<String>,
     pub mailto: Option<String>,
 }
 
@@ -104,6 +106,10 @@ impl Unsubscribe {
         let u = &config.unsubscribe;
         Unsubscribe {
             url: u.url.as_ref().map(|url| {
+                url.replace("{token}", &url_encode(token))
+                    .replace("{campaign}", &url_encode(campaign_id))
+            }),
+            preferences: u.preferences_url.as_ref().map(|url| {
                 url.replace("{token}", &url_encode(token))
                     .replace("{campaign}", &url_encode(campaign_id))
             }),

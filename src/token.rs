@@ -16,6 +16,10 @@ use ring::hmac;
 
 const VERSION: u8 = 1;
 const AAD: &[u8] = b"bulletin unsubscribe token v1";
+/// Confirmation links of the sign-up form: another version byte and another purpose in the
+/// associated data, so that neither kind of token opens as the other.
+const SIGNUP_VERSION: u8 = 2;
+const SIGNUP_AAD: &[u8] = b"bulletin signup token v1";
 
 /// Shortest secret accepted, in characters: 32 random characters of base64 carry 192 bits.
 pub const MIN_SECRET: usize = 32;
@@ -119,32 +123,37 @@ impl Keys {
         plain.extend_from_slice(email.as_bytes());
         plain.push(0);
         plain.extend_from_slice(lang.as_bytes());
+        self.seal(VERSION, AAD, plain)
+    }
+
+    /// Seals `plain` under its synthetic nonce: `version ‖ nonce ‖ sealed ‖ tag`, base64url.
+    fn seal(&self, version: u8, aad: &'static [u8], plain: Vec<u8>) -> String {
         let nonce = self.nonce(&plain);
         let mut sealed = plain;
         self.seal
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
+                Aad::from(aad),
                 &mut sealed,
             )
             .expect("sealing cannot fail for a short message");
         let mut raw = Vec::with_capacity(1 + nonce.len() + sealed.len());
-        raw.push(VERSION);
+        raw.push(version);
         raw.extend_from_slice(&nonce);
         raw.extend_from_slice(&sealed);
         data_encoding::BASE64URL_NOPAD.encode(&raw)
     }
 
-    /// Who a token names, if it was made with these keys.
-    pub fn open(&self, token: &str) -> Option<Named> {
-        if token.len() > 1024 {
+    /// What a token of this version and purpose sealed, if these keys made it.
+    fn unseal(&self, version: u8, aad: &'static [u8], token: &str, max: usize) -> Option<Vec<u8>> {
+        if token.len() > max {
             return None;
         }
         let raw = data_encoding::BASE64URL_NOPAD
             .decode(token.as_bytes())
             .ok()?;
-        let (&version, rest) = raw.split_first()?;
-        if version != VERSION || rest.len() < aead::NONCE_LEN + CHACHA20_POLY1305.tag_len() {
+        let (&v, rest) = raw.split_first()?;
+        if v != version || rest.len() < aead::NONCE_LEN + CHACHA20_POLY1305.tag_len() {
             return None;
         }
         let (nonce, sealed) = rest.split_at(aead::NONCE_LEN);
@@ -152,17 +161,19 @@ impl Keys {
         let mut buf = sealed.to_vec();
         let plain = self
             .seal
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                &mut buf,
-            )
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
             .ok()?;
         // The synthetic nonce must be the HMAC of what it sealed.
         if self.nonce(plain) != nonce {
             return None;
         }
-        let text = std::str::from_utf8(plain).ok()?;
+        Some(plain.to_vec())
+    }
+
+    /// Who a token names, if it was made with these keys.
+    pub fn open(&self, token: &str) -> Option<Named> {
+        let plain = self.unseal(VERSION, AAD, token, 1024)?;
+        let text = std::str::from_utf8(&plain).ok()?;
         let mut parts = text.split('\0');
         let (campaign, email, lang) = (parts.next()?, parts.next()?, parts.next()?);
         Some(Named {
@@ -171,6 +182,39 @@ impl Keys {
             lang: lang.to_string(),
         })
     }
+
+    /// The token of a sign-up's confirmation link. It carries the whole request, so that
+    /// nothing of a stranger's form is kept before they confirm.
+    pub fn signup_token(&self, r: &SignupRequest) -> String {
+        let plain = serde_json::to_vec(r).expect("a request serialises");
+        self.seal(SIGNUP_VERSION, SIGNUP_AAD, plain)
+    }
+
+    /// The sign-up a confirmation token carries, if these keys made it (its age is the
+    /// caller's to judge, against its own clock).
+    pub fn open_signup(&self, token: &str) -> Option<SignupRequest> {
+        let plain = self.unseal(SIGNUP_VERSION, SIGNUP_AAD, token, 4096)?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
+/// A sign-up as the form sent it, sealed into its confirmation link.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignupRequest {
+    #[serde(rename = "e")]
+    pub email: String,
+    #[serde(rename = "n")]
+    pub name: String,
+    #[serde(rename = "l")]
+    pub languages: Vec<String>,
+    #[serde(rename = "i")]
+    pub interests: Vec<String>,
+    /// When the form was sent (ms since the epoch).
+    #[serde(rename = "t")]
+    pub at_ms: i64,
+    /// The digest of the form's text the person saw.
+    #[serde(rename = "v")]
+    pub form_version: String,
 }
 
 /// What a token says: the campaign, the recipient's address, the language their message led with.
@@ -191,6 +235,17 @@ pub struct Secrets {
 impl Secrets {
     pub fn token(&self, campaign: &str, email: &str, lang: &str) -> String {
         self.current.token(campaign, email, lang)
+    }
+
+    pub fn signup_token(&self, r: &SignupRequest) -> String {
+        self.current.signup_token(r)
+    }
+
+    /// Opens a confirmation token made with the current or the previous secret.
+    pub fn open_signup(&self, token: &str) -> Option<SignupRequest> {
+        self.current
+            .open_signup(token)
+            .or_else(|| self.previous.as_ref()?.open_signup(token))
     }
 
     /// Opens a token made with the current or the previous secret.
@@ -267,6 +322,25 @@ mod tests {
         for odd in ["", "!!!", "AAAA", &"A".repeat(5000)] {
             assert_eq!(k.open(odd), None, "{odd}");
         }
+    }
+
+    #[test]
+    fn a_signup_token_carries_its_request_and_is_no_unsubscribe_token() {
+        let k = Keys::new("s");
+        let r = SignupRequest {
+            email: "new@example.org".into(),
+            name: "Nouvelle Lectrice".into(),
+            languages: vec!["fr".into()],
+            interests: vec!["landmines".into()],
+            at_ms: 1_800_000_000_000,
+            form_version: "abc".into(),
+        };
+        let t = k.signup_token(&r);
+        assert_eq!(k.open_signup(&t), Some(r));
+        assert_eq!(k.open(&t), None, "a confirmation link is no unsubscribe link");
+        let u = k.token("c", "a@example.org", "en");
+        assert_eq!(k.open_signup(&u), None);
+        assert_eq!(Keys::new("other").open_signup(&t), None);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Config {
     #[serde(default)]
     pub bounces: Bounces,
     pub dkim: Option<Dkim>,
+    /// The sign-up form `serve` offers, when present.
+    pub signup: Option<Signup>,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -178,6 +180,9 @@ pub struct Unsubscribe {
     /// Per-recipient link (`https://.../u/{token}`): `{token}` is replaced by the recipient's
     /// signed token, `{campaign}` by the campaign id. Never `{email}`.
     pub url: Option<String>,
+    /// The recipient's preference page (`https://.../p/{token}`), with the same token as the
+    /// unsubscribe link: templates show it as `preferences_url`.
+    pub preferences_url: Option<String>,
     /// Address for mail-based unsubscribing, offered beside the link in `List-Unsubscribe`,
     /// with the token in the subject.
     pub mailto: Option<String>,
@@ -258,6 +263,42 @@ impl Default for Serve {
             header_timeout_secs: 10.0,
         }
     }
+}
+
+/// The double opt-in sign-up form of `bulletin serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    /// The confirmation link mailed to whoever signs up (`https://.../confirm/{token}`).
+    pub confirm_url: String,
+    /// Days a confirmation link works.
+    #[serde(default = "default_expiry_days")]
+    pub expires_days: u32,
+    /// Confirmation mails to one address in a day, whoever asks.
+    #[serde(default = "default_per_address")]
+    pub per_address_per_day: u32,
+    /// Confirmation mails asked for from one client address (IP) in a day.
+    #[serde(default = "default_per_client")]
+    pub per_client_per_day: u32,
+    /// Confirmation mails in a day, all told: a flood from many clients stops here.
+    #[serde(default = "default_signup_per_day")]
+    pub max_per_day: u32,
+    /// Take the client's address from this header (set by your proxy, such as
+    /// "X-Forwarded-For"): behind a proxy every request comes from the proxy's address.
+    pub client_header: Option<String>,
+}
+
+fn default_expiry_days() -> u32 {
+    7
+}
+fn default_per_address() -> u32 {
+    3
+}
+fn default_per_client() -> u32 {
+    20
+}
+fn default_signup_per_day() -> u32 {
+    500
 }
 
 #[derive(Debug, Clone, Deserialize)]

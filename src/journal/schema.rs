@@ -90,6 +90,42 @@ CREATE TABLE IF NOT EXISTS test_sends (
     sent_to      TEXT NOT NULL,
     at_ms        INTEGER NOT NULL
 );
+-- The reader's say (`bulletin serve`): each address's own choice of languages and topics, which
+-- beats its lists' cells, and every choice made, with when and how.
+CREATE TABLE IF NOT EXISTS preferences (
+    email     TEXT PRIMARY KEY,
+    -- Language codes joined by '+' ('en', 'en+fr'): 'all' is stored as every code it meant.
+    languages TEXT NOT NULL,
+    -- Interest tags joined by ';'.
+    interests TEXT NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    source    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS preference_log (
+    email     TEXT NOT NULL,
+    languages TEXT NOT NULL,
+    interests TEXT NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    source    TEXT NOT NULL
+);
+-- People who signed up through the form and confirmed from the link mailed to them: when the
+-- form was sent, when it was confirmed, and the digest of the form's text they saw.
+CREATE TABLE IF NOT EXISTS subscribers (
+    email           TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    languages       TEXT NOT NULL,
+    interests       TEXT NOT NULL,
+    requested_at_ms INTEGER NOT NULL,
+    confirmed_at_ms INTEGER NOT NULL,
+    form_version    TEXT NOT NULL
+);
+-- Confirmation mails sent, per address and client, for the sign-up form's limits; older than
+-- a day they are pruned.
+CREATE TABLE IF NOT EXISTS signup_mails (
+    email  TEXT NOT NULL,
+    client TEXT NOT NULL,
+    at_ms  INTEGER NOT NULL
+);
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

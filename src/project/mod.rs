@@ -248,9 +248,13 @@ impl Prepared {
             Err(_) => PLACEHOLDER_TOKEN.to_string(),
         };
         let unsub = crate::compose::Unsubscribe::new(&self.config, id, &token);
+        let links = crate::render::Links {
+            unsubscribe: unsub.url.as_deref(),
+            preferences: unsub.preferences.as_deref(),
+        };
         let mut rendered = self
             .renderer
-            .render(r, unsub.url.as_deref())
+            .render(r, &links)
             .map_err(|e| err(e.to_string()))?;
         if !prefix.is_empty() {
             rendered.subject = format!("{prefix}{}", rendered.subject);

@@ -97,12 +97,12 @@ impl Renderer {
 }
 
 /// Values a message has of its own, which the shape cache replaces by markers: the contact's
-/// fields and the unsubscribe link, but not the interests and language, which shapes key on.
+/// fields and their own links, but not the interests and language, which shapes key on.
 fn personal(path: &str) -> bool {
     let contact = path.starts_with("contact")
         && !path.starts_with("contact.interests")
         && path != "contact.language";
-    contact || path.starts_with("unsubscribe_url")
+    contact || path.starts_with("unsubscribe_url") || path.starts_with("preferences_url")
 }
 
 fn expr_mentions(e: &tera::ast::Expr) -> bool {
@@ -154,7 +154,10 @@ fn nodes_opaque(tera: &Tera, nodes: &[tera::ast::Node], seen: &mut Vec<String>) 
                     .is_none_or(|b| nodes_opaque(tera, b, seen))
         }
         N::Set(_, set) => {
-            set.key != "contact" && set.key != "unsubscribe_url" && !expr_mentions(&set.value)
+            set.key != "contact"
+                && set.key != "unsubscribe_url"
+                && set.key != "preferences_url"
+                && !expr_mentions(&set.value)
         }
         // A filter over a section would transform the values in it.
         N::FilterSection(_, f, _) => {

@@ -42,7 +42,13 @@ impl Renderer {
     pub(super) fn trial(&self, mut r: Recipient) -> Trial {
         let mut missing: Vec<(String, String)> = Vec::new();
         loop {
-            match self.render(&r, Some("https://example.org/unsubscribe")) {
+            match self.render(
+                &r,
+                &super::Links {
+                    unsubscribe: Some("https://example.org/unsubscribe"),
+                    preferences: Some("https://example.org/preferences"),
+                },
+            ) {
                 Ok(_) => {
                     return Trial {
                         missing,

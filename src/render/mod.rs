@@ -42,6 +42,23 @@ use crate::language::{format_date, native_name};
 use crate::problems::Problems;
 use crate::updates::Updates;
 
+/// A recipient's own links, which templates show as `unsubscribe_url` and `preferences_url`
+/// (empty when the project has none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a> {
+    pub unsubscribe: Option<&'a str>,
+    pub preferences: Option<&'a str>,
+}
+
+impl Links<'_> {
+    fn value(&self) -> Value {
+        json!({
+            "unsubscribe_url": self.unsubscribe.unwrap_or(""),
+            "preferences_url": self.preferences.unwrap_or(""),
+        })
+    }
+}
+
 /// What a recipient's message says, before it is made into MIME.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -378,13 +395,14 @@ impl Renderer {
         Value::Object(m)
     }
 
-    /// The template context of a message; `contact` and `unsubscribe` are passed in so that the
-    /// shape cache can render the same message with markers in their place.
+    /// The template context of a message; `contact` and `links` (the recipient's own links,
+    /// [`Links::value`]) are passed in so that the shape cache can render the same message with
+    /// markers in their place.
     fn context(
         &self,
         r: &Recipient,
         contact: Value,
-        unsubscribe_url: Value,
+        links: Value,
         web: bool,
     ) -> Result<Value, RenderError> {
         let primary = r.langs[0].as_str();
@@ -430,7 +448,8 @@ impl Renderer {
             "contact": contact,
             "sender": sender_in(primary),
             "campaign": { "id": self.campaign_id },
-            "unsubscribe_url": unsubscribe_url,
+            "unsubscribe_url": links["unsubscribe_url"],
+            "preferences_url": links["preferences_url"],
             "archive_url": self.archive_url(primary),
             // The web copy: no reader, no links of their own.
             "web": web,
@@ -449,15 +468,11 @@ impl Renderer {
             })
     }
 
-    /// Renders one recipient's message. `unsubscribe_url` is the recipient's own link, if any.
-    pub fn render(
-        &self,
-        r: &Recipient,
-        unsubscribe_url: Option<&str>,
-    ) -> Result<Rendered, RenderError> {
+    /// Renders one recipient's message with their own links.
+    pub fn render(&self, r: &Recipient, links: &Links) -> Result<Rendered, RenderError> {
         let primary = r.langs[0].as_str();
         let contact = Self::contact_value(&r.contact, primary);
-        let unsub = Value::String(unsubscribe_url.unwrap_or("").to_string());
+        let unsub = links.value();
         let to_ctx = |v: Value| {
             Context::from_value(v).map_err(|e| RenderError::Template {
                 template: String::new(),

@@ -2,7 +2,6 @@
 //! out (no name, no unsubscribe link, every update the campaign carries), for the archive;
 //! and where each language's copy lives, for the messages that link to it.
 
-use serde_json::Value;
 use tera::Context;
 
 use super::templates::tera_error_text;
@@ -34,7 +33,7 @@ impl Renderer {
         let value = self.context(
             &r,
             Self::contact_value(&r.contact, lang),
-            Value::String(String::new()),
+            super::Links::default().value(),
             true,
         )?;
         let ctx = Context::from_value(value).map_err(|e| RenderError::Template {

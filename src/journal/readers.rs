@@ -1,0 +1,249 @@
+//! The reader's say, kept in the journal: the languages and topics a reader chose on the
+//! preference page (which beat their lists' cells), the people who signed up through the form
+//! and confirmed, and the confirmation mails sent, which the form's limits count.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{Journal, Removal, Suppression};
+use crate::Result;
+
+/// A reader's own choice of languages and topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Choice {
+    pub email: String,
+    /// Language codes, the first leading; several make the message bilingual.
+    pub languages: Vec<String>,
+    pub interests: Vec<String>,
+    pub at_ms: i64,
+    /// How it came: "page" (the preference page).
+    pub source: String,
+}
+
+/// Someone who signed up through the form and confirmed from the link mailed to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscriber {
+    pub email: String,
+    pub name: String,
+    pub languages: Vec<String>,
+    pub interests: Vec<String>,
+    /// When the form was sent.
+    pub requested_at_ms: i64,
+    pub confirmed_at_ms: i64,
+    /// The digest of the form's text the person saw.
+    pub form_version: String,
+}
+
+/// What confirming a sign-up did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// A new subscriber; `lifted` is the suppression it took the address off, if it was on it.
+    New { lifted: Option<Suppression> },
+    /// An address that had confirmed an earlier sign-up: its choices are now this one's.
+    Renewed { lifted: Option<Suppression> },
+    /// This very sign-up (or a later one) was confirmed already: nothing changes.
+    AlreadyDone { confirmed_at_ms: i64 },
+}
+
+fn split(s: String, sep: char) -> Vec<String> {
+    s.split(sep)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn choice_row(r: &rusqlite::Row) -> rusqlite::Result<Choice> {
+    Ok(Choice {
+        email: r.get(0)?,
+        languages: split(r.get(1)?, '+'),
+        interests: split(r.get(2)?, ';'),
+        at_ms: r.get(3)?,
+        source: r.get(4)?,
+    })
+}
+
+fn subscriber_row(r: &rusqlite::Row) -> rusqlite::Result<Subscriber> {
+    Ok(Subscriber {
+        email: r.get(0)?,
+        name: r.get(1)?,
+        languages: split(r.get(2)?, '+'),
+        interests: split(r.get(3)?, ';'),
+        requested_at_ms: r.get(4)?,
+        confirmed_at_ms: r.get(5)?,
+        form_version: r.get(6)?,
+    })
+}
+
+const CHOICE: &str = "SELECT email, languages, interests, at_ms, source FROM preferences";
+const SUBSCRIBER: &str = "SELECT email, name, languages, interests, requested_at_ms, confirmed_at_ms, form_version FROM subscribers";
+
+/// The counts the sign-up form's limits are taken on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignupCounts {
+    pub to_address: usize,
+    pub from_client: usize,
+    pub all: usize,
+}
+
+impl Journal {
+    /// Saves a reader's choice (it replaces their earlier one) and logs it.
+    pub fn set_preference(&self, c: &Choice) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let p = params![
+            c.email,
+            c.languages.join("+"),
+            c.interests.join(";"),
+            c.at_ms,
+            c.source
+        ];
+        tx.execute(
+            "INSERT INTO preferences (email, languages, interests, at_ms, source) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(email) DO UPDATE SET languages = ?2, interests = ?3, at_ms = ?4, source = ?5",
+            p,
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO preference_log (email, languages, interests, at_ms, source) VALUES (?1, ?2, ?3, ?4, ?5)",
+            p,
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn preference(&self, email: &str) -> Result<Option<Choice>> {
+        self.conn
+            .query_row(&format!("{CHOICE} WHERE email = ?1"), [email], choice_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every reader's choice, by address.
+    pub fn preferences(&self) -> Result<Vec<Choice>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("{CHOICE} ORDER BY email"))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], choice_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    pub fn subscriber(&self, email: &str) -> Result<Option<Subscriber>> {
+        self.conn
+            .query_row(
+                &format!("{SUBSCRIBER} WHERE email = ?1"),
+                [email],
+                subscriber_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every confirmed subscriber, in the order they confirmed.
+    pub fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("{SUBSCRIBER} ORDER BY confirmed_at_ms, email"))
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], subscriber_row)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// Records a confirmed sign-up. A link confirmed before (or one older than the sign-up
+    /// already confirmed) changes nothing: a replayed link must not undo a later unsubscribe.
+    /// An address on the suppression list is taken off it, logged as the reader's own doing.
+    pub fn confirm_signup(&self, s: &Subscriber) -> Result<Confirmed> {
+        let old = self.subscriber(&s.email)?;
+        if let Some(old) = &old {
+            if old.requested_at_ms >= s.requested_at_ms {
+                return Ok(Confirmed::AlreadyDone {
+                    confirmed_at_ms: old.confirmed_at_ms,
+                });
+            }
+        }
+        let lifted = self.unsuppress(&Removal {
+            email: &s.email,
+            at_ms: s.confirmed_at_ms,
+            source: "signup",
+            by: Some("the reader, confirming a sign-up"),
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO subscribers (email, name, languages, interests, requested_at_ms, confirmed_at_ms, form_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(email) DO UPDATE SET name = ?2, languages = ?3, interests = ?4,
+                    requested_at_ms = ?5, confirmed_at_ms = ?6, form_version = ?7",
+                params![
+                    s.email,
+                    s.name,
+                    s.languages.join("+"),
+                    s.interests.join(";"),
+                    s.requested_at_ms,
+                    s.confirmed_at_ms,
+                    s.form_version
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(if old.is_some() {
+            Confirmed::Renewed { lifted }
+        } else {
+            Confirmed::New { lifted }
+        })
+    }
+
+    /// The reader takes back their own unsubscribe (the unsubscribe page's button): logged as
+    /// theirs. Returns the record it had, if the address was on the list.
+    pub fn resubscribe(&self, email: &str, at_ms: i64) -> Result<Option<Suppression>> {
+        self.unsuppress(&Removal {
+            email,
+            at_ms,
+            source: "link",
+            by: Some("the reader, on the unsubscribe page"),
+        })
+    }
+
+    /// Confirmation mails sent since `since_ms`: to this address, from this client, and all.
+    /// Older rows are pruned first, so the table stays a day long.
+    pub fn signup_counts(&self, email: &str, client: &str, since_ms: i64) -> Result<SignupCounts> {
+        self.conn
+            .execute("DELETE FROM signup_mails WHERE at_ms < ?1", [since_ms])
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(email = ?1), 0), COALESCE(SUM(client = ?2), 0), COUNT(*) FROM signup_mails",
+                params![email, client],
+                |r| {
+                    Ok(SignupCounts {
+                        to_address: r.get::<_, i64>(0)? as usize,
+                        from_client: r.get::<_, i64>(1)? as usize,
+                        all: r.get::<_, i64>(2)? as usize,
+                    })
+                },
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Notes a confirmation mail about to go, and its hand-over to the relay (the rate caps
+    /// count it with the campaigns' messages).
+    pub fn record_signup_mail(&self, email: &str, client: &str, relay: &str, at_ms: i64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO signup_mails (email, client, at_ms) VALUES (?1, ?2, ?3)",
+            params![email, client, at_ms],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)",
+            params![at_ms, relay],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
