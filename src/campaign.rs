@@ -479,6 +479,10 @@ fn select_updates(
     slugs
 }
 
+/// The list name that means the people who signed up through the form and confirmed
+/// (`bulletin serve`), read from the journal rather than a file.
+pub const SUBSCRIBERS: &str = "subscribers";
+
 /// Who the campaign goes to: its lists present, its interest filters the project's own.
 fn audience_of(r: &Reading, languages: &[String], p: &mut Problems) -> AudienceSpec {
     let aud = &r.file.audience;
@@ -490,6 +494,9 @@ fn audience_of(r: &Reading, languages: &[String], p: &mut Problems) -> AudienceS
         );
     }
     for list in aud.lists.iter().chain(&aud.exclude) {
+        if list == SUBSCRIBERS {
+            continue;
+        }
         let f = r.config.lists_dir().join(list);
         if !f.is_file() {
             let what = if f.exists() {

@@ -161,7 +161,11 @@ impl Keys {
         let mut buf = sealed.to_vec();
         let plain = self
             .seal
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .ok()?;
         // The synthetic nonce must be the HMAC of what it sealed.
         if self.nonce(plain) != nonce {
@@ -337,7 +341,11 @@ mod tests {
         };
         let t = k.signup_token(&r);
         assert_eq!(k.open_signup(&t), Some(r));
-        assert_eq!(k.open(&t), None, "a confirmation link is no unsubscribe link");
+        assert_eq!(
+            k.open(&t),
+            None,
+            "a confirmation link is no unsubscribe link"
+        );
         let u = k.token("c", "a@example.org", "en");
         assert_eq!(k.open_signup(&u), None);
         assert_eq!(Keys::new("other").open_signup(&t), None);

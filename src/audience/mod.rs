@@ -11,9 +11,14 @@ use serde::Serialize;
 use crate::campaign::Campaign;
 use crate::config::{Config, Fallback};
 use crate::contacts::{Contact, ContactList};
+use crate::journal::Choice;
 use crate::updates::Updates;
 
+mod choices;
 mod report;
+
+/// How a recipient's note begins when their languages and topics are their own choice.
+const READERS_CHOICE: &str = "languages and topics from the reader's choice";
 pub use report::{report, write_csv};
 
 /// One address of the audience and what its message holds.
@@ -118,6 +123,8 @@ pub struct Stats {
     pub by_update: BTreeMap<String, usize>,
     pub left_out: BTreeMap<String, usize>,
     pub language_fallbacks: BTreeMap<String, usize>,
+    /// Recipients whose languages and topics are their own choice, not their lists'.
+    pub readers_choices: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,6 +134,10 @@ pub struct Audience {
     pub stats: Stats,
     /// Rows of one address that say different things: which value was kept, and why.
     pub disagreements: Vec<Disagreement>,
+    /// Readers whose own choice (the preference page) was applied: address and what it said.
+    pub choices_applied: Vec<(String, String)>,
+    /// Where a list says otherwise than the reader's own choice, which is kept.
+    pub overruled: Vec<Disagreement>,
 }
 
 /// Two rows for one address whose values differ: the first row (by the order of the
@@ -268,11 +279,13 @@ pub fn select(
     mut lists: HashMap<String, ContactList>,
     updates: &Updates,
     suppressed: &HashMap<String, String>,
+    choices: &HashMap<String, Choice>,
 ) -> Audience {
     let mut aud = Audience::default();
     let excluded = excluded_addresses(campaign, &lists);
     let mut merged = merge(campaign, &mut lists, &mut aud);
     drop(lists);
+    let chosen = choices::apply(config, choices, &mut merged, &mut aud);
 
     let update_tags: Vec<HashSet<&str>> = campaign
         .updates
@@ -290,6 +303,7 @@ pub fn select(
         suppressed,
         excluded: &excluded,
         update_tags: &update_tags,
+        chosen: &chosen,
     };
     let mut shared = Shared::default();
     // Kept recipients move to the front of `merged`, in order; the rest leave it.
@@ -415,7 +429,12 @@ fn count_in(s: &mut Stats, campaign: &Campaign, r: &Recipient, chosen: &Chosen) 
     for &u in updates {
         *s.by_update.entry(campaign.updates[u].clone()).or_default() += 1;
     }
-    if let Some(n) = note {
+    if note
+        .as_deref()
+        .is_some_and(|n| n.starts_with(READERS_CHOICE))
+    {
+        s.readers_choices += 1;
+    } else if let Some(n) = note {
         *s.language_fallbacks
             .entry(format!("{n} → {}", langs.join("+")))
             .or_default() += 1;
@@ -471,6 +490,8 @@ struct Rules<'a> {
     excluded: &'a HashMap<String, Arc<str>>,
     /// The interests of each of the campaign's updates.
     update_tags: &'a [HashSet<&'a str>],
+    /// Per address whose reader chose their own languages and topics, the day they did.
+    chosen: &'a HashMap<String, String>,
 }
 
 impl Rules<'_> {
@@ -486,6 +507,7 @@ impl Rules<'_> {
             suppressed,
             excluded,
             update_tags,
+            chosen: readers,
         } = *self;
         let a = &campaign.audience;
         if let Some(reason) = suppressed.get(contact.email()) {
@@ -501,11 +523,17 @@ impl Rules<'_> {
         }
         // Keyed by the shared reading of the cell, which the contact holds for as long as this runs.
         let key: *const crate::language::LanguageChoice = contact.languages();
-        let (langs, note) = languages
+        let (langs, mut note) = languages
             .entry(key)
             .or_insert_with(|| languages_for(contact, campaign, config))
             .clone()
             .map_err(|reason| (Why::Language, format!("language: {reason}")))?;
+        if let Some(day) = readers.get(contact.email()) {
+            note = Some(match note {
+                None => format!("{READERS_CHOICE} of {day}"),
+                Some(n) => format!("{READERS_CHOICE} of {day}; {n}"),
+            });
+        }
         let has = |t: &String| contact.interests().contains(t);
         if !a.interests_any.is_empty() && !a.interests_any.iter().any(has) {
             return Err((

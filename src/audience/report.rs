@@ -49,6 +49,27 @@ pub fn report(campaign: &Campaign, aud: &Audience) -> String {
             ));
         }
     }
+    if !aud.choices_applied.is_empty() {
+        o.push_str(&format!(
+            "  the reader's own choice ({}; set on the preference page, it beats the lists):\n",
+            aud.choices_applied.len()
+        ));
+        for (email, what) in &aud.choices_applied {
+            o.push_str(&format!("    {email}  {what}\n"));
+        }
+    }
+    if !aud.overruled.is_empty() {
+        o.push_str(&format!(
+            "  lists that disagree with their reader's choice ({}; the reader's is kept: carry it into your CRM, `bulletin preferences export`):\n",
+            aud.overruled.len()
+        ));
+        for d in &aud.overruled {
+            o.push_str(&format!(
+                "    {}  {}: \"{}\" ({}) kept over \"{}\" from {}\n",
+                d.email, d.field, d.kept.0, d.kept.1, d.other.0, d.other.1
+            ));
+        }
+    }
     if !aud.left_out.is_empty() {
         o.push_str(&format!("  left out ({}):\n", counts(&s.left_out)));
         for l in &aud.left_out {

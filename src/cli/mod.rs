@@ -11,6 +11,7 @@ mod due;
 pub mod exit;
 pub mod init;
 mod preview;
+mod readers;
 mod schedule;
 mod send;
 mod serve;
@@ -117,6 +118,18 @@ pub enum Command {
     )]
     Suppress(suppress::Args),
 
+    /// The readers' own choices of languages and topics, made on the preference page.
+    #[command(
+        after_help = "Examples:\n  bulletin preferences list\n  bulletin preferences list --csv\n  bulletin preferences export choices.csv      # to carry into your CRM\n\nA reader's choice beats their lists' cells: `bulletin audience` applies it and lists the\nlists that disagree."
+    )]
+    Preferences(readers::Args),
+
+    /// The people who signed up through the form and confirmed (the list "subscribers").
+    #[command(
+        after_help = "Examples:\n  bulletin subscribers list\n  bulletin subscribers export subscribers.csv\n\nCampaigns name them as a list: lists = [\"practitioners.csv\", \"subscribers\"]."
+    )]
+    Subscribers(readers::Args),
+
     /// Write the web archive: each campaign's web copy per language, an index and an Atom feed.
     #[command(
         after_help = "Examples:\n  bulletin archive --out public/archive            # every campaign sent so far\n  bulletin archive 2026-12-digest --out public/archive\n\nThe pages carry no reader's name and no unsubscribe link. Publish the folder at\n[site] archive_url, and messages link to their page there (archive_url in templates)."
@@ -170,6 +183,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(a) => serve::run(&config, a),
         Command::Dkim(a) => dkim::run(&config, a),
         Command::Archive(a) => archive::run(&config, a),
+        Command::Preferences(a) => readers::run(&config, readers::Which::Preferences, a),
+        Command::Subscribers(a) => readers::run(&config, readers::Which::Subscribers, a),
         Command::CronLine(a) => cron_line::run(&config, a),
         // `main` hands a plain `bulletin init` to `init::Alone`; here an option came first.
         Command::Init(_) => {

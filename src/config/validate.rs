@@ -161,7 +161,11 @@ impl Config {
             if !(u.starts_with("https://") || u.starts_with("http://")) || !u.contains("{token}") {
                 p.error(&file, line("preferences_url"), "preferences_url must be a link with {token} in it, such as https://news.example.org/p/{token} (the path `bulletin serve` answers)");
             } else if u.contains("{email}") {
-                p.error(&file, line("preferences_url"), "preferences_url must not carry {email}: use {token}");
+                p.error(
+                    &file,
+                    line("preferences_url"),
+                    "preferences_url must not carry {email}: use {token}",
+                );
             }
             if un.url.is_none() {
                 p.error(&file, line("preferences_url"), "preferences_url needs the unsubscribe url beside it: the preference page offers a way to leave, and its token is the unsubscribe link's");
@@ -176,10 +180,18 @@ impl Config {
                 p.error(&file, line("expires_days"), "[signup] expires_days must be 1 to 30: a confirmation link that never expires lets an old mail sign someone up years later");
             }
             if s.per_address_per_day == 0 || s.per_client_per_day == 0 || s.max_per_day == 0 {
-                p.error(&file, line("max_per_day").or(line("per_address_per_day")), "[signup] limits must be at least 1 (remove [signup] to offer no form)");
+                p.error(
+                    &file,
+                    line("max_per_day").or(line("per_address_per_day")),
+                    "[signup] limits must be at least 1 (remove [signup] to offer no form)",
+                );
             }
             if self.smtp.is_none() {
-                p.error(&file, line("confirm_url"), "[signup] needs [smtp]: confirmation mails go through the project's relay");
+                p.error(
+                    &file,
+                    line("confirm_url"),
+                    "[signup] needs [smtp]: confirmation mails go through the project's relay",
+                );
             }
             if un.secret_env.is_none() && un.secret_command.is_none() {
                 p.error(&file, line("confirm_url"), "[signup] needs [unsubscribe] secret_env (or secret_command): confirmation links are signed with it");

@@ -188,6 +188,11 @@ impl Contact {
         &self.interests
     }
 
+    /// Replaces the contact's languages (a reader's own choice beats the list's cell).
+    pub fn set_language(&mut self, language: Arc<Language>) {
+        self.language = language;
+    }
+
     pub fn set_interests(&mut self, interests: Arc<Interests>) {
         self.interests = interests;
     }

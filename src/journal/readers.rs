@@ -232,7 +232,13 @@ impl Journal {
 
     /// Notes a confirmation mail about to go, and its hand-over to the relay (the rate caps
     /// count it with the campaigns' messages).
-    pub fn record_signup_mail(&self, email: &str, client: &str, relay: &str, at_ms: i64) -> Result<()> {
+    pub fn record_signup_mail(
+        &self,
+        email: &str,
+        client: &str,
+        relay: &str,
+        at_ms: i64,
+    ) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         tx.execute(
             "INSERT INTO signup_mails (email, client, at_ms) VALUES (?1, ?2, ?3)",

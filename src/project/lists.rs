@@ -175,3 +175,67 @@ pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
     v.sort();
     Ok(v)
 }
+
+/// The people who signed up through the form and confirmed, as a contact list: the journal's
+/// `subscribers`, one row each in the order they confirmed (the "line" a report names).
+pub(super) fn subscribers(
+    config: &Config,
+    store: &crate::journal::Store,
+    subscribers: Vec<crate::journal::Subscriber>,
+) -> ContactList {
+    use crate::contacts::{Contact, Interests, Language, Shape};
+    let name: Arc<str> = crate::campaign::SUBSCRIBERS.into();
+    let columns = ["email", "name", "language", "interests", "confirmed"];
+    let shape = Arc::new(Shape {
+        list: name.clone(),
+        columns: columns.iter().map(|c| Arc::from(*c)).collect(),
+        email: Some(0),
+        name: Some(1),
+        language: Some(2),
+        interests: Some(3),
+        ..Default::default()
+    });
+    let contacts = subscribers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let raw = s.languages.join("+");
+            let language = Arc::new(Language {
+                choice: crate::language::parse_choice(&raw, &config.languages.supported),
+                raw,
+            });
+            let interests = Arc::new(Interests {
+                raw: s.interests.join(";"),
+                tags: s.interests.clone(),
+            });
+            let confirmed = crate::clock::from_ms(s.confirmed_at_ms)
+                .format("%Y-%m-%d")
+                .to_string();
+            let cells = [
+                s.email.as_str(),
+                s.name.as_str(),
+                language.raw.as_str(),
+                interests.raw.as_str(),
+                confirmed.as_str(),
+            ];
+            Contact::new(
+                shape.clone(),
+                &s.email,
+                "",
+                &cells,
+                language.clone(),
+                interests.clone(),
+                i + 1,
+            )
+        })
+        .collect();
+    ContactList {
+        path: store.path().to_path_buf(),
+        name,
+        encoding: "UTF-8",
+        delimiter: b',',
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        contacts,
+        rejects: Vec::new(),
+    }
+}

@@ -102,6 +102,17 @@ pub fn prepare(
         .iter()
         .chain(&campaign.audience.exclude)
     {
+        if name == campaign::SUBSCRIBERS && !lists.contains_key(name) {
+            let subscribers = match store.existing()? {
+                Some(j) => j.subscribers()?,
+                None => Vec::new(),
+            };
+            lists.insert(
+                name.clone(),
+                lists::subscribers(&config, store, subscribers),
+            );
+            continue;
+        }
         let file = config.lists_dir().join(name);
         if lists.contains_key(name) || !file.is_file() {
             continue;
@@ -152,7 +163,16 @@ pub fn prepare(
     // The project's suppression list; nobody on it is mailed. Without a journal (lost, or
     // not made yet) it is the copy kept beside where the journal goes.
     let suppressed: HashMap<String, String> = store.suppressed_addresses()?;
-    let audience = audience::select(&config, &campaign, lists, &updates, &suppressed);
+    // The readers' own choices (the preference page), which beat their lists' cells.
+    let choices: HashMap<String, crate::journal::Choice> = match store.existing()? {
+        Some(j) => j
+            .preferences()?
+            .into_iter()
+            .map(|c| (c.email.clone(), c))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let audience = audience::select(&config, &campaign, lists, &updates, &suppressed, &choices);
     // A merge field some recipients lack would fail their messages half-way through a send.
     let mut missing = Problems::new();
     renderer.check_missing(&campaign, &audience.recipients, &mut missing);
