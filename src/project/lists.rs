@@ -12,7 +12,7 @@ use crate::{Error, Result};
 
 /// Loads a list and adds summaries of what it holds that the project does not know.
 /// `aliases` maps translated interest labels to tags (see `render::interest_aliases`).
-pub(super) fn load_list(
+pub fn load_list(
     config: &Config,
     path: &Path,
     aliases: &HashMap<String, String>,

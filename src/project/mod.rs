@@ -18,8 +18,7 @@ use crate::{Error, Result};
 mod check;
 mod lists;
 pub use check::check;
-pub use lists::list_files;
-use lists::load_list;
+pub use lists::{list_files, load_list};
 
 /// The token in unsubscribe links when the secret is not at hand: previews still show where the
 /// link goes, and `send` never goes without the real one.

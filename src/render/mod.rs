@@ -529,7 +529,7 @@ fn field_keys(header: &str) -> impl Iterator<Item = String> {
 
 /// A language's strings set as it sets text (see [`crate::typography`]): apostrophes curled,
 /// and French no-break spaces. Quotes are left as written: a string may hold HTML.
-fn set_strings(v: &mut Value, lang: &str) {
+pub fn set_strings(v: &mut Value, lang: &str) {
     match v {
         Value::String(s) => {
             *s = crate::typography::spaces(&crate::typography::apostrophes(s), lang);

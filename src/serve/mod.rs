@@ -1,57 +1,51 @@
-//! `bulletin serve`: the project and an address to listen on in, the endpoint that unsubscribe
-//! links point to out. `GET /u/TOKEN` shows a page in the recipient's language with one button;
-//! `POST /u/TOKEN` (the button, or a mail program's RFC 8058 one-click POST) puts the address on
-//! the suppression list at once. A GET changes nothing (mail scanners fetch links); a token that
-//! does not open gets a 400 page and changes nothing. Meant to run behind the institute's
-//! reverse proxy; `GET /healthz` is for it. Every answer carries a content type and refuses to
-//! be framed; `net` holds the connection limits, `form` reads the bodies real clients send, and
-//! the journal's `LiveJournal` keeps writes going to the journal the path names now.
+//! `bulletin serve`: the project and an address to listen on in, the pages its messages link
+//! to out, each in the reader's language. `/u/TOKEN` unsubscribes (a page with one button, or
+//! a mail program's RFC 8058 one-click POST) and lets the reader take it back; `/p/TOKEN` is
+//! the reader's preference page (languages and topics); `/subscribe` is the double opt-in
+//! sign-up form and `/confirm/TOKEN` the link its confirmation mail carries. A GET changes
+//! nothing (mail scanners fetch links); a token that does not open gets a 400 page and changes
+//! nothing. Meant to run behind the institute's reverse proxy; `GET /healthz` is for it. Every
+//! answer carries a content type and refuses to be framed; `net` holds the connection limits,
+//! `form` reads the bodies real clients send, `pages` the templates and strings, and the
+//! journal's `LiveJournal` keeps writes going to the journal the path names now.
 
+mod directory;
 mod form;
 mod net;
+mod pages;
+mod preferences;
+mod signup;
+mod unsubscribe;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::journal::Suppression;
+use crate::journal::Journal;
 use crate::token::Secrets;
 use crate::{Error, Result};
 
-/// Bodies larger than this are refused: a one-click POST is 26 bytes, the page's form 11.
+/// Bodies larger than this are refused: a one-click POST is 26 bytes, the sign-up form's a few
+/// hundred.
 const MAX_BODY: usize = 4 * 1024;
 /// A request (headers and body) must arrive within this, or it is cut off.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The page's strings when a language's i18n file has no `[unsubscribe_page]` table.
-const DEFAULT_PAGE: &str = r#"
-title = "Unsubscribe"
-question = "Do you want to stop receiving these newsletters?"
-button = "Unsubscribe"
-done_title = "You are unsubscribed"
-done = "You will receive no more newsletters from us at this address."
-invalid_title = "This link does not work"
-invalid = "It may have been cut short when it was copied. To unsubscribe, reply to one of our newsletters."
-"#;
-
-struct App {
+pub(crate) struct App {
+    config: Config,
     secrets: Secrets,
     journal: Mutex<crate::journal::LiveJournal>,
-    tera: tera::Tera,
-    /// Per language, the page's strings.
-    pages: BTreeMap<String, Value>,
-    default_lang: String,
-    /// Per language, the sender's name, organisation and postal address.
-    senders: BTreeMap<String, Value>,
+    pages: pages::Pages,
+    directory: directory::Directory,
+    /// The sign-up form's relay and limits, when `[signup]` offers it and the relay can work.
+    signup: Option<signup::Signup>,
 }
 
 /// Serves until the process is stopped. `ready` is told the address actually bound (useful with
@@ -73,59 +67,22 @@ pub fn run(
     drop(store.journal()?);
     let mut journal = store.into_live();
     journal.write(|_| Ok(()))?;
-    let template = crate::limits::read_text_capped(
-        &config.templates_dir().join("unsubscribe.html"),
-        crate::limits::TEXT_FILE,
-    )
-    .unwrap_or_else(|_| include_str!("page.html").to_string());
-    let mut tera = tera::Tera::default();
-    tera.autoescape_on(vec![".html"]);
-    tera.add_raw_template("page.html", &template).map_err(|e| {
-        Error::Template(format!(
-            "templates/unsubscribe.html: {}",
-            crate::render::tera_error_text(&e)
-        ))
-    })?;
-    let default_strings: toml::Table = DEFAULT_PAGE.parse().expect("built-in strings");
-    let mut pages = BTreeMap::new();
-    let mut senders = BTreeMap::new();
-    let s = &config.sender;
-    for lang in &config.languages.supported {
-        // The language's strings as messages read them (`render`), set as it sets text.
-        let strings = crate::render::strings(config, lang);
-        let page = match strings.get("unsubscribe_page") {
-            Some(p @ Value::Object(_)) => p.clone(),
-            _ => serde_json::to_value(&default_strings).unwrap_or(Value::Null),
-        };
-        pages.insert(lang.clone(), page);
-        // The organisation and its address as the page's language writes them.
-        let own = |key: &str, fallback: &str| {
-            strings
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or(fallback)
-                .to_string()
-        };
-        senders.insert(
-            lang.clone(),
-            json!({
-                "name": s.name,
-                "organisation": own("organisation", &s.organisation),
-                "postal_address": own("postal_address", &s.postal_address),
-            }),
-        );
-    }
+    let pages = pages::Pages::load(config)?;
+    let signup = signup::Signup::new(config);
     let app = Arc::new(App {
+        config: config.clone(),
         secrets,
         journal: Mutex::new(journal),
-        tera,
         pages,
-        default_lang: config.languages.default.clone(),
-        senders,
+        directory: directory::Directory::default(),
+        signup,
     });
     let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/u/{token}", get(ask).post(unsubscribe))
+        .route("/u/{token}", get(unsubscribe::ask).post(unsubscribe::post))
+        .route("/p/{token}", get(preferences::show).post(preferences::save))
+        .route("/subscribe", get(signup::form).post(signup::submit))
+        .route("/confirm/{token}", get(signup::ask).post(signup::confirm))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -200,138 +157,52 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// The language to answer in: the one the recipient's message led with (in the token), if the
-/// project still has it.
-fn language_of(app: &App, lang: &str) -> String {
-    if app.pages.contains_key(lang) {
-        lang.to_string()
-    } else {
-        app.default_lang.clone()
-    }
+/// The value of `?lang=` in a request's address, if it has one.
+fn query_lang(uri: &Uri) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned())
 }
 
-fn page(app: &App, status: StatusCode, lang: &str, state: &str, action: &str) -> Response {
-    let mut ctx = tera::Context::new();
-    ctx.insert("lang", lang);
-    ctx.insert("state", state);
-    ctx.insert("action", action);
-    ctx.insert("p", &app.pages[lang]);
-    ctx.insert("sender", &app.senders[lang]);
-    match app.tera.render("page.html", &ctx) {
-        Ok(html) => (
-            status,
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            html,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
-                "the page template failed: {}\n",
-                crate::render::tera_error_text(&e)
-            ),
-        )
-            .into_response(),
-    }
-}
-
-fn invalid(app: &App) -> Response {
-    page(
-        app,
-        StatusCode::BAD_REQUEST,
-        &app.default_lang.clone(),
-        "invalid",
-        "",
-    )
-}
-
-async fn ask(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
-    let Some(named) = app.secrets.open(&token) else {
-        return invalid(&app);
-    };
-    let lang = language_of(&app, &named.lang);
-    page(&app, StatusCode::OK, &lang, "ask", &format!("/u/{token}"))
-}
-
-async fn unsubscribe(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    req: Request,
-) -> Response {
-    let Some(named) = app.secrets.open(&token) else {
-        return invalid(&app);
-    };
-    let (campaign, email) = (named.campaign, named.email);
-    let lang = language_of(&app, &named.lang);
-    let fields = match form::fields(req, MAX_BODY).await {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
-    let field = |k: &str, v: &str| fields.iter().any(|(a, b)| a == k && b == v);
-    // RFC 8058's one-click (a mail program), or the page's own button.
-    let one_click = field("List-Unsubscribe", "One-Click");
-    let from_page = field("confirm", "yes");
-    if !one_click && !from_page {
-        return (
-            StatusCode::BAD_REQUEST,
-            "expected List-Unsubscribe=One-Click (RFC 8058) or the page's form\n",
-        )
-            .into_response();
-    }
-    let app2 = app.clone();
-    let (c, e) = (campaign.clone(), email.clone());
+/// Runs `f` on the journal the path names now, off the async threads.
+async fn with_journal<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnMut(&Journal) -> Result<T> + Send + 'static,
+) -> std::result::Result<T, String> {
+    let app = app.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let mut j = app2
+        let mut j = app
             .journal
             .lock()
             .map_err(|_| "the journal lock is poisoned".to_string())?;
-        let s = Suppression {
-            email: e.clone(),
-            reason: "unsubscribed".into(),
-            source: "link".into(),
-            campaign: Some(c.clone()),
-            at_ms: crate::clock::now_ms(),
-        };
-        let new = j.write(|j| j.suppress(&s)).map_err(|e| e.to_string())?;
-        Ok::<_, String>(new)
+        j.write(f).map_err(|e| e.to_string())
     })
     .await;
     match done {
-        Ok(Ok(new)) => {
-            // A log line; a closed stdout (a supervisor gone) must not stop the server.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stdout(),
-                "{} {} {} from {campaign} ({})",
-                crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
-                if new {
-                    "unsubscribed"
-                } else {
-                    "already unsubscribed:"
-                },
-                crate::compose::recipient_key(&campaign, &email),
-                if one_click { "one-click" } else { "page" }
-            );
-            if one_click {
-                (StatusCode::OK, "unsubscribed\n").into_response()
-            } else {
-                page(&app, StatusCode::OK, &lang, "done", "")
-            }
-        }
-        Ok(Err(e)) => not_recorded(&e),
-        Err(e) => not_recorded(&e.to_string()),
+        Ok(r) => r,
+        Err(e) => Err(e.to_string()),
     }
 }
 
+/// A log line on stdout; a closed stdout (a supervisor gone) must not stop the server.
+fn log(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout(),
+        "{} {}",
+        crate::clock::utc().format("%Y-%m-%dT%H:%M:%SZ"),
+        crate::term::clean_lines(line)
+    );
+}
+
+/// The answer when the journal could not take a change: the client retries, and is never told
+/// "done" for a change that did not land.
 fn not_recorded(e: &str) -> Response {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "cannot record an unsubscribe: {e}");
+    let _ = writeln!(std::io::stderr(), "cannot record a change: {e}");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        "the unsubscribe could not be recorded; please try again\n",
+        "the change could not be recorded; please try again\n",
     )
         .into_response()
 }

@@ -25,6 +25,10 @@ pub struct Limits {
     pub header_timeout: Duration,
 }
 
+/// The address a connection came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// The open connections, oldest first, each with the way to ask it to close.
 #[derive(Default)]
 struct Open {
@@ -36,8 +40,8 @@ struct Open {
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
     let open = Arc::new(Mutex::new(Open::default()));
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             // Out of descriptors, or a connection reset before it was taken: not the end.
             Err(_) => {
                 tokio::time::sleep(ACCEPT_PAUSE).await;
@@ -57,7 +61,8 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std
             o.list.push_back((id, close));
             id
         };
-        let service = TowerToHyperService::new(router.clone());
+        // The client's address, for the sign-up form's limits per client.
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(Peer(peer))));
         let open = open.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
