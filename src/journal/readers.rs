@@ -209,7 +209,8 @@ impl Journal {
         })
     }
 
-    /// Confirmation mails sent since `since_ms`: to this address, from this client, and all.
+    /// Since `since_ms`: confirmation mails to this address, sign-ups asked for from this
+    /// client (mailed or not), and confirmation mails in all.
     /// Older rows are pruned first, so the table stays a day long.
     pub fn signup_counts(&self, email: &str, client: &str, since_ms: i64) -> Result<SignupCounts> {
         self.conn
@@ -217,7 +218,7 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         self.conn
             .query_row(
-                "SELECT COALESCE(SUM(email = ?1), 0), COALESCE(SUM(client = ?2), 0), COUNT(*) FROM signup_mails",
+                "SELECT COALESCE(SUM(email = ?1 AND mailed), 0), COALESCE(SUM(client = ?2), 0), COALESCE(SUM(mailed), 0) FROM signup_mails",
                 params![email, client],
                 |r| {
                     Ok(SignupCounts {
@@ -230,26 +231,28 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// Notes a confirmation mail about to go, and its hand-over to the relay (the rate caps
-    /// count it with the campaigns' messages).
-    pub fn record_signup_mail(
+    /// Notes a sign-up asked for and, when `relay` names where its confirmation mail goes,
+    /// that mail's hand-over (the rate caps count it with the campaigns' messages).
+    pub fn record_signup(
         &self,
         email: &str,
         client: &str,
-        relay: &str,
+        relay: Option<&str>,
         at_ms: i64,
     ) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         tx.execute(
-            "INSERT INTO signup_mails (email, client, at_ms) VALUES (?1, ?2, ?3)",
-            params![email, client, at_ms],
+            "INSERT INTO signup_mails (email, client, at_ms, mailed) VALUES (?1, ?2, ?3, ?4)",
+            params![email, client, at_ms, relay.is_some()],
         )
         .map_err(|e| self.err(e))?;
-        tx.execute(
-            "INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)",
-            params![at_ms, relay],
-        )
-        .map_err(|e| self.err(e))?;
+        if let Some(relay) = relay {
+            tx.execute(
+                "INSERT INTO handovers (at_ms, relay) VALUES (?1, ?2)",
+                params![at_ms, relay],
+            )
+            .map_err(|e| self.err(e))?;
+        }
         tx.commit().map_err(|e| self.err(e))
     }
 }

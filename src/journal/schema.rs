@@ -119,12 +119,13 @@ CREATE TABLE IF NOT EXISTS subscribers (
     confirmed_at_ms INTEGER NOT NULL,
     form_version    TEXT NOT NULL
 );
--- Confirmation mails sent, per address and client, for the sign-up form's limits; older than
--- a day they are pruned.
+-- Sign-ups asked for through the form, per address and client, and whether a confirmation
+-- mail went: the form's limits count them. Older than a day they are pruned.
 CREATE TABLE IF NOT EXISTS signup_mails (
     email  TEXT NOT NULL,
     client TEXT NOT NULL,
-    at_ms  INTEGER NOT NULL
+    at_ms  INTEGER NOT NULL,
+    mailed INTEGER NOT NULL
 );
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (

@@ -258,8 +258,9 @@ pub(super) async fn submit(
             } else {
                 Allowed::Send
             };
-            if matches!(allowed, Allowed::Send) {
-                j.record_signup_mail(&email, &client, &relay, now)?;
+            if !matches!(allowed, Allowed::Busy) {
+                let mailed = matches!(allowed, Allowed::Send).then_some(relay.as_str());
+                j.record_signup(&email, &client, mailed, now)?;
             }
             Ok(allowed)
         })

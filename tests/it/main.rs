@@ -18,6 +18,7 @@ mod invalid;
 mod lists;
 mod operator;
 mod preview;
+mod readers;
 mod relays;
 mod safety;
 mod send;

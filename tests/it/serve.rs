@@ -11,9 +11,9 @@ use std::process::{Child, Stdio};
 use common::{Project, TOKEN_SECRET};
 
 /// A running `bulletin serve` on a free port; stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -24,7 +24,14 @@ impl Drop for Server {
 }
 
 fn serve(p: &Project) -> Server {
-    let mut child = common::command()
+    serve_with(p, &[])
+}
+
+/// `bulletin serve` with these variables set (a fixed clock).
+pub(crate) fn serve_with(p: &Project, env: &[(&str, &str)]) -> Server {
+    let mut cmd = common::command();
+    cmd.envs(env.iter().copied());
+    let mut child = cmd
         .current_dir(p.path())
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
