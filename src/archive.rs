@@ -373,6 +373,7 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
 }
 
 const INDEX: &str = include_str!("archive-index.html");
+const ROOT: &str = include_str!("archive-root.html");
 
 fn write_site(
     config: &Config,
@@ -385,7 +386,7 @@ fn write_site(
         |f: &Path, bytes: &[u8]| std::fs::write(f, bytes).map_err(|e| Error::io("write", f, e));
     mk(dir)?;
     let mut tera = tera::Tera::default();
-    tera.add_raw_template("index.html", INDEX)
+    tera.add_raw_templates([("index.html", INDEX), ("root.html", ROOT)])
         .map_err(|e| Error::Template(format!("the archive's index template: {e}")))?;
     let base = config.archive_url().map(|u| u.to_string());
     let title = |lang: &str| {
@@ -405,11 +406,24 @@ fn write_site(
             .filter(|p| &p.lang == lang)
             .collect();
         for (page, html) in pages.iter().filter(|(p, _)| &p.lang == lang) {
+            let others: Vec<&Page> = pages
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| p.campaign == page.campaign && p.lang != page.lang)
+                .collect();
+            let html = page_with_navigation(html, page, &others, &title(lang));
             put(&ldir.join(&page.file), html.as_bytes())?;
         }
         let mut ctx = tera::Context::new();
         ctx.insert("lang", lang);
         ctx.insert("title", &title(lang));
+        ctx.insert(
+            "tagline",
+            crate::render::strings(config, lang)
+                .get("tagline")
+                .and_then(|v| v.as_str())
+                .unwrap_or(""),
+        );
         ctx.insert("pages", &mine);
         ctx.insert(
             "languages",
@@ -425,15 +439,75 @@ fn write_site(
         let feed = feed(config, lang, &title(lang), &mine, base.as_deref());
         put(&ldir.join("feed.xml"), feed.as_bytes())?;
     }
-    // The site's root: the first language's index, which links to the others.
-    if let Some(first) = languages.first() {
-        let redirect = format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0; url={first}/index.html\"><title>{}</title></head><body><p><a href=\"{first}/index.html\">{first}/index.html</a></p></body></html>\n",
-            crate::render::escape_html(&title(first))
-        );
-        put(&dir.join("index.html"), redirect.as_bytes())?;
+    // The site's root: a choice of language, each in its own words.
+    if !languages.is_empty() {
+        let choices: Vec<serde_json::Value> = languages
+            .iter()
+            .map(|l| {
+                let strings = crate::render::strings(config, l);
+                serde_json::json!({
+                    "code": l,
+                    "name": crate::language::native_name(l),
+                    "title": title(l),
+                    "tagline": strings.get("tagline").and_then(|v| v.as_str()).unwrap_or(""),
+                    "count": pages.iter().filter(|(p, _)| &p.lang == l).count(),
+                })
+            })
+            .collect();
+        let mut ctx = tera::Context::new();
+        ctx.insert("lang", &languages[0]);
+        ctx.insert("title", &title(&languages[0]));
+        ctx.insert("choices", &choices);
+        let root = tera
+            .render("root.html", &ctx)
+            .map_err(|e| Error::Template(format!("the archive's root page: {e}")))?;
+        put(&dir.join("index.html"), root.as_bytes())?;
     }
     Ok(())
+}
+
+/// "All issues" in the page's language, for the link back to its index.
+fn all_issues(lang: &str) -> &'static str {
+    match lang {
+        "fr" => "Tous les numéros",
+        "de" => "Alle Ausgaben",
+        "es" => "Todos los números",
+        "it" => "Tutti i numeri",
+        _ => "All issues",
+    }
+}
+
+/// A campaign's page with the archive's navigation: back to its language's index, over to its
+/// other languages; and the page's title made its own ("Weapons lost... · Disarmament
+/// Insight") where the message's is the masthead alone.
+fn page_with_navigation(html: &str, page: &Page, others: &[&Page], masthead: &str) -> String {
+    let esc = crate::render::escape_html;
+    let mut nav = format!(
+        "<nav class=\"archive-nav\" style=\"font-family: Arial, Helvetica, sans-serif; font-size: 14px; max-width: 600px; margin: 0 auto; padding: 12px 16px; box-sizing: border-box;\"><a href=\"index.html\" rel=\"index\" style=\"color: #0b3d61;\">← {}</a>",
+        esc(all_issues(&page.lang))
+    );
+    for o in others {
+        nav.push_str(&format!(
+            " · <a href=\"../{lang}/{file}\" hreflang=\"{lang}\" lang=\"{lang}\" rel=\"alternate\" style=\"color: #0b3d61;\">{name}</a>",
+            lang = esc(&o.lang),
+            file = esc(&o.file),
+            name = esc(crate::language::native_name(&o.lang)),
+        ));
+    }
+    nav.push_str("</nav>");
+    let mut out = html.to_string();
+    if let Some(start) = out.find("<title>") {
+        if let Some(len) = out[start..].find("</title>") {
+            let title = format!("<title>{} · {}</title>", esc(&page.subject), esc(masthead));
+            out.replace_range(start..start + len + "</title>".len(), &title);
+        }
+    }
+    if let Some(body) = out.find("<body") {
+        if let Some(end) = out[body..].find('>') {
+            out.insert_str(body + end + 1, &nav);
+        }
+    }
+    out
 }
 
 /// The Atom feed of one language's pages, newest first.

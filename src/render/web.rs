@@ -40,8 +40,7 @@ impl Renderer {
             template: String::new(),
             message: tera_error_text(&e),
         })?;
-        let subject = self.run(&format!("subject.{lang}"), &ctx)?;
-        let subject = crate::typography::spaces(subject.trim(), lang);
+        let subject = self.web_title(&r, lang)?;
         let text = self.run(&self.text_template[lang], &ctx)?;
         let raw = self.run(&self.html_template[lang], &ctx)?;
         let html = self
@@ -53,5 +52,71 @@ impl Renderer {
             html,
             text: normalize_text(&text),
         })
+    }
+
+    /// The subject as a page's title: without the reader. A subject that greets its reader
+    /// ("{{ contact.first_name | default(value='Briefing') }}: weapons lost...") would give
+    /// every visitor the fallback meant for a nameless contact; so the subject is rendered with
+    /// a marker for the reader's name, and the part that holds it is left out.
+    fn web_title(&self, r: &Recipient, lang: &str) -> Result<String, RenderError> {
+        let contact = crate::contacts::Contact::made_up("web", "", MARK, MARK, MARK);
+        let value = self.context(
+            r,
+            Self::contact_value(&contact, lang),
+            super::Links::default().value(),
+            true,
+        )?;
+        let ctx = Context::from_value(value).map_err(|e| RenderError::Template {
+            template: String::new(),
+            message: tera_error_text(&e),
+        })?;
+        let marked = self.run(&format!("subject.{lang}"), &ctx)?;
+        Ok(crate::typography::spaces(
+            &without_reader(marked.trim()),
+            lang,
+        ))
+    }
+}
+
+/// Stands for the reader's name in a subject made into a title.
+const MARK: &str = "\u{E000}";
+
+/// A subject with the marked reader's part taken out: "MARK: weapons lost" is "Weapons lost",
+/// "Your updates, MARK" is "Your updates", "News for MARK this week" is "News for this week".
+fn without_reader(marked: &str) -> String {
+    const SEPARATORS: &[char] = &[':', ',', ';', '!', '-', '–', '—', ' ', '\u{a0}', '\u{202f}'];
+    let mut s = marked.to_string();
+    while let Some(at) = s.find(MARK) {
+        let (head, tail) = (&s[..at], &s[at + MARK.len()..]);
+        s = if head.trim().is_empty() {
+            tail.trim_start_matches(SEPARATORS).to_string()
+        } else if tail.trim().is_empty() {
+            head.trim_end_matches(SEPARATORS).to_string()
+        } else {
+            format!("{} {}", head.trim_end(), tail.trim_start())
+        };
+    }
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{without_reader, MARK};
+
+    #[test]
+    fn a_title_leaves_out_the_reader() {
+        let t = |s: &str| without_reader(&s.replace("M", MARK));
+        assert_eq!(t("M: weapons lost"), "Weapons lost");
+        assert_eq!(t("M\u{a0}: armes perdues"), "Armes perdues");
+        assert_eq!(t("Your updates, M"), "Your updates");
+        assert_eq!(t("News for M this week"), "News for this week");
+        assert_eq!(
+            t("Disarmament Insight, November"),
+            "Disarmament Insight, November"
+        );
     }
 }

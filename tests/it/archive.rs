@@ -9,6 +9,21 @@ use common::Project;
 
 const FAST: &str = "per_second = 500\nburst = 100";
 
+/// Waits until the tab shows the page at an address ending in `end`: a click starts a
+/// navigation that `wait_until_navigated` may not have seen begin.
+fn arrives_at(tab: &headless_chrome::Tab, end: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !tab.get_url().ends_with(end) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still at {}",
+            tab.get_url()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tab.wait_until_navigated().unwrap();
+}
+
 #[test]
 fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
     let server = RealSmtp::start();
@@ -46,6 +61,14 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
             .join("fr/2026-12-mpome-conference-report.html")
             .exists(),
         "written in en only"
+    );
+
+    // Titles without the fallback a nameless reader gets ("Colleagues: ...").
+    let index = std::fs::read_to_string(site.join("en/index.html")).unwrap();
+    assert!(
+        index.contains(">The MPOME conference report, in English</a>")
+            && !index.contains("Colleagues"),
+        "{index}"
     );
 
     // Nobody's data: no address, no token, no name of a reader.
@@ -86,14 +109,28 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
         "Disarmament Insight, novembre 2026\u{a0}: vos actualités"
     );
 
-    // A real browser: the root leads to the English index, whose links lead to the pages and
-    // to the French index.
+    // A real browser: the root offers each language in its own name, and leads to its index,
+    // whose links lead to the pages and to the French index.
     let (browser, _profile) = common::chromium();
     let tab = browser.new_tab().unwrap();
     tab.navigate_to(&format!("file://{}", site.join("index.html").display()))
         .unwrap()
         .wait_until_navigated()
         .unwrap();
+    let root = tab
+        .wait_for_element("#languages")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(
+        root.contains("English") && root.contains("Français"),
+        "{root}"
+    );
+    tab.wait_for_element("#languages a[hreflang=en]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.wait_until_navigated().unwrap();
     let first = tab.wait_for_element("#campaigns li a").unwrap();
     assert!(
         tab.get_url().ends_with("/en/index.html"),
@@ -142,6 +179,26 @@ fn sent_campaigns_make_a_site_a_browser_can_walk_with_a_feed_per_language() {
         french,
         "Disarmament Insight, novembre 2026\u{a0}: vos actualités"
     );
+    // A campaign's page leads over to its other languages and back to its index.
+    tab.wait_for_element("#campaigns li a")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.wait_until_navigated().unwrap();
+    tab.wait_for_element("nav.archive-nav a[hreflang=en]")
+        .unwrap()
+        .click()
+        .unwrap();
+    arrives_at(&tab, "/en/2026-11-digest.html");
+    assert_eq!(
+        tab.get_title().unwrap(),
+        "Disarmament Insight, November 2026: your updates · Disarmament Insight"
+    );
+    tab.wait_for_element("nav.archive-nav a[rel=index]")
+        .unwrap()
+        .click()
+        .unwrap();
+    arrives_at(&tab, "/en/index.html");
 
     // Every message links to its page, in each of its languages.
     let sent = server.messages();
