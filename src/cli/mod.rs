@@ -100,9 +100,9 @@ pub enum Command {
     )]
     Schedule(schedule::Args),
 
-    /// Run the endpoint that unsubscribe links point to (behind your reverse proxy).
+    /// Run the pages messages link to: unsubscribe, preferences, sign-up (behind your proxy).
     #[command(
-        after_help = "Examples:\n  bulletin serve                          # on the config's [serve] listen, else 127.0.0.1:8025\n  bulletin serve --listen 127.0.0.1:9000\n\nGET /u/TOKEN shows a page with one button; POST /u/TOKEN (the button, or a mail\nprogram's one-click request) suppresses the address. GET /healthz answers ok.\nNeeds the token secret (the config's [unsubscribe] secret_env) and the journal."
+        after_help = "Examples:\n  bulletin serve                          # on the config's [serve] listen, else 127.0.0.1:8025\n  bulletin serve --listen 127.0.0.1:9000\n\nGET /u/TOKEN shows a page with one button; POST /u/TOKEN (the button, or a mail\nprogram's one-click request) suppresses the address. /p/TOKEN is the reader's\npreference page (languages, topics); /subscribe the sign-up form ([signup]), whose\nconfirmation mail links to /confirm/TOKEN. GET /healthz answers ok.\nNeeds the token secret (the config's [unsubscribe] secret_env) and the journal."
     )]
     Serve(serve::Args),
 

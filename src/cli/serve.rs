@@ -1,4 +1,4 @@
-//! `bulletin serve`: the project in, the unsubscribe endpoint its links point to, running.
+//! `bulletin serve`: the project in, the pages its links point to, running.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,7 +20,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     };
     crate::serve::run(&config, super::store(&config), listen, |bound| {
         use std::io::Write;
-        println!("listening on http://{bound} (unsubscribe links: /u/TOKEN; health: /healthz)");
+        println!("listening on http://{bound} (unsubscribe: /u/TOKEN; preferences: /p/TOKEN; sign-up: /subscribe, /confirm/TOKEN; health: /healthz)");
         let _ = std::io::stdout().flush();
     })?;
     Ok(Exit::Success)

@@ -114,6 +114,8 @@ impl Pages {
                     "name": s.name,
                     "organisation": text("organisation", &s.organisation),
                     "postal_address": text("postal_address", &s.postal_address),
+                    // The newsletter's name, as its masthead gives it.
+                    "masthead": text("masthead", &s.name),
                 }),
             );
             let labels = own.get("interests");

@@ -569,3 +569,154 @@ fn a_flood_of_sign_ups_from_fifty_clients_stays_within_every_limit() {
     // Three sign-ups asked for per client: the four after them were refused (429).
     assert_eq!(codes.iter().filter(|c| **c == 429).count(), 50 * 4);
 }
+
+/// Sets the tab's viewport: `width` CSS pixels wide, as a phone when `mobile`.
+fn viewport(tab: &headless_chrome::Tab, width: u32, mobile: bool) {
+    use headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride;
+    tab.call_method(SetDeviceMetricsOverride {
+        width,
+        height: if mobile { 844 } else { 900 },
+        device_scale_factor: 1.0,
+        mobile,
+        scale: None,
+        screen_width: None,
+        screen_height: None,
+        position_x: None,
+        position_y: None,
+        dont_set_visible_size: None,
+        screen_orientation: None,
+        viewport: None,
+        display_feature: None,
+        device_posture: None,
+    })
+    .unwrap();
+}
+
+#[test]
+fn every_page_answers_in_the_readers_language_and_fits_a_phone_and_a_desktop() {
+    let smtp = RealSmtp::start();
+    let p = Project::example();
+    with_signup(&p, smtp.port, "", "per_second = 50");
+    let s = start(&p);
+    let keys = bulletin::token::Keys::new(TOKEN_SECRET);
+    let fr = token("2026-11-digest", "amina.diallo@example.org", "fr");
+    let en = token("2026-11-digest", "j.okafor@example.org", "en");
+    let signup = |lang: &str, at_ms: i64| {
+        keys.signup_token(&bulletin::token::SignupRequest {
+            email: "shot@example.org".into(),
+            name: "Shot".into(),
+            languages: vec![lang.into()],
+            interests: vec![],
+            at_ms,
+            form_version: "t".into(),
+        })
+    };
+    let done = format!(
+        "/u/{}",
+        token("2026-11-digest", "m.schneider@example.net", "en")
+    );
+    assert_eq!(post(&format!("{}{done}", s.base), "confirm=yes").0, 200);
+
+    // Without a token, the browser's languages choose (by primary subtag), else the default.
+    for (accept, lang) in [
+        ("fr-CH, en;q=0.5", "fr"),
+        ("de-DE, de;q=0.9", "en"),
+        ("", "en"),
+    ] {
+        let mut r = agent()
+            .get(format!("{}/subscribe", s.base))
+            .header("Accept-Language", accept)
+            .call()
+            .unwrap();
+        let page = r.body_mut().read_to_string().unwrap();
+        assert!(
+            page.contains(&format!("<html lang=\"{lang}\">")),
+            "{accept}: {page}"
+        );
+        // The switch leads to the other language.
+        let other = if lang == "fr" { "en" } else { "fr" };
+        assert!(
+            page.contains(&format!("?lang={other}\" lang=\"{other}\"")),
+            "{page}"
+        );
+    }
+    // A token's language beats the browser's; the switch beats both.
+    let mut r = agent()
+        .get(format!("{}/p/{fr}", s.base))
+        .header("Accept-Language", "en")
+        .call()
+        .unwrap();
+    assert!(r
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("<html lang=\"fr\">"));
+    assert!(get(&format!("{}/p/{fr}?lang=en", s.base))
+        .1
+        .contains("<html lang=\"en\">"));
+
+    let pages = [
+        ("unsubscribe", format!("/u/{fr}"), "fr", "#unsubscribe"),
+        ("unsubscribed", done.clone(), "en", "#resubscribe"),
+        ("preferences", format!("/p/{en}"), "en", "#save"),
+        ("preferences-fr", format!("/p/{fr}"), "fr", "#save"),
+        ("subscribe", "/subscribe?lang=fr".into(), "fr", "#subscribe"),
+        (
+            "confirm",
+            format!("/confirm/{}", signup("fr", NOW_MS - 1000)),
+            "fr",
+            "#confirm",
+        ),
+        (
+            "expired",
+            format!("/confirm/{}", signup("en", NOW_MS - 9 * 86_400_000)),
+            "en",
+            "#expired",
+        ),
+        ("invalid", "/u/not-a-token?lang=fr".into(), "fr", "#invalid"),
+    ];
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (browser, _profile) = common::chromium();
+    let tab = browser.new_tab().unwrap();
+    for (width, mobile, size) in [(1280, false, "desktop"), (390, true, "phone")] {
+        viewport(&tab, width, mobile);
+        for (name, path, lang, mark) in &pages {
+            tab.navigate_to(&format!("{}{path}", s.base))
+                .unwrap()
+                .wait_until_navigated()
+                .unwrap();
+            tab.wait_for_element(mark).unwrap();
+            assert_eq!(
+                eval_str(&tab, "document.documentElement.lang"),
+                *lang,
+                "{name}"
+            );
+            assert_eq!(
+                eval_i64(&tab, UNLABELLED),
+                0,
+                "{name}: an input without a label"
+            );
+            assert!(
+                eval_i64(
+                    &tab,
+                    "document.documentElement.scrollWidth - window.innerWidth"
+                ) <= 0,
+                "{name} is wider than a {size} screen"
+            );
+            // Every page names the organisation and its postal address in its language.
+            let text = eval_str(&tab, "document.body.innerText");
+            let city = if *lang == "fr" { "Genève" } else { "Geneva" };
+            assert!(text.contains(city), "{name}: {text}");
+            let png = tab
+                .capture_screenshot(
+                    headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+                    None,
+                    None,
+                    true,
+                )
+                .unwrap();
+            std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+        }
+    }
+}
