@@ -163,6 +163,9 @@ impl Journal {
             // Said whichever command opened it: the operator must know the journal was behind.
             eprintln!("note: {note}");
         }
+        if let Some(note) = journal.bring_readers_up_to_copy()? {
+            eprintln!("note: {note}");
+        }
         Ok(journal)
     }
 

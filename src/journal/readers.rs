@@ -2,14 +2,17 @@
 //! preference page (which beat their lists' cells), the people who signed up through the form
 //! and confirmed, and the confirmation mails sent, which the form's limits count.
 
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Journal, Removal, Suppression};
 use crate::Result;
 
 /// A reader's own choice of languages and topics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choice {
     pub email: String,
     /// Language codes, the first leading; several make the message bilingual.
@@ -21,7 +24,7 @@ pub struct Choice {
 }
 
 /// Someone who signed up through the form and confirmed from the link mailed to them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscriber {
     pub email: String,
     pub name: String,
@@ -86,8 +89,14 @@ pub struct SignupCounts {
 }
 
 impl Journal {
-    /// Saves a reader's choice (it replaces their earlier one) and logs it.
+    /// Saves a reader's choice (it replaces their earlier one) and logs it; the readers' copy
+    /// beside the journal has it first.
     pub fn set_preference(&self, c: &Choice) -> Result<()> {
+        append(&copy_path(&self.path), &Said::Preference(c.clone()))?;
+        self.store_preference(c)
+    }
+
+    fn store_preference(&self, c: &Choice) -> Result<()> {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let p = params![
             c.email,
@@ -174,6 +183,16 @@ impl Journal {
             source: "signup",
             by: Some("the reader, confirming a sign-up"),
         })?;
+        append(&copy_path(&self.path), &Said::Subscriber(s.clone()))?;
+        self.store_subscriber(s)?;
+        Ok(if old.is_some() {
+            Confirmed::Renewed { lifted }
+        } else {
+            Confirmed::New { lifted }
+        })
+    }
+
+    fn store_subscriber(&self, s: &Subscriber) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO subscribers (email, name, languages, interests, requested_at_ms, confirmed_at_ms, form_version)
@@ -191,11 +210,43 @@ impl Journal {
                 ],
             )
             .map_err(|e| self.err(e))?;
-        Ok(if old.is_some() {
-            Confirmed::Renewed { lifted }
-        } else {
-            Confirmed::New { lifted }
-        })
+        Ok(())
+    }
+
+    /// Brings the readers' choices and sign-ups up to the copy beside the journal: what the
+    /// copy recorded later than the journal (a journal made anew, or restored from an older
+    /// backup) is applied. Returns what happened, for the operator, when anything did.
+    pub(super) fn bring_readers_up_to_copy(&self) -> Result<Option<String>> {
+        let path = copy_path(&self.path);
+        let (mut choices, mut signups) = (0usize, 0usize);
+        for said in read_copy(&path)? {
+            match said {
+                Said::Preference(c) => {
+                    let known = self.preference(&c.email)?;
+                    if known.is_none_or(|k| k.at_ms < c.at_ms) {
+                        self.store_preference(&c)?;
+                        choices += 1;
+                    }
+                }
+                Said::Subscriber(s) => {
+                    let known = self.subscriber(&s.email)?;
+                    if known.is_none_or(|k| k.requested_at_ms < s.requested_at_ms) {
+                        self.store_subscriber(&s)?;
+                        signups += 1;
+                    }
+                }
+            }
+        }
+        if choices + signups == 0 {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "the journal {} lacked {} and {} that {} records (a new journal, or one restored from a backup?): the journal now has them",
+            self.path.display(),
+            crate::text::count(choices, "reader's choice", "readers' choices"),
+            crate::text::count(signups, "confirmed sign-up", "confirmed sign-ups"),
+            path.display()
+        )))
     }
 
     /// The reader takes back their own unsubscribe (the unsubscribe page's button): logged as
@@ -255,4 +306,63 @@ impl Journal {
         }
         tx.commit().map_err(|e| self.err(e))
     }
+}
+
+/// What a reader said, as the readers' copy keeps it: one JSON object a line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Said {
+    Preference(Choice),
+    Subscriber(Subscriber),
+}
+
+/// The readers' copy of the journal at `journal`: like the suppression copy, every choice and
+/// confirmed sign-up is appended (and synced) here before the journal records it, so that a
+/// journal lost or restored from an older backup loses no reader's word.
+pub fn copy_path(journal: &Path) -> PathBuf {
+    let name = journal
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    journal.with_file_name(format!(".{name}.readers"))
+}
+
+fn append(path: &Path, said: &Said) -> Result<()> {
+    let mut line = serde_json::to_string(said).expect("serialises");
+    line.push('\n');
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| crate::Error::io("write", path, e))?;
+    f.write_all(line.as_bytes())
+        .and_then(|_| f.sync_data())
+        .map_err(|e| crate::Error::io("write", path, e))
+}
+
+/// Every complete line of the copy (one cut short by a crash is left out).
+fn read_copy(path: &Path) -> Result<Vec<Said>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::Error::io("read", path, e)),
+    };
+    let mut out = Vec::new();
+    let mut reader = std::io::BufReader::new(f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| crate::Error::io("read", path, e))?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        if let Ok(said) = serde_json::from_str(&line) {
+            out.push(said);
+        }
+    }
+    Ok(out)
 }

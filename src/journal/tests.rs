@@ -303,3 +303,62 @@ fn a_store_refuses_a_replaced_or_missing_journal_after_a_run() {
     assert!(e.to_string().contains("it was replaced"), "{e}");
     Store::new(path).check_continuity(true).unwrap();
 }
+
+#[test]
+fn a_journal_restored_from_an_older_backup_keeps_every_readers_choice_and_sign_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let backup = dir.path().join("backup.sqlite");
+    let choice = |at_ms, lang: &str| Choice {
+        email: "a@x.org".into(),
+        languages: vec![lang.into()],
+        interests: vec!["landmines".into()],
+        at_ms,
+        source: "page".into(),
+    };
+    {
+        let j = Journal::open(&path).unwrap();
+        j.set_preference(&choice(1, "en")).unwrap();
+        j.checkpoint().unwrap();
+    }
+    std::fs::copy(&path, &backup).unwrap();
+    {
+        let j = Journal::open(&path).unwrap();
+        j.set_preference(&choice(2, "fr")).unwrap();
+        let s = Subscriber {
+            email: "new@x.org".into(),
+            name: "New".into(),
+            languages: vec!["fr".into()],
+            interests: vec![],
+            requested_at_ms: 3,
+            confirmed_at_ms: 4,
+            form_version: "v".into(),
+        };
+        assert!(matches!(
+            j.confirm_signup(&s).unwrap(),
+            Confirmed::New { lifted: None }
+        ));
+        // The same link again changes nothing.
+        assert!(matches!(
+            j.confirm_signup(&s).unwrap(),
+            Confirmed::AlreadyDone { confirmed_at_ms: 4 }
+        ));
+    }
+    // The journal is lost and the backup put back: it learns what it missed from the copy.
+    for f in side_files(&path) {
+        let _ = std::fs::remove_file(f);
+    }
+    std::fs::copy(&backup, &path).unwrap();
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(
+        j.preference("a@x.org").unwrap().unwrap().languages,
+        vec!["fr"]
+    );
+    assert_eq!(j.subscribers().unwrap().len(), 1);
+    // And a journal made anew, too.
+    drop(j);
+    std::fs::remove_file(&path).unwrap();
+    let j = Journal::open(&path).unwrap();
+    assert_eq!(j.preferences().unwrap().len(), 1);
+    assert_eq!(j.subscriber("new@x.org").unwrap().unwrap().name, "New");
+}
