@@ -725,16 +725,24 @@ fn what_a_fresh_clone_trial_found_stays_fixed() {
         "title = \"Weapons",
     );
 
-    // With an archive, every campaign's web copy must render without a reader.
+    // With an archive, every campaign's web copy must render without a reader. A subject
+    // may greet its reader (the page's title leaves the greeting out); a body may not.
     p.edit(
         "campaigns/2026-11-mpome-briefing.toml",
         "en = \"{{ contact.first_name | default(value='Briefing') }}",
         "en = \"{{ contact.first_name }}",
     );
+    p.bulletin().args(["check", "2026-11-mpome-briefing"]).ok();
+    let body = p.read(update);
+    p.write(
+        update,
+        format!("{body}\nFor {{{{ contact.organisation }}}}.\n"),
+    );
     p.bulletin()
         .args(["check", "2026-11-mpome-briefing"])
         .fails()
         .stderr_has("the web copy in \"en\" cannot be made");
+    p.write(update, body);
 
     // A bilingual message carries both languages' files: its size decides.
     p.edit(
