@@ -83,7 +83,7 @@ pub fn run(
         .route("/p/{token}", get(preferences::show).post(preferences::save))
         .route("/subscribe", get(signup::form).post(signup::submit))
         .route("/confirm/{token}", get(signup::ask).post(signup::confirm))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -155,6 +155,32 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         )
             .into_response()
     }
+}
+
+/// The strings of the pages (and of the confirmation mail) in `lang`, as `serve` shows them.
+pub fn page_strings(config: &Config, lang: &str) -> Result<serde_json::Value> {
+    Ok(pages::Pages::load(config)?.strings(lang).clone())
+}
+
+/// Any other address: a page saying so, in the browser's language.
+async fn not_found(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let q = query_lang(&uri);
+    let lang = app.pages.language(pages::Asked {
+        query: q.as_deref(),
+        token: None,
+        accept: unsubscribe::accept(&headers),
+    });
+    app.pages.message(
+        StatusCode::NOT_FOUND,
+        &lang,
+        uri.path(),
+        "not_found",
+        serde_json::json!({}),
+    )
 }
 
 /// The value of `?lang=` in a request's address, if it has one.

@@ -108,16 +108,16 @@ impl Pages {
                     .unwrap_or(fallback)
                     .to_string()
             };
-            senders.insert(
-                lang.clone(),
-                json!({
+            let sender = json!({
                     "name": s.name,
                     "organisation": text("organisation", &s.organisation),
                     "postal_address": text("postal_address", &s.postal_address),
-                    // The newsletter's name, as its masthead gives it.
-                    "masthead": text("masthead", &s.name),
-                }),
-            );
+                // The newsletter's name, as its masthead gives it.
+                "masthead": text("masthead", &s.name),
+            });
+            // The confirmation mail signs with it too.
+            p["sender"] = sender.clone();
+            senders.insert(lang.clone(), sender);
             let labels = own.get("interests");
             let list: Vec<(String, String)> = config
                 .interests

@@ -314,7 +314,7 @@ fn mail_confirmation(app: &Arc<App>, request: SignupRequest, key: String) {
         let link = signup.limits.confirm_url.replace("{token}", &token);
         let strings = app.pages.strings(&lang).clone();
         let nonce = format!("{:016x}", fastrand::u64(..));
-        let mail = confirmation_mail(
+        let mail = crate::compose::confirmation_mail(
             &app.config,
             &strings,
             &request,
@@ -355,78 +355,6 @@ async fn transmit(signup: &Signup, from: &str, to: &str, bytes: &[u8]) -> Result
     let reply = client.finish(bytes).await.map_err(|e| e.to_string())?;
     client.quit().await;
     Ok(reply)
-}
-
-/// The confirmation mail, plain text in the chosen language: its envelope sender and bytes.
-/// Pure: the date and the Message-ID's nonce are arguments.
-pub fn confirmation_mail(
-    config: &Config,
-    strings: &Value,
-    request: &SignupRequest,
-    link: &str,
-    days: u32,
-    date: std::time::SystemTime,
-    nonce: &str,
-) -> Result<(String, Vec<u8>), String> {
-    use lettre::message::{header::ContentType, Mailbox};
-    let text = |k: &str| {
-        strings
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or(k)
-            .to_string()
-    };
-    let from = Mailbox::new(
-        Some(config.sender.name.clone()),
-        crate::address::wire(&config.sender.address)
-            .parse()
-            .map_err(|e| format!("the sender's address: {e}"))?,
-    );
-    let to_name = (!request.name.is_empty()).then(|| request.name.clone());
-    let to = Mailbox::new(
-        to_name,
-        crate::address::wire(&request.email)
-            .parse()
-            .map_err(|e| format!("the address: {e}"))?,
-    );
-    let domain = config
-        .sender
-        .address
-        .rsplit('@')
-        .next()
-        .unwrap_or("localhost");
-    let body = format!(
-        "{}\n\n{}\n\n{link}\n\n{}\n\n{}\n\n-- \n{}\n{}\n",
-        text("mail_hello"),
-        text("mail_body"),
-        text("mail_expires").replace("{days}", &days.to_string()),
-        text("mail_ignore"),
-        config.sender.name,
-        config.sender.postal_address,
-    );
-    let mut b = lettre::Message::builder()
-        .from(from)
-        .to(to)
-        .subject(text("mail_subject"))
-        .date(date)
-        .message_id(Some(format!(
-            "<signup.{nonce}@{}>",
-            crate::address::wire(domain)
-        )))
-        .header(ContentType::TEXT_PLAIN)
-        .header(lettre::message::header::ContentTransferEncoding::QuotedPrintable);
-    if let Some(r) = &config.sender.reply_to {
-        if let Ok(m) = crate::address::wire(r).parse() {
-            b = b.reply_to(Mailbox::new(None, m));
-        }
-    }
-    let message = b.body(body).map_err(|e| e.to_string())?;
-    let envelope_from = config
-        .smtp
-        .as_ref()
-        .and_then(|s| s.envelope_from.clone())
-        .unwrap_or_else(|| config.sender.address.clone());
-    Ok((crate::address::wire(&envelope_from), message.formatted()))
 }
 
 /// The sign-up a confirmation token carries, or the page to show instead: invalid (400),

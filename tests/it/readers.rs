@@ -719,4 +719,51 @@ fn every_page_answers_in_the_readers_language_and_fits_a_phone_and_a_desktop() {
             std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
         }
     }
+
+    // The archive's pages too: its first page, an index, a campaign's page.
+    let site = p.path().join("site");
+    at_now(&p)
+        .args([
+            "archive",
+            "2026-11-digest",
+            "2026-12-mpome-conference-report",
+            "--out",
+        ])
+        .arg(&site)
+        .ok();
+    for (width, mobile, size) in [(1280, false, "desktop"), (390, true, "phone")] {
+        viewport(&tab, width, mobile);
+        for (name, file, lang) in [
+            ("archive-root", "index.html", "en"),
+            ("archive-index-fr", "fr/index.html", "fr"),
+            ("archive-page-fr", "fr/2026-11-digest.html", "fr"),
+        ] {
+            tab.navigate_to(&format!("file://{}", site.join(file).display()))
+                .unwrap()
+                .wait_until_navigated()
+                .unwrap();
+            tab.wait_for_element("body").unwrap();
+            assert_eq!(
+                eval_str(&tab, "document.documentElement.lang"),
+                lang,
+                "{name}"
+            );
+            assert!(
+                eval_i64(
+                    &tab,
+                    "document.documentElement.scrollWidth - window.innerWidth"
+                ) <= 0,
+                "{name} is wider than a {size} screen"
+            );
+            let png = tab
+                .capture_screenshot(
+                    headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+                    None,
+                    None,
+                    true,
+                )
+                .unwrap();
+            std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+        }
+    }
 }

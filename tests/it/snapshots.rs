@@ -129,3 +129,33 @@ fn the_preview_index_and_the_audience_report_match_their_golden_files() {
         .stdout();
     matches_golden(report.as_bytes(), "audience-digest.txt");
 }
+
+/// The sign-up's confirmation mail, as `serve` composes it: in the chosen language, the link,
+/// how long it works, what to do if it was not you.
+#[test]
+fn the_confirmation_mail_matches_its_golden_file() {
+    let p = Project::example();
+    let config = bulletin::config::Config::load(&p.path().join("bulletin.toml")).unwrap();
+    let request = bulletin::token::SignupRequest {
+        email: "nouvelle.lectrice@example.org".into(),
+        name: "Nouvelle Lectrice".into(),
+        languages: vec!["fr".into()],
+        interests: vec!["landmines".into()],
+        at_ms: 1_796_724_000_000,
+        form_version: "0123456789abcdef".into(),
+    };
+    let strings = bulletin::serve::page_strings(&config, "fr").unwrap();
+    let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_796_724_000_000);
+    let (from, bytes) = bulletin::compose::confirmation_mail(
+        &config,
+        &strings,
+        &request,
+        "https://disarmament-insight.example.org/confirm/TOKEN",
+        7,
+        date,
+        "0011223344556677",
+    )
+    .unwrap();
+    assert_eq!(from, "news@disarmament-insight.example.org");
+    matches_golden(&bytes, "confirmation-fr.eml");
+}

@@ -37,6 +37,9 @@ pub use crate::text::one_line as header_text;
 
 pub use crate::digest::recipient_key;
 
+mod confirmation;
+pub use confirmation::confirmation_mail;
+
 /// What a run stamps on each message besides its content: the run's nonce, which tells two
 /// sends of one campaign apart, and the journal's bounce key, which makes each recipient's tag
 /// in the Message-ID and the VERP address unguessable (see [`crate::digest::recipient_tag`]).
