@@ -20,6 +20,7 @@ pub mod digest;
 pub mod dns;
 pub mod due;
 pub mod error;
+pub mod history;
 pub mod interrupt;
 pub mod journal;
 pub mod language;

@@ -9,6 +9,7 @@ mod cron_line;
 mod dkim;
 mod due;
 pub mod exit;
+mod history;
 pub mod init;
 mod preview;
 mod readers;
@@ -130,6 +131,13 @@ pub enum Command {
     )]
     Subscribers(readers::Args),
 
+    /// Everything bulletin knows of one address: lists, sign-up, messages, suppressions,
+    /// preferences; and whether anything was sent after it left.
+    #[command(
+        after_help = "Examples:\n  bulletin history amina.diallo@example.org\n  bulletin history amina.diallo@example.org --json > request-2026-12.json\n\nThe answer to a data-protection request. An address bulletin knows nothing of is an\nerror (exit 1)."
+    )]
+    History(history::Args),
+
     /// Write the web archive: each campaign's web copy per language, an index and an Atom feed.
     #[command(
         after_help = "Examples:\n  bulletin archive --out public/archive            # every campaign sent so far\n  bulletin archive 2026-12-digest --out public/archive\n\nThe pages carry no reader's name and no unsubscribe link. Publish the folder at\n[site] archive_url, and messages link to their page there (archive_url in templates)."
@@ -183,6 +191,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(a) => serve::run(&config, a),
         Command::Dkim(a) => dkim::run(&config, a),
         Command::Archive(a) => archive::run(&config, a),
+        Command::History(a) => history::run(&config, a),
         Command::Preferences(a) => readers::run(&config, readers::Which::Preferences, a),
         Command::Subscribers(a) => readers::run(&config, readers::Which::Subscribers, a),
         Command::CronLine(a) => cron_line::run(&config, a),

@@ -14,6 +14,7 @@ use crate::{Error, Result};
 mod continuity;
 mod copy;
 mod file;
+pub mod history;
 mod live;
 mod readers;
 mod reads;

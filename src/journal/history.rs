@@ -1,0 +1,188 @@
+//! Everything the journal holds about one address, oldest first: for `bulletin history`, the
+//! answer to a data-protection request.
+
+use serde::Serialize;
+
+use super::{Choice, Journal, Subscriber};
+use crate::Result;
+
+/// One message recorded for the address.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub campaign: String,
+    pub state: String,
+    pub sent_at_ms: Option<i64>,
+    pub last_attempt_at_ms: Option<i64>,
+    pub relay: Option<String>,
+    pub message_id: Option<String>,
+    pub langs: String,
+    /// The campaign's content hash as the journal last recorded it.
+    pub content_hash: Option<String>,
+    pub smtp_reply: Option<String>,
+}
+
+/// One change to the suppression list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListChange {
+    pub at_ms: i64,
+    /// "add" or "remove".
+    pub action: String,
+    pub reason: String,
+    pub source: String,
+    pub campaign: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// A test send that went to the address.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSent {
+    pub campaign: String,
+    pub content_hash: String,
+    pub at_ms: i64,
+}
+
+/// What the journal holds about one address.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct About {
+    pub messages: Vec<Sent>,
+    pub test_sends: Vec<TestSent>,
+    pub suppression_log: Vec<ListChange>,
+    pub preference_log: Vec<Choice>,
+    pub subscriber: Option<Subscriber>,
+    /// Bounce-mailbox findings a person was asked to look at.
+    pub reviews: Vec<(i64, String, String)>,
+}
+
+impl About {
+    /// Whether the journal holds anything about the address at all.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+            && self.test_sends.is_empty()
+            && self.suppression_log.is_empty()
+            && self.preference_log.is_empty()
+            && self.subscriber.is_none()
+            && self.reviews.is_empty()
+    }
+
+    /// Messages sent while the address was on the suppression list: the exceptions to "nobody
+    /// was mailed after they left". A message counts from its hand-over time.
+    pub fn sent_while_suppressed(&self) -> Vec<&Sent> {
+        self.messages
+            .iter()
+            .filter(|m| {
+                let Some(at) = m.sent_at_ms else {
+                    return false;
+                };
+                // The list's state at `at`: the last change before it.
+                self.suppression_log
+                    .iter()
+                    .filter(|c| c.at_ms < at)
+                    .last()
+                    .is_some_and(|c| c.action == "add")
+            })
+            .collect()
+    }
+}
+
+impl Journal {
+    /// Everything recorded about `email`.
+    pub fn about(&self, email: &str) -> Result<About> {
+        let mut a = About::default();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT d.campaign, d.state, d.sent_at, d.last_attempt_at, d.relay, d.message_id, d.langs, c.content_hash, d.smtp_reply
+                 FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign
+                 WHERE d.email = ?1 ORDER BY COALESCE(d.sent_at, d.last_attempt_at, d.queued_at)",
+            )
+            .map_err(|e| self.err(e))?;
+        a.messages = st
+            .query_map([email], |r| {
+                Ok(Sent {
+                    campaign: r.get(0)?,
+                    state: r.get(1)?,
+                    sent_at_ms: r.get(2)?,
+                    last_attempt_at_ms: r.get(3)?,
+                    relay: r.get(4)?,
+                    message_id: r.get(5)?,
+                    langs: r.get(6)?,
+                    content_hash: r.get(7)?,
+                    smtp_reply: r.get(8)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT campaign, content_hash, sent_to, at_ms FROM test_sends ORDER BY at_ms")
+            .map_err(|e| self.err(e))?;
+        let tests: Vec<(String, String, String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        a.test_sends = tests
+            .into_iter()
+            .filter(|(_, _, to, _)| to.split(", ").any(|t| t.trim().eq_ignore_ascii_case(email)))
+            .map(|(campaign, content_hash, _, at_ms)| TestSent {
+                campaign,
+                content_hash,
+                at_ms,
+            })
+            .collect();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at_ms, action, reason, source, campaign, actor FROM suppression_log
+                 WHERE email = ?1 ORDER BY at_ms, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        a.suppression_log = st
+            .query_map([email], |r| {
+                Ok(ListChange {
+                    at_ms: r.get(0)?,
+                    action: r.get(1)?,
+                    reason: r.get(2)?,
+                    source: r.get(3)?,
+                    campaign: r.get(4)?,
+                    actor: r.get(5)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT email, languages, interests, at_ms, source FROM preference_log
+                 WHERE email = ?1 ORDER BY at_ms, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        a.preference_log = st
+            .query_map([email], |r| {
+                let split = |s: String, sep: char| -> Vec<String> {
+                    s.split(sep)
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                Ok(Choice {
+                    email: r.get(0)?,
+                    languages: split(r.get(1)?, '+'),
+                    interests: split(r.get(2)?, ';'),
+                    at_ms: r.get(3)?,
+                    source: r.get(4)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        a.subscriber = self.subscriber(email)?;
+        let mut st = self
+            .conn
+            .prepare("SELECT at_ms, reason, place FROM mail_review WHERE who = ?1 ORDER BY at_ms")
+            .map_err(|e| self.err(e))?;
+        a.reviews = st
+            .query_map([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(a)
+    }
+}
