@@ -97,6 +97,8 @@ pub enum Why {
     Digest,
     /// On the project's suppression list (unsubscribed, bounced...): never mailed again.
     Suppressed { reason: Arc<str> },
+    /// Erased (`bulletin forget`): its row must go from the list.
+    Erased,
 }
 
 impl Why {
@@ -108,6 +110,7 @@ impl Why {
             Why::Interests => "interests".into(),
             Why::Digest => "digest".into(),
             Why::Suppressed { .. } => "suppressed".into(),
+            Why::Erased => "erased".into(),
         }
     }
 }
@@ -280,6 +283,7 @@ pub fn select(
     updates: &Updates,
     suppressed: &HashMap<String, String>,
     choices: &HashMap<String, Choice>,
+    erased: &crate::journal::Erased,
 ) -> Audience {
     let mut aud = Audience::default();
     let excluded = excluded_addresses(campaign, &lists);
@@ -304,6 +308,7 @@ pub fn select(
         excluded: &excluded,
         update_tags: &update_tags,
         chosen: &chosen,
+        erased,
     };
     let mut shared = Shared::default();
     // Kept recipients move to the front of `merged`, in order; the rest leave it.
@@ -492,6 +497,7 @@ struct Rules<'a> {
     update_tags: &'a [HashSet<&'a str>],
     /// Per address whose reader chose their own languages and topics, the day they did.
     chosen: &'a HashMap<String, String>,
+    erased: &'a crate::journal::Erased,
 }
 
 impl Rules<'_> {
@@ -508,8 +514,22 @@ impl Rules<'_> {
             excluded,
             update_tags,
             chosen: readers,
+            erased,
         } = *self;
         let a = &campaign.audience;
+        if !erased.is_empty() {
+            if let Some(at) = erased.when(contact.email()) {
+                let day = crate::clock::from_ms(at).format("%Y-%m-%d");
+                return Err((
+                    Why::Erased,
+                    format!(
+                        "erased on {day}: remove from {}:{}",
+                        contact.list(),
+                        contact.line()
+                    ),
+                ));
+            }
+        }
         if let Some(reason) = suppressed.get(contact.email()) {
             let why = Why::Suppressed {
                 reason: reason.as_str().into(),

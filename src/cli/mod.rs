@@ -9,6 +9,7 @@ mod cron_line;
 mod dkim;
 mod due;
 pub mod exit;
+mod forget;
 mod history;
 pub mod init;
 mod preview;
@@ -138,6 +139,13 @@ pub enum Command {
     )]
     History(history::Args),
 
+    /// Erase an address: out of every journal row and log, a keyed hash kept so that it is
+    /// never mailed again.
+    #[command(
+        after_help = "Examples:\n  bulletin forget amina.diallo@example.org\n  bulletin forget amina.diallo@example.org --yes\n\nAsks first unless --yes. Names the list files that still hold the address: remove it\nthere; until then every campaign leaves it out (`audience` says \"erased on DATE\")."
+    )]
+    Forget(forget::Args),
+
     /// Write the web archive: each campaign's web copy per language, an index and an Atom feed.
     #[command(
         after_help = "Examples:\n  bulletin archive --out public/archive            # every campaign sent so far\n  bulletin archive 2026-12-digest --out public/archive\n\nThe pages carry no reader's name and no unsubscribe link. Publish the folder at\n[site] archive_url, and messages link to their page there (archive_url in templates)."
@@ -192,6 +200,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Dkim(a) => dkim::run(&config, a),
         Command::Archive(a) => archive::run(&config, a),
         Command::History(a) => history::run(&config, a),
+        Command::Forget(a) => forget::run(&config, a),
         Command::Preferences(a) => readers::run(&config, readers::Which::Preferences, a),
         Command::Subscribers(a) => readers::run(&config, readers::Which::Subscribers, a),
         Command::CronLine(a) => cron_line::run(&config, a),

@@ -79,6 +79,31 @@ impl Change {
     }
 }
 
+/// The copy opened to append, locked against a rewrite (`forget`): if a rewrite replaced the
+/// file while this waited for the lock, the new file is opened instead, so no line goes to a
+/// file that is no longer the copy.
+pub(super) fn open_to_append(path: &Path) -> Result<std::fs::File> {
+    loop {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let f = opts.open(path).map_err(|e| Error::io("write", path, e))?;
+        f.lock().map_err(|e| Error::io("lock", path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let (open, named) = (f.metadata(), std::fs::metadata(path));
+            if let (Ok(o), Ok(n)) = (open, named) {
+                if (o.dev(), o.ino()) != (n.dev(), n.ino()) {
+                    continue;
+                }
+            }
+        }
+        return Ok(f);
+    }
+}
+
 /// Appends changes and syncs them to disk; returns the file's length before and after, so the
 /// caller can tell whether anyone else appended meanwhile.
 pub(super) fn append(path: &Path, changes: &[Change]) -> Result<(u64, u64)> {
@@ -86,11 +111,7 @@ pub(super) fn append(path: &Path, changes: &[Change]) -> Result<(u64, u64)> {
     for c in changes {
         text.push_str(&c.line());
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| Error::io("write", path, e))?;
+    let mut f = open_to_append(path)?;
     let before = f.metadata().map_err(|e| Error::io("read", path, e))?.len();
     if before == 0 {
         text.insert_str(0, HEADER);
@@ -169,4 +190,61 @@ mod tests {
         assert!(words["b@x.org"].add);
         assert!(!words.contains_key("c@x.org"));
     }
+}
+
+/// Appends one line as it is (an erasure, the erasure key), synced.
+pub(super) fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut f = open_to_append(path)?;
+    let empty = f.metadata().map_err(|e| Error::io("read", path, e))?.len() == 0;
+    let text = if empty {
+        format!("{HEADER}{line}\n")
+    } else {
+        format!("{line}\n")
+    };
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_data())
+        .map_err(|e| Error::io("write", path, e))
+}
+
+/// The erasures the copy records: the key their hashes are made with, and each hash with
+/// when it was erased. Lines `TIME\terasekey\tHEX` and `TIME\terase\tHASH`.
+pub(super) fn erasures(path: &Path) -> Result<(Option<String>, Vec<(String, i64)>)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, Vec::new())),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let (mut key, mut hashes) = (None, Vec::new());
+    for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+        let f: Vec<&str> = line.trim_end().split('\t').collect();
+        match f[..] {
+            [_, "erasekey", k, ..] if key.is_none() => key = Some(k.to_string()),
+            [at, "erase", h, ..] => hashes.push((h.to_string(), at.parse().unwrap_or(0))),
+            _ => {}
+        }
+    }
+    Ok((key, hashes))
+}
+
+/// Rewrites a copy with only the lines `keep` keeps (an erased address's go), in a new file
+/// renamed over the old one, synced, while holding the old one's lock; returns the new length.
+pub(super) fn rewrite_without(path: &Path, keep: impl Fn(&str) -> bool) -> Result<u64> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let held = open_to_append(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+    let kept: String = text.split_inclusive('\n').filter(|l| keep(l)).collect();
+    let tmp = path.with_extension("rewrite");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(|e| Error::io("write", &tmp, e))?;
+    f.write_all(kept.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))?;
+    drop(held);
+    Ok(kept.len() as u64)
 }

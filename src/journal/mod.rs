@@ -13,6 +13,7 @@ use crate::{Error, Result};
 
 mod continuity;
 mod copy;
+mod erase;
 mod file;
 pub mod history;
 mod live;
@@ -24,6 +25,7 @@ mod store;
 mod suppressions;
 
 pub use continuity::{marker_path, Marker};
+pub use erase::{Erased, Forgotten};
 use file::orphaned_log;
 pub use file::side_files;
 use file::{migrate, owner_only, refuse_hard_links};
@@ -167,6 +169,7 @@ impl Journal {
         if let Some(note) = journal.bring_readers_up_to_copy()? {
             eprintln!("note: {note}");
         }
+        journal.bring_erasures_up_to_copy()?;
         Ok(journal)
     }
 

@@ -330,13 +330,7 @@ pub fn copy_path(journal: &Path) -> PathBuf {
 fn append(path: &Path, said: &Said) -> Result<()> {
     let mut line = serde_json::to_string(said).expect("serialises");
     line.push('\n');
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(path)
-        .map_err(|e| crate::Error::io("write", path, e))?;
+    let mut f = super::copy::open_to_append(path)?;
     f.write_all(line.as_bytes())
         .and_then(|_| f.sync_data())
         .map_err(|e| crate::Error::io("write", path, e))
@@ -365,4 +359,15 @@ fn read_copy(path: &Path) -> Result<Vec<Said>> {
         }
     }
     Ok(out)
+}
+
+/// Takes every line about `email` out of the readers' copy (`bulletin forget`).
+pub(super) fn forget_in_copy(journal: &Path, email: &str) -> Result<()> {
+    super::copy::rewrite_without(&copy_path(journal), |line| {
+        !matches!(
+            serde_json::from_str::<Said>(line),
+            Ok(Said::Preference(Choice { email: ref e, .. }) | Said::Subscriber(Subscriber { email: ref e, .. })) if e == email
+        )
+    })
+    .map(|_| ())
 }

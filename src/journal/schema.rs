@@ -127,6 +127,12 @@ CREATE TABLE IF NOT EXISTS signup_mails (
     at_ms  INTEGER NOT NULL,
     mailed INTEGER NOT NULL
 );
+-- Addresses erased (`bulletin forget`), by a keyed hash only (the key is the meta row
+-- `erase_key`): an address that comes back in a list is recognised and never mailed.
+CREATE TABLE IF NOT EXISTS erased (
+    hash  TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL
+);
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

@@ -112,6 +112,15 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// The erased addresses (`bulletin forget`): from the journal, or without one from the
+    /// suppression copy.
+    pub fn erased(&self) -> Result<super::Erased> {
+        match self.existing()? {
+            Some(j) => j.erased(),
+            None => super::Erased::from_copy(&self.path),
+        }
+    }
+
     /// Before a run sends: refuses a journal that cannot be the one this project sent from
     /// (see [`continuity`]). Asked before the journal is opened, so that a missing one is seen
     /// as missing.

@@ -32,7 +32,7 @@ pub struct Suppression {
 const LOG_REMOVE: &str = "INSERT INTO suppression_log (email, action, reason, source, campaign, at_ms, actor) VALUES (?1, 'remove', ?2, ?3, NULL, ?4, ?5)";
 
 /// The meta key holding how much of the suppression copy the journal has taken in.
-const COPY_LEN: &str = "suppression_copy_len";
+pub(super) const COPY_LEN: &str = "suppression_copy_len";
 
 impl Suppression {
     pub(super) fn change(&self) -> Change {

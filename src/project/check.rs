@@ -102,8 +102,15 @@ fn check_campaign(
             .chain(&c.audience.exclude)
             .filter_map(|l| loaded.get(l).map(|list| (l.clone(), list.clone())))
             .collect();
-        let audience =
-            audience::select(config, c, lists, updates, &HashMap::new(), &HashMap::new());
+        let audience = audience::select(
+            config,
+            c,
+            lists,
+            updates,
+            &HashMap::new(),
+            &HashMap::new(),
+            &Default::default(),
+        );
         renderer.check_missing(c, &audience.recipients, p);
         // Messages link to a web copy that `archive` must be able to make.
         if config.archive_url().is_some() {

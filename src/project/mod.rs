@@ -171,7 +171,16 @@ pub fn prepare(
             .collect(),
         None => HashMap::new(),
     };
-    let audience = audience::select(&config, &campaign, lists, &updates, &suppressed, &choices);
+    let erased = store.erased()?;
+    let audience = audience::select(
+        &config,
+        &campaign,
+        lists,
+        &updates,
+        &suppressed,
+        &choices,
+        &erased,
+    );
     // A merge field some recipients lack would fail their messages half-way through a send.
     let mut missing = Problems::new();
     renderer.check_missing(&campaign, &audience.recipients, &mut missing);

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod accountability;
 mod architecture;
 mod archive;
 mod audience;
