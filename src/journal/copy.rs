@@ -206,9 +206,12 @@ pub(super) fn append_line(path: &Path, line: &str) -> Result<()> {
         .map_err(|e| Error::io("write", path, e))
 }
 
+/// The erasure key, if the copy has one, and each erased hash with its time.
+pub(super) type Erasures = (Option<String>, Vec<(String, i64)>);
+
 /// The erasures the copy records: the key their hashes are made with, and each hash with
 /// when it was erased. Lines `TIME\terasekey\tHEX` and `TIME\terase\tHASH`.
-pub(super) fn erasures(path: &Path) -> Result<(Option<String>, Vec<(String, i64)>)> {
+pub(super) fn erasures(path: &Path) -> Result<Erasures> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, Vec::new())),

@@ -77,7 +77,7 @@ impl About {
                 self.suppression_log
                     .iter()
                     .filter(|c| c.at_ms < at)
-                    .last()
+                    .next_back()
                     .is_some_and(|c| c.action == "add")
             })
             .collect()
