@@ -159,39 +159,6 @@ pub(super) fn last_words(path: &Path) -> Result<Option<(HashMap<String, Change>,
     Ok(Some((last, len)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_word_on_each_address_stands_and_a_cut_line_is_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(".j.suppressions");
-        let c = |at_ms, add, email: &str| Change {
-            at_ms,
-            add,
-            email: email.into(),
-            reason: "unsubscribed".into(),
-            source: "link".into(),
-            campaign: Some("c".into()),
-            by: None,
-        };
-        append(&p, &[c(1, true, "a@x.org"), c(2, true, "b@x.org")]).unwrap();
-        let (_, after) = append(&p, &[c(3, false, "a@x.org")]).unwrap();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .unwrap()
-            .write_all(b"4\tadd\tc@x.org")
-            .unwrap();
-        let (words, len) = last_words(&p).unwrap().unwrap();
-        assert_eq!(len, after);
-        assert!(!words["a@x.org"].add);
-        assert!(words["b@x.org"].add);
-        assert!(!words.contains_key("c@x.org"));
-    }
-}
-
 /// Appends one line as it is (an erasure, the erasure key), synced.
 pub(super) fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut f = open_to_append(path)?;
@@ -250,4 +217,37 @@ pub(super) fn rewrite_without(path: &Path, keep: impl Fn(&str) -> bool) -> Resul
     std::fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))?;
     drop(held);
     Ok(kept.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_word_on_each_address_stands_and_a_cut_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".j.suppressions");
+        let c = |at_ms, add, email: &str| Change {
+            at_ms,
+            add,
+            email: email.into(),
+            reason: "unsubscribed".into(),
+            source: "link".into(),
+            campaign: Some("c".into()),
+            by: None,
+        };
+        append(&p, &[c(1, true, "a@x.org"), c(2, true, "b@x.org")]).unwrap();
+        let (_, after) = append(&p, &[c(3, false, "a@x.org")]).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"4\tadd\tc@x.org")
+            .unwrap();
+        let (words, len) = last_words(&p).unwrap().unwrap();
+        assert_eq!(len, after);
+        assert!(!words["a@x.org"].add);
+        assert!(words["b@x.org"].add);
+        assert!(!words.contains_key("c@x.org"));
+    }
 }

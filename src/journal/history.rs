@@ -76,8 +76,7 @@ impl About {
                 // The list's state at `at`: the last change before it.
                 self.suppression_log
                     .iter()
-                    .filter(|c| c.at_ms < at)
-                    .next_back()
+                    .rfind(|c| c.at_ms < at)
                     .is_some_and(|c| c.action == "add")
             })
             .collect()
