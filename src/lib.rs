@@ -6,6 +6,7 @@
 //! ARCHITECTURE.md gives the order in which modules may use each other.
 
 pub mod address;
+pub mod approval;
 pub mod archive;
 pub mod attachments;
 pub mod audience;

@@ -20,6 +20,9 @@ const AAD: &[u8] = b"bulletin unsubscribe token v1";
 /// associated data, so that neither kind of token opens as the other.
 const SIGNUP_VERSION: u8 = 2;
 const SIGNUP_AAD: &[u8] = b"bulletin signup token v1";
+/// Approval links ([approval]): a third kind, opening as neither of the others.
+const APPROVAL_VERSION: u8 = 3;
+const APPROVAL_AAD: &[u8] = b"bulletin approval token v1";
 
 /// Shortest secret accepted, in characters: 32 random characters of base64 carry 192 bits.
 pub const MIN_SECRET: usize = 32;
@@ -194,12 +197,36 @@ impl Keys {
         self.seal(SIGNUP_VERSION, SIGNUP_AAD, plain)
     }
 
+    pub fn approval_token(&self, r: &ApprovalRequest) -> String {
+        let plain = serde_json::to_vec(r).expect("a request serialises");
+        self.seal(APPROVAL_VERSION, APPROVAL_AAD, plain)
+    }
+
+    pub fn open_approval(&self, token: &str) -> Option<ApprovalRequest> {
+        let plain = self.unseal(APPROVAL_VERSION, APPROVAL_AAD, token, 4096)?;
+        serde_json::from_slice(&plain).ok()
+    }
+
     /// The sign-up a confirmation token carries, if these keys made it (its age is the
     /// caller's to judge, against its own clock).
     pub fn open_signup(&self, token: &str) -> Option<SignupRequest> {
         let plain = self.unseal(SIGNUP_VERSION, SIGNUP_AAD, token, 4096)?;
         serde_json::from_slice(&plain).ok()
     }
+}
+
+/// An approval asked of one approver, sealed into the link mailed to them: the campaign, the
+/// version (hash) they are shown, who, and when it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApprovalRequest {
+    #[serde(rename = "c")]
+    pub campaign: String,
+    #[serde(rename = "h")]
+    pub hash: String,
+    #[serde(rename = "a")]
+    pub approver: String,
+    #[serde(rename = "t")]
+    pub at_ms: i64,
 }
 
 /// A sign-up as the form sent it, sealed into its confirmation link.
@@ -243,6 +270,17 @@ impl Secrets {
 
     pub fn signup_token(&self, r: &SignupRequest) -> String {
         self.current.signup_token(r)
+    }
+
+    pub fn approval_token(&self, r: &ApprovalRequest) -> String {
+        self.current.approval_token(r)
+    }
+
+    /// Opens an approval token made with the current or the previous secret.
+    pub fn open_approval(&self, token: &str) -> Option<ApprovalRequest> {
+        self.current
+            .open_approval(token)
+            .or_else(|| self.previous.as_ref()?.open_approval(token))
     }
 
     /// Opens a confirmation token made with the current or the previous secret.

@@ -1,6 +1,7 @@
 //! The command line: arguments in (parsed by clap in `main`), each command run and its outcome
 //! out as an [`Exit`]. One module per command; this one holds what they share.
 
+mod approve;
 mod archive;
 mod audience;
 mod bounces;
@@ -89,6 +90,12 @@ pub enum Command {
         after_help = "Examples:\n  bulletin test-send 2026-11-digest --to me@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --to colleague@example.org\n  bulletin test-send 2026-11-digest --to me@example.org --as amina.diallo@example.org\n\nNo delivery is recorded; the journal notes that this content was test-sent, and\n`send` says so (or that it was not) before it asks."
     )]
     TestSend(test_send::Args),
+
+    /// Approve a campaign as it is now, or mail the approvers a link to do it.
+    #[command(
+        after_help = "Examples:\n  bulletin approve 2026-11-digest --by \"Amina Diallo\" --note \"cleared with legal\"\n  bulletin approve 2026-11-digest --request     # samples and a link to each approver\n\nWith [approval] required, send, due and schedule refuse a campaign whose content or lists\nchanged since its last approval, and say what changed."
+    )]
+    Approve(approve::Args),
 
     /// Show what the journal says: counts per state, rate, failures with the relay's reasons.
     #[command(
@@ -192,6 +199,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Send(a) => send::run(&config, a),
         Command::TestSend(a) => test_send::run(&config, a),
         Command::Status(a) => status::run(&config, a),
+        Command::Approve(a) => approve::run(&config, a),
         Command::Schedule(a) => schedule::run(&config, a),
         Command::Due(a) => due::run(&config, a),
         Command::Suppress(a) => suppress::run(&config, a),

@@ -39,10 +39,12 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let out = a
         .out
         .unwrap_or_else(|| prepared.config.preview_dir().join(&prepared.campaign.id));
+    let approval = crate::approval::standing(&prepared, store.existing()?.as_deref())?.line();
     let opts = crate::preview::Options {
         out: out.clone(),
         limit: a.limit,
         dry: a.no_write,
+        approval,
     };
     let started = std::time::Instant::now();
     // The clock's starting point, not the wall clock: with BULLETIN_NOW set, two previews of the

@@ -67,6 +67,10 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     // A campaign is checked whole before it is marked ready.
     let prepared = crate::project::prepare(config.clone(), &store, &name, false)?;
     print_warnings(&prepared.problems);
+    // Nothing is marked ready that `due` would then refuse to send.
+    if let Some(p) = crate::send::gate::approval(&prepared, &store)? {
+        return Err(crate::Error::Refused(p.message).into());
+    }
     let sch = &prepared.campaign.schedule;
     let now = crate::clock::utc();
     let when = match (a.at, a.now) {

@@ -83,6 +83,28 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// The campaign's latest approval, in one line.
+fn approval_line(st: &send::status::Status) -> String {
+    match &st.approval {
+        Some(a) => format!(
+            "  approved by {} on {} ({}), version {}{}\n",
+            a.by,
+            crate::clock::from_ms(a.at_ms).format("%Y-%m-%d %H:%M UTC"),
+            if a.source == "link" {
+                "by the mailed link"
+            } else {
+                "by command"
+            },
+            &a.hash[..16],
+            a.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
+        None => String::new(),
+    }
+}
+
 fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
     let counts: Vec<String> = st
         .counts
@@ -91,8 +113,9 @@ fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
         .collect();
     if st.total == 0 {
         return format!(
-            "{0}: not sent yet, the journal records nothing for it (bulletin send {0}, or bulletin schedule {0} --at TIME)\n",
-            st.campaign
+            "{0}: not sent yet, the journal records nothing for it (bulletin send {0}, or bulletin schedule {0} --at TIME)\n{1}",
+            st.campaign,
+            approval_line(st)
         );
     }
     let mut o = format!(
@@ -101,6 +124,7 @@ fn text(st: &send::status::Status, config: &crate::config::Config) -> String {
         crate::text::count(st.total, "recipient", "recipients"),
         counts.join(", ")
     );
+    o.push_str(&approval_line(st));
     if let (Some(a), Some(b)) = (&st.first_sent, &st.last_sent) {
         let local = |t: &str| {
             chrono::DateTime::parse_from_rfc3339(t).map_or_else(

@@ -37,8 +37,8 @@ pub use crate::text::one_line as header_text;
 
 pub use crate::digest::recipient_key;
 
-mod confirmation;
-pub use confirmation::confirmation_mail;
+mod notice;
+pub use notice::{confirmation_mail, notice, Notice};
 
 /// What a run stamps on each message besides its content: the run's nonce, which tells two
 /// sends of one campaign apart, and the journal's bounce key, which makes each recipient's tag

@@ -47,6 +47,8 @@ pub struct Config {
     pub dkim: Option<Dkim>,
     /// The sign-up form `serve` offers, when present.
     pub signup: Option<Signup>,
+    /// Clearance: who must approve a campaign before it goes.
+    pub approval: Option<Approval>,
 
     /// The folder holding the config file; every relative path is read against it.
     #[serde(skip)]
@@ -263,6 +265,23 @@ impl Default for Serve {
             header_timeout_secs: 10.0,
         }
     }
+}
+
+/// Clearance before sending: `send`, `due` and `schedule` refuse a campaign without an
+/// approval of exactly what goes out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    #[serde(default)]
+    pub required: bool,
+    /// Who `approve --request` mails the samples and the approval link to.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// The approval link (`https://.../approve/{token}`), answered by `serve`.
+    pub approve_url: Option<String>,
+    /// Days an approval link works.
+    #[serde(default = "default_expiry_days")]
+    pub expires_days: u32,
 }
 
 /// The double opt-in sign-up form of `bulletin serve`.

@@ -171,6 +171,31 @@ impl Config {
                 p.error(&file, line("preferences_url"), "preferences_url needs the unsubscribe url beside it: the preference page offers a way to leave, and its token is the unsubscribe link's");
             }
         }
+        if let Some(a) = &self.approval {
+            for who in &a.approvers {
+                if !valid_address(who) {
+                    p.error(
+                        &file,
+                        line("approvers"),
+                        format!("[approval] approvers: \"{who}\" is not an e-mail address"),
+                    );
+                }
+            }
+            if let Some(u) = &a.approve_url {
+                if !(u.starts_with("https://") || u.starts_with("http://"))
+                    || !u.contains("{token}")
+                {
+                    p.error(&file, line("approve_url"), "[approval] approve_url must be a link with {token} in it, such as https://news.example.org/approve/{token} (the path `bulletin serve` answers)");
+                }
+            }
+            if a.expires_days == 0 || a.expires_days > 30 {
+                p.error(
+                    &file,
+                    line("expires_days"),
+                    "[approval] expires_days must be 1 to 30",
+                );
+            }
+        }
         if let Some(s) = &self.signup {
             let u = &s.confirm_url;
             if !(u.starts_with("https://") || u.starts_with("http://")) || !u.contains("{token}") {

@@ -35,6 +35,12 @@ impl LiveJournal {
     }
 
     /// Whether there is a journal to record changes in at all.
+    /// A store of the same journal for one request that must read a campaign through it
+    /// (the approval page prepares the campaign): the server's own connection stays its own.
+    pub fn store_for_a_request(&self) -> super::Store {
+        super::Store::new(self.path.clone())
+    }
+
     pub fn present(&self) -> bool {
         is_journal(&self.path)
     }

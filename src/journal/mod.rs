@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
+mod approvals;
 mod continuity;
 mod copy;
 mod erase;
@@ -24,6 +25,7 @@ mod schema;
 mod store;
 mod suppressions;
 
+pub use approvals::Approved;
 pub use continuity::{marker_path, Marker};
 pub use erase::{Erased, Forgotten};
 use file::orphaned_log;

@@ -133,6 +133,19 @@ CREATE TABLE IF NOT EXISTS erased (
     hash  TEXT PRIMARY KEY,
     at_ms INTEGER NOT NULL
 );
+-- Approvals ([approval]): who cleared which campaign, when, and the hash of exactly what goes
+-- out (its messages' inputs and its lists); `parts` and `counts` (JSON) say what the hash
+-- was made of, so that a refusal can name what changed since.
+CREATE TABLE IF NOT EXISTS approvals (
+    campaign TEXT NOT NULL,
+    hash     TEXT NOT NULL,
+    by       TEXT NOT NULL,
+    note     TEXT,
+    at_ms    INTEGER NOT NULL,
+    source   TEXT NOT NULL,
+    parts    TEXT NOT NULL,
+    counts   TEXT NOT NULL
+);
 -- Facts about the journal itself: its id (`journal_id`), and who holds the send lock (`holder`).
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,

@@ -26,6 +26,8 @@ pub struct Options {
     pub limit: Option<usize>,
     /// Render and compose only, writing nothing (for the benchmark).
     pub dry: bool,
+    /// Where the campaign stands with its approvers, for the index (`approval::Standing::line`).
+    pub approval: Option<String>,
 }
 
 /// What is kept of each message once written: the rest is read from its recipient.
@@ -195,6 +197,7 @@ fn run_in(
         &summary,
         &entries,
         now,
+        opts.approval.as_deref(),
     )?;
     if !prepared.rejects.is_empty() {
         crate::contacts::write_rejects(&staging.join("rejects.csv"), &prepared.rejects)?;
@@ -323,6 +326,7 @@ fn write_index(
     s: &Summary,
     entries: &[Entry],
     now: SystemTime,
+    approval: Option<&str>,
 ) -> Result<()> {
     let io = |e: std::io::Error| Error::io("write", path, e);
     let fail = |e: tera::Error| {
@@ -336,6 +340,7 @@ fn write_index(
     let mut o = create(path)?;
     let mut ctx = tera::Context::new();
     ctx.insert("summary", s);
+    ctx.insert("approval", &approval);
     ctx.insert("left_out", &!prepared.audience.left_out.is_empty());
     ctx.insert("stats", &prepared.audience.stats);
     let when = chrono::DateTime::parse_from_rfc3339(&s.generated_at).map_or_else(

@@ -25,6 +25,8 @@ pub enum Cause {
     DkimKey,
     /// The journal is not the one this project sent from (see `journal::Store::check_continuity`).
     Journal,
+    /// `[approval] required`, and this version of the campaign is not approved.
+    Approval,
 }
 
 /// One reason `send` would refuse.
@@ -151,4 +153,17 @@ pub fn check(config: &Config, asked: Asked) -> Gate {
 /// run a `password_command`.
 pub fn variables(config: &Config) -> Vec<SecretVar> {
     config.secret_variables()
+}
+
+/// The campaign's approval, when `[approval] required`: the problem when this version of it
+/// is not approved (never, or changed since), naming what changed.
+pub fn approval(p: &crate::project::Prepared, store: &Store) -> crate::Result<Option<Problem>> {
+    let journal = store.existing()?;
+    let standing = crate::approval::standing(p, journal.as_deref())?;
+    Ok(standing.refusal(&p.campaign.id).map(|message| Problem {
+        cause: Cause::Approval,
+        file: p.campaign.path.clone(),
+        line: None,
+        message,
+    }))
 }

@@ -3,6 +3,7 @@
 //! here; [`plan`] says what it would do, [`worker`] does it one connection at a time, [`writer`]
 //! records it, [`status`] reads it back.
 
+mod approval_request;
 pub mod client;
 pub mod gate;
 mod outcome;
@@ -30,6 +31,7 @@ use crate::journal::{self, State, Store};
 use crate::project::Prepared;
 use crate::Error;
 
+pub use approval_request::request_approval;
 pub use plan::{disposition, plan, Disposition, Plan};
 use rate::Limiter;
 pub use relays::Relays;
@@ -88,9 +90,13 @@ pub fn preflight(
             new_journal: opts.new_journal,
         },
     );
+    let mut problems = g.problems;
+    if let Some(p) = gate::approval(p, store)? {
+        problems.push(p);
+    }
     match g.relays {
-        Some(relays) if g.problems.is_empty() => Ok(relays),
-        _ => Err(SendError::Refused(g.problems)),
+        Some(relays) if problems.is_empty() => Ok(relays),
+        _ => Err(SendError::Refused(problems)),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Status {
     /// Messages each relay took.
     pub sent_by_relay: std::collections::BTreeMap<String, usize>,
     pub problems: Vec<crate::journal::Delivery>,
+    /// The campaign's latest approval, when it has one.
+    pub approval: Option<crate::journal::Approved>,
 }
 
 /// What a row left `sending` by a run that is no longer alive is called.
@@ -52,7 +54,9 @@ pub fn status(journal: &Journal, campaign: &str, live: bool) -> Result<Status> {
             d.smtp_code = None;
         }
     }
+    let approval = journal.approvals(campaign)?.pop();
     Ok(Status {
+        approval,
         campaign: campaign.to_string(),
         total: counts.values().sum(),
         counts,

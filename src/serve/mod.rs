@@ -9,6 +9,7 @@
 //! `form` reads the bodies real clients send, `pages` the templates and strings, and the
 //! journal's `LiveJournal` keeps writes going to the journal the path names now.
 
+mod approve;
 mod directory;
 mod form;
 mod net;
@@ -83,6 +84,7 @@ pub fn run(
         .route("/p/{token}", get(preferences::show).post(preferences::save))
         .route("/subscribe", get(signup::form).post(signup::submit))
         .route("/confirm/{token}", get(signup::ask).post(signup::confirm))
+        .route("/approve/{token}", get(approve::ask).post(approve::approve))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

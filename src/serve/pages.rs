@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::{Error, Result};
 
 /// The built-in templates, by name; `templates/NAME` replaces one.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
+    ("approve.html", include_str!("pages/approve.html")),
     ("layout.html", include_str!("pages/layout.html")),
     ("unsubscribe.html", include_str!("pages/unsubscribe.html")),
     ("preferences.html", include_str!("pages/preferences.html")),

@@ -154,3 +154,207 @@ fn history_tells_everything_and_forget_leaves_no_byte_of_the_address() {
     );
     assert_eq!(files_holding(&p, who), Vec::<String>::new());
 }
+
+/// The example project with `[approval]` appended (after `relay`, which rewrites the tail).
+fn with_approval(p: &Project, extra: &str) {
+    let config = p.read("bulletin.toml");
+    p.write(
+        "bulletin.toml",
+        format!("{config}\n[approval]\nrequired = true\n{extra}\n"),
+    );
+}
+
+#[test]
+fn an_approval_holds_for_exactly_what_goes_out() {
+    let smtp = RealSmtp::start();
+    let p = Project::example();
+    p.relay(smtp.port, "connections = 2", FAST);
+    with_approval(&p, "");
+    let c = "2026-11-mpome-briefing";
+    p.bulletin()
+        .args(["send", c, "--yes"])
+        .fails()
+        .stderr_has("2026-11-mpome-briefing is not approved");
+    p.bulletin()
+        .args(["schedule", c, "--now"])
+        .fails()
+        .stderr_has("is not approved");
+    assert!(smtp.messages().is_empty());
+
+    p.bulletin()
+        .args([
+            "approve",
+            c,
+            "--by",
+            "Amina Diallo",
+            "--note",
+            "cleared with legal",
+        ])
+        .ok()
+        .stdout_has("Approved 2026-11-mpome-briefing by Amina Diallo");
+    let out = p.path().join("out");
+    p.bulletin().args(["preview", c, "--out"]).arg(&out).ok();
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains("approved by Amina Diallo on "), "{index}");
+
+    // An update edited after the approval: refused, naming it; the list grown: named, with
+    // how the audience moved.
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    let body = p.read(update);
+    p.write(update, format!("{body}\nOne more sentence.\n"));
+    p.bulletin()
+        .args(["send", c, "--yes"])
+        .fails()
+        .stderr_has("changed since Amina Diallo approved it")
+        .stderr_has("update 2026-11-peace-operations-materiel (en) changed");
+    p.write(update, body);
+    let list = p.read("lists/practitioners.csv");
+    p.write(
+        "lists/practitioners.csv",
+        format!("{list}new.reader@example.org,New,Reader,UNIDIR,en,peace-operations,Researcher\n"),
+    );
+    p.bulletin()
+        .args(["send", c, "--yes", "--dry-run"])
+        .fails()
+        .stderr_has("list practitioners.csv changed")
+        .stderr_has("recipients: ");
+    p.write("lists/practitioners.csv", list);
+    // Put back as approved: it goes, and status says who cleared it.
+    p.bulletin().args(["send", c, "--yes"]).ok();
+    assert!(!smtp.messages().is_empty());
+    p.bulletin()
+        .args(["status", c])
+        .ok()
+        .stdout_has("approved by Amina Diallo on ")
+        .stdout_has("by command");
+    let json: serde_json::Value =
+        serde_json::from_str(&p.bulletin().args(["status", c, "--json"]).ok().stdout()).unwrap();
+    assert_eq!(json[0]["approval"]["note"], "cleared with legal");
+}
+
+#[test]
+fn an_approver_clears_a_campaign_from_the_mailed_link_in_a_browser() {
+    let smtp = RealSmtp::start();
+    let p = Project::example();
+    p.relay(smtp.port, "connections = 2", FAST);
+    with_approval(
+        &p,
+        "approvers = [\"director@example.org\"]\napprove_url = \"http://bulletin.test/approve/{token}\"",
+    );
+    let c = "2026-11-mpome-briefing";
+    p.bulletin()
+        .args(["approve", c, "--request"])
+        .ok()
+        .stdout_has("Asked director@example.org to approve");
+    let to_director: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t == "director@example.org"))
+        .collect();
+    let texts: Vec<String> = to_director
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.data).replace("=\r\n", ""))
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .filter(|t| t.contains("Subject: [TEST]"))
+            .count()
+            >= 2,
+        "the samples"
+    );
+    let request = texts
+        .iter()
+        .find(|t| t.contains("Subject: Approval requested: 2026-11-mpome-briefing"))
+        .expect("the request");
+    let token_at = request.find("http://bulletin.test/approve/").unwrap();
+    let link: String = request[token_at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+
+    let s = crate::serve::serve_with(&p, &[]);
+    let link = link.replace("http://bulletin.test", &s.base);
+    let (browser, _profile) = common::chromium();
+    let tab = browser.new_tab().unwrap();
+    tab.navigate_to(&link)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let page = tab
+        .wait_for_element("main")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(
+        page.contains("Weapons lost from peace operations"),
+        "the subject, without a reader: {page}"
+    );
+    assert!(page.contains("recipients"), "{page}");
+    p.bulletin()
+        .args(["send", c, "--yes", "--dry-run"])
+        .fails()
+        .stderr_has("is not approved");
+    tab.find_element("#approve").unwrap().click().unwrap();
+    tab.wait_for_element("#approved").unwrap();
+    p.bulletin()
+        .args(["status", c])
+        .ok()
+        .stdout_has("approved by director@example.org")
+        .stdout_has("by the mailed link");
+    p.bulletin().args(["send", c, "--yes", "--dry-run"]).ok();
+
+    // Replayed: nothing more; forged: nothing; a later version: the old link cannot clear it.
+    let post = |url: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "POST",
+                "-d",
+                "confirm=yes",
+                url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(post(&link), "200");
+    let count = || {
+        let conn = rusqlite::Connection::open(p.path().join("bulletin.sqlite")).unwrap();
+        conn.query_row("SELECT COUNT(*) FROM approvals", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    assert_eq!(count(), 1, "a replay approves nothing more");
+    let forged = bulletin::token::Keys::new("another secret of thirty-two chars!!").approval_token(
+        &bulletin::token::ApprovalRequest {
+            campaign: c.into(),
+            hash: "x".into(),
+            approver: "director@example.org".into(),
+            at_ms: 0,
+        },
+    );
+    assert_eq!(post(&format!("{}/approve/{forged}", s.base)), "400");
+    let update = "updates/2026-11-peace-operations-materiel.en.md";
+    let body = p.read(update);
+    p.write(update, format!("{body}\nOne more sentence.\n"));
+    tab.navigate_to(&link)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element("#changed").unwrap();
+    assert_eq!(post(&link), "200");
+    assert_eq!(
+        count(),
+        1,
+        "a changed campaign is not approved by an old link"
+    );
+    p.bulletin()
+        .args(["send", c, "--yes", "--dry-run"])
+        .fails()
+        .stderr_has("changed since director@example.org approved it");
+}
