@@ -30,6 +30,7 @@ pub mod preview;
 pub mod problems;
 pub mod project;
 pub mod render;
+pub mod report;
 pub mod safe_html;
 pub mod scaffold;
 pub mod secret;

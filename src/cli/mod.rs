@@ -15,6 +15,7 @@ mod history;
 pub mod init;
 mod preview;
 mod readers;
+mod report;
 mod schedule;
 mod send;
 mod serve;
@@ -153,6 +154,13 @@ pub enum Command {
     )]
     Forget(forget::Args),
 
+    /// Write a campaign report to look at: deliveries over time, by language, list and relay;
+    /// failures by reason; who left; approvals and test sends.
+    #[command(
+        after_help = "Examples:\n  bulletin report                           # every campaign sent, to report/\n  bulletin report 2026-11-digest --out /tmp/report\n\nThe page opens from file:// (no script, no font from elsewhere); its counts are\n`status`'s. No opens or clicks, by design: the page says why."
+    )]
+    Report(report::Args),
+
     /// Write the web archive: each campaign's web copy per language, an index and an Atom feed.
     #[command(
         after_help = "Examples:\n  bulletin archive --out public/archive            # every campaign sent so far\n  bulletin archive 2026-12-digest --out public/archive\n\nThe pages carry no reader's name and no unsubscribe link. Publish the folder at\n[site] archive_url, and messages link to their page there (archive_url in templates)."
@@ -208,6 +216,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Dkim(a) => dkim::run(&config, a),
         Command::Archive(a) => archive::run(&config, a),
         Command::History(a) => history::run(&config, a),
+        Command::Report(a) => report::run(&config, a),
         Command::Forget(a) => forget::run(&config, a),
         Command::Preferences(a) => readers::run(&config, readers::Which::Preferences, a),
         Command::Subscribers(a) => readers::run(&config, readers::Which::Subscribers, a),

@@ -185,3 +185,56 @@ impl Journal {
         Ok(a)
     }
 }
+
+/// An address that left the list through a campaign (unsubscribed from its link, bounced on it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Left {
+    pub email: String,
+    pub at_ms: i64,
+    pub reason: String,
+    pub source: String,
+}
+
+impl Journal {
+    /// Every addition to the suppression list that names `campaign`, oldest first.
+    pub fn left_through(&self, campaign: &str) -> Result<Vec<Left>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT email, at_ms, reason, source FROM suppression_log
+                 WHERE campaign = ?1 AND action = 'add' ORDER BY at_ms, rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok(Left {
+                    email: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    reason: r.get(2)?,
+                    source: r.get(3)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    /// The campaign's test sends: when, to how many addresses, of which content.
+    pub fn test_sends_of(&self, campaign: &str) -> Result<Vec<TestSent>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT campaign, content_hash, at_ms FROM test_sends WHERE campaign = ?1 ORDER BY at_ms")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([campaign], |r| {
+                Ok(TestSent {
+                    campaign: r.get(0)?,
+                    content_hash: r.get(1)?,
+                    at_ms: r.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e));
+        rows
+    }
+}

@@ -358,3 +358,142 @@ fn an_approver_clears_a_campaign_from_the_mailed_link_in_a_browser() {
         .fails()
         .stderr_has("changed since director@example.org approved it");
 }
+
+#[test]
+fn the_campaign_report_shows_status_numbers_in_pictures_a_browser_renders() {
+    use common::smtp::{Script, ScriptedSmtp};
+    let mut script = Script::default();
+    script.refuse_rcpt.insert(
+        "j.okafor@example.org".into(),
+        "550 5.1.1 no such user".into(),
+    );
+    let server = ScriptedSmtp::start(script);
+    let p = Project::example();
+    p.relay(server.port, "connections = 2", FAST);
+    p.bulletin().args(["send", "2026-11-digest", "--yes"]).run();
+    p.bulletin()
+        .args(["approve", "2026-11-digest", "--by", "Amina Diallo"])
+        .ok();
+    // Someone leaves through the campaign's own link.
+    let s = crate::serve::serve_with(&p, &[]);
+    let t = bulletin::token::Keys::new(common::TOKEN_SECRET).token(
+        "2026-11-digest",
+        "helene.dupre@example.org",
+        "fr",
+    );
+    let code = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-d",
+            "List-Unsubscribe=One-Click",
+        ])
+        .arg(format!("{}/u/{t}", s.base))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&code.stdout), "200");
+
+    let out = p.path().join("report");
+    p.bulletin()
+        .args(["report", "2026-11-digest", "--out"])
+        .arg(&out)
+        .ok()
+        .stdout_has("Wrote 2 pages");
+    let html = std::fs::read_to_string(out.join("2026-11-digest.html")).unwrap();
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("url(http"),
+        "nothing from elsewhere"
+    );
+
+    let status: serde_json::Value = serde_json::from_str(
+        &p.bulletin()
+            .args(["status", "2026-11-digest", "--json"])
+            .ok()
+            .stdout(),
+    )
+    .unwrap();
+    let (browser, _profile) = common::chromium();
+    let tab = browser.new_tab().unwrap();
+    tab.navigate_to(&format!(
+        "file://{}",
+        out.join("2026-11-digest.html").display()
+    ))
+    .unwrap()
+    .wait_until_navigated()
+    .unwrap();
+    let number = |id: &str| -> u64 {
+        tab.wait_for_element(&format!("#count-{id}"))
+            .unwrap()
+            .get_inner_text()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(number("total"), status[0]["total"].as_u64().unwrap());
+    for state in ["sent", "failed", "deferred", "unknown"] {
+        let expected = status[0]["counts"][state].as_u64().unwrap_or(0);
+        assert_eq!(number(state), expected, "{state}");
+    }
+    assert!(number("failed") >= 1);
+    // The pictures are there, each with its numbers.
+    let svgs = tab
+        .evaluate(
+            "document.querySelectorAll('section svg rect').length",
+            false,
+        )
+        .unwrap()
+        .value
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(svgs >= 6, "{svgs} bars");
+    let reasons = tab
+        .wait_for_element("#reasons")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(reasons.contains("550"), "{reasons}");
+    let left = tab
+        .wait_for_element("#left-how")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(left.contains("unsubscribed (link)"), "{left}");
+    let approval = tab
+        .wait_for_element("#approval")
+        .unwrap()
+        .get_inner_text()
+        .unwrap();
+    assert!(approval.contains("by Amina Diallo"), "{approval}");
+    tab.wait_for_element("#no-tracking").unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    crate::readers::viewport(&tab, 390, true);
+    assert!(
+        tab.evaluate(
+            "document.documentElement.scrollWidth - window.innerWidth",
+            false
+        )
+        .unwrap()
+        .value
+        .unwrap()
+        .as_i64()
+        .unwrap()
+            <= 0,
+        "the report is wider than a phone"
+    );
+    crate::readers::viewport(&tab, 1000, false);
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    std::fs::write(shots.join("report-desktop.png"), png).unwrap();
+}

@@ -571,11 +571,11 @@ fn a_flood_of_sign_ups_from_fifty_clients_stays_within_every_limit() {
 }
 
 /// Sets the tab's viewport: `width` CSS pixels wide, as a phone when `mobile`.
-fn viewport(tab: &headless_chrome::Tab, width: u32, mobile: bool) {
+pub(crate) fn viewport(tab: &headless_chrome::Tab, width: u32, mobile: bool) {
     use headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride;
     tab.call_method(SetDeviceMetricsOverride {
         width,
-        height: if mobile { 844 } else { 900 },
+        height: if mobile { 844 } else { 1800 },
         device_scale_factor: 1.0,
         mobile,
         scale: None,
