@@ -458,6 +458,9 @@ fn write_site(
         ctx.insert("lang", &languages[0]);
         ctx.insert("title", &title(&languages[0]));
         ctx.insert("choices", &choices);
+        let mut titles: Vec<String> = languages.iter().map(|l| title(l)).collect();
+        titles.dedup();
+        ctx.insert("titles", &titles.join(" · "));
         let root = tera
             .render("root.html", &ctx)
             .map_err(|e| Error::Template(format!("the archive's root page: {e}")))?;

@@ -15,6 +15,7 @@ use crate::journal::Choice;
 pub(super) fn apply(
     config: &Config,
     choices: &HashMap<String, Choice>,
+    suppressed: &HashMap<String, String>,
     merged: &mut [Recipient],
     aud: &mut Audience,
 ) -> HashMap<String, String> {
@@ -37,7 +38,11 @@ pub(super) fn apply(
         let whose = format!("the reader's choice of {day}");
         let at = format!("{}:{}", r.contact.list(), r.contact.line());
         let listed_langs = r.contact.languages().codes.join("+");
-        if !r.contact.language_raw().trim().is_empty() && listed_langs != langs {
+        // A list's word against the reader's: worth the team's attention only where the list
+        // is the team's (not the sign-ups) and the reader is still mailed.
+        let tell = r.contact.list().as_ref() != crate::campaign::SUBSCRIBERS
+            && !suppressed.contains_key(r.contact.email());
+        if tell && !r.contact.language_raw().trim().is_empty() && listed_langs != langs {
             aud.overruled.push(Disagreement {
                 email: r.contact.email().to_string(),
                 field: "language",
@@ -49,11 +54,16 @@ pub(super) fn apply(
         let mut wanted: Vec<&String> = choice.interests.iter().collect();
         listed.sort();
         wanted.sort();
-        if !listed.is_empty() && listed != wanted {
+        if tell && !listed.is_empty() && listed != wanted {
+            let kept = if choice.interests.is_empty() {
+                "none".to_string()
+            } else {
+                choice.interests.join(", ")
+            };
             aud.overruled.push(Disagreement {
                 email: r.contact.email().to_string(),
                 field: "interests",
-                kept: (choice.interests.join(", "), whose.clone()),
+                kept: (kept, whose.clone()),
                 other: (r.contact.interests().join(", "), at),
             });
         }

@@ -289,7 +289,7 @@ pub fn select(
     let excluded = excluded_addresses(campaign, &lists);
     let mut merged = merge(campaign, &mut lists, &mut aud);
     drop(lists);
-    let chosen = choices::apply(config, choices, &mut merged, &mut aud);
+    let chosen = choices::apply(config, choices, suppressed, &mut merged, &mut aud);
 
     let update_tags: Vec<HashSet<&str>> = campaign
         .updates
@@ -591,10 +591,12 @@ impl Rules<'_> {
             (0..campaign.updates.len()).collect()
         };
         if chosen.is_empty() {
-            let what = if contact.interests().is_empty() {
-                "no interests given".to_string()
-            } else {
-                contact.interests().join(", ")
+            let what = match readers.get(contact.email()) {
+                Some(day) if contact.interests().is_empty() => {
+                    format!("the reader chose no topics on {day}")
+                }
+                _ if contact.interests().is_empty() => "no interests given".to_string(),
+                _ => contact.interests().join(", "),
             };
             return Err((
                 Why::Digest,

@@ -89,7 +89,15 @@ fn rows(which: Which, j: Option<&crate::journal::Journal>) -> anyhow::Result<Vec
 fn write_csv(out: impl std::io::Write, rows: &[Vec<String>]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     for r in rows {
-        w.write_record(r)?;
+        // The address as it is (it is checked); any other cell may be a stranger's words.
+        let cells = r.iter().enumerate().map(|(i, c)| {
+            if i == 0 {
+                c.into()
+            } else {
+                crate::text::spreadsheet_safe(c)
+            }
+        });
+        w.write_record(cells.map(|c| c.into_owned()))?;
     }
     w.flush()?;
     Ok(())

@@ -10,6 +10,11 @@ pub struct Args {
     /// Address and port to listen on [default: the config's [serve] listen, else 127.0.0.1:8025].
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
+    /// Accept a journal made anew although the project has sent before (the old one is lost
+    /// and no backup is left): unsubscribes, choices and sign-ups come back from the copies
+    /// beside it.
+    #[arg(long)]
+    new_journal: bool,
 }
 
 pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
@@ -18,10 +23,21 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
         Some(l) => l,
         None => config.serve.listen.parse()?,
     };
-    crate::serve::run(&config, super::store(&config), listen, |bound| {
-        use std::io::Write;
-        println!("listening on http://{bound} (unsubscribe: /u/TOKEN; preferences: /p/TOKEN; sign-up: /subscribe, /confirm/TOKEN; health: /healthz)");
-        let _ = std::io::stdout().flush();
-    })?;
+    crate::serve::run(
+        &config,
+        super::store(&config),
+        listen,
+        a.new_journal,
+        |bound, signup| {
+            use std::io::Write;
+            let signup = if signup {
+                "sign-up: /subscribe, /confirm/TOKEN"
+            } else {
+                "sign-up: closed"
+            };
+            println!("listening on http://{bound} (unsubscribe: /u/TOKEN; preferences: /p/TOKEN; {signup}; approval: /approve/TOKEN; health: /healthz)");
+            let _ = std::io::stdout().flush();
+        },
+    )?;
     Ok(Exit::Success)
 }

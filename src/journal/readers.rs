@@ -86,6 +86,8 @@ pub struct SignupCounts {
     pub to_address: usize,
     pub from_client: usize,
     pub all: usize,
+    /// Confirmation mails since `hour_ms`.
+    pub all_last_hour: usize,
 }
 
 impl Journal {
@@ -177,12 +179,22 @@ impl Journal {
                 });
             }
         }
-        let lifted = self.unsuppress(&Removal {
-            email: &s.email,
-            at_ms: s.confirmed_at_ms,
-            source: "signup",
-            by: Some("the reader, confirming a sign-up"),
-        })?;
+        // A confirmed sign-up is the person's own fresh consent: it outweighs their earlier
+        // unsubscribe, complaint or a bounce (the mailbox just answered). The team's own
+        // decision ("manual") is not the person's to undo.
+        let team_decided = self
+            .suppression(&s.email)?
+            .is_some_and(|x| x.reason == "manual");
+        let lifted = if team_decided {
+            None
+        } else {
+            self.unsuppress(&Removal {
+                email: &s.email,
+                at_ms: s.confirmed_at_ms,
+                source: "signup",
+                by: Some("the reader, confirming a sign-up"),
+            })?
+        };
         append(&copy_path(&self.path), &Said::Subscriber(s.clone()))?;
         self.store_subscriber(s)?;
         Ok(if old.is_some() {
@@ -218,33 +230,55 @@ impl Journal {
     /// backup) is applied. Returns what happened, for the operator, when anything did.
     pub(super) fn bring_readers_up_to_copy(&self) -> Result<Option<String>> {
         let path = copy_path(&self.path);
-        let (mut choices, mut signups) = (0usize, 0usize);
+        // The copy's last word on each reader: lines are appended in the order the journal
+        // took them, so a later line wins a tie of times.
+        let mut choices: std::collections::BTreeMap<String, Choice> = Default::default();
+        let mut signups: std::collections::BTreeMap<String, Subscriber> = Default::default();
         for said in read_copy(&path)? {
             match said {
                 Said::Preference(c) => {
-                    let known = self.preference(&c.email)?;
-                    if known.is_none_or(|k| k.at_ms < c.at_ms) {
-                        self.store_preference(&c)?;
-                        choices += 1;
+                    if choices.get(&c.email).is_none_or(|k| k.at_ms <= c.at_ms) {
+                        choices.insert(c.email.clone(), c);
                     }
                 }
                 Said::Subscriber(s) => {
-                    let known = self.subscriber(&s.email)?;
-                    if known.is_none_or(|k| k.requested_at_ms < s.requested_at_ms) {
-                        self.store_subscriber(&s)?;
-                        signups += 1;
+                    if signups
+                        .get(&s.email)
+                        .is_none_or(|k| k.requested_at_ms <= s.requested_at_ms)
+                    {
+                        signups.insert(s.email.clone(), s);
                     }
                 }
             }
         }
-        if choices + signups == 0 {
+        let (mut n_choices, mut n_signups) = (0usize, 0usize);
+        for c in choices.values() {
+            let known = self.preference(&c.email)?;
+            let behind = known.is_none_or(|k| {
+                k.at_ms < c.at_ms
+                    || (k.at_ms == c.at_ms
+                        && (k.languages, k.interests) != (c.languages.clone(), c.interests.clone()))
+            });
+            if behind {
+                self.store_preference(c)?;
+                n_choices += 1;
+            }
+        }
+        for s in signups.values() {
+            let known = self.subscriber(&s.email)?;
+            if known.is_none_or(|k| k.requested_at_ms < s.requested_at_ms) {
+                self.store_subscriber(s)?;
+                n_signups += 1;
+            }
+        }
+        if n_choices + n_signups == 0 {
             return Ok(None);
         }
         Ok(Some(format!(
-            "the journal {} lacked {} and {} that {} records (a new journal, or one restored from a backup?): the journal now has them",
+            "the journal {} lacked {} and {} that {} records (a new journal, one restored from a backup, or a change cut short by a crash): the journal now has them",
             self.path.display(),
-            crate::text::count(choices, "reader's choice", "readers' choices"),
-            crate::text::count(signups, "confirmed sign-up", "confirmed sign-ups"),
+            crate::text::count(n_choices, "reader's choice", "readers' choices"),
+            crate::text::count(n_signups, "confirmed sign-up", "confirmed sign-ups"),
             path.display()
         )))
     }
@@ -263,19 +297,26 @@ impl Journal {
     /// Since `since_ms`: confirmation mails to this address, sign-ups asked for from this
     /// client (mailed or not), and confirmation mails in all.
     /// Older rows are pruned first, so the table stays a day long.
-    pub fn signup_counts(&self, email: &str, client: &str, since_ms: i64) -> Result<SignupCounts> {
+    pub fn signup_counts(
+        &self,
+        email: &str,
+        client: &str,
+        since_ms: i64,
+        hour_ms: i64,
+    ) -> Result<SignupCounts> {
         self.conn
             .execute("DELETE FROM signup_mails WHERE at_ms < ?1", [since_ms])
             .map_err(|e| self.err(e))?;
         self.conn
             .query_row(
-                "SELECT COALESCE(SUM(email = ?1 AND mailed), 0), COALESCE(SUM(client = ?2), 0), COALESCE(SUM(mailed), 0) FROM signup_mails",
-                params![email, client],
+                "SELECT COALESCE(SUM(email = ?1 AND mailed), 0), COALESCE(SUM(client = ?2), 0), COALESCE(SUM(mailed), 0), COALESCE(SUM(mailed AND at_ms >= ?3), 0) FROM signup_mails",
+                params![email, client, hour_ms],
                 |r| {
                     Ok(SignupCounts {
                         to_address: r.get::<_, i64>(0)? as usize,
                         from_client: r.get::<_, i64>(1)? as usize,
                         all: r.get::<_, i64>(2)? as usize,
+                        all_last_hour: r.get::<_, i64>(3)? as usize,
                     })
                 },
             )

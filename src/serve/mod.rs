@@ -50,19 +50,21 @@ pub(crate) struct App {
 }
 
 /// Serves until the process is stopped. `ready` is told the address actually bound (useful with
-/// port 0).
+/// port 0) and whether the sign-up form is open. `new_journal` accepts a journal made anew
+/// where the project has sent before (as `send --new-journal` does).
 pub fn run(
     config: &Config,
     store: crate::journal::Store,
     listen: SocketAddr,
-    ready: impl FnOnce(SocketAddr),
+    new_journal: bool,
+    ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<()> {
     let secrets = config.token_secrets().map_err(|e| {
         Error::Serve(format!(
             "cannot read unsubscribe tokens: {e}. `serve` needs the secret the links were signed with"
         ))
     })?;
-    store.check_continuity(false)?;
+    store.check_continuity(new_journal)?;
     // Made if it is not there yet (a project that has not sent), and opened now, so that a
     // journal that cannot be used stops the server at once.
     drop(store.journal()?);
@@ -70,6 +72,7 @@ pub fn run(
     journal.write(|_| Ok(()))?;
     let pages = pages::Pages::load(config)?;
     let signup = signup::Signup::new(config);
+    let signup_open = signup.is_some();
     let app = Arc::new(App {
         config: config.clone(),
         secrets,
@@ -108,7 +111,7 @@ pub fn run(
         let bound = listener
             .local_addr()
             .map_err(|e| Error::Serve(e.to_string()))?;
-        ready(bound);
+        ready(bound, signup_open);
         net::serve(listener, router, limits)
             .await
             .map_err(|e| Error::Serve(format!("the server stopped: {e}")))

@@ -25,13 +25,20 @@ struct Now {
 
 async fn current(app: &Arc<App>, named: &Named) -> Result<Now, String> {
     let email = named.email.clone();
-    let (choice, suppressed) = with_journal(app, move |j| {
-        Ok((j.preference(&email)?, j.suppression(&email)?.is_some()))
+    let (choice, signup, suppressed) = with_journal(app, move |j| {
+        Ok((
+            j.preference(&email)?,
+            j.subscriber(&email)?,
+            j.suppression(&email)?.is_some(),
+        ))
     })
     .await?;
-    let (languages, topics) = match choice {
-        Some(c) => (c.languages, c.interests),
-        None => {
+    // The reader's own word first (their choice, else what they signed up for), then the
+    // team's lists.
+    let (languages, topics) = match (choice, signup) {
+        (Some(c), _) => (c.languages, c.interests),
+        (None, Some(s)) => (s.languages, s.interests),
+        (None, None) => {
             let app2 = app.clone();
             let email = named.email.clone();
             tokio::task::spawn_blocking(move || app2.directory.lookup(&app2.config, &email))
@@ -39,8 +46,12 @@ async fn current(app: &Arc<App>, named: &Named) -> Result<Now, String> {
                 .map_err(|e| e.to_string())?
         }
     };
+    // No language the project writes in: what the audience gives them, the fallback.
     let languages = if languages.is_empty() {
-        vec![named.lang.clone()]
+        match app.config.languages.fallback {
+            crate::config::Fallback::Bilingual => app.pages.supported.clone(),
+            crate::config::Fallback::Default => vec![app.config.languages.default.clone()],
+        }
     } else {
         languages
     };
@@ -192,7 +203,14 @@ pub(super) async fn save(
         at_ms: crate::clock::now_ms(),
         source: "page".into(),
     };
-    if let Err(e) = with_journal(&app, move |j| j.set_preference(&choice)).await {
+    // Timed under the journal's lock: choices are recorded in the order they are made, so
+    // the copy beside the journal replays them in that order.
+    let timed = with_journal(&app, move |j| {
+        let mut c = choice.clone();
+        c.at_ms = crate::clock::now_ms();
+        j.set_preference(&c)
+    });
+    if let Err(e) = timed.await {
         return not_recorded(&e);
     }
     log(&format!(

@@ -27,6 +27,8 @@ use crate::token::SignupRequest;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const HOUR_MS: i64 = 3600 * 1000;
+/// Confirmation mails may take one part in this many of the relay's hourly and daily caps.
+const SHARE_OF_CAPS: usize = 10;
 
 /// The form's relay, key and limits, when it is offered.
 pub(super) struct Signup {
@@ -145,9 +147,27 @@ fn client(app: &App, headers: &HeaderMap, peer: Option<Peer>) -> String {
         .and_then(|v| v.rsplit(',').next())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty());
-    from_header
+    let ip = from_header
         .or_else(|| peer.map(|p| p.0.ip().to_string()))
-        .unwrap_or_else(|| "unknown".into())
+        .unwrap_or_else(|| "unknown".into());
+    network_of(&ip)
+}
+
+/// The client a limit counts: an IPv4 address, or an IPv6 address's /64 (one subscriber line
+/// gets a whole /64, so counting each address would count nothing).
+fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.chars().take(64).collect(),
+    }
 }
 
 /// What the limits allow for one more confirmation mail.
@@ -206,15 +226,20 @@ pub(super) async fn submit(
     let name: String = crate::text::one_line(get("name"))
         .trim()
         .chars()
-        .take(200)
+        .take(256)
         .collect();
     let values =
         json!({"email": get("email"), "name": name, "language": chosen, "interests": interests});
     let smtputf8 = app.config.smtp.as_ref().is_some_and(|s| s.smtputf8);
     let email = match crate::address::check(get("email")) {
         Ok(e) if smtputf8 || crate::address::wire(&e).is_ascii() => e,
-        _ => {
-            let error = app.pages.text(&lang, "signup_bad_email");
+        found => {
+            let why = if found.is_ok() {
+                "signup_utf8"
+            } else {
+                "signup_bad_email"
+            };
+            let error = app.pages.text(&lang, why);
             return form_page(
                 &app,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -242,11 +267,18 @@ pub(super) async fn submit(
         let limits = signup.limits.clone();
         let rate = app.config.rate.clone();
         with_journal(&app, move |j| {
-            let counts = j.signup_counts(&email, &client, now - DAY_MS)?;
+            let counts = j.signup_counts(&email, &client, now - DAY_MS, now - HOUR_MS)?;
             let handed = j.handovers_since(now - DAY_MS)?;
             let last_hour = handed.iter().filter(|&&t| t >= now - HOUR_MS).count();
-            let capped = rate.per_day.is_some_and(|d| handed.len() >= d as usize)
-                || rate.per_hour.is_some_and(|h| last_hour >= h as usize);
+            // Confirmation mails count against the relay's caps, and may take a tenth of them:
+            // a flood of sign-ups must not stall the team's campaigns.
+            let share = |cap: u32| (cap as usize / SHARE_OF_CAPS).max(1);
+            let capped = rate
+                .per_day
+                .is_some_and(|d| handed.len() >= d as usize || counts.all >= share(d))
+                || rate
+                    .per_hour
+                    .is_some_and(|h| last_hour >= h as usize || counts.all_last_hour >= share(h));
             let allowed = if counts.from_client >= limits.per_client_per_day as usize {
                 Allowed::Busy
             } else if counts.to_address >= limits.per_address_per_day as usize {
@@ -254,7 +286,7 @@ pub(super) async fn submit(
             } else if counts.all >= limits.max_per_day as usize {
                 Allowed::Quietly("the day's confirmations are all sent ([signup] max_per_day)")
             } else if capped {
-                Allowed::Quietly("the relay's cap ([rate] per_hour or per_day) is reached")
+                Allowed::Quietly("sign-ups have had their tenth of the relay's caps ([rate] per_hour or per_day)")
             } else {
                 Allowed::Send
             };
@@ -382,19 +414,29 @@ fn opened(
             &lang,
             uri.path(),
             "expired",
-            json!({}),
+            json!({
+                "link": format!("/subscribe?lang={lang}"),
+                "link_text": app.pages.text(&lang, "signup_title"),
+            }),
         )));
     }
     Ok((r, lang))
 }
 
 /// When a sign-up was confirmed already (this one or a later one), when that was.
-async fn already(app: &Arc<App>, r: &SignupRequest) -> Result<Option<i64>, String> {
+/// When this sign-up (or a later one) was confirmed already: the text to show, which says so,
+/// or that the address has left since.
+async fn already(app: &Arc<App>, r: &SignupRequest) -> Result<Option<&'static str>, String> {
     let (email, at) = (r.email.clone(), r.at_ms);
     with_journal(app, move |j| {
-        Ok(j.subscriber(&email)?
-            .filter(|s| s.requested_at_ms >= at)
-            .map(|s| s.confirmed_at_ms))
+        let done = j
+            .subscriber(&email)?
+            .is_some_and(|s| s.requested_at_ms >= at);
+        Ok(match (done, j.suppression(&email)?.is_some()) {
+            (false, _) => None,
+            (true, false) => Some("confirmed_already"),
+            (true, true) => Some("confirmed_left"),
+        })
     })
     .await
 }
@@ -409,7 +451,12 @@ fn done(app: &App, lang: &str, uri: &Uri, r: &SignupRequest, text: &str) -> Resp
         lang,
         uri.path(),
         "confirmed",
-        json!({"text": app.pages.text(lang, text), "email": r.email, "preferences_url": preferences_url}),
+        json!({
+            "text": app.pages.text(lang, text),
+            "email": r.email,
+            "preferences_url": preferences_url,
+            "manage": app.pages.text(lang, "manage_now"),
+        }),
     )
 }
 
@@ -424,7 +471,7 @@ pub(super) async fn ask(
         Err(page) => return *page,
     };
     match already(&app, &r).await {
-        Ok(Some(_)) => done(&app, &lang, &uri, &r, "confirmed_already"),
+        Ok(Some(text)) => done(&app, &lang, &uri, &r, text),
         Ok(None) => app.pages.render(
             StatusCode::OK,
             &lang,
@@ -460,7 +507,10 @@ pub(super) async fn confirm(
     };
     let key = crate::compose::recipient_key("signup", &r.email);
     match with_journal(&app, move |j| j.confirm_signup(&s)).await {
-        Ok(Confirmed::AlreadyDone { .. }) => done(&app, &lang, &uri, &r, "confirmed_already"),
+        Ok(Confirmed::AlreadyDone { .. }) => match already(&app, &r).await {
+            Ok(Some(text)) => done(&app, &lang, &uri, &r, text),
+            _ => done(&app, &lang, &uri, &r, "confirmed_already"),
+        },
         Ok(Confirmed::New { lifted } | Confirmed::Renewed { lifted }) => {
             log(&format!("sign-up confirmed: {key}"));
             if let Some(l) = lifted {
