@@ -44,6 +44,17 @@ pub fn capitalised(s: &str) -> String {
     }
 }
 
+/// A cell as a spreadsheet may show it without running it: one that would start a formula
+/// (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe. For exports of
+/// what strangers typed (a sign-up's name) that a team opens in Excel or imports into a CRM.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -63,16 +74,5 @@ mod tests {
             "Jane Bcc: evil@example.com"
         );
         assert_eq!(super::one_line("  a \t b\u{0}c \u{2028} d"), "a b c d");
-    }
-}
-
-/// A cell as a spreadsheet may show it without running it: one that would start a formula
-/// (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading apostrophe. For exports of
-/// what strangers typed (a sign-up's name) that a team opens in Excel or imports into a CRM.
-pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{cell}"))
-    } else {
-        std::borrow::Cow::Borrowed(cell)
     }
 }
