@@ -116,8 +116,12 @@ pub fn text(h: &History) -> String {
     }
     o.push_str(&format!("\nMessages ({}):\n", j.messages.len()));
     for m in &j.messages {
+        let reply = match (m.state.as_str(), &m.smtp_reply) {
+            ("sent", _) | (_, None) => String::new(),
+            (_, Some(r)) => format!("\n      the relay said: {r}"),
+        };
         o.push_str(&format!(
-            "  {}  {}  {}  relay {}  {}  content {}\n",
+            "  {}  {}  {}  relay {}  {}  content {}{reply}\n",
             m.sent_at_ms
                 .or(m.last_attempt_at_ms)
                 .map(when)
@@ -147,7 +151,7 @@ pub fn text(h: &History) -> String {
     ));
     for c in &j.suppression_log {
         o.push_str(&format!(
-            "  {}  {}  {} by {}{}{}\n",
+            "  {}  {}  {} by {}{}{}{}\n",
             when(c.at_ms),
             if c.action == "add" {
                 "suppressed"
@@ -163,6 +167,10 @@ pub fn text(h: &History) -> String {
             c.actor
                 .as_deref()
                 .map(|a| format!(", by {a}"))
+                .unwrap_or_default(),
+            c.evidence
+                .as_deref()
+                .map(|e| format!(" ({e})"))
                 .unwrap_or_default(),
         ));
     }

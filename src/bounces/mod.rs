@@ -507,15 +507,19 @@ fn apply(
     soft_limit: u32,
 ) -> Result<()> {
     match f {
-        Finding::Hard { email, .. } => {
+        Finding::Hard { email, status } => {
             r.hard += 1;
-            journal.suppress(&Suppression {
-                email,
+            let new = journal.suppress(&Suppression {
+                email: email.clone(),
                 reason: "bounced".into(),
                 source: "bounce".into(),
                 campaign: None,
                 at_ms: now,
             })?;
+            if new {
+                journal
+                    .note_evidence(&email, &format!("status {status}, report {id} in {place}"))?;
+            }
         }
         Finding::Soft { email, .. } => {
             r.soft += 1;

@@ -31,6 +31,8 @@ pub struct ListChange {
     pub source: String,
     pub campaign: Option<String>,
     pub actor: Option<String>,
+    /// What proved it (a bounce report), when recorded.
+    pub evidence: Option<String>,
 }
 
 /// A test send that went to the address.
@@ -131,7 +133,7 @@ impl Journal {
         let mut st = self
             .conn
             .prepare(
-                "SELECT at_ms, action, reason, source, campaign, actor FROM suppression_log
+                "SELECT at_ms, action, reason, source, campaign, actor, evidence FROM suppression_log
                  WHERE email = ?1 ORDER BY at_ms, rowid",
             )
             .map_err(|e| self.err(e))?;
@@ -144,6 +146,7 @@ impl Journal {
                     source: r.get(3)?,
                     campaign: r.get(4)?,
                     actor: r.get(5)?,
+                    evidence: r.get(6)?,
                 })
             })
             .and_then(|rows| rows.collect())

@@ -149,6 +149,7 @@ impl Journal {
         conn.execute_batch(SCHEMA).map_err(|e| db_err(path, e))?;
         file::add_relay_columns(&conn).map_err(|e| db_err(path, e))?;
         file::add_column(&conn, "suppression_log", "actor").map_err(|e| db_err(path, e))?;
+        file::add_column(&conn, "suppression_log", "evidence").map_err(|e| db_err(path, e))?;
         migrate(&conn).map_err(|e| db_err(path, e))?;
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let created = conn

@@ -105,6 +105,18 @@ impl Journal {
         Ok(n > 0)
     }
 
+    /// Notes what proved the address's latest addition to the list (a bounce report: which
+    /// message of which mailbox, and its status), for `history`.
+    pub fn note_evidence(&self, email: &str, evidence: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE suppression_log SET evidence = ?2 WHERE rowid = (SELECT MAX(rowid) FROM suppression_log WHERE email = ?1 AND action = 'add')",
+                params![email, evidence],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Takes an address off the list (logged, with who did it when told); returns the record
     /// it had, if it was on the list.
     pub fn unsuppress(&self, r: &Removal) -> Result<Option<Suppression>> {

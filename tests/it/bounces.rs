@@ -187,6 +187,12 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
         !by.contains_key("helene.dupre@example.org"),
         "one soft bounce is not enough"
     );
+    // The address's history names the report that proved it.
+    p.bulletin()
+        .args(["history", "j.okafor@example.org"])
+        .ok()
+        .stdout_has("suppressed  bounced by bounce (status 5.1.1, report ")
+        .stdout_has("bounces.mbox (message 1)");
 
     // Again over the same mailbox: nothing counted twice.
     p.bulletin()
