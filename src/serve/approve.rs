@@ -175,13 +175,14 @@ pub(super) async fn approve(
     req: Request,
 ) -> Response {
     let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    // Read whatever the token: see `unsubscribe::post`.
+    if let Err(refused) = form::fields(req, MAX_BODY).await {
+        return refused;
+    }
     let (r, lang) = match opened(&app, &token, &uri, &headers) {
         Ok(x) => x,
         Err(page) => return *page,
     };
-    if let Err(refused) = form::fields(req, MAX_BODY).await {
-        return refused;
-    }
     let mut now = match now_of(&app, &r.campaign).await {
         Ok(n) => n,
         Err(e) => return not_recorded(&e),

@@ -142,14 +142,15 @@ pub(super) async fn save(
     req: Request,
 ) -> Response {
     let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    let Some(named) = app.secrets.open(&token) else {
-        return invalid(&app, &uri, &headers);
-    };
-    let lang = language(&app, &uri, &named);
+    // Read whatever the token: see `unsubscribe::post`.
     let fields = match form::fields(req, MAX_BODY).await {
         Ok(f) => f,
         Err(refused) => return refused,
     };
+    let Some(named) = app.secrets.open(&token) else {
+        return invalid(&app, &uri, &headers);
+    };
+    let lang = language(&app, &uri, &named);
     let before = match current(&app, &named).await {
         Ok(n) => n,
         Err(e) => return not_recorded(&e),

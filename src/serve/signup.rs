@@ -489,13 +489,14 @@ pub(super) async fn confirm(
     req: Request,
 ) -> Response {
     let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    // Read whatever the token: see `unsubscribe::post`.
+    if let Err(refused) = form::fields(req, MAX_BODY).await {
+        return refused;
+    }
     let (r, lang) = match opened(&app, &token, &uri, &headers) {
         Ok(x) => x,
         Err(page) => return *page,
     };
-    if let Err(refused) = form::fields(req, MAX_BODY).await {
-        return refused;
-    }
     let s = Subscriber {
         email: r.email.clone(),
         name: r.name.clone(),

@@ -113,14 +113,16 @@ pub(super) async fn post(
     req: Request,
 ) -> Response {
     let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    let Some(named) = app.secrets.open(&token) else {
-        return invalid(&app, &uri, &headers);
-    };
-    let lang = language(&app, &uri, &named);
+    // The body is read first, whatever the token: an answer that leaves it unread would
+    // leave the connection unusable for the client's next request.
     let fields = match form::fields(req, MAX_BODY).await {
         Ok(f) => f,
         Err(refused) => return refused,
     };
+    let Some(named) = app.secrets.open(&token) else {
+        return invalid(&app, &uri, &headers);
+    };
+    let lang = language(&app, &uri, &named);
     let field = |k: &str, v: &str| fields.iter().any(|(a, b)| a == k && b == v);
     // RFC 8058's one-click (a mail program), or the page's own button.
     let one_click = field("List-Unsubscribe", "One-Click");

@@ -339,6 +339,27 @@ fn an_approver_clears_a_campaign_from_the_mailed_link_in_a_browser() {
         },
     );
     assert_eq!(post(&format!("{}/approve/{forged}", s.base)), "400");
+    // Older than the week a link works, or for someone no longer an approver: gone.
+    let keys = bulletin::token::Keys::new(common::TOKEN_SECRET);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hash: String = {
+        let conn = rusqlite::Connection::open(p.path().join("bulletin.sqlite")).unwrap();
+        conn.query_row("SELECT hash FROM approvals", [], |r| r.get(0))
+            .unwrap()
+    };
+    for (who, age_days) in [("director@example.org", 8), ("intern@example.org", 0)] {
+        let t = keys.approval_token(&bulletin::token::ApprovalRequest {
+            campaign: c.into(),
+            hash: hash.clone(),
+            approver: who.into(),
+            at_ms: now_ms - age_days * 86_400_000,
+        });
+        assert_eq!(post(&format!("{}/approve/{t}", s.base)), "410", "{who}");
+    }
+    assert_eq!(count(), 1);
     let update = "updates/2026-11-peace-operations-materiel.en.md";
     let body = p.read(update);
     p.write(update, format!("{body}\nOne more sentence.\n"));

@@ -29,8 +29,12 @@ fn token(campaign: &str, email: &str, lang: &str) -> String {
 }
 
 fn agent() -> ureq::Agent {
+    // A pooled connection is not reused once it has been idle for 2 s: the server closes
+    // idle ones after its header timeout, and a request sent as it does so meets a closed
+    // socket (seen on a loaded machine).
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_idle_age(std::time::Duration::from_secs(2))
         .build()
         .into()
 }
