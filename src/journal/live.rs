@@ -34,15 +34,23 @@ impl LiveJournal {
         LiveJournal { path, open }
     }
 
-    /// Whether there is a journal to record changes in at all.
     /// A store of the same journal for one request that must read a campaign through it
     /// (the approval page prepares the campaign): the server's own connection stays its own.
     pub fn store_for_a_request(&self) -> super::Store {
         super::Store::new(self.path.clone())
     }
 
+    /// Whether there is a journal to record changes in at all. Never opens the file this
+    /// process holds a connection to: closing any descriptor of a file drops the process's
+    /// POSIX locks on it, SQLite's included, and another process (a backup, `sqlite3`, a
+    /// command of bulletin's) would then take itself for the last user of the journal and
+    /// delete the write-ahead log the server still writes to.
     pub fn present(&self) -> bool {
-        is_journal(&self.path)
+        let now = identity(&self.path).ok();
+        match &self.open {
+            Some((_, id)) if now == Some(*id) => true,
+            _ => is_journal(&self.path),
+        }
     }
 
     /// Runs `f` on the journal the path names now, and makes sure it still names it after:

@@ -482,3 +482,48 @@ fn idle_and_slow_connections_cannot_starve_the_server() {
     assert_eq!(r.status().as_u16(), 413);
     assert!(r.headers().get("content-type").is_some());
 }
+
+/// `/healthz` must not drop the server's locks on its journal: another process that opens and
+/// closes the journal (a backup, `sqlite3`) would then delete the write-ahead log the server
+/// still writes to, and the next unsubscribe would be lost.
+#[test]
+fn a_health_check_and_another_reader_lose_no_unsubscribe() {
+    let p = Project::example();
+    let s = serve(&p);
+    let one_click = |who: &str| {
+        let t = token("2026-11-digest", who, "en");
+        agent()
+            .post(format!("{}/u/{t}", s.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send("List-Unsubscribe=One-Click")
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(one_click("j.okafor@example.org"), 200);
+    for _ in 0..3 {
+        let r = agent().get(format!("{}/healthz", s.base)).call().unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    // Another process reads the journal and closes it, as a backup script would (Python's
+    // sqlite3, with the system's SQLite).
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select count(*) from suppressions').fetchone()[0]); c.close()")
+        .arg(p.path().join("bulletin.sqlite"))
+        .output()
+        .expect("python3 (tests/run installs it)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+    assert!(
+        p.path().join("bulletin.sqlite-wal").exists(),
+        "the server's log is still there"
+    );
+    assert_eq!(one_click("m.schneider@example.net"), 200);
+    drop(s);
+    let emails: Vec<String> = p.suppressed().iter().map(|r| r["email"].clone()).collect();
+    assert!(
+        emails.contains(&"m.schneider@example.net".to_string()),
+        "{emails:?}"
+    );
+    assert_eq!(emails.len(), 2);
+}
