@@ -27,7 +27,7 @@ pub struct Marker {
     pub sent: u64,
 }
 
-fn read_marker(path: &Path) -> Option<Marker> {
+pub(super) fn read_marker(path: &Path) -> Option<Marker> {
     let text = std::fs::read_to_string(marker_path(path)).ok()?;
     let field = |k: &str| {
         text.lines()

@@ -149,6 +149,16 @@ impl Journal {
         let len =
             copy::rewrite_without(&copy::copy_path(&self.path), |line| !line.contains(&field))?;
         super::readers::forget_in_copy(&self.path, email)?;
+        // Messages sent to it leave the journal's count of messages sent: the marker beside it
+        // must lose as many, or the next run would take the journal for an older one.
+        let sent_to_it: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE email = ?1 AND state = 'sent'",
+                [email],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))?;
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         let mut out = Forgotten::default();
         for (table, sql) in TABLES {
@@ -172,6 +182,12 @@ impl Journal {
         )
         .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
+        if let Some(mut m) = super::continuity::read_marker(&self.path) {
+            if sent_to_it > 0 {
+                m.sent = m.sent.saturating_sub(sent_to_it as u64);
+                super::continuity::write_marker(&self.path, &m)?;
+            }
+        }
         // The deleted rows' bytes linger in free pages and the WAL: rebuild the file and empty
         // the log.
         self.conn

@@ -120,6 +120,11 @@ fn history_tells_everything_and_forget_leaves_no_byte_of_the_address() {
     // The other test-send address stays.
     assert!(files_holding(&p, "editor@example.org").contains(&"bulletin.sqlite".to_string()));
 
+    // Sending goes on as before: the journal's count and its marker both lost its messages.
+    p.bulletin()
+        .args(["send", "2026-11-mpome-briefing", "--yes", "--dry-run"])
+        .ok();
+
     // Still in the list: left out, with what to do.
     let report = p
         .bulletin()
