@@ -58,6 +58,10 @@ impl Binding {
             p.renderer.sources_digest().to_string(),
         );
         parts.insert("attachments".to_string(), p.attachments.digest());
+        parts.insert(
+            "config (sender, languages, links, lists)".to_string(),
+            config_digest(p)?,
+        );
         for l in &p.lists {
             // Sign-ups come and go between approval and sending: the list of them is the
             // form's, not the team's, and is left out.
@@ -104,6 +108,24 @@ impl Binding {
             counts: self.counts.clone(),
         }
     }
+}
+
+/// The config as it shapes what goes out, and to whom: the sender and the footer's address,
+/// the languages and their fallback, the links, how lists are read. The sections about how and
+/// when it goes (relays, rates, schedule, serve, bounces, keys, approval itself) are left out:
+/// a new relay password must not ask for a new approval.
+fn config_digest(p: &Prepared) -> Result<String> {
+    const HOW_AND_WHEN: [&str; 9] = [
+        "smtp", "rate", "schedule", "serve", "bounces", "dkim", "approval", "signup", "limits",
+    ];
+    let text = std::fs::read_to_string(&p.config.file)
+        .map_err(|e| crate::Error::io("read", &p.config.file, e))?;
+    let mut table: toml::Table = text.parse().unwrap_or_default();
+    for key in HOW_AND_WHEN {
+        table.remove(key);
+    }
+    let canonical = toml::to_string(&table).unwrap_or_default();
+    Ok(crate::digest::of([canonical.as_bytes()]))
 }
 
 /// Where `p` stands against the approvals `journal` holds (none without a journal).

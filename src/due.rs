@@ -192,6 +192,11 @@ impl Run<'_> {
             return Ok(Next::Continue);
         };
         if self.opts.dry_run {
+            // What the real run would refuse on, the dry run says.
+            if let Some(p) = send::gate::approval(&prepared, self.store)? {
+                self.fail(DueOutcome::Error, format!("{id}: {}", p.message));
+                return Ok(Next::Continue);
+            }
             let plan = send::plan(&prepared, self.store, &send::Options::default())?;
             let would = count(plan.to_send, "message", "messages");
             self.say(

@@ -87,7 +87,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 fn approval_line(st: &send::status::Status) -> String {
     match &st.approval {
         Some(a) => format!(
-            "  approved by {} on {} ({}), version {}{}\n",
+            "  last approved by {} on {} ({}), version {}{}\n",
             a.by,
             crate::clock::from_ms(a.at_ms).format("%Y-%m-%d %H:%M UTC"),
             if a.source == "link" {

@@ -18,6 +18,8 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// The campaign as it is now, as the page shows it.
 struct Now {
+    /// The approvers the config names now.
+    approvers: Vec<String>,
     hash: String,
     subjects: Vec<serde_json::Value>,
     counts: Vec<String>,
@@ -26,12 +28,20 @@ struct Now {
 }
 
 fn read_now(app: &App, campaign: &str) -> crate::Result<Now> {
+    // The config as it is now: an approver taken off the list since the link was mailed can
+    // no longer approve, and the campaign is judged as `send` will judge it.
+    let config = crate::config::Config::load(&app.config.file)?;
     let store = app
         .journal
         .lock()
         .map_err(|_| crate::Error::Journal("the journal lock is poisoned".into()))?
         .store_for_a_request();
-    let p = crate::project::prepare(app.config.clone(), &store, campaign, false)?;
+    let approvers = config
+        .approval
+        .as_ref()
+        .map(|a| a.approvers.clone())
+        .unwrap_or_default();
+    let p = crate::project::prepare(config, &store, campaign, false)?;
     let binding = crate::approval::Binding::of(&p)?;
     let subjects = p
         .campaign
@@ -58,6 +68,7 @@ fn read_now(app: &App, campaign: &str) -> crate::Result<Now> {
         None => Vec::new(),
     };
     Ok(Now {
+        approvers,
         hash: binding.hash.clone(),
         subjects,
         counts,
@@ -83,12 +94,7 @@ fn opened(
     });
     let days = app.config.approval.as_ref().map_or(7, |a| a.expires_days) as i64;
     let age = crate::clock::now_ms() - r.at_ms;
-    let listed = app.config.approval.as_ref().is_some_and(|a| {
-        a.approvers
-            .iter()
-            .any(|w| w.eq_ignore_ascii_case(&r.approver))
-    });
-    if !(0..=days * DAY_MS).contains(&age) || !listed {
+    if !(0..=days * DAY_MS).contains(&age) {
         return Err(Box::new(app.pages.message(
             StatusCode::GONE,
             &lang,
@@ -131,9 +137,16 @@ fn page(app: &App, lang: &str, uri: &Uri, r: &ApprovalRequest, now: &Now, state:
     )
 }
 
-/// The page's state: changed since the request, approved already by this approver, or ask.
+/// The page's state: no longer an approver, changed since the request, approved already by
+/// this approver, or ask.
 fn state_of(r: &ApprovalRequest, now: &Now) -> &'static str {
-    if now.hash != r.hash {
+    if !now
+        .approvers
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(&r.approver))
+    {
+        "removed"
+    } else if now.hash != r.hash {
         "changed"
     } else if now
         .approvals

@@ -224,6 +224,23 @@ fn an_approval_holds_for_exactly_what_goes_out() {
         .stderr_has("list practitioners.csv changed")
         .stderr_has("recipients: ");
     p.write("lists/practitioners.csv", list);
+    // The config's part in what goes out (here the reply address) is covered too; a relay
+    // setting is not.
+    let config = p.read("bulletin.toml");
+    p.write(
+        "bulletin.toml",
+        config.replace("reply_to = \"", "reply_to = \"x"),
+    );
+    p.bulletin()
+        .args(["send", c, "--yes", "--dry-run"])
+        .fails()
+        .stderr_has("config (sender, languages, links, lists) changed");
+    p.write(
+        "bulletin.toml",
+        config.replace("timeout_secs = 5", "timeout_secs = 6"),
+    );
+    p.bulletin().args(["send", c, "--yes", "--dry-run"]).ok();
+    p.write("bulletin.toml", &config);
     // Put back as approved: it goes, and status says who cleared it.
     p.bulletin().args(["send", c, "--yes"]).ok();
     assert!(!smtp.messages().is_empty());
@@ -355,16 +372,22 @@ fn an_approver_clears_a_campaign_from_the_mailed_link_in_a_browser() {
         conn.query_row("SELECT hash FROM approvals", [], |r| r.get(0))
             .unwrap()
     };
-    for (who, age_days) in [("director@example.org", 8), ("intern@example.org", 0)] {
+    let link_for = |who: &str, age_days: i64| {
         let t = keys.approval_token(&bulletin::token::ApprovalRequest {
             campaign: c.into(),
             hash: hash.clone(),
             approver: who.into(),
             at_ms: now_ms - age_days * 86_400_000,
         });
-        assert_eq!(post(&format!("{}/approve/{t}", s.base)), "410", "{who}");
-    }
-    assert_eq!(count(), 1);
+        format!("{}/approve/{t}", s.base)
+    };
+    assert_eq!(post(&link_for("director@example.org", 8)), "410");
+    assert_eq!(post(&link_for("intern@example.org", 0)), "200");
+    assert_eq!(
+        count(),
+        1,
+        "someone not among the approvers approves nothing"
+    );
     let update = "updates/2026-11-peace-operations-materiel.en.md";
     let body = p.read(update);
     p.write(update, format!("{body}\nOne more sentence.\n"));
