@@ -26,6 +26,10 @@ pub struct History {
     pub journal: About,
     /// Messages handed over while the address was on the suppression list.
     pub sent_after_leaving: Vec<Sent>,
+    /// Test sends that went to it while it was on the suppression list.
+    pub tests_after_leaving: Vec<crate::journal::history::TestSent>,
+    /// When it was erased (`bulletin forget`), if it was: the journal keeps only a keyed hash.
+    pub erased_at_ms: Option<i64>,
 }
 
 /// Everything known of `address`, or `Error::Refused` when nothing is.
@@ -34,7 +38,7 @@ pub fn of(config: &Config, store: &crate::journal::Store, address: &str) -> Resu
         .map_err(|e| Error::Refused(format!("{address:?} is not an e-mail address: {e}")))?;
     let mut lists = Vec::new();
     let aliases = crate::render::interest_aliases(config);
-    for file in crate::project::list_files(config)? {
+    for file in list_files_within(&config.lists_dir()) {
         let mut p = crate::problems::Problems::new();
         let Ok(list) = crate::project::load_list(config, &file, &aliases, &mut p) else {
             continue;
@@ -56,7 +60,8 @@ pub fn of(config: &Config, store: &crate::journal::Store, address: &str) -> Resu
         Some(j) => j.about(&email)?,
         None => About::default(),
     };
-    if lists.is_empty() && journal.is_empty() {
+    let erased_at_ms = store.erased()?.when(&email);
+    if lists.is_empty() && journal.is_empty() && erased_at_ms.is_none() {
         return Err(Error::Refused(format!(
             "bulletin knows nothing of {email}: no list of {} holds it and the journal has no record of it",
             config.lists_dir().display()
@@ -67,12 +72,48 @@ pub fn of(config: &Config, store: &crate::journal::Store, address: &str) -> Resu
         .into_iter()
         .cloned()
         .collect();
+    let tests_after_leaving = journal
+        .tests_while_suppressed()
+        .into_iter()
+        .cloned()
+        .collect();
     Ok(History {
         address: email,
         lists,
         journal,
         sent_after_leaving,
+        tests_after_leaving,
+        erased_at_ms,
     })
+}
+
+/// Every contact list under the lists folder, its subfolders included (a campaign may name
+/// `sub/list.csv`), in name order.
+fn list_files_within(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() && !e.file_name().to_string_lossy().starts_with('.') {
+                todo.push(path);
+            } else if kind.is_file()
+                && path.extension().is_some_and(|x| {
+                    ["csv", "tsv", "txt"]
+                        .iter()
+                        .any(|k| x.eq_ignore_ascii_case(k))
+                })
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn when(ms: i64) -> String {
@@ -112,7 +153,18 @@ pub fn text(h: &History) -> String {
             s.languages.join("+"),
             s.interests.join(", ")
         )),
-        None => o.push_str("  no\n"),
+        None => o.push_str("  not confirmed\n"),
+    }
+    for (at, client, mailed) in &j.signup_requests {
+        o.push_str(&format!(
+            "  asked {} from {client}{}\n",
+            when(*at),
+            if *mailed {
+                ", a confirmation mailed"
+            } else {
+                ", no confirmation mailed (over a limit)"
+            }
+        ));
     }
     o.push_str(&format!("\nMessages ({}):\n", j.messages.len()));
     for m in &j.messages {
@@ -121,7 +173,7 @@ pub fn text(h: &History) -> String {
             (_, Some(r)) => format!("\n      the relay said: {r}"),
         };
         o.push_str(&format!(
-            "  {}  {}  {}  relay {}  {}  content {}{reply}\n",
+            "  {}  {}  {}  relay {}  {}  campaign content {} (as last sent){reply}\n",
             m.sent_at_ms
                 .or(m.last_attempt_at_ms)
                 .map(when)
@@ -201,20 +253,35 @@ pub fn text(h: &History) -> String {
         }
     }
     o.push('\n');
-    if j.suppression_log.iter().all(|c| c.action != "add") {
+    if let Some(at) = h.erased_at_ms {
+        o.push_str(&format!(
+            "Erased on {} (bulletin forget): the journal keeps only a keyed hash of it, and no campaign mails it.\n",
+            when(at)
+        ));
+    }
+    if h.erased_at_ms.is_some() && j.suppression_log.is_empty() {
+        // What it was on before the erasure went with it.
+    } else if j.suppression_log.iter().all(|c| c.action != "add") {
         o.push_str("It was never on the suppression list.\n");
-    } else if h.sent_after_leaving.is_empty() {
+    } else if h.sent_after_leaving.is_empty() && h.tests_after_leaving.is_empty() {
         o.push_str("Nothing was sent to it while it was on the suppression list.\n");
     } else {
         o.push_str(&format!(
             "Sent while it was on the suppression list ({}):\n",
-            h.sent_after_leaving.len()
+            h.sent_after_leaving.len() + h.tests_after_leaving.len()
         ));
         for m in &h.sent_after_leaving {
             o.push_str(&format!(
                 "  {}  {}\n",
                 m.sent_at_ms.map(when).unwrap_or_default(),
                 m.campaign
+            ));
+        }
+        for t in &h.tests_after_leaving {
+            o.push_str(&format!(
+                "  {}  {} (a test send, to an address given with --to-suppressed)\n",
+                when(t.at_ms),
+                t.campaign
             ));
         }
     }

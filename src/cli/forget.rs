@@ -51,7 +51,55 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
             println!("  {}:{}", l.file, l.line);
         }
     }
+    let others: Vec<String> = files_holding(&config.root, &email)
+        .into_iter()
+        .filter(|f| !known.lists.iter().any(|l| f == &l.file))
+        .collect();
+    if !others.is_empty() {
+        println!("Other files of the project hold it (previews, reports, logs, exports): delete or make them again:");
+        for f in others {
+            println!("  {f}");
+        }
+    }
     Ok(Exit::Success)
+}
+
+/// The project's files, under `root`, that hold `needle`'s bytes: previews, reports, logs and
+/// exports bulletin or the team wrote. Version control, build folders and files over 64 MB
+/// are not read.
+fn files_holding(root: &Path, needle: &str) -> Vec<String> {
+    const SKIP: [&str; 3] = [".git", "target", "node_modules"];
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                if !SKIP.iter().any(|s| e.file_name() == *s) {
+                    todo.push(path);
+                }
+                continue;
+            }
+            let small = e
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.len() < 64 << 20);
+            let holds = small
+                && std::fs::read(&path).is_ok_and(|b| {
+                    b.windows(needle.len())
+                        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+                });
+            if holds {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn confirmed(email: &str) -> anyhow::Result<bool> {

@@ -220,7 +220,7 @@ impl Journal {
 }
 
 /// Test sends name their addresses in one field ("a@x.org, b@x.org"): the address is taken
-/// out of it, and a row left naming nobody goes.
+/// out of it; a row left naming nobody says \"(erased)\".
 fn forget_in_test_sends(tx: &rusqlite::Transaction, email: &str) -> rusqlite::Result<usize> {
     let rows: Vec<(i64, String)> = tx
         .prepare("SELECT rowid, sent_to FROM test_sends")?
@@ -235,14 +235,16 @@ fn forget_in_test_sends(tx: &rusqlite::Transaction, email: &str) -> rusqlite::Re
         if kept.len() == to.split(", ").count() {
             continue;
         }
-        n += if kept.is_empty() {
-            tx.execute("DELETE FROM test_sends WHERE rowid = ?1", [id])?
+        // The row stays (the campaign was test-sent, and when), naming nobody erased.
+        let to = if kept.is_empty() {
+            "(erased)".to_string()
         } else {
-            tx.execute(
-                "UPDATE test_sends SET sent_to = ?2 WHERE rowid = ?1",
-                params![id, kept.join(", ")],
-            )?
+            kept.join(", ")
         };
+        n += tx.execute(
+            "UPDATE test_sends SET sent_to = ?2 WHERE rowid = ?1",
+            params![id, to],
+        )?;
     }
     Ok(n)
 }

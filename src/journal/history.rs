@@ -53,6 +53,9 @@ pub struct About {
     pub subscriber: Option<Subscriber>,
     /// Bounce-mailbox findings a person was asked to look at.
     pub reviews: Vec<(i64, String, String)>,
+    /// Sign-ups asked for through the form (confirmed or not): when, from which client, and
+    /// whether a confirmation mail went.
+    pub signup_requests: Vec<(i64, String, bool)>,
 }
 
 impl About {
@@ -64,6 +67,15 @@ impl About {
             && self.preference_log.is_empty()
             && self.subscriber.is_none()
             && self.reviews.is_empty()
+            && self.signup_requests.is_empty()
+    }
+
+    /// Whether the address was on the suppression list at `at`: the last change before it.
+    fn suppressed_at(&self, at: i64) -> bool {
+        self.suppression_log
+            .iter()
+            .rfind(|c| c.at_ms < at)
+            .is_some_and(|c| c.action == "add")
     }
 
     /// Messages sent while the address was on the suppression list: the exceptions to "nobody
@@ -71,16 +83,15 @@ impl About {
     pub fn sent_while_suppressed(&self) -> Vec<&Sent> {
         self.messages
             .iter()
-            .filter(|m| {
-                let Some(at) = m.sent_at_ms else {
-                    return false;
-                };
-                // The list's state at `at`: the last change before it.
-                self.suppression_log
-                    .iter()
-                    .rfind(|c| c.at_ms < at)
-                    .is_some_and(|c| c.action == "add")
-            })
+            .filter(|m| m.sent_at_ms.is_some_and(|at| self.suppressed_at(at)))
+            .collect()
+    }
+
+    /// Test sends that went to it while it was on the suppression list (`--to-suppressed`).
+    pub fn tests_while_suppressed(&self) -> Vec<&TestSent> {
+        self.test_sends
+            .iter()
+            .filter(|t| self.suppressed_at(t.at_ms))
             .collect()
     }
 }
@@ -177,6 +188,18 @@ impl Journal {
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
         a.subscriber = self.subscriber(email)?;
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at_ms, client, mailed FROM signup_mails WHERE email = ?1 ORDER BY at_ms",
+            )
+            .map_err(|e| self.err(e))?;
+        a.signup_requests = st
+            .query_map([email], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
         let mut st = self
             .conn
             .prepare("SELECT at_ms, reason, place FROM mail_review WHERE who = ?1 ORDER BY at_ms")

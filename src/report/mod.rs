@@ -191,7 +191,7 @@ pub fn gather(config: &Config, store: &Store, campaign: &str) -> Result<Campaign
     if note.is_none() {
         charts.push(chart(
             "by-list",
-            "Messages handed over, by list",
+            "Messages handed over, by list (one on two lists counts in each)",
             count_by(&|d| {
                 listed
                     .get(&d.email)
@@ -210,10 +210,12 @@ pub fn gather(config: &Config, store: &Store, campaign: &str) -> Result<Campaign
     let mut reasons = HashMap::new();
     for d in &deliveries {
         if matches!(d.state, State::Failed | State::Deferred | State::Unknown) {
+            // Relays name the recipient in their replies: without it, one reason is one bar.
             let reply: String = d
                 .smtp_reply
                 .as_deref()
                 .unwrap_or("no reply")
+                .replace(&d.email, "<recipient>")
                 .chars()
                 .take(60)
                 .collect();
@@ -347,6 +349,16 @@ pub fn write(
             None => Vec::new(),
         }
     } else {
+        // A name neither the journal nor the campaigns folder knows is a mistake, as for status.
+        let known = match store.existing()? {
+            Some(j) => j.campaigns()?,
+            None => Vec::new(),
+        };
+        for c in campaigns {
+            if !known.contains(c) {
+                crate::campaign::locate_id(config, c)?;
+            }
+        }
         campaigns.to_vec()
     };
     if ids.is_empty() {

@@ -69,6 +69,21 @@ fn history_tells_everything_and_forget_leaves_no_byte_of_the_address() {
         .unwrap()
         .contains('@'));
     assert_eq!(json["sent_after_leaving"].as_array().unwrap().len(), 0);
+    // A sample sent to it on purpose after it left is named as the exception it is.
+    p.bulletin()
+        .args([
+            "test-send",
+            "2026-11-digest",
+            "--to",
+            who,
+            "--to-suppressed",
+        ])
+        .ok();
+    p.bulletin()
+        .args(["history", who])
+        .ok()
+        .stdout_has("Sent while it was on the suppression list (")
+        .stdout_has("a test send, to an address given with --to-suppressed");
 
     // A message that went after the address left is named as the exception it is.
     p.bulletin()
@@ -112,10 +127,24 @@ fn history_tells_everything_and_forget_leaves_no_byte_of_the_address() {
         .stderr_has("pass --yes");
     assert!(!files_holding(&p, who).is_empty(), "nothing erased yet");
 
+    p.bulletin()
+        .args(["preview", "2026-11-digest", "--out"])
+        .arg(p.path().join("out"))
+        .ok();
     let mailed_before = common::smtp::count_by_recipient(&smtp.inbox)[who];
     let out = p.bulletin().args(["forget", who, "--yes"]).ok().stdout();
     assert!(out.contains("Erased amina.diallo@example.org"), "{out}");
     assert!(out.contains("lists/practitioners.csv:2"), "{out}");
+    assert!(
+        out.contains("out/index.html"),
+        "the preview that holds it is named: {out}"
+    );
+    // Its history now says only that it was erased.
+    p.bulletin()
+        .args(["history", who])
+        .ok()
+        .stdout_has("Erased on ")
+        .stdout_has("Messages (0)");
     assert_eq!(files_holding(&p, who), Vec::<String>::new());
     // The other test-send address stays.
     assert!(files_holding(&p, "editor@example.org").contains(&"bulletin.sqlite".to_string()));
