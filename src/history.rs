@@ -173,7 +173,7 @@ pub fn text(h: &History) -> String {
             (_, Some(r)) => format!("\n      the relay said: {r}"),
         };
         o.push_str(&format!(
-            "  {}  {}  {}  relay {}  {}  campaign content {} (as last sent){reply}\n",
+            "  {}  {}  {}  relay {}  {}  content {}{reply}\n",
             m.sent_at_ms
                 .or(m.last_attempt_at_ms)
                 .map(when)

@@ -26,7 +26,12 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// A permanent failure (5.x.x) of a message sent to this address: suppressed.
-    Hard { email: String, status: String },
+    Hard {
+        email: String,
+        status: String,
+        /// The campaign whose message it returned, as the tie says.
+        campaign: Option<String>,
+    },
     /// A temporary failure (4.x.x): counted.
     Soft { email: String, status: String },
     /// An unsubscribe mail whose subject holds a valid token.
@@ -292,7 +297,7 @@ fn tie(
     let mut untied = Vec::new();
     for (email, status) in named.pairs {
         match ties.campaign_for(&email, marks)? {
-            Some(_) => out.push(found(email, status)),
+            Some(campaign) => out.push(found(email, status, Some(campaign))),
             None => untied.push((email, status)),
         }
     }
@@ -307,8 +312,8 @@ fn tie(
             .first()
             .map(|(_, s)| s.clone())
             .or_else(|| text.split_whitespace().find_map(status_code));
-        if let (Some((_, email)), Some(status)) = (verp, code) {
-            out.push(found(email, status));
+        if let (Some((campaign, email)), Some(status)) = (verp, code) {
+            out.push(found(email, status, Some(campaign)));
             untied.clear();
         }
     }
@@ -332,9 +337,13 @@ fn tie(
     Ok(out)
 }
 
-fn found(email: String, status: String) -> Finding {
+fn found(email: String, status: String, campaign: Option<String>) -> Finding {
     if status.starts_with('5') {
-        Finding::Hard { email, status }
+        Finding::Hard {
+            email,
+            status,
+            campaign,
+        }
     } else {
         Finding::Soft { email, status }
     }
@@ -507,13 +516,17 @@ fn apply(
     soft_limit: u32,
 ) -> Result<()> {
     match f {
-        Finding::Hard { email, status } => {
+        Finding::Hard {
+            email,
+            status,
+            campaign,
+        } => {
             r.hard += 1;
             let new = journal.suppress(&Suppression {
                 email: email.clone(),
                 reason: "bounced".into(),
                 source: "bounce".into(),
-                campaign: None,
+                campaign,
                 at_ms: now,
             })?;
             if new {

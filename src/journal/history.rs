@@ -16,7 +16,8 @@ pub struct Sent {
     pub relay: Option<String>,
     pub message_id: Option<String>,
     pub langs: String,
-    /// The campaign's content hash as the journal last recorded it.
+    /// What the message was made of: the campaign's content hash when it was claimed (for
+    /// rows older than that record, the campaign's latest).
     pub content_hash: Option<String>,
     pub smtp_reply: Option<String>,
 }
@@ -103,7 +104,7 @@ impl Journal {
         let mut st = self
             .conn
             .prepare(
-                "SELECT d.campaign, d.state, d.sent_at, d.last_attempt_at, d.relay, d.message_id, d.langs, c.content_hash, d.smtp_reply
+                "SELECT d.campaign, d.state, d.sent_at, d.last_attempt_at, d.relay, d.message_id, d.langs, COALESCE(d.content_hash, c.content_hash), d.smtp_reply
                  FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign
                  WHERE d.email = ?1 ORDER BY COALESCE(d.sent_at, d.last_attempt_at, d.queued_at)",
             )

@@ -150,6 +150,8 @@ impl Journal {
         file::add_relay_columns(&conn).map_err(|e| db_err(path, e))?;
         file::add_column(&conn, "suppression_log", "actor").map_err(|e| db_err(path, e))?;
         file::add_column(&conn, "suppression_log", "evidence").map_err(|e| db_err(path, e))?;
+        // What each message was made of, as the run that claimed it had it.
+        file::add_column(&conn, "deliveries", "content_hash").map_err(|e| db_err(path, e))?;
         migrate(&conn).map_err(|e| db_err(path, e))?;
         let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let created = conn
@@ -402,7 +404,7 @@ impl Journal {
         let mut done = Vec::with_capacity(batch.len());
         {
             let mut claim = tx
-                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3, relay = ?4 WHERE id = ?1 AND state IN ('queued', 'deferred') AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = deliveries.email)")
+                .prepare_cached("UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = ?2, last_attempt_at = ?3, relay = ?4, content_hash = (SELECT c.content_hash FROM campaigns c WHERE c.id = deliveries.campaign) WHERE id = ?1 AND state IN ('queued', 'deferred') AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email = deliveries.email)")
                 .map_err(e)?;
             let mut suppressed = tx
                 .prepare_cached("SELECT 1 FROM deliveries d JOIN suppressions s ON s.email = d.email WHERE d.id = ?1")

@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     sent_at         INTEGER,
     -- The relay (host:port) the last attempt went to.
     relay           TEXT,
+    -- The campaign's content hash when the last attempt was claimed: what the message was
+    -- made of (a campaign continued with --allow-changed has two).
+    content_hash    TEXT,
     UNIQUE (campaign, email)
 );
 -- Campaigns marked ready by `bulletin schedule`; `due` sends them when their time comes.

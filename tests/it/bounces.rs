@@ -191,7 +191,7 @@ fn an_mbox_of_reports_and_unsubscribes_keeps_the_list_and_imports_once() {
     p.bulletin()
         .args(["history", "j.okafor@example.org"])
         .ok()
-        .stdout_has("suppressed  bounced by bounce (status 5.1.1, report ")
+        .stdout_has("suppressed  bounced by bounce, campaign 2026-11-digest (status 5.1.1, report ")
         .stdout_has("bounces.mbox (message 1)");
 
     // Again over the same mailbox: nothing counted twice.

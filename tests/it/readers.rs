@@ -636,10 +636,15 @@ fn a_flood_of_sign_ups_from_fifty_clients_stays_within_every_limit() {
 
 /// Sets the tab's viewport: `width` CSS pixels wide, as a phone when `mobile`.
 pub(crate) fn viewport(tab: &headless_chrome::Tab, width: u32, mobile: bool) {
+    viewport_of(tab, width, if mobile { 844 } else { 900 }, mobile);
+}
+
+/// Sets the tab's viewport to `width` × `height` CSS pixels.
+pub(crate) fn viewport_of(tab: &headless_chrome::Tab, width: u32, height: u32, mobile: bool) {
     use headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride;
     tab.call_method(SetDeviceMetricsOverride {
         width,
-        height: if mobile { 844 } else { 1800 },
+        height,
         device_scale_factor: 1.0,
         mobile,
         scale: None,
