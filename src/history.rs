@@ -166,6 +166,14 @@ pub fn text(h: &History) -> String {
             }
         ));
     }
+    messages_and_changes(h, &mut o);
+    statement(h, &mut o);
+    o
+}
+
+/// Every message, test send, change to the suppression list and preference, oldest first.
+fn messages_and_changes(h: &History, o: &mut String) {
+    let j = &h.journal;
     o.push_str(&format!("\nMessages ({}):\n", j.messages.len()));
     for m in &j.messages {
         let reply = match (m.state.as_str(), &m.smtp_reply) {
@@ -252,6 +260,11 @@ pub fn text(h: &History) -> String {
             o.push_str(&format!("  {}  {reason} ({place})\n", when(*at)));
         }
     }
+}
+
+/// Whether anything was sent while the address was suppressed, and its erasure.
+fn statement(h: &History, o: &mut String) {
+    let j = &h.journal;
     o.push('\n');
     if let Some(at) = h.erased_at_ms {
         o.push_str(&format!(
@@ -285,5 +298,4 @@ pub fn text(h: &History) -> String {
             ));
         }
     }
-    o
 }

@@ -157,6 +157,39 @@ impl Config {
                 p.error(&file, line("url"), "unsubscribe url has no {token}: without it the link cannot tell who is leaving. Write it like https://news.example.org/u/{token}");
             }
         }
+        self.check_readers_links(at, p);
+        if un.offered() && un.secret_env.is_none() && un.secret_command.is_none() {
+            p.error(&file, line("url").or(line("mailto")), "[unsubscribe] needs a secret to sign tokens with: name an environment variable with secret_env (or a command with secret_command); never write the secret in this file");
+        }
+        for (a, b) in [
+            ("secret_env", "secret_command"),
+            ("previous_secret_env", "previous_secret_command"),
+        ] {
+            if key_line(text, a).is_some() && key_line(text, b).is_some() {
+                p.error(
+                    &file,
+                    line(b),
+                    format!("[unsubscribe] give either {a} or {b}, not both"),
+                );
+            }
+        }
+        if let Some(m) = &self.unsubscribe.mailto {
+            if !valid_address(m) {
+                p.error(
+                    &file,
+                    line("mailto"),
+                    format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"),
+                );
+            }
+        }
+    }
+
+    /// The links of the reader's say and of clearance: the preference page, the sign-up's
+    /// confirmation, the approval page.
+    fn check_readers_links(&self, at: &At, p: &mut Problems) {
+        let (file, text) = (at.file.clone(), at.text);
+        let line = |key: &str| key_line(text, key);
+        let un = &self.unsubscribe;
         if let Some(u) = &un.preferences_url {
             if !(u.starts_with("https://") || u.starts_with("http://")) || !u.contains("{token}") {
                 p.error(&file, line("preferences_url"), "preferences_url must be a link with {token} in it, such as https://news.example.org/p/{token} (the path `bulletin serve` answers)");
@@ -220,30 +253,6 @@ impl Config {
             }
             if un.secret_env.is_none() && un.secret_command.is_none() {
                 p.error(&file, line("confirm_url"), "[signup] needs [unsubscribe] secret_env (or secret_command): confirmation links are signed with it");
-            }
-        }
-        if un.offered() && un.secret_env.is_none() && un.secret_command.is_none() {
-            p.error(&file, line("url").or(line("mailto")), "[unsubscribe] needs a secret to sign tokens with: name an environment variable with secret_env (or a command with secret_command); never write the secret in this file");
-        }
-        for (a, b) in [
-            ("secret_env", "secret_command"),
-            ("previous_secret_env", "previous_secret_command"),
-        ] {
-            if key_line(text, a).is_some() && key_line(text, b).is_some() {
-                p.error(
-                    &file,
-                    line(b),
-                    format!("[unsubscribe] give either {a} or {b}, not both"),
-                );
-            }
-        }
-        if let Some(m) = &self.unsubscribe.mailto {
-            if !valid_address(m) {
-                p.error(
-                    &file,
-                    line("mailto"),
-                    format!("unsubscribe mailto \"{m}\" is not a valid e-mail address"),
-                );
             }
         }
     }

@@ -100,17 +100,47 @@ impl About {
 impl Journal {
     /// Everything recorded about `email`.
     pub fn about(&self, email: &str) -> Result<About> {
-        let mut a = About::default();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT d.campaign, d.state, d.sent_at, d.last_attempt_at, d.relay, d.message_id, d.langs, COALESCE(d.content_hash, c.content_hash), d.smtp_reply
-                 FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign
-                 WHERE d.email = ?1 ORDER BY COALESCE(d.sent_at, d.last_attempt_at, d.queued_at)",
-            )
-            .map_err(|e| self.err(e))?;
-        a.messages = st
-            .query_map([email], |r| {
+        Ok(About {
+            messages: self.messages_to(email)?,
+            test_sends: self.test_sends_to(email)?,
+            suppression_log: self.list_changes_of(email)?,
+            preference_log: self.preference_changes_of(email)?,
+            subscriber: self.subscriber(email)?,
+            reviews: self.rows(
+                "SELECT at_ms, reason, place FROM mail_review WHERE who = ?1 ORDER BY at_ms",
+                email,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?,
+            signup_requests: self.rows(
+                "SELECT at_ms, client, mailed FROM signup_mails WHERE email = ?1 ORDER BY at_ms",
+                email,
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)),
+            )?,
+        })
+    }
+
+    /// The rows `sql` gives for one address (`?1`), each made by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        email: &str,
+        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut st = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([email], row)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
+    fn messages_to(&self, email: &str) -> Result<Vec<Sent>> {
+        self.rows(
+            "SELECT d.campaign, d.state, d.sent_at, d.last_attempt_at, d.relay, d.message_id, d.langs, COALESCE(d.content_hash, c.content_hash), d.smtp_reply
+             FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign
+             WHERE d.email = ?1 ORDER BY COALESCE(d.sent_at, d.last_attempt_at, d.queued_at)",
+            email,
+            |r| {
                 Ok(Sent {
                     campaign: r.get(0)?,
                     state: r.get(1)?,
@@ -122,9 +152,12 @@ impl Journal {
                     content_hash: r.get(7)?,
                     smtp_reply: r.get(8)?,
                 })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
+            },
+        )
+    }
+
+    /// Test sends name their addresses in one field: read whole, kept where it is named.
+    fn test_sends_to(&self, email: &str) -> Result<Vec<TestSent>> {
         let mut st = self
             .conn
             .prepare("SELECT campaign, content_hash, sent_to, at_ms FROM test_sends ORDER BY at_ms")
@@ -133,7 +166,7 @@ impl Journal {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
-        a.test_sends = tests
+        Ok(tests
             .into_iter()
             .filter(|(_, _, to, _)| to.split(", ").any(|t| t.trim().eq_ignore_ascii_case(email)))
             .map(|(campaign, content_hash, _, at_ms)| TestSent {
@@ -141,16 +174,15 @@ impl Journal {
                 content_hash,
                 at_ms,
             })
-            .collect();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT at_ms, action, reason, source, campaign, actor, evidence FROM suppression_log
-                 WHERE email = ?1 ORDER BY at_ms, rowid",
-            )
-            .map_err(|e| self.err(e))?;
-        a.suppression_log = st
-            .query_map([email], |r| {
+            .collect())
+    }
+
+    fn list_changes_of(&self, email: &str) -> Result<Vec<ListChange>> {
+        self.rows(
+            "SELECT at_ms, action, reason, source, campaign, actor, evidence FROM suppression_log
+             WHERE email = ?1 ORDER BY at_ms, rowid",
+            email,
+            |r| {
                 Ok(ListChange {
                     at_ms: r.get(0)?,
                     action: r.get(1)?,
@@ -160,24 +192,22 @@ impl Journal {
                     actor: r.get(5)?,
                     evidence: r.get(6)?,
                 })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT email, languages, interests, at_ms, source FROM preference_log
-                 WHERE email = ?1 ORDER BY at_ms, rowid",
-            )
-            .map_err(|e| self.err(e))?;
-        a.preference_log = st
-            .query_map([email], |r| {
-                let split = |s: String, sep: char| -> Vec<String> {
-                    s.split(sep)
-                        .filter(|p| !p.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
+            },
+        )
+    }
+
+    fn preference_changes_of(&self, email: &str) -> Result<Vec<Choice>> {
+        let split = |s: String, sep: char| -> Vec<String> {
+            s.split(sep)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        self.rows(
+            "SELECT email, languages, interests, at_ms, source FROM preference_log
+             WHERE email = ?1 ORDER BY at_ms, rowid",
+            email,
+            |r| {
                 Ok(Choice {
                     email: r.get(0)?,
                     languages: split(r.get(1)?, '+'),
@@ -185,31 +215,8 @@ impl Journal {
                     at_ms: r.get(3)?,
                     source: r.get(4)?,
                 })
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        a.subscriber = self.subscriber(email)?;
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT at_ms, client, mailed FROM signup_mails WHERE email = ?1 ORDER BY at_ms",
-            )
-            .map_err(|e| self.err(e))?;
-        a.signup_requests = st
-            .query_map([email], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        let mut st = self
-            .conn
-            .prepare("SELECT at_ms, reason, place FROM mail_review WHERE who = ?1 ORDER BY at_ms")
-            .map_err(|e| self.err(e))?;
-        a.reviews = st
-            .query_map([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        Ok(a)
+            },
+        )
     }
 }
 

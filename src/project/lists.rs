@@ -178,12 +178,12 @@ pub fn list_files(config: &Config) -> Result<Vec<PathBuf>> {
 
 /// The people who signed up through the form and confirmed, as a contact list: the journal's
 /// `subscribers`, one row each in the order they confirmed (the "line" a report names).
-pub(super) fn subscribers(
-    config: &Config,
-    store: &crate::journal::Store,
-    subscribers: Vec<crate::journal::Subscriber>,
-) -> ContactList {
+pub(super) fn subscribers(config: &Config, store: &crate::journal::Store) -> Result<ContactList> {
     use crate::contacts::{Contact, Interests, Language, Shape};
+    let subscribers = match store.existing()? {
+        Some(j) => j.subscribers()?,
+        None => Vec::new(),
+    };
     let name: Arc<str> = crate::campaign::SUBSCRIBERS.into();
     let columns = ["email", "name", "language", "interests", "confirmed"];
     let shape = Arc::new(Shape {
@@ -229,7 +229,7 @@ pub(super) fn subscribers(
             )
         })
         .collect();
-    ContactList {
+    Ok(ContactList {
         path: store.path().to_path_buf(),
         name,
         encoding: "UTF-8",
@@ -237,5 +237,5 @@ pub(super) fn subscribers(
         columns: columns.iter().map(|c| c.to_string()).collect(),
         contacts,
         rejects: Vec::new(),
-    }
+    })
 }

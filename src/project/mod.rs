@@ -92,56 +92,7 @@ pub fn prepare(
     let Some(campaign) = campaign else {
         return Err(Error::Invalid(p));
     };
-    let mut lists = HashMap::new();
-    let mut rejects = Vec::new();
-    let aliases = crate::render::interest_aliases(&config);
-    for name in campaign
-        .audience
-        .lists
-        .iter()
-        .chain(&campaign.audience.exclude)
-    {
-        if name == campaign::SUBSCRIBERS && !lists.contains_key(name) {
-            let subscribers = match store.existing()? {
-                Some(j) => j.subscribers()?,
-                None => Vec::new(),
-            };
-            lists.insert(
-                name.clone(),
-                lists::subscribers(&config, store, subscribers),
-            );
-            continue;
-        }
-        let file = config.lists_dir().join(name);
-        if lists.contains_key(name) || !file.is_file() {
-            continue;
-        }
-        let mut lp = Problems::new();
-        let list = load_list(&config, &file, &aliases, &mut lp)?;
-        // A bad row of an exclusion list names someone who must not be mailed: skipping it
-        // would mail them, so it always stops the command.
-        let excludes = campaign.audience.exclude.contains(name);
-        if excludes && skip_invalid && !list.rejects.is_empty() {
-            lp.error(
-                &file,
-                None,
-                "this exclusion list has rows bulletin cannot read (listed above); they cannot be skipped, since the people they name would be mailed: fix them",
-            );
-        }
-        if skip_invalid && !excludes {
-            // A row that was set aside is no longer an error; the file-wide ones still are.
-            for prob in &mut lp.0 {
-                let is_row = list.rejects.iter().any(|r| Some(r.line) == prob.line);
-                if prob.severity == Severity::Error && is_row {
-                    prob.severity = Severity::Warning;
-                    prob.message = format!("skipped: {}", prob.message);
-                }
-            }
-            rejects.extend(list.rejects.iter().cloned());
-        }
-        p.extend(lp);
-        lists.insert(name.clone(), list);
-    }
+    let (lists, rejects) = load_lists(&config, store, &campaign, skip_invalid, &mut p)?;
     let renderer = Renderer::new(&config, &campaign, &updates, &mut p);
     let attachments = crate::attachments::Attachments::load(&config, &campaign, &updates, &mut p);
     let p = p.into_result()?;
@@ -162,15 +113,7 @@ pub fn prepare(
     // The project's suppression list; nobody on it is mailed. Without a journal (lost, or
     // not made yet) it is the copy kept beside where the journal goes.
     let suppressed: HashMap<String, String> = store.suppressed_addresses()?;
-    // The readers' own choices (the preference page), which beat their lists' cells.
-    let choices: HashMap<String, crate::journal::Choice> = match store.existing()? {
-        Some(j) => j
-            .preferences()?
-            .into_iter()
-            .map(|c| (c.email.clone(), c))
-            .collect(),
-        None => HashMap::new(),
-    };
+    let choices = readers_choices(store)?;
     let erased = store.erased()?;
     let audience = audience::select(
         &config,
@@ -205,6 +148,76 @@ pub fn prepare(
         problems: p,
         rejects,
         secrets,
+    })
+}
+
+/// The lists a campaign names (sending and exclusion lists), each loaded once, with the rows
+/// set aside under `skip_invalid`. Problems go to `p`; bad rows of an exclusion list always
+/// stop the command.
+fn load_lists(
+    config: &Config,
+    store: &crate::journal::Store,
+    campaign: &Campaign,
+    skip_invalid: bool,
+    p: &mut Problems,
+) -> Result<(HashMap<String, crate::contacts::ContactList>, Vec<Reject>)> {
+    let mut lists = HashMap::new();
+    let mut rejects = Vec::new();
+    let aliases = crate::render::interest_aliases(config);
+    for name in campaign
+        .audience
+        .lists
+        .iter()
+        .chain(&campaign.audience.exclude)
+    {
+        if name == campaign::SUBSCRIBERS && !lists.contains_key(name) {
+            lists.insert(name.clone(), lists::subscribers(config, store)?);
+            continue;
+        }
+        let file = config.lists_dir().join(name);
+        if lists.contains_key(name) || !file.is_file() {
+            continue;
+        }
+        let mut lp = Problems::new();
+        let list = load_list(config, &file, &aliases, &mut lp)?;
+        // A bad row of an exclusion list names someone who must not be mailed: skipping it
+        // would mail them, so it always stops the command.
+        let excludes = campaign.audience.exclude.contains(name);
+        if excludes && skip_invalid && !list.rejects.is_empty() {
+            lp.error(
+                &file,
+                None,
+                "this exclusion list has rows bulletin cannot read (listed above); they cannot be skipped, since the people they name would be mailed: fix them",
+            );
+        }
+        if skip_invalid && !excludes {
+            // A row that was set aside is no longer an error; the file-wide ones still are.
+            for prob in &mut lp.0 {
+                let is_row = list.rejects.iter().any(|r| Some(r.line) == prob.line);
+                if prob.severity == Severity::Error && is_row {
+                    prob.severity = Severity::Warning;
+                    prob.message = format!("skipped: {}", prob.message);
+                }
+            }
+            rejects.extend(list.rejects.iter().cloned());
+        }
+        p.extend(lp);
+        lists.insert(name.clone(), list);
+    }
+    Ok((lists, rejects))
+}
+
+/// The readers' own choices (the preference page), which beat their lists' cells, by address.
+fn readers_choices(
+    store: &crate::journal::Store,
+) -> Result<HashMap<String, crate::journal::Choice>> {
+    Ok(match store.existing()? {
+        Some(j) => j
+            .preferences()?
+            .into_iter()
+            .map(|c| (c.email.clone(), c))
+            .collect(),
+        None => HashMap::new(),
     })
 }
 

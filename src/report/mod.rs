@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::journal::{State, Store};
+use crate::journal::history::Left;
+use crate::journal::{Delivery, State, Store};
 use crate::send::status::Status;
 use crate::{Error, Result};
 
@@ -149,135 +150,27 @@ pub fn gather(config: &Config, store: &Store, campaign: &str) -> Result<Campaign
     let approvals = journal.approvals(campaign)?;
     let tests = journal.test_sends_of(campaign)?;
     drop(journal);
-    let day = |ms: i64| {
-        crate::clock::from_ms(ms)
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string()
-    };
     let (listed, note) = match listed(config, store, campaign) {
-        Ok(l) => (l, None),
+        Ok(l) => (Some(l), None),
         Err(e) => (
-            HashMap::new(),
+            None,
             Some(format!(
                 "Lists and topics are left out: the campaign's files cannot be read now ({e})."
             )),
         ),
     };
-    let sent: Vec<_> = deliveries
+    let sent: Vec<&Delivery> = deliveries
         .iter()
         .filter(|d| d.state == State::Sent)
         .collect();
-    let mut charts = vec![chart(
-        "over-time",
-        "Messages handed over to the relay, over time",
-        over_time(&sent.iter().filter_map(|d| d.sent_at).collect::<Vec<_>>()),
-        true,
-    )];
-    let count_by = |key: &dyn Fn(&crate::journal::Delivery) -> Vec<String>| {
-        let mut m = HashMap::new();
-        for d in &sent {
-            for k in key(d) {
-                *m.entry(k).or_insert(0) += 1;
-            }
-        }
-        sorted(m)
-    };
-    charts.push(chart(
-        "by-language",
-        "Messages handed over, by language",
-        count_by(&|d| vec![d.langs.clone()]),
-        false,
-    ));
-    if note.is_none() {
-        charts.push(chart(
-            "by-list",
-            "Messages handed over, by list (one on two lists counts in each)",
-            count_by(&|d| {
-                listed
-                    .get(&d.email)
-                    .map(|l| l.0.clone())
-                    .unwrap_or_else(|| vec!["(no longer in a list)".into()])
-            }),
-            false,
-        ));
-    }
-    charts.push(chart(
-        "by-relay",
-        "Messages handed over, by relay",
-        sorted(status.sent_by_relay.clone().into_iter().collect()),
-        false,
-    ));
-    let mut reasons = HashMap::new();
-    for d in &deliveries {
-        if matches!(d.state, State::Failed | State::Deferred | State::Unknown) {
-            // Relays name the recipient in their replies: without it, one reason is one bar.
-            let reply: String = d
-                .smtp_reply
-                .as_deref()
-                .unwrap_or("no reply")
-                .replace(&d.email, "<recipient>")
-                .chars()
-                .take(60)
-                .collect();
-            let code = d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default();
-            *reasons
-                .entry(format!("{}: {code}{reply}", d.state.as_str()))
-                .or_insert(0) += 1;
-        }
-    }
+    let mut charts = handed_over(&sent, &status, listed.as_ref());
     charts.push(chart(
         "reasons",
         "Failures and deferrals, by reason",
-        sorted(reasons),
+        reasons(&deliveries),
         false,
     ));
-    let langs: HashMap<&str, &str> = deliveries
-        .iter()
-        .map(|d| (d.email.as_str(), d.langs.as_str()))
-        .collect();
-    let mut how = HashMap::new();
-    let mut by_lang = HashMap::new();
-    let mut by_topic = HashMap::new();
-    for l in &left {
-        *how.entry(format!("{} ({})", l.reason, l.source))
-            .or_insert(0) += 1;
-        *by_lang
-            .entry(langs.get(l.email.as_str()).unwrap_or(&"?").to_string())
-            .or_insert(0) += 1;
-        for t in listed
-            .get(&l.email)
-            .map(|x| x.1.clone())
-            .unwrap_or_default()
-        {
-            *by_topic.entry(t).or_insert(0) += 1;
-        }
-    }
-    charts.push(chart(
-        "left-how",
-        "Unsubscribes and bounces, by kind",
-        sorted(how),
-        false,
-    ));
-    charts.push(chart(
-        "left-over-time",
-        "Unsubscribes and bounces, over time",
-        over_time(&left.iter().map(|l| l.at_ms).collect::<Vec<_>>()),
-        true,
-    ));
-    charts.push(chart(
-        "left-language",
-        "Unsubscribes and bounces, by language",
-        sorted(by_lang),
-        false,
-    ));
-    if note.is_none() {
-        charts.push(chart(
-            "left-topic",
-            "Unsubscribes and bounces, by topic",
-            sorted(by_topic),
-            false,
-        ));
-    }
+    charts.extend(who_left(&deliveries, &left, listed.as_ref()));
     let counts = [
         State::Sent,
         State::Failed,
@@ -300,26 +193,7 @@ pub fn gather(config: &Config, store: &Store, campaign: &str) -> Result<Campaign
         counts,
         span,
         charts,
-        approvals: approvals
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} by {} ({}), version {}{}",
-                    day(a.at_ms),
-                    a.by,
-                    if a.source == "link" {
-                        "mailed link"
-                    } else {
-                        "command"
-                    },
-                    &a.hash[..12],
-                    a.note
-                        .as_deref()
-                        .map(|n| format!(": {n}"))
-                        .unwrap_or_default()
-                )
-            })
-            .collect(),
+        approvals: approvals.iter().map(approval_line).collect(),
         test_sends: tests
             .iter()
             .map(|t| {
@@ -333,6 +207,153 @@ pub fn gather(config: &Config, store: &Store, campaign: &str) -> Result<Campaign
         status,
         note,
     })
+}
+
+fn day(ms: i64) -> String {
+    crate::clock::from_ms(ms)
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
+}
+
+fn approval_line(a: &crate::journal::Approved) -> String {
+    format!(
+        "{} by {} ({}), version {}{}",
+        day(a.at_ms),
+        a.by,
+        if a.source == "link" {
+            "mailed link"
+        } else {
+            "command"
+        },
+        &a.hash[..12],
+        a.note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default()
+    )
+}
+
+/// The messages handed over: over time, by language, by list (when the lists can be read) and
+/// by relay.
+fn handed_over(sent: &[&Delivery], status: &Status, listed: Option<&Listed>) -> Vec<Chart> {
+    let count_by = |key: &dyn Fn(&Delivery) -> Vec<String>| {
+        let mut m = HashMap::new();
+        for d in sent {
+            for k in key(d) {
+                *m.entry(k).or_insert(0) += 1;
+            }
+        }
+        sorted(m)
+    };
+    let mut charts = vec![
+        chart(
+            "over-time",
+            "Messages handed over to the relay, over time",
+            over_time(&sent.iter().filter_map(|d| d.sent_at).collect::<Vec<_>>()),
+            true,
+        ),
+        chart(
+            "by-language",
+            "Messages handed over, by language",
+            count_by(&|d| vec![d.langs.clone()]),
+            false,
+        ),
+    ];
+    if let Some(listed) = listed {
+        charts.push(chart(
+            "by-list",
+            "Messages handed over, by list (one on two lists counts in each)",
+            count_by(&|d| {
+                listed
+                    .get(&d.email)
+                    .map(|l| l.0.clone())
+                    .unwrap_or_else(|| vec!["(no longer in a list)".into()])
+            }),
+            false,
+        ));
+    }
+    charts.push(chart(
+        "by-relay",
+        "Messages handed over, by relay",
+        sorted(status.sent_by_relay.clone().into_iter().collect()),
+        false,
+    ));
+    charts
+}
+
+/// Failures, deferrals and unknowns by reason: the relay's code and words, without the
+/// recipient's address (relays name it, and one reason would be one bar each).
+fn reasons(deliveries: &[Delivery]) -> Vec<(String, usize)> {
+    let mut reasons = HashMap::new();
+    for d in deliveries {
+        if matches!(d.state, State::Failed | State::Deferred | State::Unknown) {
+            let reply: String = d
+                .smtp_reply
+                .as_deref()
+                .unwrap_or("no reply")
+                .replace(&d.email, "<recipient>")
+                .chars()
+                .take(60)
+                .collect();
+            let code = d.smtp_code.map(|c| format!("{c} ")).unwrap_or_default();
+            *reasons
+                .entry(format!("{}: {code}{reply}", d.state.as_str()))
+                .or_insert(0) += 1;
+        }
+    }
+    sorted(reasons)
+}
+
+/// Who left the list through the campaign: by kind, over time, by language and by topic.
+fn who_left(deliveries: &[Delivery], left: &[Left], listed: Option<&Listed>) -> Vec<Chart> {
+    let langs: HashMap<&str, &str> = deliveries
+        .iter()
+        .map(|d| (d.email.as_str(), d.langs.as_str()))
+        .collect();
+    let (mut how, mut by_lang, mut by_topic) = (HashMap::new(), HashMap::new(), HashMap::new());
+    for l in left {
+        *how.entry(format!("{} ({})", l.reason, l.source))
+            .or_insert(0) += 1;
+        *by_lang
+            .entry(langs.get(l.email.as_str()).unwrap_or(&"?").to_string())
+            .or_insert(0) += 1;
+        for t in listed
+            .and_then(|m| m.get(&l.email))
+            .map(|x| x.1.clone())
+            .unwrap_or_default()
+        {
+            *by_topic.entry(t).or_insert(0) += 1;
+        }
+    }
+    let mut charts = vec![
+        chart(
+            "left-how",
+            "Unsubscribes and bounces, by kind",
+            sorted(how),
+            false,
+        ),
+        chart(
+            "left-over-time",
+            "Unsubscribes and bounces, over time",
+            over_time(&left.iter().map(|l| l.at_ms).collect::<Vec<_>>()),
+            true,
+        ),
+        chart(
+            "left-language",
+            "Unsubscribes and bounces, by language",
+            sorted(by_lang),
+            false,
+        ),
+    ];
+    if listed.is_some() {
+        charts.push(chart(
+            "left-topic",
+            "Unsubscribes and bounces, by topic",
+            sorted(by_topic),
+            false,
+        ));
+    }
+    charts
 }
 
 /// Writes a page per campaign (every campaign the journal knows, when none is named) and an

@@ -84,40 +84,9 @@ impl Pages {
         let mut senders = BTreeMap::new();
         let mut topics = BTreeMap::new();
         let mut form_versions = BTreeMap::new();
-        let s = &config.sender;
         for lang in &config.languages.supported {
             let own = crate::render::strings(config, lang);
-            let mut p = serde_json::Map::new();
-            for table in [builtin.get("en"), builtin.get(lang.as_str())]
-                .into_iter()
-                .flatten()
-            {
-                if let Ok(Value::Object(m)) = serde_json::to_value(table) {
-                    p.extend(m);
-                }
-            }
-            let mut p = Value::Object(p);
-            crate::render::set_strings(&mut p, lang);
-            for key in ["unsubscribe_page", "pages"] {
-                if let Some(Value::Object(m)) = own.get(key) {
-                    p.as_object_mut().expect("an object").extend(m.clone());
-                }
-            }
-            let text = |key: &str, fallback: &str| {
-                own.get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or(fallback)
-                    .to_string()
-            };
-            let sender = json!({
-                    "name": s.name,
-                    "organisation": text("organisation", &s.organisation),
-                    "postal_address": text("postal_address", &s.postal_address),
-                // The newsletter's name, as its masthead gives it.
-                "masthead": text("masthead", &s.name),
-            });
-            // The confirmation mail signs with it too.
-            p["sender"] = sender.clone();
+            let (p, sender) = language_strings(config, &builtin, &own, lang);
             senders.insert(lang.clone(), sender);
             let labels = own.get("interests");
             let list: Vec<(String, String)> = config
@@ -300,4 +269,44 @@ impl Pages {
         }
         self.render(status, lang, "message.html", path, ctx)
     }
+}
+
+/// A language's page strings (built in for English, then the language's own, then the
+/// project's `[unsubscribe_page]` and `[pages]`), with the sender as that language writes it,
+/// which the strings carry too (the confirmation mail signs with it).
+fn language_strings(
+    config: &Config,
+    builtin: &toml::Table,
+    own: &Value,
+    lang: &str,
+) -> (Value, Value) {
+    let mut p = serde_json::Map::new();
+    for table in [builtin.get("en"), builtin.get(lang)].into_iter().flatten() {
+        if let Ok(Value::Object(m)) = serde_json::to_value(table) {
+            p.extend(m);
+        }
+    }
+    let mut p = Value::Object(p);
+    crate::render::set_strings(&mut p, lang);
+    for key in ["unsubscribe_page", "pages"] {
+        if let Some(Value::Object(m)) = own.get(key) {
+            p.as_object_mut().expect("an object").extend(m.clone());
+        }
+    }
+    let text = |key: &str, fallback: &str| {
+        own.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or(fallback)
+            .to_string()
+    };
+    let s = &config.sender;
+    let sender = json!({
+        "name": s.name,
+        "organisation": text("organisation", &s.organisation),
+        "postal_address": text("postal_address", &s.postal_address),
+        // The newsletter's name, as its masthead gives it.
+        "masthead": text("masthead", &s.name),
+    });
+    p["sender"] = sender.clone();
+    (p, sender)
 }

@@ -155,48 +155,22 @@ pub(super) async fn save(
         Ok(n) => n,
         Err(e) => return not_recorded(&e),
     };
-    let asked = fields
-        .iter()
-        .find(|(k, _)| k == "language")
-        .map(|(_, v)| v.trim().to_ascii_lowercase());
-    let supported = &app.pages.supported;
-    let languages: Vec<String> = match asked.as_deref() {
-        Some("all") if supported.len() > 1 => {
-            // Every language, the one their messages lead with first.
-            let mut all = vec![named.lang.clone()];
-            all.extend(supported.iter().filter(|l| **l != named.lang).cloned());
-            all.retain(|l| supported.contains(l));
-            all
-        }
-        Some(code) if supported.iter().any(|l| l == code) => vec![code.to_string()],
-        _ => {
-            let error = app.pages.text(&lang, "prefs_bad_language");
-            return page(
-                &app,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &lang,
-                &uri,
-                &named,
-                &token,
-                &before,
-                "ask",
-                Vec::new(),
-                &error,
-            );
-        }
+    let Some(languages) = chosen_languages(&app, &named, &fields) else {
+        let error = app.pages.text(&lang, "prefs_bad_language");
+        return page(
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &lang,
+            &uri,
+            &named,
+            &token,
+            &before,
+            "ask",
+            Vec::new(),
+            &error,
+        );
     };
-    let mut topics: Vec<String> = Vec::new();
-    for (k, v) in &fields {
-        let tag = v.trim();
-        if k == "interests"
-            && app.config.interests.iter().any(|t| t == tag)
-            && !topics.iter().any(|t| t == tag)
-        {
-            topics.push(tag.to_string());
-        }
-    }
-    // In the config's order, so that the same choice reads the same.
-    topics.sort_by_key(|t| app.config.interests.iter().position(|c| c == t));
+    let topics = chosen_topics(&app, &fields);
     let choice = Choice {
         email: named.email.clone(),
         languages: languages.clone(),
@@ -243,6 +217,42 @@ pub(super) async fn save(
         changes,
         "",
     )
+}
+
+/// The languages a form asks for: one the project writes in, or `all` (the one the reader's
+/// messages lead with first); `None` for anything else.
+fn chosen_languages(app: &App, named: &Named, fields: &[(String, String)]) -> Option<Vec<String>> {
+    let asked = fields
+        .iter()
+        .find(|(k, _)| k == "language")
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    let supported = &app.pages.supported;
+    match asked.as_deref() {
+        Some("all") if supported.len() > 1 => {
+            let mut all = vec![named.lang.clone()];
+            all.extend(supported.iter().filter(|l| **l != named.lang).cloned());
+            all.retain(|l| supported.contains(l));
+            Some(all)
+        }
+        Some(code) if supported.iter().any(|l| l == code) => Some(vec![code.to_string()]),
+        _ => None,
+    }
+}
+
+/// The project's topics a form ticks, in the config's order (unknown ones are dropped).
+fn chosen_topics(app: &App, fields: &[(String, String)]) -> Vec<String> {
+    let mut topics: Vec<String> = Vec::new();
+    for (k, v) in fields {
+        let tag = v.trim();
+        if k == "interests"
+            && app.config.interests.iter().any(|t| t == tag)
+            && !topics.iter().any(|t| t == tag)
+        {
+            topics.push(tag.to_string());
+        }
+    }
+    topics.sort_by_key(|t| app.config.interests.iter().position(|c| c == t));
+    topics
 }
 
 /// What a choice changed, in the page's language: the language, and each topic added or left.

@@ -206,23 +206,8 @@ pub(super) async fn submit(
         return closed(&app, &lang, &uri);
     };
     let client = client(&app, &headers, peer.map(|Extension(p)| p));
-    let supported = &app.pages.supported;
     let chosen = get("language").trim().to_ascii_lowercase();
-    let languages: Vec<String> = if chosen == "all" && supported.len() > 1 {
-        let mut all = vec![lang.clone()];
-        all.extend(supported.iter().filter(|l| **l != lang).cloned());
-        all
-    } else if supported.contains(&chosen) {
-        vec![chosen.clone()]
-    } else {
-        vec![lang.clone()]
-    };
-    let mut interests: Vec<String> = Vec::new();
-    for (k, v) in &fields {
-        if k == "interests" && app.config.interests.contains(v) && !interests.contains(v) {
-            interests.push(v.clone());
-        }
-    }
+    let (languages, interests) = choices(&app, &lang, &chosen, &fields);
     let name: String = crate::text::one_line(get("name"))
         .trim()
         .chars()
@@ -262,42 +247,7 @@ pub(super) async fn submit(
         return sent_page();
     }
     let now = crate::clock::now_ms();
-    let allowed = {
-        let (email, client, relay) = (email.clone(), client.clone(), signup.relay.clone());
-        let limits = signup.limits.clone();
-        let rate = app.config.rate.clone();
-        with_journal(&app, move |j| {
-            let counts = j.signup_counts(&email, &client, now - DAY_MS, now - HOUR_MS)?;
-            let handed = j.handovers_since(now - DAY_MS)?;
-            let last_hour = handed.iter().filter(|&&t| t >= now - HOUR_MS).count();
-            // Confirmation mails count against the relay's caps, and may take a tenth of them:
-            // a flood of sign-ups must not stall the team's campaigns.
-            let share = |cap: u32| (cap as usize / SHARE_OF_CAPS).max(1);
-            let capped = rate
-                .per_day
-                .is_some_and(|d| handed.len() >= d as usize || counts.all >= share(d))
-                || rate
-                    .per_hour
-                    .is_some_and(|h| last_hour >= h as usize || counts.all_last_hour >= share(h));
-            let allowed = if counts.from_client >= limits.per_client_per_day as usize {
-                Allowed::Busy
-            } else if counts.to_address >= limits.per_address_per_day as usize {
-                Allowed::Quietly("this address had its confirmations for the day")
-            } else if counts.all >= limits.max_per_day as usize {
-                Allowed::Quietly("the day's confirmations are all sent ([signup] max_per_day)")
-            } else if capped {
-                Allowed::Quietly("sign-ups have had their tenth of the relay's caps ([rate] per_hour or per_day)")
-            } else {
-                Allowed::Send
-            };
-            if !matches!(allowed, Allowed::Busy) {
-                let mailed = matches!(allowed, Allowed::Send).then_some(relay.as_str());
-                j.record_signup(&email, &client, mailed, now)?;
-            }
-            Ok(allowed)
-        })
-        .await
-    };
+    let allowed = allowed(&app, signup, &email, &client, now).await;
     let key = crate::compose::recipient_key("signup", &email);
     match allowed {
         Err(e) => not_recorded(&e),
@@ -328,6 +278,80 @@ pub(super) async fn submit(
             sent_page()
         }
     }
+}
+
+/// The languages and topics a sign-up asks for: `all`, one the project writes in, else the
+/// form's own language; and the project's topics among those ticked.
+fn choices(
+    app: &App,
+    lang: &str,
+    chosen: &str,
+    fields: &[(String, String)],
+) -> (Vec<String>, Vec<String>) {
+    let supported = &app.pages.supported;
+    let languages: Vec<String> = if chosen == "all" && supported.len() > 1 {
+        let mut all = vec![lang.to_string()];
+        all.extend(supported.iter().filter(|l| **l != lang).cloned());
+        all
+    } else if supported.iter().any(|l| l == chosen) {
+        vec![chosen.to_string()]
+    } else {
+        vec![lang.to_string()]
+    };
+    let mut interests: Vec<String> = Vec::new();
+    for (k, v) in fields {
+        if k == "interests" && app.config.interests.contains(v) && !interests.contains(v) {
+            interests.push(v.clone());
+        }
+    }
+    (languages, interests)
+}
+
+/// What the limits allow for one more sign-up from `client` for `email`, decided and noted in
+/// one go under the journal's lock, so that concurrent requests cannot both slip under a limit.
+async fn allowed(
+    app: &Arc<App>,
+    signup: &Signup,
+    email: &str,
+    client: &str,
+    now: i64,
+) -> Result<Allowed, String> {
+    let (email, client, relay) = (email.to_string(), client.to_string(), signup.relay.clone());
+    let limits = signup.limits.clone();
+    let rate = app.config.rate.clone();
+    with_journal(app, move |j| {
+        let counts = j.signup_counts(&email, &client, now - DAY_MS, now - HOUR_MS)?;
+        let handed = j.handovers_since(now - DAY_MS)?;
+        let last_hour = handed.iter().filter(|&&t| t >= now - HOUR_MS).count();
+        // Confirmation mails count against the relay's caps, and may take a tenth of them:
+        // a flood of sign-ups must not stall the team's campaigns.
+        let share = |cap: u32| (cap as usize / SHARE_OF_CAPS).max(1);
+        let capped = rate
+            .per_day
+            .is_some_and(|d| handed.len() >= d as usize || counts.all >= share(d))
+            || rate
+                .per_hour
+                .is_some_and(|h| last_hour >= h as usize || counts.all_last_hour >= share(h));
+        let allowed = if counts.from_client >= limits.per_client_per_day as usize {
+            Allowed::Busy
+        } else if counts.to_address >= limits.per_address_per_day as usize {
+            Allowed::Quietly("this address had its confirmations for the day")
+        } else if counts.all >= limits.max_per_day as usize {
+            Allowed::Quietly("the day's confirmations are all sent ([signup] max_per_day)")
+        } else if capped {
+            Allowed::Quietly(
+                "sign-ups have had their tenth of the relay's caps ([rate] per_hour or per_day)",
+            )
+        } else {
+            Allowed::Send
+        };
+        if !matches!(allowed, Allowed::Busy) {
+            let mailed = matches!(allowed, Allowed::Send).then_some(relay.as_str());
+            j.record_signup(&email, &client, mailed, now)?;
+        }
+        Ok(allowed)
+    })
+    .await
 }
 
 /// Sends the confirmation mail in the background, so that the answer takes as long whatever
