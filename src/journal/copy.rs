@@ -16,11 +16,16 @@ use crate::{Error, Result};
 
 /// The copy of the journal at `journal`.
 pub fn copy_path(journal: &Path) -> PathBuf {
+    beside(journal, "suppressions")
+}
+
+/// A hidden file beside the journal: `.NAME.WHAT` in its folder.
+pub(super) fn beside(journal: &Path, what: &str) -> PathBuf {
     let name = journal
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "journal".into());
-    journal.with_file_name(format!(".{name}.suppressions"))
+    journal.with_file_name(format!(".{name}.{what}"))
 }
 
 /// One change to the suppression list.

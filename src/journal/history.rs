@@ -197,25 +197,11 @@ impl Journal {
     }
 
     fn preference_changes_of(&self, email: &str) -> Result<Vec<Choice>> {
-        let split = |s: String, sep: char| -> Vec<String> {
-            s.split(sep)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
         self.rows(
             "SELECT email, languages, interests, at_ms, source FROM preference_log
              WHERE email = ?1 ORDER BY at_ms, rowid",
             email,
-            |r| {
-                Ok(Choice {
-                    email: r.get(0)?,
-                    languages: split(r.get(1)?, '+'),
-                    interests: split(r.get(2)?, ';'),
-                    at_ms: r.get(3)?,
-                    source: r.get(4)?,
-                })
-            },
+            super::readers::choice_row,
         )
     }
 }

@@ -55,7 +55,7 @@ fn split(s: String, sep: char) -> Vec<String> {
         .collect()
 }
 
-fn choice_row(r: &rusqlite::Row) -> rusqlite::Result<Choice> {
+pub(super) fn choice_row(r: &rusqlite::Row) -> rusqlite::Result<Choice> {
     Ok(Choice {
         email: r.get(0)?,
         languages: split(r.get(1)?, '+'),
@@ -361,11 +361,7 @@ enum Said {
 /// confirmed sign-up is appended (and synced) here before the journal records it, so that a
 /// journal lost or restored from an older backup loses no reader's word.
 pub fn copy_path(journal: &Path) -> PathBuf {
-    let name = journal
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "journal".into());
-    journal.with_file_name(format!(".{name}.readers"))
+    super::copy::beside(journal, "readers")
 }
 
 fn append(path: &Path, said: &Said) -> Result<()> {

@@ -30,16 +30,7 @@ impl Renderer {
                 ..Default::default()
             },
         );
-        let value = self.context(
-            &r,
-            Self::contact_value(&r.contact, lang),
-            super::Links::default().value(),
-            true,
-        )?;
-        let ctx = Context::from_value(value).map_err(|e| RenderError::Template {
-            template: String::new(),
-            message: tera_error_text(&e),
-        })?;
+        let ctx = self.web_context(&r, &r.contact, lang)?;
         let subject = self.web_title(&r, lang)?;
         let text = self.run(&self.text_template[lang], &ctx)?;
         let raw = self.run(&self.html_template[lang], &ctx)?;
@@ -54,22 +45,32 @@ impl Renderer {
         })
     }
 
+    /// The context of a web copy: `contact` as its reader, no links of their own.
+    fn web_context(
+        &self,
+        r: &Recipient,
+        contact: &crate::contacts::Contact,
+        lang: &str,
+    ) -> Result<Context, RenderError> {
+        let value = self.context(
+            r,
+            Self::contact_value(contact, lang),
+            super::Links::default().value(),
+            true,
+        )?;
+        Context::from_value(value).map_err(|e| RenderError::Template {
+            template: String::new(),
+            message: tera_error_text(&e),
+        })
+    }
+
     /// The subject as a page's title: without the reader. A subject that greets its reader
     /// ("{{ contact.first_name | default(value='Briefing') }}: weapons lost...") would give
     /// every visitor the fallback meant for a nameless contact; so the subject is rendered with
     /// a marker for the reader's name, and the part that holds it is left out.
     fn web_title(&self, r: &Recipient, lang: &str) -> Result<String, RenderError> {
         let contact = crate::contacts::Contact::made_up("web", "", MARK, MARK, MARK);
-        let value = self.context(
-            r,
-            Self::contact_value(&contact, lang),
-            super::Links::default().value(),
-            true,
-        )?;
-        let ctx = Context::from_value(value).map_err(|e| RenderError::Template {
-            template: String::new(),
-            message: tera_error_text(&e),
-        })?;
+        let ctx = self.web_context(r, &contact, lang)?;
         let marked = self.run(&format!("subject.{lang}"), &ctx)?;
         Ok(crate::typography::spaces(
             &without_reader(marked.trim()),

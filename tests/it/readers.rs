@@ -5,7 +5,7 @@
 //! clients counted at the SMTP server.
 
 use crate::common;
-use crate::serve::{serve_with, Server};
+use crate::serve::{agent, serve_with, Server};
 
 use std::time::{Duration, Instant};
 
@@ -26,17 +26,6 @@ fn start(p: &Project) -> Server {
 
 fn token(campaign: &str, email: &str, lang: &str) -> String {
     bulletin::token::Keys::new(TOKEN_SECRET).token(campaign, email, lang)
-}
-
-fn agent() -> ureq::Agent {
-    // A pooled connection is not reused once it has been idle for 2 s: the server closes
-    // idle ones after its header timeout, and a request sent as it does so meets a closed
-    // socket (seen on a loaded machine).
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_idle_age(std::time::Duration::from_secs(2))
-        .build()
-        .into()
 }
 
 fn get(url: &str) -> (u16, String) {

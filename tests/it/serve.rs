@@ -55,7 +55,7 @@ fn token(campaign: &str, email: &str, lang: &str) -> String {
     bulletin::token::Keys::new(TOKEN_SECRET).token(campaign, email, lang)
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     // A pooled connection is not reused once it has been idle for 2 s: the server closes
     // idle ones after its header timeout, and a request sent as it does so meets a closed
     // socket (seen on a loaded machine).
