@@ -662,7 +662,7 @@ fn every_page_answers_in_the_readers_language_and_fits_a_phone() {
 
 /// Each page `serve` shows, and the archive's, at one screen width: in the language asked
 /// for, every input labelled, no wider than the screen; a screenshot of each for a person.
-fn every_page_in_the_readers_language_fits(width: u32, mobile: bool, size: &str) {
+fn every_page_in_the_readers_language_fits(width: u32, mobile: bool, size: &'static str) {
     let smtp = RealSmtp::start();
     let p = Project::example();
     with_signup(&p, smtp.port, "", "per_second = 50");
@@ -744,50 +744,25 @@ fn every_page_in_the_readers_language_fits(width: u32, mobile: bool, size: &str)
         ),
         ("invalid", "/u/not-a-token?lang=fr".into(), "fr", "#invalid"),
     ];
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let (browser, _profile) = common::chromium();
-    let tab = browser.new_tab().unwrap();
-    {
-        viewport(&tab, width, mobile);
+    let screen = Screen {
+        width,
+        mobile,
+        size,
+    };
+    // Each page in a tab of its own, side by side: a page load takes most of a second.
+    std::thread::scope(|scope| {
         for (name, path, lang, mark) in &pages {
-            tab.navigate_to(&format!("{}{path}", s.base))
-                .unwrap()
-                .wait_until_navigated()
-                .unwrap();
-            tab.wait_for_element(mark).unwrap();
-            assert_eq!(
-                eval_str(&tab, "document.documentElement.lang"),
-                *lang,
-                "{name}"
-            );
-            assert_eq!(
-                eval_i64(&tab, UNLABELLED),
-                0,
-                "{name}: an input without a label"
-            );
-            assert!(
-                eval_i64(
-                    &tab,
-                    "document.documentElement.scrollWidth - window.innerWidth"
-                ) <= 0,
-                "{name} is wider than a {size} screen"
-            );
-            // Every page names the organisation and its postal address in its language.
-            let text = eval_str(&tab, "document.body.innerText");
-            let city = if *lang == "fr" { "Genève" } else { "Geneva" };
-            assert!(text.contains(city), "{name}: {text}");
-            let png = tab
-                .capture_screenshot(
-                    headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-                    None,
-                    None,
-                    true,
-                )
-                .unwrap();
-            std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+            let (browser, screen, base) = (&browser, &screen, &s.base);
+            scope.spawn(move || {
+                let url = format!("{base}{path}");
+                let text = looks_right(browser, screen, name, &url, lang, mark);
+                // Every page names the organisation and its postal address in its language.
+                let city = if *lang == "fr" { "Genève" } else { "Geneva" };
+                assert!(text.contains(city), "{name}: {text}");
+            });
         }
-    }
+    });
 
     // The archive's pages too: its first page, an index, a campaign's page.
     let site = p.path().join("site");
@@ -800,39 +775,76 @@ fn every_page_in_the_readers_language_fits(width: u32, mobile: bool, size: &str)
         ])
         .arg(&site)
         .ok();
-    {
-        viewport(&tab, width, mobile);
+    std::thread::scope(|scope| {
         for (name, file, lang) in [
             ("archive-root", "index.html", "en"),
             ("archive-index-fr", "fr/index.html", "fr"),
             ("archive-page-fr", "fr/2026-11-digest.html", "fr"),
         ] {
-            tab.navigate_to(&format!("file://{}", site.join(file).display()))
-                .unwrap()
-                .wait_until_navigated()
-                .unwrap();
-            tab.wait_for_element("body").unwrap();
-            assert_eq!(
-                eval_str(&tab, "document.documentElement.lang"),
-                lang,
-                "{name}"
-            );
-            assert!(
-                eval_i64(
-                    &tab,
-                    "document.documentElement.scrollWidth - window.innerWidth"
-                ) <= 0,
-                "{name} is wider than a {size} screen"
-            );
-            let png = tab
-                .capture_screenshot(
-                    headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-                    None,
-                    None,
-                    true,
-                )
-                .unwrap();
-            std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+            let (browser, screen, site) = (&browser, &screen, &site);
+            scope.spawn(move || {
+                let url = format!("file://{}", site.join(file).display());
+                looks_right(browser, screen, name, &url, lang, "body");
+            });
         }
-    }
+    });
+}
+
+/// A screen width, and what to call it.
+struct Screen {
+    width: u32,
+    mobile: bool,
+    size: &'static str,
+}
+
+/// Opens `url` in a tab of its own at the screen's width and checks the page once `mark` is
+/// there: in `lang`, every input labelled, no wider than the screen. Saves a screenshot for a
+/// person to look at, and returns the page's text.
+fn looks_right(
+    browser: &headless_chrome::Browser,
+    screen: &Screen,
+    name: &str,
+    url: &str,
+    lang: &str,
+    mark: &str,
+) -> String {
+    let tab = browser.new_tab().unwrap();
+    viewport(&tab, screen.width, screen.mobile);
+    tab.navigate_to(url)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    tab.wait_for_element(mark).unwrap();
+    let size = screen.size;
+    assert_eq!(
+        eval_str(&tab, "document.documentElement.lang"),
+        lang,
+        "{name}"
+    );
+    assert_eq!(
+        eval_i64(&tab, UNLABELLED),
+        0,
+        "{name}: an input without a label"
+    );
+    assert!(
+        eval_i64(
+            &tab,
+            "document.documentElement.scrollWidth - window.innerWidth"
+        ) <= 0,
+        "{name} is wider than a {size} screen"
+    );
+    let text = eval_str(&tab, "document.body.innerText");
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+    let _ = tab.close(true);
+    text
 }
