@@ -19,7 +19,7 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
     let config = load(config)?;
     let mut p = crate::project::check(&config, a.campaign.as_deref(), !a.files_only)?;
     if !a.files_only {
-        sending_problems(&config, &mut p);
+        sending_problems(&config, a.campaign.as_deref(), &mut p);
     }
     if p.is_empty() {
         println!("No problems found.");
@@ -37,7 +37,11 @@ pub fn run(config: &Path, a: Args) -> anyhow::Result<Exit> {
 
 /// What would make `send` refuse before it connects, as the one gate finds it: the same
 /// problems `send`, `send --dry-run` and `due` refuse on, each at its line.
-fn sending_problems(config: &crate::config::Config, p: &mut crate::problems::Problems) {
+fn sending_problems(
+    config: &crate::config::Config,
+    campaign: Option<&str>,
+    p: &mut crate::problems::Problems,
+) {
     let store = super::store(config);
     let gate = crate::send::gate::check(
         config,
@@ -46,7 +50,21 @@ fn sending_problems(config: &crate::config::Config, p: &mut crate::problems::Pro
             new_journal: false,
         },
     );
-    for problem in gate.problems {
+    let mut problems = gate.problems;
+    // A campaign's approval, when the project asks for one and its files can be read (their
+    // own problems are listed already).
+    let approval_asked = config.approval.as_ref().is_some_and(|a| a.required);
+    if let (Some(c), true, false) = (campaign, approval_asked, p.has_errors()) {
+        let prepared = crate::project::prepare(config.clone(), &store, c, false);
+        if let Ok(Some(problem)) = prepared
+            .as_ref()
+            .map_err(|_| ())
+            .and_then(|pr| crate::send::gate::approval(pr, &store).map_err(|_| ()))
+        {
+            problems.push(problem);
+        }
+    }
+    for problem in problems {
         p.error(
             &problem.file,
             problem.line,

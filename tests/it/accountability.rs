@@ -213,6 +213,10 @@ fn an_approval_holds_for_exactly_what_goes_out() {
         .args(["schedule", c, "--now"])
         .fails()
         .stderr_has("is not approved");
+    p.bulletin()
+        .args(["check", c])
+        .fails()
+        .stderr_has("`send` would refuse: 2026-11-mpome-briefing is not approved");
     assert!(smtp.messages().is_empty());
 
     p.bulletin()
