@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::unsubscribe::invalid;
-use super::{form, log, not_recorded, query_lang, with_journal, App, MAX_BODY};
+use super::{form, language_of, log, not_recorded, with_journal, App, MAX_BODY};
 use crate::token::ApprovalRequest;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -86,12 +86,7 @@ fn opened(
     let Some(r) = app.secrets.open_approval(token) else {
         return Err(Box::new(invalid(app, uri, headers)));
     };
-    let q = query_lang(uri);
-    let lang = app.pages.language(super::pages::Asked {
-        query: q.as_deref(),
-        token: None,
-        accept: super::unsubscribe::accept(headers),
-    });
+    let lang = language_of(app, uri, None, Some(headers));
     let days = app.config.approval.as_ref().map_or(7, |a| a.expires_days) as i64;
     let age = crate::clock::now_ms() - r.at_ms;
     if !(0..=days * DAY_MS).contains(&age) {
@@ -187,11 +182,10 @@ pub(super) async fn approve(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    // Read whatever the token: see `unsubscribe::post`.
-    if let Err(refused) = form::fields(req, MAX_BODY).await {
-        return refused;
-    }
+    let (uri, headers) = match form::posted(req, MAX_BODY).await {
+        Ok(p) => (p.uri, p.headers),
+        Err(refused) => return refused,
+    };
     let (r, lang) = match opened(&app, &token, &uri, &headers) {
         Ok(x) => x,
         Err(page) => return *page,

@@ -7,15 +7,32 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// A POST as a handler reads it: its address, its headers and its fields.
+pub struct Posted {
+    pub uri: axum::http::Uri,
+    pub headers: axum::http::HeaderMap,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Reads a POST whole before anything is decided on it: an answer that left the body unread
+/// (a token refused first) would leave the kept-alive connection unusable for the client's
+/// next request.
+pub async fn posted(req: Request<Body>, max_body: usize) -> Result<Posted, Response> {
+    let (uri, headers) = (req.uri().clone(), req.headers().clone());
+    let fields = fields(req, max_body).await?;
+    Ok(Posted {
+        uri,
+        headers,
+        fields,
+    })
+}
+
 /// Fields of at most this many, of at most this size, are read; a form with more is refused.
 const MAX_FIELDS: usize = 32;
 
 /// The fields, in order, or the response to give (413 for a body over the limit, 400 for one
 /// that cannot be read).
-pub async fn fields(
-    req: Request<Body>,
-    max_body: usize,
-) -> Result<Vec<(String, String)>, Response> {
+async fn fields(req: Request<Body>, max_body: usize) -> Result<Vec<(String, String)>, Response> {
     read(req, max_body).await.map_err(|mut refused| {
         // The body may be left unread: the connection cannot carry another request, and the
         // client must know not to send one on it.

@@ -173,12 +173,7 @@ async fn not_found(
     uri: Uri,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let q = query_lang(&uri);
-    let lang = app.pages.language(pages::Asked {
-        query: q.as_deref(),
-        token: None,
-        accept: unsubscribe::accept(&headers),
-    });
+    let lang = language_of(&app, &uri, None, Some(&headers));
     app.pages.message(
         StatusCode::NOT_FOUND,
         &lang,
@@ -186,6 +181,22 @@ async fn not_found(
         "not_found",
         serde_json::json!({}),
     )
+}
+
+/// The language to answer a request in: `?lang=`, else the token's language, else (when the
+/// request's headers are given) the browser's `Accept-Language`.
+fn language_of(
+    app: &App,
+    uri: &Uri,
+    token: Option<&str>,
+    headers: Option<&axum::http::HeaderMap>,
+) -> String {
+    let q = query_lang(uri);
+    app.pages.language(pages::Asked {
+        query: q.as_deref(),
+        token,
+        accept: headers.and_then(unsubscribe::accept),
+    })
 }
 
 /// The value of `?lang=` in a request's address, if it has one.

@@ -141,10 +141,12 @@ pub(super) async fn save(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    // Read whatever the token: see `unsubscribe::post`.
-    let fields = match form::fields(req, MAX_BODY).await {
-        Ok(f) => f,
+    let form::Posted {
+        uri,
+        headers,
+        fields,
+    } = match form::posted(req, MAX_BODY).await {
+        Ok(p) => p,
         Err(refused) => return refused,
     };
     let Some(named) = app.secrets.open(&token) else {

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::net::Peer;
 use super::pages::Asked;
 use super::unsubscribe::{accept, invalid};
-use super::{form, log, not_recorded, query_lang, with_journal, App, MAX_BODY};
+use super::{form, language_of, log, not_recorded, query_lang, with_journal, App, MAX_BODY};
 use crate::config::Config;
 use crate::journal::{Confirmed, Subscriber};
 use crate::token::SignupRequest;
@@ -184,9 +184,12 @@ pub(super) async fn submit(
     peer: Option<Extension<Peer>>,
     req: Request,
 ) -> Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    let fields = match form::fields(req, MAX_BODY).await {
-        Ok(f) => f,
+    let form::Posted {
+        uri,
+        headers,
+        fields,
+    } = match form::posted(req, MAX_BODY).await {
+        Ok(p) => p,
         Err(refused) => return refused,
     };
     let get = |k: &str| {
@@ -424,12 +427,7 @@ fn opened(
     let Some(r) = app.secrets.open_signup(token) else {
         return Err(Box::new(invalid(app, uri, headers)));
     };
-    let q = query_lang(uri);
-    let lang = app.pages.language(Asked {
-        query: q.as_deref(),
-        token: r.languages.first().map(String::as_str),
-        accept: None,
-    });
+    let lang = language_of(app, uri, r.languages.first().map(String::as_str), None);
     let days = app.signup.as_ref().map_or(7, |s| s.limits.expires_days) as i64;
     let age = crate::clock::now_ms() - r.at_ms;
     if !(0..=days * DAY_MS).contains(&age) {
@@ -512,11 +510,10 @@ pub(super) async fn confirm(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    // Read whatever the token: see `unsubscribe::post`.
-    if let Err(refused) = form::fields(req, MAX_BODY).await {
-        return refused;
-    }
+    let (uri, headers) = match form::posted(req, MAX_BODY).await {
+        Ok(p) => (p.uri, p.headers),
+        Err(refused) => return refused,
+    };
     let (r, lang) = match opened(&app, &token, &uri, &headers) {
         Ok(x) => x,
         Err(page) => return *page,

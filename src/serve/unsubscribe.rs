@@ -10,19 +10,13 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::pages::Asked;
-use super::{form, log, not_recorded, query_lang, with_journal, App, MAX_BODY};
+use super::{form, language_of, log, not_recorded, with_journal, App, MAX_BODY};
 use crate::journal::Suppression;
 use crate::token::Named;
 
 /// The page for a link that does not open, in the language the request asks for.
 pub(super) fn invalid(app: &App, uri: &Uri, headers: &HeaderMap) -> Response {
-    let q = query_lang(uri);
-    let lang = app.pages.language(Asked {
-        query: q.as_deref(),
-        accept: accept(headers),
-        ..Default::default()
-    });
+    let lang = language_of(app, uri, None, Some(headers));
     app.pages.message(
         StatusCode::BAD_REQUEST,
         &lang,
@@ -40,12 +34,7 @@ pub(super) fn accept(headers: &HeaderMap) -> Option<&str> {
 
 /// The language of a page reached by a token: the switch's, else the token's.
 pub(super) fn language(app: &App, uri: &Uri, named: &Named) -> String {
-    let q = query_lang(uri);
-    app.pages.language(Asked {
-        query: q.as_deref(),
-        token: Some(&named.lang),
-        accept: None,
-    })
+    language_of(app, uri, Some(&named.lang), None)
 }
 
 /// The reader's own preference page, when the project has one.
@@ -112,11 +101,12 @@ pub(super) async fn post(
     Path(token): Path<String>,
     req: Request,
 ) -> Response {
-    let (uri, headers) = (req.uri().clone(), req.headers().clone());
-    // The body is read first, whatever the token: an answer that leaves it unread would
-    // leave the connection unusable for the client's next request.
-    let fields = match form::fields(req, MAX_BODY).await {
-        Ok(f) => f,
+    let form::Posted {
+        uri,
+        headers,
+        fields,
+    } = match form::posted(req, MAX_BODY).await {
+        Ok(p) => p,
         Err(refused) => return refused,
     };
     let Some(named) = app.secrets.open(&token) else {

@@ -523,60 +523,25 @@ fn the_campaign_report_shows_status_numbers_in_pictures_a_browser_renders() {
     }
     assert!(number("failed") >= 1);
     // The pictures are there, each with its numbers.
-    let svgs = tab
-        .evaluate(
-            "document.querySelectorAll('section svg rect').length",
-            false,
-        )
-        .unwrap()
-        .value
-        .unwrap()
-        .as_u64()
-        .unwrap();
+    let svgs =
+        crate::readers::eval_i64(&tab, "document.querySelectorAll('section svg rect').length");
     assert!(svgs >= 6, "{svgs} bars");
-    let reasons = tab
-        .wait_for_element("#reasons")
-        .unwrap()
-        .get_inner_text()
-        .unwrap();
+    let section = |id: &str| tab.wait_for_element(id).unwrap().get_inner_text().unwrap();
+    let reasons = section("#reasons");
     assert!(reasons.contains("550"), "{reasons}");
-    let left = tab
-        .wait_for_element("#left-how")
-        .unwrap()
-        .get_inner_text()
-        .unwrap();
+    let left = section("#left-how");
     assert!(left.contains("unsubscribed (link)"), "{left}");
-    let approval = tab
-        .wait_for_element("#approval")
-        .unwrap()
-        .get_inner_text()
-        .unwrap();
+    let approval = section("#approval");
     assert!(approval.contains("by Amina Diallo"), "{approval}");
     tab.wait_for_element("#no-tracking").unwrap();
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     crate::readers::viewport(&tab, 390, true);
     assert!(
-        tab.evaluate(
-            "document.documentElement.scrollWidth - window.innerWidth",
-            false
-        )
-        .unwrap()
-        .value
-        .unwrap()
-        .as_i64()
-        .unwrap()
-            <= 0,
+        crate::readers::eval_i64(
+            &tab,
+            "document.documentElement.scrollWidth - window.innerWidth"
+        ) <= 0,
         "the report is wider than a phone"
     );
     crate::readers::viewport_of(&tab, 1000, 1800, false);
-    let png = tab
-        .capture_screenshot(
-            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-            None,
-            None,
-            true,
-        )
-        .unwrap();
-    std::fs::write(shots.join("report-desktop.png"), png).unwrap();
+    crate::readers::screenshot(&tab, "report-desktop");
 }

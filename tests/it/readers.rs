@@ -92,7 +92,7 @@ fn count(p: &Project, sql: &str) -> i64 {
 /// Every input a person fills has a label: what a screen reader says of it.
 const UNLABELLED: &str = "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(i => !i.closest('[aria-hidden=true]') && !i.closest('label') && !(i.id && document.querySelector('label[for=\"' + i.id + '\"]'))).length";
 
-fn eval_i64(tab: &headless_chrome::Tab, js: &str) -> i64 {
+pub(crate) fn eval_i64(tab: &headless_chrome::Tab, js: &str) -> i64 {
     tab.evaluate(js, false)
         .unwrap()
         .value
@@ -199,12 +199,7 @@ fn a_reader_changes_language_and_topics_in_a_browser_and_the_next_campaign_follo
         report.contains("amina.diallo@example.org  language: \"en\" (the reader's choice of 2026-12-08) kept over \"fr\" from practitioners.csv:2"),
         "{report}"
     );
-    let rows = common::csv_rows(
-        &at_now(&p)
-            .args(["audience", "2026-11-digest", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-digest");
     let amina = rows
         .iter()
         .find(|r| r["email"] == "amina.diallo@example.org")
@@ -433,12 +428,7 @@ fn a_stranger_signs_up_in_a_browser_and_confirms_from_the_mail_received() {
         "lists = [\"practitioners.csv\", \"geneva-forum-export.csv\"]",
         "lists = [\"practitioners.csv\", \"geneva-forum-export.csv\", \"subscribers\"]",
     );
-    let rows = common::csv_rows(
-        &at_now(&p)
-            .args(["audience", "2026-11-digest", "--csv"])
-            .ok()
-            .stdout(),
-    );
+    let rows = p.recipients("2026-11-digest");
     let her = rows
         .iter()
         .find(|r| r["email"] == "nouvelle.lectrice@example.org")
@@ -788,6 +778,21 @@ fn every_page_in_the_readers_language_fits(width: u32, mobile: bool, size: &'sta
     });
 }
 
+/// Saves what the tab shows as `target/tmp/screenshots/NAME.png`, for a person to look at.
+pub(crate) fn screenshot(tab: &headless_chrome::Tab, name: &str) {
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join(format!("{name}.png")), png).unwrap();
+}
+
 /// A screen width, and what to call it.
 struct Screen {
     width: u32,
@@ -832,17 +837,7 @@ fn looks_right(
         "{name} is wider than a {size} screen"
     );
     let text = eval_str(&tab, "document.body.innerText");
-    let png = tab
-        .capture_screenshot(
-            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-            None,
-            None,
-            true,
-        )
-        .unwrap();
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    std::fs::write(shots.join(format!("{name}-{size}.png")), png).unwrap();
+    screenshot(&tab, &format!("{name}-{size}"));
     let _ = tab.close(true);
     text
 }
